@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs and prepares the
+# services the integration tests need, checks formatting and static
+# analysis, then runs every test (unit, golden, integration) once.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+bash internal/testenv/install.sh
+bash internal/testenv/services.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== staticcheck"
+go tool staticcheck ./...
+echo "== go test"
+go test -count=1 -timeout 20m ./... "$@"
