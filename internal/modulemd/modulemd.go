@@ -1,0 +1,54 @@
+// Package modulemd reads modulemd documents (v1 and v2) as the reference
+// implementation did: PyYAML safe_load, so YAML 1.1 scalars, into values
+// that the rule engine matches with Python semantics.
+package modulemd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// ErrInvalid marks a document that cannot be used for a decision.
+var ErrInvalid = errors.New("invalid modulemd")
+
+// Document is a parsed modulemd document.
+type Document struct {
+	// Root is the whole document; Data its data mapping.
+	Root *pyyaml.Map
+	Data *pyyaml.Map
+}
+
+// Parse reads one modulemd YAML document.
+func Parse(text []byte) (*Document, error) {
+	v, err := pyyaml.Load(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	root, ok := v.(*pyyaml.Map)
+	if !ok {
+		return nil, fmt.Errorf("%w: the document is not a mapping", ErrInvalid)
+	}
+	dv, _ := root.Get("data")
+	data, ok := dv.(*pyyaml.Map)
+	if !ok {
+		return nil, fmt.Errorf("%w: no data mapping", ErrInvalid)
+	}
+	return &Document{Root: root, Data: data}, nil
+}
+
+// IndexValue implements policy.Indexer: Python str() of a data key.
+func (d *Document) IndexValue(key string) (string, bool) {
+	v, ok := d.Data.Get(key)
+	if !ok || v == nil {
+		return "", false
+	}
+	return pyyaml.Str(v), true
+}
+
+// Input is the rule engine's input for this document and event.
+func (d *Document) Input(ev policy.Event) *policy.Input {
+	return &policy.Input{Event: ev, Modulemd: d.Root, Data: d.Data, Index: d}
+}

@@ -1,0 +1,30 @@
+// Package ruleset loads rule files (legacy Modularity YAML and CEL rule
+// files) from files, directories or a URL into one compiled rule set,
+// refusing the whole set with every problem at FILE:LINE:COL when any rule
+// is unusable.
+package ruleset
+
+import (
+	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Options tune loading.
+type Options struct {
+	// DefaultState is the build state of rules that name none (the
+	// reference's build_state setting, "ready" when empty).
+	DefaultState string
+}
+
+// Ruleset is a loaded, compiled rule set with the files it came from.
+type Ruleset struct {
+	Set *policy.Set
+	// Revision is a hash of the loaded files' contents, for logs and metrics.
+	Revision string
+	Files    []string
+}
+
+// Decide evaluates the rules for one build.
+func (r *Ruleset) Decide(ev policy.Event, doc *modulemd.Document) (policy.Decision, error) {
+	return r.Set.Eval(doc.Input(ev))
+}

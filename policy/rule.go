@@ -1,0 +1,226 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+)
+
+// Position is a place in a rule file. Line and Col are 1-based; zero
+// means unknown.
+type Position struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"col"`
+}
+
+func (p Position) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Variable is a named CEL expression shared by the rules of one file,
+// evaluated at most once per decision.
+type Variable struct {
+	Name   string
+	Expr   string
+	Source Position
+}
+
+// Scope holds the variables of one rule file. Rules of the same file point
+// to the same Scope.
+type Scope struct {
+	Variables []Variable
+}
+
+// Guard is a necessary condition of a rule that the rule set can check
+// without evaluating the rule: the Python str() of the top-level modulemd
+// data key Key must start with one of Prefixes. Rule sets index rules on
+// their guards so that large sets try only rules that can match.
+type Guard struct {
+	Key      string
+	Prefixes []string
+}
+
+// Spec is a rule before compilation.
+type Spec struct {
+	ID     string
+	Index  int // 1-based position of the rule in its file
+	Source Position
+	// States are the build states whose events the rule applies to.
+	States []string
+	// Match is a CEL expression of type bool; empty means true.
+	Match    string
+	MatchPos Position
+	// Destinations is a CEL expression of type string or list(string).
+	Destinations    string
+	DestinationsPos Position
+	Scope           *Scope
+	Guard           *Guard
+	// Meta carries what the rule's format knows about it (for explain and
+	// lint); the engine does not look at it.
+	Meta any
+}
+
+// Error is one problem of a rule set, at a place in a file.
+type Error struct {
+	Source Position
+	RuleID string
+	Msg    string
+}
+
+func (e Error) Error() string {
+	if e.RuleID != "" {
+		return fmt.Sprintf("%s: rule %q: %s", e.Source, e.RuleID, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Source, e.Msg)
+}
+
+// Errors is every problem found in a rule set; a set with any is refused.
+type Errors []Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// ErrRefused is wrapped by every error that refuses a rule set.
+var ErrRefused = errors.New("rule set refused")
+
+// Rule is a compiled rule.
+type Rule struct {
+	Spec
+	match     cel.Program // nil: always matches
+	dests     cel.Program
+	scope     *compiledScope
+	constDest []string // destinations known at load time, or nil
+}
+
+type compiledScope struct {
+	names map[string]int
+	progs []cel.Program
+	base  int // offset of this scope's variables in State.vars
+}
+
+// Compile compiles specs, in order, into a rule set. It returns every
+// problem it finds, as Errors wrapped with ErrRefused.
+func (e *Env) Compile(specs []Spec) (*Set, error) {
+	var errs Errors
+	scopes := map[*Scope]*compiledScope{}
+	envs := map[*Scope]*cel.Env{}
+	nvars := 0
+	rules := make([]*Rule, 0, len(specs))
+	for _, sp := range specs {
+		env := e.cel
+		var cs *compiledScope
+		if sp.Scope != nil && len(sp.Scope.Variables) > 0 {
+			var ok bool
+			if cs, ok = scopes[sp.Scope]; !ok {
+				var serrs Errors
+				cs, env, serrs = e.compileScope(sp.Scope, nvars)
+				errs = append(errs, serrs...)
+				scopes[sp.Scope] = cs
+				envs[sp.Scope] = env
+				nvars += len(cs.progs)
+			}
+			env = envs[sp.Scope]
+		}
+		r := &Rule{Spec: sp, scope: cs}
+		if strings.TrimSpace(sp.Match) != "" {
+			prg, err := e.program(env, sp.Match, cel.BoolType)
+			if err != nil {
+				errs = append(errs, Error{Source: pick(sp.MatchPos, sp.Source), RuleID: sp.ID, Msg: "match: " + err.Error()})
+			}
+			r.match = prg
+		}
+		prg, err := e.program(env, sp.Destinations, nil)
+		if err != nil {
+			errs = append(errs, Error{Source: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID, Msg: "destinations: " + err.Error()})
+		}
+		r.dests = prg
+		rules = append(rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, errs)
+	}
+	return newSet(rules, nvars, e.cel.CELTypeAdapter()), nil
+}
+
+func pick(p, fallback Position) Position {
+	if p.Line != 0 {
+		return p
+	}
+	return fallback
+}
+
+func (e *Env) compileScope(s *Scope, base int) (*compiledScope, *cel.Env, Errors) {
+	cs := &compiledScope{names: map[string]int{}, base: base}
+	env := e.cel
+	var errs Errors
+	for _, v := range s.Variables {
+		if _, dup := cs.names[v.Name]; dup {
+			errs = append(errs, Error{Source: v.Source, Msg: fmt.Sprintf("variable %q defined twice", v.Name)})
+			continue
+		}
+		ast, iss := env.Compile(v.Expr)
+		if iss.Err() != nil {
+			errs = append(errs, Error{Source: v.Source, Msg: fmt.Sprintf("variable %q: %v", v.Name, iss.Err())})
+			continue
+		}
+		prg, err := env.Program(ast, e.programOptions()...)
+		if err != nil {
+			errs = append(errs, Error{Source: v.Source, Msg: fmt.Sprintf("variable %q: %v", v.Name, err)})
+			continue
+		}
+		next, err := env.Extend(cel.Variable(v.Name, ast.OutputType()))
+		if err != nil {
+			errs = append(errs, Error{Source: v.Source, Msg: fmt.Sprintf("variable %q: %v", v.Name, err)})
+			continue
+		}
+		env = next
+		cs.names[v.Name] = len(cs.progs)
+		cs.progs = append(cs.progs, prg)
+	}
+	return cs, env, errs
+}
+
+func (e *Env) programOptions() []cel.ProgramOption {
+	opts := []cel.ProgramOption{
+		cel.EvalOptions(cel.OptOptimize),
+		cel.CostLimit(e.costLimit),
+	}
+	return append(opts, e.progOpts...)
+}
+
+// program type-checks src; want nil means string or list(string).
+func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, error) {
+	ast, iss := env.Compile(src)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	out := ast.OutputType()
+	if want != nil {
+		if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
+			return nil, fmt.Errorf("has type %s, want %s", out, want)
+		}
+	} else if !out.IsExactType(cel.StringType) && !out.IsExactType(cel.ListType(cel.StringType)) &&
+		!out.IsExactType(cel.DynType) && !out.IsExactType(cel.ListType(cel.DynType)) {
+		return nil, fmt.Errorf("has type %s, want string or list(string)", out)
+	}
+	prg, err := env.Program(ast, e.programOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	return prg, nil
+}
+
