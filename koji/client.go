@@ -1,0 +1,519 @@
+package koji
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji/internal/wire"
+)
+
+// maxResponse bounds a response body read into memory; Koji answers for
+// the calls made here are far smaller.
+const maxResponse = 64 << 20
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	logger    *slog.Logger
+	observer  func(method string, d time.Duration, err error)
+	cert      string
+	principal string
+	keytab    string
+	krb5conf  string
+}
+
+// WithLogger sets the logger; the default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithObserver registers fn, called once per hub call (retries included in
+// d) with the call's outcome, so that callers can export latency and
+// faults by code (see FaultCode) under names of their own.
+func WithObserver(fn func(method string, d time.Duration, err error)) Option {
+	return func(o *options) { o.observer = fn }
+}
+
+// WithCert logs in with SSL using pemFile (certificate and key in one PEM
+// file), whatever the profile's authtype says.
+func WithCert(pemFile string) Option { return func(o *options) { o.cert = pemFile } }
+
+// WithKeytab logs in with Kerberos as principal using keytab, whatever the
+// profile's authtype says.
+func WithKeytab(principal, keytab string) Option {
+	return func(o *options) { o.principal, o.keytab = principal, keytab }
+}
+
+// WithKrb5Config names the krb5.conf to use instead of $KRB5_CONFIG or
+// /etc/krb5.conf.
+func WithKrb5Config(path string) Option { return func(o *options) { o.krb5conf = path } }
+
+// Client talks to one Koji hub. It is safe for concurrent use. Anonymous
+// calls run in parallel; calls that need the session are sent one at a
+// time, because the hub may check that call numbers arrive in order.
+type Client struct {
+	cfg      Config
+	authType string // "ssl", "kerberos" or "" (anonymous only)
+	log      *slog.Logger
+	observe  func(method string, d time.Duration, err error)
+
+	hc      *http.Client
+	loginHC *http.Client
+	krb     *krbAuth
+
+	// sem is held for the whole of an authenticated call (login, retries)
+	// so that call numbers reach the hub in sequence.
+	sem chan struct{}
+
+	mu   sync.Mutex
+	sess *session
+}
+
+// session is a hub session. key grants access: it is never logged or put
+// into an error.
+type session struct {
+	id      int64
+	key     string
+	callnum int64
+}
+
+// New returns a client for the hub of cfg. It does not contact the hub.
+func New(cfg *Config, opts ...Option) (*Client, error) {
+	if cfg == nil || cfg.Server == "" {
+		return nil, &ConfigError{Key: "server", Msg: "no hub URL"}
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Client{
+		cfg:     *cfg,
+		log:     o.logger,
+		observe: o.observer,
+		sem:     make(chan struct{}, 1),
+	}
+	c.cfg.Server = strings.TrimRight(c.cfg.Server, "/")
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	certFile := c.cfg.Cert
+	switch {
+	case o.cert != "":
+		c.authType, certFile = "ssl", o.cert
+	case o.keytab != "":
+		c.authType = "kerberos"
+		c.cfg.Principal, c.cfg.Keytab = o.principal, o.keytab
+		if o.principal == "" {
+			return nil, &ConfigError{Key: "principal", Msg: "a keytab needs a principal"}
+		}
+	case c.cfg.AuthType == "ssl", c.cfg.AuthType == "kerberos", c.cfg.AuthType == "gssapi":
+		c.authType = c.cfg.AuthType
+		if c.authType == "gssapi" {
+			c.authType = "kerberos"
+		}
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.cfg.NoSSLVerify}
+	if c.cfg.ServerCA != "" {
+		pem, err := os.ReadFile(c.cfg.ServerCA)
+		if err != nil {
+			return nil, &ConfigError{File: c.cfg.ServerCA, Key: "serverca", Msg: err.Error()}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{File: c.cfg.ServerCA, Key: "serverca", Msg: "no PEM certificate in file"}
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if c.authType == "ssl" {
+		if certFile == "" {
+			return nil, &ConfigError{Key: "cert", Msg: "authtype ssl needs a client certificate"}
+		}
+		// Offered on every connection: hubs that ask for the certificate on
+		// the whole host need it for every call, not only for the login.
+		pair, err := tls.LoadX509KeyPair(certFile, certFile)
+		if err != nil {
+			return nil, &ConfigError{File: certFile, Key: "cert", Msg: "cannot load certificate and key: " + err.Error()}
+		}
+		tlsCfg.Certificates = []tls.Certificate{pair}
+	}
+	c.hc = &http.Client{Transport: newTransport(tlsCfg), Timeout: c.cfg.Timeout}
+	// Hubs that ask for the certificate only on /ssllogin renegotiate after
+	// the request; TLS 1.3 has no renegotiation (only post-handshake auth,
+	// which crypto/tls lacks), so the login connection stays on TLS 1.2.
+	loginTLS := tlsCfg.Clone()
+	loginTLS.MaxVersion = tls.VersionTLS12
+	loginTLS.Renegotiation = tls.RenegotiateOnceAsClient
+	loginTr := newTransport(loginTLS)
+	loginTr.DisableKeepAlives = true
+	c.loginHC = &http.Client{Transport: loginTr, Timeout: c.cfg.Timeout}
+	if c.authType == "kerberos" {
+		c.krb = &krbAuth{principal: c.cfg.Principal, keytab: c.cfg.Keytab, krb5conf: o.krb5conf}
+	}
+	return c, nil
+}
+
+func newTransport(tlsCfg *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     tlsCfg,
+		TLSHandshakeTimeout: 30 * time.Second,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+}
+
+// AuthMethod returns how the client logs in: "ssl", "kerberos" or
+// "anonymous".
+func (c *Client) AuthMethod() string {
+	if c.authType == "" {
+		return "anonymous"
+	}
+	return c.authType
+}
+
+// Server returns the hub URL.
+func (c *Client) Server() string { return c.cfg.Server }
+
+// Close releases idle connections.
+func (c *Client) Close() {
+	c.hc.CloseIdleConnections()
+	c.loginHC.CloseIdleConnections()
+}
+
+// request is one logical hub call.
+type request struct {
+	method string
+	params []any
+	auth   bool
+	// beforeResend, when set, runs before a call is sent again after a
+	// transport error (the first attempt may have reached the hub); an
+	// error from it ends the call.
+	beforeResend func(ctx context.Context) error
+}
+
+// call runs r and decodes its result into out (nil to ignore it).
+func (c *Client) call(ctx context.Context, r request, out any) error {
+	start := time.Now()
+	err := c.doCall(ctx, r, out)
+	d := time.Since(start)
+	if c.observe != nil {
+		c.observe(r.method, d, err)
+	}
+	if err != nil {
+		c.log.DebugContext(ctx, "koji call failed", "method", r.method, "duration", d, "error", err)
+	} else {
+		c.log.DebugContext(ctx, "koji call", "method", r.method, "duration", d)
+	}
+	return err
+}
+
+func (c *Client) doCall(ctx context.Context, r request, out any) error {
+	body, err := wire.EncodeCall(r.method, r.params...)
+	if err != nil {
+		return fmt.Errorf("koji: encode %s: %w", r.method, err)
+	}
+	if r.auth {
+		if c.authType == "" {
+			return fmt.Errorf("koji: %s needs a login: %w", r.method, ErrNoCredentials)
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-c.sem }()
+	}
+	var (
+		sess     *session
+		callnum  int64 = -1
+		relogged bool
+		attempt  int
+	)
+	for {
+		if r.auth && sess == nil {
+			if sess, err = c.sessionLocked(ctx); err != nil {
+				return err
+			}
+			callnum = -1
+		}
+		if r.auth && callnum < 0 {
+			callnum = c.nextCallnum(sess)
+		}
+		var data []byte
+		data, err = c.post(ctx, c.hc, c.cfg.Server, body, sess, callnum, nil)
+		if err == nil {
+			err = decode(r.method, data, out)
+		}
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return err
+		case r.auth && !relogged && HasCode(err, CodeAuthExpired, CodeAuthError):
+			// The session expired or the hub forgot it: one new login.
+			c.log.InfoContext(ctx, "koji session no longer valid, logging in again", "method", r.method, "fault", FaultCode(err))
+			relogged = true
+			c.dropSession(sess)
+			sess = nil
+			continue
+		case IsServerOffline(err):
+			// The hub refused the call before running it: a new number.
+			callnum = -1
+		case isTransient(err):
+			if !r.auth && !c.cfg.AnonRetry {
+				return err
+			}
+			// Same call number: the hub may have seen the first attempt.
+		default:
+			return err
+		}
+		attempt++
+		if attempt > c.cfg.MaxRetries {
+			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
+		}
+		wait := c.cfg.RetryInterval
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return fmt.Errorf("%w (no time left for another attempt)", err)
+		}
+		c.log.WarnContext(ctx, "koji call failed, retrying", "method", r.method, "attempt", attempt, "wait", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		if r.beforeResend != nil && isTransient(err) && !IsServerOffline(err) {
+			if herr := r.beforeResend(ctx); herr != nil {
+				return herr
+			}
+		}
+	}
+}
+
+// isTransient reports errors worth another attempt of the same request.
+func isTransient(err error) bool {
+	var te *TransportError
+	var he *HTTPError
+	return errors.As(err, &te) || (errors.As(err, &he) && he.StatusCode >= 500)
+}
+
+func decode(method string, data []byte, out any) error {
+	if out == nil {
+		var ignore any
+		out = &ignore
+	}
+	err := wire.DecodeResponse(data, out)
+	if err == nil {
+		return nil
+	}
+	var wf *wire.Fault
+	if errors.As(err, &wf) {
+		return &Fault{Code: wf.Code, String: wf.String}
+	}
+	return fmt.Errorf("koji: bad answer to %s: %w", method, err)
+}
+
+// post sends one XML-RPC body and returns the answer's body.
+func (c *Client) post(ctx context.Context, hc *http.Client, url string, body []byte, sess *session, callnum int64, hdr http.Header) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("koji: %w", err)
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	req.Header.Set("User-Agent", "mts-koji-client")
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if sess != nil {
+		req.Header.Set("Koji-Session-Id", strconv.FormatInt(sess.id, 10))
+		req.Header.Set("Koji-Session-Key", sess.key)
+		req.Header.Set("Koji-Session-Callnum", strconv.FormatInt(callnum, 10))
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("koji: %w", ctx.Err())
+		}
+		return nil, classifyNetError(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, &TransportError{Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &HTTPError{StatusCode: resp.StatusCode, Status: resp.Status, Body: snippet(data)}
+	}
+	return data, nil
+}
+
+// TLSError is a TLS handshake refusal: an untrusted or expired client
+// certificate, or a hub certificate that serverca does not vouch for.
+// Trying again cannot help.
+type TLSError struct {
+	Err error
+}
+
+func (e *TLSError) Error() string { return "koji TLS: " + e.Err.Error() }
+func (e *TLSError) Unwrap() error { return e.Err }
+
+func classifyNetError(err error) error {
+	var (
+		alert  tls.AlertError
+		verify *tls.CertificateVerificationError
+		unk    x509.UnknownAuthorityError
+		inv    x509.CertificateInvalidError
+		host   x509.HostnameError
+	)
+	if errors.As(err, &alert) || errors.As(err, &verify) || errors.As(err, &unk) || errors.As(err, &inv) || errors.As(err, &host) {
+		return &TLSError{Err: err}
+	}
+	return &TransportError{Err: err}
+}
+
+// snippet returns the readable start of an error page.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+func (c *Client) nextCallnum(s *session) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := s.callnum
+	s.callnum++
+	return n
+}
+
+func (c *Client) dropSession(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == s {
+		c.sess = nil
+	}
+}
+
+// sessionLocked returns the current session, logging in when there is
+// none. The caller holds c.sem.
+func (c *Client) sessionLocked(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	s := c.sess
+	c.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := c.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.sess = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+// LoggedIn reports whether the client holds a session.
+func (c *Client) LoggedIn() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess != nil
+}
+
+// Login opens a new session now; calls that need one log in by themselves,
+// so this is only needed to check credentials early.
+func (c *Client) Login(ctx context.Context) error {
+	if c.authType == "" {
+		return ErrNoCredentials
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	start := time.Now()
+	s, err := c.login(ctx)
+	if c.observe != nil {
+		c.observe("sslLogin", time.Since(start), err)
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.sess = s
+	c.mu.Unlock()
+	return nil
+}
+
+type loginAnswer struct {
+	ID         int64  `xmlrpc:"session-id"`
+	Key        string `xmlrpc:"session-key"`
+	HeaderAuth bool   `xmlrpc:"header-auth"`
+}
+
+func (c *Client) login(ctx context.Context) (*session, error) {
+	var (
+		body []byte
+		hdr  http.Header
+		hc   = c.loginHC
+		err  error
+	)
+	switch c.authType {
+	case "ssl":
+		body, err = wire.EncodeCall("sslLogin")
+	case "kerberos":
+		body, err = wire.EncodeCall("sslLogin", nil) // proxyuser=None
+		if err == nil {
+			hdr, err = c.krb.header(c.cfg.Server)
+		}
+		if err != nil {
+			return nil, &LoginError{Method: c.authType, Err: err}
+		}
+		hc = c.hc
+	default:
+		return nil, ErrNoCredentials
+	}
+	if err != nil {
+		return nil, &LoginError{Method: c.authType, Err: err}
+	}
+	data, err := c.post(ctx, hc, c.cfg.Server+"/ssllogin", body, nil, -1, hdr)
+	var ans loginAnswer
+	if err == nil {
+		err = decode("sslLogin", data, &ans)
+	}
+	if err == nil && (ans.ID == 0 || ans.Key == "") {
+		err = errors.New("hub answered without a session")
+	}
+	if err != nil {
+		return nil, &LoginError{Method: c.authType, Err: err}
+	}
+	c.log.InfoContext(ctx, "logged in to koji", "server", c.cfg.Server, "method", c.authType, "session_id", ans.ID)
+	return &session{id: ans.ID, key: ans.Key}, nil
+}
+
+// Logout ends the session, if any.
+func (c *Client) Logout(ctx context.Context) error {
+	if !c.LoggedIn() {
+		return nil
+	}
+	err := c.call(ctx, request{method: "logout", auth: true}, nil)
+	c.mu.Lock()
+	c.sess = nil
+	c.mu.Unlock()
+	return err
+}

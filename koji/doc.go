@@ -1,0 +1,16 @@
+// Package koji is a client for the Koji build system's hub: XML-RPC with
+// Koji's extensions (<nil/>, <i8>, keyword arguments, multiCall), client
+// profiles from the koji INI files, SSL and Kerberos logins, sessions with
+// call numbers, retries that follow the hub's fault semantics, and the few
+// calls the tagging service makes (tagBuild, getBuild, listTagged, ...).
+//
+// Errors from the hub are *Fault values (errors.As(err, &f) with f of type
+// *Fault); FaultCode, the Is* helpers and Retryable classify them. Transport
+// problems are *TransportError, non-200 answers *HTTPError, TLS refusals
+// *TLSError and failed logins *LoginError. Session keys never appear in
+// logs or errors.
+//
+// A Client is safe for concurrent use. Calls that need the session are
+// serialised so that call numbers reach the hub in order; anonymous calls
+// are not.
+package koji

@@ -1,0 +1,410 @@
+package koji
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/fedora-modularity/mts/koji/internal/wire"
+)
+
+// ErrNotFound is wrapped by GetBuild and GetTag when the hub knows no such
+// build or tag.
+var ErrNotFound = errors.New("not found")
+
+// Build states (koji.BUILD_STATES).
+const (
+	BuildBuilding = 0
+	BuildComplete = 1
+	BuildDeleted  = 2
+	BuildFailed   = 3
+	BuildCanceled = 4
+)
+
+// Task states (koji.TASK_STATES).
+const (
+	TaskFree     = 0
+	TaskOpen     = 1
+	TaskClosed   = 2
+	TaskCanceled = 3
+	TaskAssigned = 4
+	TaskFailed   = 5
+)
+
+// Build is the answer of getBuild.
+type Build struct {
+	ID             int            `xmlrpc:"id"`
+	NVR            string         `xmlrpc:"nvr"`
+	Name           string         `xmlrpc:"name"`
+	Version        string         `xmlrpc:"version"`
+	Release        string         `xmlrpc:"release"`
+	Epoch          int            `xmlrpc:"epoch"`
+	PackageName    string         `xmlrpc:"package_name"`
+	PackageID      int            `xmlrpc:"package_id"`
+	State          int            `xmlrpc:"state"`
+	TaskID         int            `xmlrpc:"task_id"`
+	OwnerName      string         `xmlrpc:"owner_name"`
+	CreationTime   string         `xmlrpc:"creation_time"`
+	CompletionTime string         `xmlrpc:"completion_time"`
+	Extra          map[string]any `xmlrpc:"extra"`
+}
+
+// ModuleInfo is extra.typeinfo.module of a module build imported by MBS.
+type ModuleInfo struct {
+	Name        string
+	Stream      string
+	Version     string
+	Context     string
+	ModulemdStr string
+	// ModuleBuildServiceID is the MBS build id, 0 when absent.
+	ModuleBuildServiceID int64
+}
+
+// Module returns the module information of b, or nil when b is not a
+// module build.
+func (b *Build) Module() *ModuleInfo {
+	ti, _ := b.Extra["typeinfo"].(map[string]any)
+	m, ok := ti["module"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	return &ModuleInfo{
+		Name:                 asString(m["name"]),
+		Stream:               asString(m["stream"]),
+		Version:              asString(m["version"]),
+		Context:              asString(m["context"]),
+		ModulemdStr:          asString(m["modulemd_str"]),
+		ModuleBuildServiceID: asInt(m["module_build_service_id"]),
+	}
+}
+
+// asString accepts the types MBS has stored over time (the module version
+// has been both a string and an integer).
+func asString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}
+
+func asInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}
+
+// Tag is the answer of getTag.
+type Tag struct {
+	ID     int    `xmlrpc:"id"`
+	Name   string `xmlrpc:"name"`
+	Locked bool   `xmlrpc:"locked"`
+	// Perm is the permission needed to tag into the tag, "" when none.
+	Perm   string `xmlrpc:"perm"`
+	PermID int    `xmlrpc:"perm_id"`
+	Arches string `xmlrpc:"arches"`
+}
+
+// TaggedBuild is one entry of listTagged.
+type TaggedBuild struct {
+	BuildID     int    `xmlrpc:"build_id"`
+	NVR         string `xmlrpc:"nvr"`
+	Name        string `xmlrpc:"name"`
+	Version     string `xmlrpc:"version"`
+	Release     string `xmlrpc:"release"`
+	PackageName string `xmlrpc:"package_name"`
+	State       int    `xmlrpc:"state"`
+	TagID       int    `xmlrpc:"tag_id"`
+	TagName     string `xmlrpc:"tag_name"`
+	OwnerName   string `xmlrpc:"owner_name"`
+}
+
+// TaskInfo is the answer of getTaskInfo.
+type TaskInfo struct {
+	ID             int    `xmlrpc:"id"`
+	Method         string `xmlrpc:"method"`
+	State          int    `xmlrpc:"state"`
+	Owner          int    `xmlrpc:"owner"`
+	Parent         int    `xmlrpc:"parent"`
+	Arch           string `xmlrpc:"arch"`
+	CreateTime     string `xmlrpc:"create_time"`
+	StartTime      string `xmlrpc:"start_time"`
+	CompletionTime string `xmlrpc:"completion_time"`
+}
+
+// Done reports whether the task has finished, one way or another.
+func (t *TaskInfo) Done() bool {
+	return t.State == TaskClosed || t.State == TaskCanceled || t.State == TaskFailed
+}
+
+// User is the answer of getLoggedInUser.
+type User struct {
+	ID            int      `xmlrpc:"id"`
+	Name          string   `xmlrpc:"name"`
+	Status        int      `xmlrpc:"status"`
+	UserType      int      `xmlrpc:"usertype"`
+	KrbPrincipals []string `xmlrpc:"krb_principals"`
+}
+
+// TagBuild asks the hub to tag the build nvr into tag and returns the id of
+// the tagBuild task; the tagging happens when the task runs, so it can
+// still fail later (see GetTaskInfo and GetTaskResult). When the request
+// must be sent again after a transport error, TagBuild first checks whether
+// the build is already in the tag and then returns ErrAlreadyTagged.
+func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
+	var id int
+	err := c.call(ctx, request{
+		method: "tagBuild",
+		params: []any{tag, nvr},
+		auth:   true,
+		beforeResend: func(ctx context.Context) error {
+			tagged, err := c.IsTagged(ctx, tag, nvr)
+			if err == nil && tagged {
+				return fmt.Errorf("%s in %s: %w", nvr, tag, ErrAlreadyTagged)
+			}
+			return nil
+		},
+	}, &id)
+	if err != nil {
+		return 0, fmt.Errorf("tagBuild %s into %s: %w", nvr, tag, err)
+	}
+	return id, nil
+}
+
+// TagBuildBypass tags nvr into tag at once, without a task (needs the
+// "tag" permission). An already tagged build gives a TagError fault.
+func (c *Client) TagBuildBypass(ctx context.Context, tag, nvr string, force bool) error {
+	err := c.call(ctx, request{method: "tagBuildBypass", params: []any{tag, nvr, force}, auth: true}, nil)
+	if err != nil {
+		return fmt.Errorf("tagBuildBypass %s into %s: %w", nvr, tag, err)
+	}
+	return nil
+}
+
+// GetBuild returns a build by NVR or numeric id. An unknown build gives an
+// error wrapping ErrNotFound.
+func (c *Client) GetBuild(ctx context.Context, nvrOrID string) (*Build, error) {
+	var arg any = nvrOrID
+	if id, err := strconv.Atoi(nvrOrID); err == nil {
+		arg = id
+	}
+	var raw any
+	if err := c.call(ctx, request{method: "getBuild", params: []any{arg}}, &raw); err != nil {
+		return nil, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("koji: no such build %q: %w", nvrOrID, ErrNotFound)
+	}
+	var b Build
+	if err := remarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	}
+	return &b, nil
+}
+
+// GetTag returns a tag by name. An unknown tag gives an error wrapping
+// ErrNotFound.
+func (c *Client) GetTag(ctx context.Context, name string) (*Tag, error) {
+	var raw any
+	if err := c.call(ctx, request{method: "getTag", params: []any{name}}, &raw); err != nil {
+		return nil, fmt.Errorf("getTag %s: %w", name, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("koji: no such tag %q: %w", name, ErrNotFound)
+	}
+	var t Tag
+	if err := remarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("getTag %s: %w", name, err)
+	}
+	return &t, nil
+}
+
+// remarshal turns a decoded value into a typed one by going through the
+// wire format again, so that nil (None) can first be told apart from an
+// empty struct, which the decoder cannot do when filling a struct.
+func remarshal(v any, out any) error {
+	body, err := wire.EncodeResponse(v)
+	if err != nil {
+		return err
+	}
+	return decode("", body, out)
+}
+
+// ListTaggedOpts narrows listTagged.
+type ListTaggedOpts struct {
+	// Package restricts the answer to builds of this package.
+	Package string
+	// Latest returns only the latest build of each package.
+	Latest bool
+	// Inherit includes builds inherited from parent tags.
+	Inherit bool
+	// Type restricts to a build type, e.g. "module".
+	Type string
+}
+
+// ListTagged returns the builds in tag.
+func (c *Client) ListTagged(ctx context.Context, tag string, opts ListTaggedOpts) ([]TaggedBuild, error) {
+	kw := wire.Kwargs{}
+	if opts.Package != "" {
+		kw["package"] = opts.Package
+	}
+	if opts.Latest {
+		kw["latest"] = true
+	}
+	if opts.Inherit {
+		kw["inherit"] = true
+	}
+	if opts.Type != "" {
+		kw["type"] = opts.Type
+	}
+	params := []any{tag}
+	if len(kw) > 0 {
+		params = append(params, kw)
+	}
+	var out []TaggedBuild
+	if err := c.call(ctx, request{method: "listTagged", params: params}, &out); err != nil {
+		return nil, fmt.Errorf("listTagged %s: %w", tag, err)
+	}
+	return out, nil
+}
+
+// IsTagged reports whether the build nvr is in tag (not inherited).
+func (c *Client) IsTagged(ctx context.Context, tag, nvr string) (bool, error) {
+	pkg := nvr
+	if n, _, ok := SplitNVR(nvr); ok {
+		pkg = n
+	}
+	builds, err := c.ListTagged(ctx, tag, ListTaggedOpts{Package: pkg})
+	if err != nil {
+		return false, err
+	}
+	for _, b := range builds {
+		if b.NVR == nvr {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SplitNVR splits name-version-release at its last two dashes.
+func SplitNVR(nvr string) (name, versionRelease string, ok bool) {
+	i := strings.LastIndexByte(nvr, '-')
+	if i <= 0 {
+		return "", "", false
+	}
+	j := strings.LastIndexByte(nvr[:i], '-')
+	if j <= 0 {
+		return "", "", false
+	}
+	return nvr[:j], nvr[j+1:], true
+}
+
+// GetTaskInfo returns a task's state.
+func (c *Client) GetTaskInfo(ctx context.Context, taskID int) (*TaskInfo, error) {
+	var raw any
+	if err := c.call(ctx, request{method: "getTaskInfo", params: []any{taskID}}, &raw); err != nil {
+		return nil, fmt.Errorf("getTaskInfo %d: %w", taskID, err)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("koji: no such task %d: %w", taskID, ErrNotFound)
+	}
+	var t TaskInfo
+	if err := remarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("getTaskInfo %d: %w", taskID, err)
+	}
+	return &t, nil
+}
+
+// GetTaskResult returns a finished task's result; for a failed task the
+// error is the *Fault the task failed with (e.g. TagError "already tagged").
+func (c *Client) GetTaskResult(ctx context.Context, taskID int) (any, error) {
+	var out any
+	if err := c.call(ctx, request{method: "getTaskResult", params: []any{taskID}}, &out); err != nil {
+		return nil, fmt.Errorf("getTaskResult %d: %w", taskID, err)
+	}
+	return out, nil
+}
+
+// GetLoggedInUser returns the user of the session, logging in if needed.
+func (c *Client) GetLoggedInUser(ctx context.Context) (*User, error) {
+	var u User
+	if err := c.call(ctx, request{method: "getLoggedInUser", auth: true}, &u); err != nil {
+		return nil, fmt.Errorf("getLoggedInUser: %w", err)
+	}
+	return &u, nil
+}
+
+// GetUserPerms returns the permission names of the logged-in user.
+func (c *Client) GetUserPerms(ctx context.Context) ([]string, error) {
+	var perms []string
+	if err := c.call(ctx, request{method: "getUserPerms", auth: true}, &perms); err != nil {
+		return nil, fmt.Errorf("getUserPerms: %w", err)
+	}
+	return perms, nil
+}
+
+// Call is one call inside a multiCall.
+type Call struct {
+	Method string
+	Params []any
+}
+
+// CallResult is the outcome of one call of a multiCall: a value, or a
+// *Fault in Err.
+type CallResult struct {
+	Value any
+	Err   error
+}
+
+// MultiCall sends calls in one request; the hub runs them in order and
+// answers each. The error is for the request as a whole; per-call faults
+// are in the results. Calls go with the session when the client can log in.
+func (c *Client) MultiCall(ctx context.Context, calls []Call) ([]CallResult, error) {
+	list := make([]any, len(calls))
+	for i, cl := range calls {
+		params := cl.Params
+		if params == nil {
+			params = []any{}
+		}
+		list[i] = map[string]any{"methodName": cl.Method, "params": params}
+	}
+	var raw []any
+	err := c.call(ctx, request{method: "multiCall", params: []any{list}, auth: c.authType != ""}, &raw)
+	if err != nil {
+		return nil, fmt.Errorf("multiCall: %w", err)
+	}
+	if len(raw) != len(calls) {
+		return nil, fmt.Errorf("koji: multiCall answered %d results for %d calls", len(raw), len(calls))
+	}
+	out := make([]CallResult, len(raw))
+	for i, r := range raw {
+		switch v := r.(type) {
+		case []any:
+			if len(v) != 1 {
+				return nil, fmt.Errorf("koji: multiCall result %d has %d values, want 1", i, len(v))
+			}
+			out[i].Value = v[0]
+		case map[string]any:
+			code, ok := v["faultCode"].(int64)
+			if !ok {
+				return nil, fmt.Errorf("koji: multiCall result %d is a struct without faultCode", i)
+			}
+			msg, _ := v["faultString"].(string)
+			out[i].Err = &Fault{Code: int(code), String: msg}
+		default:
+			return nil, fmt.Errorf("koji: multiCall result %d has unexpected type %T", i, r)
+		}
+	}
+	return out, nil
+}
