@@ -1,0 +1,88 @@
+// Package bustest holds what the bus implementations' tests share: MBS
+// event bodies, a unique name per test, metric reading and draining a
+// consumer.
+package bustest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedora-modularity/mts/bus"
+)
+
+// Body is an MBS module build state change for build id.
+func Body(id int) []byte {
+	return fmt.Appendf(nil, `{"id": %d, "name": "testmodule", "stream": "1.0", "version": "20190101000000",`+
+		` "context": "c2c572ec", "state": 5, "state_name": "ready", "scratch": false, "owner": "mts"}`, id)
+}
+
+// Unique returns a name no other test run uses, for queues and topics.
+func Unique(prefix string) string {
+	return prefix + "-" + strings.ToLower(rand.Text()[:10])
+}
+
+// Counter reads the value of counter family name for bus label busName
+// from reg; 0 when absent.
+func Counter(t testing.TB, reg prometheus.Gatherer, name, busName string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "bus" && l.GetValue() == busName {
+					if m.GetCounter() != nil {
+						return m.GetCounter().GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// WaitConnected waits until c reports a live connection.
+func WaitConnected(t testing.TB, c bus.Consumer, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !c.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer not connected after %v", within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Receive takes one delivery from c or fails the test after within.
+func Receive(t testing.TB, c bus.Consumer, within time.Duration) bus.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	d, err := c.Receive(ctx)
+	if err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	return d
+}
+
+// ExpectNothing fails the test if c delivers anything within d.
+func ExpectNothing(t testing.TB, c bus.Consumer, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if got, err := c.Receive(ctx); err == nil {
+		t.Fatalf("unexpected delivery %s: %s", got.MessageID(), got.Body())
+	}
+}

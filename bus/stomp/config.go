@@ -1,0 +1,253 @@
+// Package stomp connects the service to a STOMP broker: Red Hat's UMB
+// (ActiveMQ, where the service reads its own consumer queue of a virtual
+// topic) or RabbitMQ's STOMP plugin (a durable named queue bound to a
+// topic). It keeps one connection per consumer or publisher, fails over
+// across the configured brokers and reconnects with backoff, since the
+// STOMP client library never reconnects by itself.
+package stomp
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// Broker selects the broker's dialect.
+type Broker string
+
+const (
+	// ActiveMQ is Red Hat's UMB: consumers read a virtual topic's consumer
+	// queue; NACK moves a message to the dead letter queue ActiveMQ.DLQ.
+	ActiveMQ Broker = "activemq"
+	// RabbitMQ is RabbitMQ's STOMP plugin: consumers subscribe to
+	// /topic/<routing key> with a durable named queue; NACK requeues.
+	RabbitMQ Broker = "rabbitmq"
+)
+
+// Defaults from the reference service's configuration.
+const (
+	DefaultQueue       = "Consumer.client-mts.queue.VirtualTopic.eng.mbs.module.state.change"
+	DefaultTopicPrefix = "VirtualTopic.eng.mts"
+	// DefaultRabbitTopic is the routing key a RabbitMQ consumer binds its
+	// queue to: where MBS sends on UMB.
+	DefaultRabbitTopic = "VirtualTopic.eng.mbs.module.state.change"
+	// MaxPrefetch bounds unacknowledged messages per subscription. The
+	// client library hands messages over through a 16-slot channel and
+	// drops the connection when it overflows.
+	MaxPrefetch = 16
+)
+
+// Config describes the brokers and what to read and write on them.
+type Config struct {
+	// URIs lists the brokers, tried in turn: "host:port",
+	// "stomp://host:port", "stomp+ssl://host:port" or "ssl://host:port".
+	// An entry may itself be a comma-separated list, as MTS_STOMP_URI and
+	// rhmsg_brokers give it. A bare host:port uses TLS when CertFile is set.
+	URIs []string
+	// CertFile and KeyFile are the PEM client certificate and key
+	// (MTS_STOMP_CRT, MTS_STOMP_KEY; rhmsg_certificate, rhmsg_private_key).
+	CertFile, KeyFile string
+	// CAFile is a PEM bundle of CAs to trust for the brokers
+	// (rhmsg_ca_cert); empty means the system's.
+	CAFile string
+	// TLSConfig, when set, is the base TLS configuration (cloned); the
+	// files above are added to it.
+	TLSConfig *tls.Config
+	// Login and Passcode are sent in CONNECT when Login is set.
+	Login, Passcode string
+	// VirtualHost is CONNECT's host header. RabbitMQ refuses any but an
+	// existing virtual host, so it defaults to "/" there; ActiveMQ defaults
+	// to the broker's host name.
+	VirtualHost string
+	// Broker is the dialect, ActiveMQ by default.
+	Broker Broker
+	// Queue is the queue consumed (rhmsg_queue): on ActiveMQ the consumer
+	// queue of the virtual topic, on RabbitMQ the durable queue's name.
+	Queue string
+	// Topic is, on RabbitMQ only, the routing key the queue is bound to.
+	Topic string
+	// Prefetch bounds unacknowledged messages, 1 to MaxPrefetch (default).
+	Prefetch int
+	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
+	TopicPrefix string
+	// HeartBeat is the interval asked of the broker in both directions;
+	// 10s by default, negative disables heart-beats.
+	HeartBeat time.Duration
+	// HeartBeatMargin is how late a broker heart-beat may be before the
+	// connection is given up; defaults to HeartBeat, so that a busy
+	// consumer is not cut off for one late beat.
+	HeartBeatMargin time.Duration
+	// ConnectTimeout bounds one connection attempt (TCP, TLS and STOMP
+	// CONNECT); 10s by default.
+	ConnectTimeout time.Duration
+	// ReceiptTimeout bounds the wait for the broker's receipt of a
+	// published message or an acknowledgement; 30s by default.
+	ReceiptTimeout time.Duration
+	// MinBackoff and MaxBackoff space out reconnection rounds; 200ms and
+	// 30s by default.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Endpoint is one broker address.
+type Endpoint struct {
+	Addr string // host:port
+	TLS  bool
+}
+
+// ParseURIs splits and parses a comma-separated broker list. tlsDefault
+// says whether a bare host:port uses TLS.
+func ParseURIs(list string, tlsDefault bool) ([]Endpoint, error) {
+	var eps []Endpoint
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		ep, err := parseURI(s, tlsDefault)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, ep)
+	}
+	return eps, nil
+}
+
+func parseURI(s string, tlsDefault bool) (Endpoint, error) {
+	ep := Endpoint{TLS: tlsDefault}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "stomp", "tcp":
+			ep.TLS = false
+		case "stomp+ssl", "ssl", "stomp+tls", "tls", "stomps":
+			ep.TLS = true
+		default:
+			return Endpoint{}, fmt.Errorf("broker URI %q: unknown scheme %q", s, scheme)
+		}
+		s = rest
+	}
+	// Failover URIs sometimes carry options or a path; only host:port counts.
+	if i := strings.IndexAny(s, "/?"); i >= 0 {
+		s = s[:i]
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("broker URI %q: %w", s, err)
+	}
+	if host == "" || port == "" {
+		return Endpoint{}, fmt.Errorf("broker URI %q: host and port are required", s)
+	}
+	ep.Addr = net.JoinHostPort(host, port)
+	return ep, nil
+}
+
+// resolved is a validated Config with its defaults filled in.
+type resolved struct {
+	Config
+	endpoints []Endpoint
+	tls       *tls.Config
+}
+
+func (c Config) resolve() (*resolved, error) {
+	r := &resolved{Config: c}
+	if r.Broker == "" {
+		r.Broker = ActiveMQ
+	}
+	if r.Broker != ActiveMQ && r.Broker != RabbitMQ {
+		return nil, fmt.Errorf("stomp: unknown broker kind %q", r.Broker)
+	}
+	if (r.CertFile == "") != (r.KeyFile == "") {
+		return nil, errors.New("stomp: a client certificate needs both the certificate and the key file")
+	}
+	for _, u := range r.URIs {
+		eps, err := ParseURIs(u, r.CertFile != "")
+		if err != nil {
+			return nil, fmt.Errorf("stomp: %w", err)
+		}
+		r.endpoints = append(r.endpoints, eps...)
+	}
+	if len(r.endpoints) == 0 {
+		return nil, errors.New("stomp: no broker URI configured")
+	}
+	if r.Queue == "" {
+		r.Queue = DefaultQueue
+	}
+	if r.Topic == "" {
+		r.Topic = DefaultRabbitTopic
+	}
+	if r.TopicPrefix == "" {
+		r.TopicPrefix = DefaultTopicPrefix
+	}
+	if r.Prefetch == 0 {
+		r.Prefetch = MaxPrefetch
+	}
+	if r.Prefetch < 1 || r.Prefetch > MaxPrefetch {
+		return nil, fmt.Errorf("stomp: prefetch %d out of range 1..%d", r.Prefetch, MaxPrefetch)
+	}
+	if r.VirtualHost == "" && r.Broker == RabbitMQ {
+		r.VirtualHost = "/"
+	}
+	if r.HeartBeat == 0 {
+		r.HeartBeat = 10 * time.Second
+	}
+	if r.HeartBeat < 0 {
+		r.HeartBeat = 0
+	}
+	if r.HeartBeatMargin == 0 {
+		r.HeartBeatMargin = r.HeartBeat
+	}
+	if r.ConnectTimeout <= 0 {
+		r.ConnectTimeout = 10 * time.Second
+	}
+	if r.ReceiptTimeout <= 0 {
+		r.ReceiptTimeout = 30 * time.Second
+	}
+	if r.MinBackoff <= 0 {
+		r.MinBackoff = 200 * time.Millisecond
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	needTLS := false
+	for _, ep := range r.endpoints {
+		needTLS = needTLS || ep.TLS
+	}
+	if needTLS {
+		t, err := r.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		r.tls = t
+	}
+	return r, nil
+}
+
+func (r *resolved) tlsConfig() (*tls.Config, error) {
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if r.TLSConfig != nil {
+		t = r.TLSConfig.Clone()
+	}
+	if r.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("stomp: client certificate: %w", err)
+		}
+		t.Certificates = append(t.Certificates, cert)
+	}
+	if r.CAFile != "" {
+		pem, err := os.ReadFile(r.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("stomp: CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("stomp: CA file %s holds no PEM certificate", r.CAFile)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}

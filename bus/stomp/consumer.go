@@ -1,0 +1,314 @@
+package stomp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/fedora-modularity/mts/bus"
+)
+
+// Consumer reads MBS events from a queue, acknowledging each only when the
+// caller says so (client-individual acknowledgement).
+type Consumer struct {
+	cfg       *resolved
+	log       *slog.Logger
+	metrics   *bus.Metrics
+	out       chan *delivery
+	connected atomic.Bool
+	cancel    context.CancelFunc
+	closed    chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var _ bus.Consumer = (*Consumer)(nil)
+
+// NewConsumer checks cfg and starts connecting in the background; Receive
+// waits for the first event.
+func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
+	r, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	o := bus.ApplyOptions(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Consumer{
+		cfg:     r,
+		log:     o.Logger.With("bus", "stomp", "queue", r.Queue),
+		metrics: bus.NewMetrics(o.Registerer, "stomp"),
+		out:     make(chan *delivery),
+		cancel:  cancel,
+		closed:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go c.run(ctx)
+	return c, nil
+}
+
+// Receive returns the next event.
+func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
+	select {
+	case d := <-c.out:
+		return d, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.closed:
+		return nil, bus.ErrClosed
+	}
+}
+
+// Connected reports whether the consumer is subscribed on a live
+// connection.
+func (c *Consumer) Connected() bool { return c.connected.Load() }
+
+// Close disconnects; messages not yet acknowledged go back to the broker.
+func (c *Consumer) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.cancel()
+	})
+	<-c.done
+	return nil
+}
+
+// run connects, trying every broker in turn, and serves each connection
+// until it fails, for as long as the consumer is open.
+func (c *Consumer) run(ctx context.Context) {
+	defer close(c.done)
+	b := bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff}
+	next := 0
+	served := false
+	for ctx.Err() == nil {
+		for range c.cfg.endpoints {
+			ep := c.cfg.endpoints[next]
+			next = (next + 1) % len(c.cfg.endpoints)
+			conn, err := c.cfg.dial(ctx, ep, c.log)
+			if err != nil {
+				if ctx.Err() == nil {
+					c.log.Warn("cannot connect to broker", "broker", ep.Addr, "err", err)
+				}
+				continue
+			}
+			if served {
+				c.metrics.Reconnects.Inc()
+			}
+			served = true
+			start := time.Now()
+			err = c.serve(ctx, conn, ep)
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("lost connection to broker", "broker", ep.Addr, "err", err)
+			// A connection that held for a while proves the broker healthy:
+			// come back quickly. One that failed at once must not spin.
+			if time.Since(start) > 30*time.Second {
+				b.Reset()
+			}
+			break
+		}
+		if err := b.Wait(ctx); err != nil {
+			return
+		}
+	}
+}
+
+// session is one connection's lifetime; deliveries check it before
+// acknowledging, since an acknowledgement cannot outlive its connection.
+type session struct {
+	conn *stomp.Conn
+	lost chan struct{}
+}
+
+func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) error {
+	s := &session{conn: conn, lost: make(chan struct{})}
+	defer func() {
+		c.connected.Store(false)
+		c.metrics.SetConnected(false)
+		close(s.lost)
+		// Disconnect waits for the broker's receipt so that unacknowledged
+		// messages are handed back at once rather than on a timeout.
+		if err := conn.Disconnect(); err != nil {
+			conn.MustDisconnect()
+		}
+	}()
+	sub, err := conn.Subscribe(c.destination(), stomp.AckClientIndividual, c.subscribeHeaders()...)
+	if err != nil {
+		return c.cfg.describe(ep, err)
+	}
+	// The library sends SUBSCRIBE without waiting for the broker; a
+	// committed empty transaction with a receipt proves the broker has
+	// processed it, so Connected means the queue exists and is read.
+	if err := roundTrip(ctx, conn); err != nil {
+		return c.cfg.describe(ep, err)
+	}
+	c.connected.Store(true)
+	c.metrics.SetConnected(true)
+	c.log.Info("subscribed", "broker", ep.Addr, "destination", sub.Destination())
+	for {
+		var msg *stomp.Message
+		var ok bool
+		select {
+		case msg, ok = <-sub.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return errors.New("subscription closed")
+		}
+		if msg.Err != nil {
+			return c.cfg.describe(ep, msg.Err)
+		}
+		c.metrics.Received.Inc()
+		id := msg.Header.Get("message-id")
+		ev, err := bus.Decode(msg.Body)
+		if err != nil {
+			// Acknowledged, not dead-lettered: a body that is not an MBS
+			// event will never become one, and a NACK on RabbitMQ would
+			// requeue it forever. The log keeps the evidence.
+			c.metrics.Malformed.Inc()
+			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", excerpt(msg.Body))
+			if err := conn.Ack(msg); err != nil {
+				return fmt.Errorf("acknowledging malformed message: %w", err)
+			}
+			continue
+		}
+		d := &delivery{c: c, s: s, msg: msg, ev: ev, id: id}
+		select {
+		case c.out <- d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Consumer) destination() string {
+	if c.cfg.Broker == RabbitMQ {
+		return "/topic/" + c.cfg.Topic
+	}
+	return "/queue/" + c.cfg.Queue
+}
+
+func (c *Consumer) subscribeHeaders() []func(*frame.Frame) error {
+	prefetch := strconv.Itoa(c.cfg.Prefetch)
+	h := stomp.SubscribeOpt.Header
+	if c.cfg.Broker == RabbitMQ {
+		return []func(*frame.Frame) error{
+			h("x-queue-name", c.cfg.Queue),
+			h("durable", "true"),
+			h("auto-delete", "false"),
+			h("prefetch-count", prefetch),
+		}
+	}
+	return []func(*frame.Frame) error{h("activemq.prefetchSize", prefetch)}
+}
+
+// roundTrip waits until the broker has processed every frame sent before.
+func roundTrip(ctx context.Context, conn *stomp.Conn) error {
+	return await(ctx, func() error {
+		tx, err := conn.BeginWithError()
+		if err != nil {
+			return err
+		}
+		return tx.CommitWithReceipt()
+	})
+}
+
+// await runs f, which the library does not let be cancelled, and stops
+// waiting for it when ctx ends.
+func await(ctx context.Context, f func() error) error {
+	res := make(chan error, 1)
+	go func() { res <- f() }()
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func excerpt(b []byte) string {
+	const limit = 512
+	if len(b) > limit {
+		return string(b[:limit]) + "..."
+	}
+	return string(b)
+}
+
+type delivery struct {
+	c       *Consumer
+	s       *session
+	msg     *stomp.Message
+	ev      bus.Event
+	id      string
+	settled atomic.Bool
+}
+
+func (d *delivery) Event() bus.Event  { return d.ev }
+func (d *delivery) MessageID() string { return d.id }
+func (d *delivery) Body() []byte      { return d.msg.Body }
+
+// Ack acknowledges inside a transaction committed with a receipt: a plain
+// ACK frame is not confirmed, and claiming success for an ACK lost with its
+// connection would hide the broker's redelivery from the caller.
+func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
+
+// Nack hands the message back. ActiveMQ moves it to its dead letter queue
+// (ActiveMQ.DLQ) at once; RabbitMQ requeues it, because the client library
+// cannot add requeue:false to a NACK; a RabbitMQ policy with a delivery
+// limit and a dead letter exchange stops a message that always fails.
+func (d *delivery) Nack(ctx context.Context) error { return d.settle(ctx, false) }
+
+func (d *delivery) settle(ctx context.Context, ack bool) error {
+	if !d.settled.CompareAndSwap(false, true) {
+		return ErrSettled
+	}
+	select {
+	case <-d.s.lost:
+		return fmt.Errorf("message %s: %w", d.id, ErrConnectionLost)
+	default:
+	}
+	err := await(ctx, func() error {
+		if !ack {
+			// ActiveMQ refuses a NACK inside a transaction ("poison ack
+			// cannot be transacted"): send it alone, then wait for a
+			// receipt of a later frame, which the broker answers in order.
+			if err := d.s.conn.Nack(d.msg); err != nil {
+				return err
+			}
+			tx, err := d.s.conn.BeginWithError()
+			if err != nil {
+				return err
+			}
+			return tx.CommitWithReceipt()
+		}
+		tx, err := d.s.conn.BeginWithError()
+		if err != nil {
+			return err
+		}
+		if err := tx.Ack(d.msg); err != nil {
+			return err
+		}
+		return tx.CommitWithReceipt()
+	})
+	if err != nil {
+		select {
+		case <-d.s.lost:
+			return fmt.Errorf("message %s: %w: %w", d.id, ErrConnectionLost, err)
+		default:
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("message %s: %w", d.id, err)
+		}
+		return fmt.Errorf("message %s: %w: %w", d.id, ErrConnectionLost, err)
+	}
+	return nil
+}

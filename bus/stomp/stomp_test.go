@@ -1,0 +1,468 @@
+package stomp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/bus/bustest"
+	"github.com/fedora-modularity/mts/internal/testenv"
+)
+
+const wait = 15 * time.Second
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// pair is a consumer configuration and a publisher configuration that
+// reach it, on one broker, with names of their own.
+type pair struct {
+	name     string
+	consumer Config
+	producer Config
+	topic    string
+}
+
+func pairs(t *testing.T) []pair {
+	var ps []pair
+	if a := needActiveMQ(t); a != nil {
+		u := bustest.Unique("t")
+		prefix := "VirtualTopic." + u
+		ps = append(ps, pair{
+			name: "activemq",
+			consumer: Config{URIs: []string{"stomp://" + a.STOMPAddr}, Queue: "Consumer.mts.queue." + prefix + ".module.state.change",
+				MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			producer: Config{URIs: []string{a.STOMPAddr}, TopicPrefix: prefix},
+			topic:    "module.state.change",
+		})
+	}
+	needRabbitSTOMP(t)
+	u := bustest.Unique("t")
+	ps = append(ps, pair{
+		name: "rabbitmq",
+		consumer: Config{URIs: []string{rabbitSTOMP}, Broker: RabbitMQ, Login: "guest", Passcode: "guest",
+			Queue: "mts-" + u, Topic: u + ".module.state.change", MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+		producer: Config{URIs: []string{rabbitSTOMP}, Broker: RabbitMQ, Login: "guest", Passcode: "guest", TopicPrefix: u},
+		topic:    "module.state.change",
+	})
+	return ps
+}
+
+func newConsumer(t testing.TB, cfg Config, opts ...bus.Option) *Consumer {
+	t.Helper()
+	c, err := NewConsumer(cfg, append([]bus.Option{bus.WithLogger(testLogger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newPublisher(t testing.TB, cfg Config) *Publisher {
+	t.Helper()
+	p, err := NewPublisher(cfg, bus.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func publish(t testing.TB, p *Publisher, topic string, body []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := p.Publish(ctx, topic, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ack(t testing.TB, d bus.Delivery) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, p := range pairs(t) {
+		t.Run(p.name, func(t *testing.T) {
+			c := newConsumer(t, p.consumer)
+			bustest.WaitConnected(t, c, wait)
+			pub := newPublisher(t, p.producer)
+			publish(t, pub, p.topic, bustest.Body(41))
+			publish(t, pub, p.topic, []byte(`{"msg": `+string(bustest.Body(42))+`}`))
+			for _, want := range []int64{41, 42} {
+				d := bustest.Receive(t, c, wait)
+				if got := d.Event(); got.ID != want || got.Name != "testmodule" || got.StateName != "ready" {
+					t.Fatalf("got %+v, want build %d", got, want)
+				}
+				if d.MessageID() == "" {
+					t.Error("no message id")
+				}
+				ack(t, d)
+				if err := d.Ack(context.Background()); !errors.Is(err, ErrSettled) {
+					t.Errorf("second Ack: %v, want ErrSettled", err)
+				}
+			}
+			bustest.ExpectNothing(t, c, 300*time.Millisecond)
+		})
+	}
+}
+
+func TestCompetingConsumers(t *testing.T) {
+	for _, p := range pairs(t) {
+		t.Run(p.name, func(t *testing.T) {
+			p.consumer.Prefetch = 1
+			c1, c2 := newConsumer(t, p.consumer), newConsumer(t, p.consumer)
+			bustest.WaitConnected(t, c1, wait)
+			bustest.WaitConnected(t, c2, wait)
+			pub := newPublisher(t, p.producer)
+			const n = 40
+			for i := range n {
+				publish(t, pub, p.topic, bustest.Body(i))
+			}
+			var mu sync.Mutex
+			seen := map[int64]int{}
+			perConsumer := [2]int{}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			var wg sync.WaitGroup
+			for i, c := range []*Consumer{c1, c2} {
+				wg.Go(func() {
+					for {
+						d, err := c.Receive(ctx)
+						if err != nil {
+							return
+						}
+						// Slow enough that the other consumer gets its share.
+						time.Sleep(5 * time.Millisecond)
+						if err := d.Ack(ctx); err != nil {
+							t.Error(err)
+						}
+						mu.Lock()
+						seen[d.Event().ID]++
+						perConsumer[i]++
+						done := len(seen) == n
+						mu.Unlock()
+						if done {
+							cancel()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if len(seen) != n {
+				t.Fatalf("got %d distinct events, want %d", len(seen), n)
+			}
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("event %d delivered %d times", id, k)
+				}
+			}
+			if perConsumer[0] == 0 || perConsumer[1] == 0 {
+				t.Errorf("messages not shared: %v", perConsumer)
+			}
+		})
+	}
+}
+
+// A consumer that goes away with a message unacknowledged leaves it to the
+// next consumer.
+func TestUnackedComesAgain(t *testing.T) {
+	for _, p := range pairs(t) {
+		t.Run(p.name, func(t *testing.T) {
+			c1 := newConsumer(t, p.consumer)
+			bustest.WaitConnected(t, c1, wait)
+			pub := newPublisher(t, p.producer)
+			publish(t, pub, p.topic, bustest.Body(7))
+			d := bustest.Receive(t, c1, wait)
+			c1.Close()
+			if err := d.Ack(context.Background()); !errors.Is(err, ErrConnectionLost) {
+				t.Fatalf("Ack after the connection closed: %v, want ErrConnectionLost", err)
+			}
+			c2 := newConsumer(t, p.consumer)
+			again := bustest.Receive(t, c2, wait)
+			if again.Event().ID != 7 {
+				t.Fatalf("got %+v", again.Event())
+			}
+			ack(t, again)
+		})
+	}
+}
+
+func TestMalformedCountedAndAcked(t *testing.T) {
+	for _, p := range pairs(t) {
+		t.Run(p.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			c := newConsumer(t, p.consumer, bus.WithRegisterer(reg))
+			bustest.WaitConnected(t, c, wait)
+			pub := newPublisher(t, p.producer)
+			for _, body := range []string{`not json`, `{"name": "no id"}`, `[1]`} {
+				publish(t, pub, p.topic, []byte(body))
+			}
+			publish(t, pub, p.topic, bustest.Body(99))
+			d := bustest.Receive(t, c, wait)
+			if d.Event().ID != 99 {
+				t.Fatalf("got %+v", d.Event())
+			}
+			ack(t, d)
+			if got := bustest.Counter(t, reg, bus.MetricMalformed, "stomp"); got != 3 {
+				t.Errorf("malformed counter %v, want 3", got)
+			}
+			if got := bustest.Counter(t, reg, bus.MetricReceived, "stomp"); got != 4 {
+				t.Errorf("received counter %v, want 4", got)
+			}
+			// Acknowledged, so a new consumer on the queue sees none of them.
+			c.Close()
+			c2 := newConsumer(t, p.consumer)
+			bustest.WaitConnected(t, c2, wait)
+			bustest.ExpectNothing(t, c2, 500*time.Millisecond)
+		})
+	}
+}
+
+func TestNack(t *testing.T) {
+	for _, p := range pairs(t) {
+		t.Run(p.name, func(t *testing.T) {
+			c := newConsumer(t, p.consumer)
+			bustest.WaitConnected(t, c, wait)
+			pub := newPublisher(t, p.producer)
+			id := time.Now().UnixNano()
+			publish(t, pub, p.topic, bustest.Body(int(id)))
+			d := bustest.Receive(t, c, wait)
+			if err := d.Nack(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if p.name == "rabbitmq" {
+				// RabbitMQ requeues a NACKed message.
+				again := bustest.Receive(t, c, wait)
+				if again.Event().ID != id {
+					t.Fatalf("got %+v", again.Event())
+				}
+				ack(t, again)
+				return
+			}
+			// ActiveMQ dead-letters it.
+			bustest.ExpectNothing(t, c, 300*time.Millisecond)
+			dlq := newConsumer(t, Config{URIs: p.consumer.URIs, Queue: "ActiveMQ.DLQ"})
+			for {
+				d := bustest.Receive(t, dlq, wait)
+				ack(t, d)
+				if d.Event().ID == id {
+					return
+				}
+			}
+		})
+	}
+}
+
+func TestFailoverToSecondBroker(t *testing.T) {
+	a := needActiveMQ(t)
+	dead, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "VirtualTopic." + bustest.Unique("t")
+	uri := fmt.Sprintf("stomp://127.0.0.1:%d, %s", dead, a.STOMPAddr)
+	reg := prometheus.NewRegistry()
+	c := newConsumer(t, Config{URIs: []string{uri}, Queue: "Consumer.mts.queue." + prefix + ".x"}, bus.WithRegisterer(reg))
+	bustest.WaitConnected(t, c, wait)
+	pub := newPublisher(t, Config{URIs: []string{uri}, TopicPrefix: prefix})
+	publish(t, pub, "x", bustest.Body(5))
+	ack(t, bustest.Receive(t, c, wait))
+	if got := bustest.Counter(t, reg, bus.MetricConnected, "stomp"); got != 1 {
+		t.Errorf("connected gauge %v", got)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	a := needActiveMQ(t)
+	prefix := "VirtualTopic." + bustest.Unique("t")
+	good := Config{
+		URIs:     []string{"stomp+ssl://" + a.STOMPSSLAddr},
+		CertFile: a.PKI.ClientCert, KeyFile: a.PKI.ClientKey, CAFile: a.PKI.CACert,
+		Queue: "Consumer.mts.queue." + prefix + ".x", TopicPrefix: prefix,
+	}
+	c := newConsumer(t, good)
+	bustest.WaitConnected(t, c, wait)
+	// A bare host:port uses TLS once a certificate is configured.
+	bare := good
+	bare.URIs = []string{a.STOMPSSLAddr}
+	publish(t, newPublisher(t, bare), "x", bustest.Body(3))
+	ack(t, bustest.Receive(t, c, wait))
+
+	tests := []struct {
+		name       string
+		cert, key  string
+		maxVersion uint16
+	}{
+		{"no certificate, TLS 1.2", "", "", tls.VersionTLS12},
+		{"no certificate, TLS 1.3", "", "", tls.VersionTLS13},
+		{"unknown CA, TLS 1.2", a.PKI.OtherClientCert, a.PKI.OtherClientKey, tls.VersionTLS12},
+		{"unknown CA, TLS 1.3", a.PKI.OtherClientCert, a.PKI.OtherClientKey, tls.VersionTLS13},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			cfg.URIs = []string{"ssl://" + a.STOMPSSLAddr}
+			cfg.CertFile, cfg.KeyFile = tt.cert, tt.key
+			cfg.TLSConfig = &tls.Config{MinVersion: tt.maxVersion, MaxVersion: tt.maxVersion}
+			p := newPublisher(t, cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			err := p.Publish(ctx, "x", bustest.Body(1))
+			if !errors.Is(err, ErrClientCertRefused) {
+				t.Fatalf("got %v, want %v", err, ErrClientCertRefused)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), "client certificate refused") {
+				t.Errorf("error text %q", err)
+			}
+		})
+	}
+}
+
+func TestBrokerErrorFrameSurfaced(t *testing.T) {
+	needRabbitSTOMP(t)
+	p := newPublisher(t, Config{URIs: []string{rabbitSTOMP}, Broker: RabbitMQ, VirtualHost: "no-such-vhost",
+		Login: "guest", Passcode: "guest"})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	err := p.Publish(ctx, "x", bustest.Body(1))
+	var be *BrokerError
+	if !errors.As(err, &be) {
+		t.Fatalf("got %v, want a BrokerError", err)
+	}
+	if !strings.Contains(err.Error(), "no-such-vhost") {
+		t.Errorf("the ERROR frame's text is lost: %v", err)
+	}
+}
+
+// Persistent messages survive a broker restart in the middle of consuming,
+// and every one is acknowledged once the consumer has reconnected.
+func TestActiveMQRestartMidStream(t *testing.T) {
+	a := needActiveMQ(t)
+	prefix := "VirtualTopic." + bustest.Unique("t")
+	reg := prometheus.NewRegistry()
+	c := newConsumer(t, Config{URIs: []string{a.STOMPAddr}, Queue: "Consumer.mts.queue." + prefix + ".x",
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}, bus.WithRegisterer(reg))
+	bustest.WaitConnected(t, c, wait)
+	pub := newPublisher(t, Config{URIs: []string{a.STOMPAddr}, TopicPrefix: prefix})
+	const n = 200
+	for i := range n {
+		publish(t, pub, "x", bustest.Body(i))
+	}
+	acked := map[int64]bool{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	restarted := false
+	for len(acked) < n+1 {
+		d, err := c.Receive(ctx)
+		if err != nil {
+			t.Fatalf("after %d acknowledged: %v", len(acked), err)
+		}
+		if len(acked) == n/2 && !restarted {
+			restarted = true
+			if err := a.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Ack(ctx); !errors.Is(err, ErrConnectionLost) {
+				t.Fatalf("Ack across a restart: %v, want ErrConnectionLost", err)
+			}
+			// The publisher reconnects too.
+			publish(t, pub, "x", bustest.Body(n))
+			continue
+		}
+		if err := d.Ack(ctx); err != nil {
+			if errors.Is(err, ErrConnectionLost) {
+				continue
+			}
+			t.Fatal(err)
+		}
+		acked[d.Event().ID] = true
+	}
+	if got := bustest.Counter(t, reg, bus.MetricReconnects, "stomp"); got < 1 {
+		t.Errorf("reconnects counter %v", got)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no broker", Config{}, "no broker URI"},
+		{"bad scheme", Config{URIs: []string{"http://h:1"}}, "unknown scheme"},
+		{"no port", Config{URIs: []string{"stomp://host"}}, "missing port"},
+		{"cert without key", Config{URIs: []string{"h:1"}, CertFile: "c"}, "both"},
+		{"missing cert file", Config{URIs: []string{"h:1"}, CertFile: "/nonexistent", KeyFile: "/nonexistent"}, "client certificate"},
+		{"prefetch", Config{URIs: []string{"h:1"}, Prefetch: 17}, "prefetch"},
+		{"broker kind", Config{URIs: []string{"h:1"}, Broker: "kafka"}, "unknown broker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewConsumer(tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseURIs(t *testing.T) {
+	tests := []struct {
+		in   string
+		tls  bool
+		want []Endpoint
+	}{
+		{"a:1", false, []Endpoint{{"a:1", false}}},
+		{"a:1", true, []Endpoint{{"a:1", true}}},
+		{"stomp://a:1, stomp+ssl://b:2,ssl://c:3 ,", true,
+			[]Endpoint{{"a:1", false}, {"b:2", true}, {"c:3", true}}},
+		{"stomp+ssl://[::1]:61612?wireFormat.maxInactivityDuration=0", false, []Endpoint{{"[::1]:61612", true}}},
+	}
+	for _, tt := range tests {
+		got, err := ParseURIs(tt.in, tt.tls)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.in, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%q: got %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzParseURIs(f *testing.F) {
+	for _, s := range []string{"a:1", "stomp://a:1,ssl://b:2", "stomp+ssl://[::1]:1/x", "://", ",,", "a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		eps, err := ParseURIs(s, false)
+		if err != nil {
+			return
+		}
+		for _, ep := range eps {
+			if _, _, err := netSplit(ep.Addr); err != nil {
+				t.Fatalf("%q gave unusable address %q", s, ep.Addr)
+			}
+		}
+	})
+}
