@@ -1,0 +1,762 @@
+// Package kojitest runs a stand-in Koji hub for tests: real XML-RPC (with
+// Koji's <nil/>, <i8>, keyword arguments and multiCall) over real HTTPS,
+// with certificates made at test time. It reproduces the hub behaviour
+// described in the project's Koji notes: sessions and call numbers, the
+// fault codes and texts, tagBuild tasks that run shortly after the call
+// (and fail with TagError when the build is already tagged), locked tags,
+// package lists, permissions, expired sessions, maintenance mode and both
+// answers to an unparsable request.
+//
+// Use:
+//
+//	hub := kojitest.New(t)                    // TLS listener, torn down with t
+//	hub.AddTag("f40-modular")
+//	hub.AddPackage("f40-modular", "nodejs")
+//	hub.AddBuild(kojitest.Build{NVR: "nodejs-20-1.module_f40+1+abc"})
+//	pem := hub.ClientCertFile("mts")          // client cert + key for ssl login
+//	cfg := &koji.Config{Server: hub.URL(), ServerCA: hub.CAFile(), AuthType: "ssl", Cert: pem}
+//	... hub.Tagged("f40-modular"), hub.TagCalls(), hub.Calls()
+//
+// Fault and delay injection: InjectFault(method, n, code, text), Delay(method, d),
+// DropResponses(method, n) (runs the call, then closes the connection
+// without an answer), FailHTTP(method, n, status), SetOffline(true),
+// ExpireSessions(). Options: WithStrictCallnum (check call numbers as
+// Koji's development branch does; by default the Koji-Session-Callnum
+// header is not checked, as on released hubs), WithHTTP400 (answer
+// unparsable requests with HTTP 400 instead of fault 1),
+// WithWholeHostClientCert (demand a client certificate on every TLS
+// connection) and WithTaskDelay.
+//
+// Behind a proxy: Backend returns a plain-HTTP listener on 127.0.0.1 for an
+// Apache in front (see internal/testenv.StartHubProxy). Only that listener
+// trusts the X-Koji-Client-CN and X-Koji-Remote-User headers the proxy
+// sets from the verified certificate or Kerberos principal; the TLS
+// listener ignores them.
+package kojitest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji/internal/wire"
+)
+
+// Headers set by a trusted proxy in front of the backend listener.
+const (
+	HeaderClientCN   = "X-Koji-Client-CN"
+	HeaderRemoteUser = "X-Koji-Remote-User"
+)
+
+// Option configures a Hub.
+type Option func(*Hub)
+
+// WithStrictCallnum makes the hub check Koji-Session-Callnum like Koji's
+// development branch: lower numbers give SequenceError (1008), a repeated
+// number after a writing call gives RetryError (1009).
+func WithStrictCallnum() Option { return func(h *Hub) { h.strict = true } }
+
+// WithHTTP400 makes unparsable requests get HTTP 400 "Invalid request"
+// (Koji's development branch) instead of fault 1 (released hubs).
+func WithHTTP400() Option { return func(h *Hub) { h.http400 = true } }
+
+// WithWholeHostClientCert demands a client certificate in every TLS
+// handshake, like a hub with SSLVerifyClient require on the whole host.
+func WithWholeHostClientCert() Option { return func(h *Hub) { h.wholeHost = true } }
+
+// WithTaskDelay sets how long after tagBuild its task runs (default 50ms).
+func WithTaskDelay(d time.Duration) Option { return func(h *Hub) { h.taskDelay = d } }
+
+// Build describes a build to add to the hub.
+type Build struct {
+	NVR string
+	// State defaults to complete (1).
+	State *int
+	// Module, when set, is stored as extra.typeinfo.module.
+	Module *Module
+}
+
+// Module is a module build's typeinfo.
+type Module struct {
+	Name, Stream, Version, Context, ModulemdStr string
+	MBSID                                       int64
+}
+
+// Call is one call that reached the hub.
+type Call struct {
+	Method    string
+	Params    []any
+	SessionID int64 // 0 when anonymous
+	Callnum   int64 // -1 when none was sent
+	User      string
+	Fault     int // fault code answered, 0 for none
+}
+
+// TagCall is one tagBuild or tagBuildBypass call.
+type TagCall struct {
+	Tag, NVR, User string
+	Bypass         bool
+	TaskID         int
+	Fault          int
+}
+
+// Task states as Koji numbers them.
+const (
+	taskFree   = 0
+	taskClosed = 2
+	taskFailed = 5
+)
+
+// Hub is the stand-in hub.
+type Hub struct {
+	tb        testing.TB
+	ca        *CA
+	srv       *httptest.Server
+	backend   *httptest.Server
+	strict    bool
+	http400   bool
+	wholeHost bool
+	taskDelay time.Duration
+
+	mu        sync.Mutex
+	closed    bool
+	offline   bool
+	nextID    int
+	tags      map[string]*tag
+	builds    map[string]*build
+	buildByID map[int]*build
+	users     map[string]*user
+	sessions  map[int64]*session
+	tasks     map[int]*task
+	calls     []Call
+	tagCalls  []TagCall
+	faults    map[string][]injected
+	delays    map[string]time.Duration
+	drops     map[string]int
+	httpFails map[string][]int
+	timers    []*time.Timer
+	wg        sync.WaitGroup
+}
+
+type tag struct {
+	id       int
+	name     string
+	locked   bool
+	perm     string
+	packages map[string]bool // name -> blocked
+	builds   []string        // NVRs, in tagging order
+}
+
+type build struct {
+	id     int
+	nvr    string
+	name   string
+	ver    string
+	rel    string
+	state  int
+	module *Module
+}
+
+type user struct {
+	id    int
+	name  string
+	perms []string
+}
+
+type session struct {
+	id        int64
+	key       string
+	user      *user
+	expired   bool
+	lastCall  int64
+	lastWrite bool
+}
+
+type task struct {
+	id      int
+	owner   int
+	state   int
+	created time.Time
+	done    time.Time
+	fault   *wire.Fault
+}
+
+type injected struct {
+	code int
+	msg  string
+}
+
+type hubFault struct{ wire.Fault }
+
+func fault(code int, format string, args ...any) *hubFault {
+	return &hubFault{wire.Fault{Code: code, String: fmt.Sprintf(format, args...)}}
+}
+
+func (f *hubFault) Error() string { return f.Fault.Error() }
+
+// New starts a hub on a free loopback port and stops it when the test ends.
+func New(tb testing.TB, opts ...Option) *Hub {
+	tb.Helper()
+	h := &Hub{
+		tb:        tb,
+		taskDelay: 50 * time.Millisecond,
+		nextID:    100,
+		tags:      map[string]*tag{},
+		builds:    map[string]*build{},
+		buildByID: map[int]*build{},
+		users:     map[string]*user{},
+		sessions:  map[int64]*session{},
+		tasks:     map[int]*task{},
+		faults:    map[string][]injected{},
+		delays:    map[string]time.Duration{},
+		drops:     map[string]int{},
+		httpFails: map[string][]int{},
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	h.ca = NewCA(tb, "kojitest hub CA")
+	certFile, keyFile := h.ca.ServerCert("localhost", "127.0.0.1")
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(h.ca.File())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(caPEM)
+	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serve(w, r, false)
+	}))
+	h.srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+	}
+	if h.wholeHost {
+		h.srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	h.srv.Config.ErrorLog = nil
+	h.srv.StartTLS()
+	tb.Cleanup(h.close)
+	return h
+}
+
+func (h *Hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	for _, t := range h.timers {
+		t.Stop()
+	}
+	h.mu.Unlock()
+	h.srv.Close()
+	if h.backend != nil {
+		h.backend.Close()
+	}
+	h.wg.Wait()
+}
+
+// URL returns the hub URL for a client profile's "server" key.
+func (h *Hub) URL() string {
+	return "https://localhost:" + portOf(h.srv.Listener.Addr()) + "/kojihub"
+}
+
+// CAFile returns the CA that signed the hub's certificate and the client
+// certificates it trusts (the profile's "serverca").
+func (h *Hub) CAFile() string { return h.ca.File() }
+
+// CA returns the hub's CA, to issue certificates with other properties.
+func (h *Hub) CA() *CA { return h.ca }
+
+// ServerCertFiles issues a certificate for localhost from the hub's CA, for
+// a proxy in front of the hub.
+func (h *Hub) ServerCertFiles() (certFile, keyFile string) {
+	return h.ca.ServerCert("localhost", "127.0.0.1")
+}
+
+// ClientCertFile issues a client certificate for cn from the hub's CA and
+// returns the PEM file with certificate and key.
+func (h *Hub) ClientCertFile(cn string) string { return h.ca.ClientCert(cn, ClientCertOpts{}) }
+
+// Backend starts (once) and returns the plain-HTTP listener for a trusted
+// proxy, as "http://127.0.0.1:port".
+func (h *Hub) Backend() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.backend == nil {
+		h.backend = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.serve(w, r, true)
+		}))
+	}
+	return h.backend.URL
+}
+
+func portOf(a net.Addr) string {
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+// AddUser adds a user with permissions (e.g. "admin", "tag"). Users that
+// log in without having been added are created without permissions, as
+// Koji does by default.
+func (h *Hub) AddUser(name string, perms ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.userLocked(name)
+	u.perms = append(u.perms, perms...)
+}
+
+func (h *Hub) userLocked(name string) *user {
+	if u, ok := h.users[name]; ok {
+		return u
+	}
+	h.nextID++
+	u := &user{id: h.nextID, name: name}
+	h.users[name] = u
+	return u
+}
+
+// AddTag adds an empty, unlocked tag.
+func (h *Hub) AddTag(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.tags[name]; ok {
+		return
+	}
+	h.nextID++
+	h.tags[name] = &tag{id: h.nextID, name: name, packages: map[string]bool{}}
+}
+
+// LockTag locks or unlocks a tag.
+func (h *Hub) LockTag(name string, locked bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mustTag(name).locked = locked
+}
+
+// SetTagPerm sets the permission needed to tag into the tag ("" for none).
+func (h *Hub) SetTagPerm(name, perm string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mustTag(name).perm = perm
+}
+
+// AddPackage adds pkg to the tag's package list.
+func (h *Hub) AddPackage(tagName, pkg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mustTag(tagName).packages[pkg] = false
+}
+
+// BlockPackage blocks pkg in the tag's package list.
+func (h *Hub) BlockPackage(tagName, pkg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mustTag(tagName).packages[pkg] = true
+}
+
+func (h *Hub) mustTag(name string) *tag {
+	t, ok := h.tags[name]
+	if !ok {
+		h.tb.Fatalf("kojitest: no tag %q", name)
+	}
+	return t
+}
+
+// AddBuild adds a build and returns its id.
+func (h *Hub) AddBuild(b Build) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i := strings.LastIndexByte(b.NVR, '-')
+	j := strings.LastIndexByte(b.NVR[:max(i, 0)], '-')
+	if i <= 0 || j <= 0 {
+		h.tb.Fatalf("kojitest: %q is not name-version-release", b.NVR)
+	}
+	h.nextID++
+	nb := &build{id: h.nextID, nvr: b.NVR, name: b.NVR[:j], ver: b.NVR[j+1 : i], rel: b.NVR[i+1:], state: 1, module: b.Module}
+	if b.State != nil {
+		nb.state = *b.State
+	}
+	h.builds[b.NVR] = nb
+	h.buildByID[nb.id] = nb
+	return nb.id
+}
+
+// Tag puts nvr into tag at once, as if it had been tagged earlier.
+func (h *Hub) Tag(tagName, nvr string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.mustTag(tagName)
+	t.builds = append(t.builds, nvr)
+}
+
+// Tagged returns the NVRs in tag, in tagging order.
+func (h *Hub) Tagged(tagName string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.mustTag(tagName).builds)
+}
+
+// TagCalls returns the tagBuild and tagBuildBypass calls received.
+func (h *Hub) TagCalls() []TagCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.tagCalls)
+}
+
+// Calls returns every call received (multiCall members included, after
+// the multiCall itself).
+func (h *Hub) Calls() []Call {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.calls)
+}
+
+// CallCount returns how many calls of method were received.
+func (h *Hub) CallCount(method string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.calls {
+		if c.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// InjectFault makes the next n calls of method (any method for "") answer
+// with the fault, before the call runs.
+func (h *Hub) InjectFault(method string, n, code int, msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for range n {
+		h.faults[method] = append(h.faults[method], injected{code, msg})
+	}
+}
+
+// Delay makes every call of method wait d before it runs.
+func (h *Hub) Delay(method string, d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.delays[method] = d
+}
+
+// DropResponses makes the next n calls of method run and then lose their
+// answer: the connection is closed without a response.
+func (h *Hub) DropResponses(method string, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.drops[method] += n
+}
+
+// FailHTTP makes the next n calls of method get HTTP status (e.g. 502)
+// without running.
+func (h *Hub) FailHTTP(method string, n, status int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for range n {
+		h.httpFails[method] = append(h.httpFails[method], status)
+	}
+}
+
+// SetOffline puts the hub in maintenance: every call gets ServerOffline.
+func (h *Hub) SetOffline(off bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.offline = off
+}
+
+// ExpireSessions makes every open session answer AuthExpired.
+func (h *Hub) ExpireSessions() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.sessions {
+		s.expired = true
+	}
+}
+
+// Sessions returns how many sessions were opened so far.
+func (h *Hub) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// TaskState returns the state of a task and the fault it failed with.
+func (h *Hub) TaskState(id int) (state int, faultCode int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.tasks[id]
+	if !ok {
+		return -1, 0
+	}
+	if t.fault != nil {
+		return t.state, t.fault.Code
+	}
+	return t.state, 0
+}
+
+// WaitTasks waits until every task has run.
+func (h *Hub) WaitTasks(ctx context.Context) error {
+	for {
+		h.mu.Lock()
+		pending := 0
+		for _, t := range h.tasks {
+			if t.state == taskFree {
+				pending++
+			}
+		}
+		h.mu.Unlock()
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// takeInjection pops what is injected for method.
+func (h *Hub) takeInjection(method string) (f *injected, delay time.Duration, drop bool, httpStatus int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range []string{method, ""} {
+		if q := h.httpFails[m]; len(q) > 0 && httpStatus == 0 {
+			httpStatus, h.httpFails[m] = q[0], q[1:]
+		}
+		if q := h.faults[m]; len(q) > 0 && f == nil {
+			f, h.faults[m] = &q[0], q[1:]
+		}
+		if h.drops[m] > 0 && !drop {
+			h.drops[m]--
+			drop = true
+		}
+		if d, ok := h.delays[m]; ok && delay == 0 {
+			delay = d
+		}
+	}
+	return
+}
+
+func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if r.Method != http.MethodPost || (path != "/kojihub" && path != "/kojihub/ssllogin") {
+		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return
+	}
+	method, params, err := wire.DecodeCall(body)
+	if err != nil {
+		if h.http400 {
+			http.Error(w, "Invalid request", http.StatusBadRequest)
+			return
+		}
+		writeFault(w, &wire.Fault{Code: 1, String: fmt.Sprintf("<class 'xml.parsers.expat.ExpatError'>: %v", err)})
+		return
+	}
+	inj, delay, drop, httpStatus := h.takeInjection(method)
+	if httpStatus != 0 {
+		http.Error(w, http.StatusText(httpStatus), httpStatus)
+		return
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	rc := &reqCtx{h: h, r: r, viaProxy: viaProxy, path: path, callnum: -1}
+	var result any
+	var herr *hubFault
+	if inj != nil {
+		herr = fault(inj.code, "%s", inj.msg)
+		h.record(rc, method, params, herr)
+	} else {
+		result, herr = h.dispatch(rc, method, params)
+	}
+	if drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+	}
+	if herr != nil {
+		writeFault(w, &herr.Fault)
+		return
+	}
+	out, err := wire.EncodeResponse(result)
+	if err != nil {
+		writeFault(w, &wire.Fault{Code: 1000, String: "cannot encode result: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write(out)
+}
+
+func writeFault(w http.ResponseWriter, f *wire.Fault) {
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write(wire.EncodeFault(f.Code, f.String))
+}
+
+// reqCtx is what the hub knows about one HTTP request.
+type reqCtx struct {
+	h        *Hub
+	r        *http.Request
+	viaProxy bool
+	path     string
+	sess     *session
+	callnum  int64
+}
+
+// record appends a call to the log.
+func (h *Hub) record(rc *reqCtx, method string, params []any, f *hubFault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := Call{Method: method, Params: params, Callnum: rc.callnum}
+	if rc.sess != nil {
+		c.SessionID, c.User = rc.sess.id, rc.sess.user.name
+	}
+	if f != nil {
+		c.Fault = f.Code
+	}
+	h.calls = append(h.calls, c)
+}
+
+// dispatch runs one call: maintenance mode, session and call number checks,
+// then the method.
+func (h *Hub) dispatch(rc *reqCtx, method string, params []any) (any, *hubFault) {
+	result, f := h.dispatchInner(rc, method, params)
+	h.record(rc, method, params, f)
+	return result, f
+}
+
+var writeMethods = map[string]bool{"tagBuild": true, "tagBuildBypass": true, "logout": true}
+
+func (h *Hub) dispatchInner(rc *reqCtx, method string, params []any) (any, *hubFault) {
+	h.mu.Lock()
+	offline := h.offline
+	h.mu.Unlock()
+	if offline {
+		return nil, fault(1014, "server is offline")
+	}
+	if f := h.checkSession(rc, writeMethods[method]); f != nil {
+		return nil, f
+	}
+	if method == "multiCall" {
+		return h.multiCall(rc, params)
+	}
+	return h.run(rc, method, params)
+}
+
+// checkSession finds the session named by the request and applies the
+// call number rules of koji.md.
+func (h *Hub) checkSession(rc *reqCtx, write bool) *hubFault {
+	r := rc.r
+	q := r.URL.Query()
+	idStr, key, cnStr := r.Header.Get("Koji-Session-Id"), r.Header.Get("Koji-Session-Key"), r.Header.Get("Koji-Session-Callnum")
+	strict := h.strict
+	if v := r.Header.Get("Koji-Callnum"); v != "" {
+		// What released hubs actually read: there the check is on.
+		cnStr, strict = v, true
+	}
+	if idStr == "" && q.Get("session-id") != "" {
+		idStr, key, cnStr, strict = q.Get("session-id"), q.Get("session-key"), q.Get("callnum"), true
+	}
+	if idStr == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	if err != nil {
+		return fault(1002, "Invalid session or bad credentials")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.sessions[id]
+	if !ok || s.key != key {
+		return fault(1002, "Invalid session or bad credentials")
+	}
+	if s.expired {
+		return fault(1007, "session %d expired", id)
+	}
+	rc.sess = s
+	if cnStr == "" {
+		return nil
+	}
+	cn, err := strconv.ParseInt(cnStr, 10, 64)
+	if err != nil {
+		return fault(1000, "invalid callnum: %q", cnStr)
+	}
+	rc.callnum = cn
+	if strict {
+		switch {
+		case cn < s.lastCall:
+			return fault(1008, "%d > %d (session %d)", s.lastCall, cn, id)
+		case cn == s.lastCall && s.lastWrite:
+			return fault(1009, "unable to retry call %d (method %s) for session %d", cn, "(unknown)", id)
+		}
+	}
+	s.lastCall, s.lastWrite = cn, write
+	return nil
+}
+
+func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
+	if len(params) != 1 {
+		return nil, fault(1019, "multiCall() takes exactly 1 argument (%d given)", len(params))
+	}
+	calls, ok := params[0].([]any)
+	if !ok {
+		return nil, fault(1019, "multiCall: calls must be a list")
+	}
+	out := make([]any, 0, len(calls))
+	for _, c := range calls {
+		m, _ := c.(map[string]any)
+		name, _ := m["methodName"].(string)
+		ps, _ := m["params"].([]any)
+		for i, p := range ps {
+			if mm, ok := p.(map[string]any); ok {
+				if star, _ := mm["__starstar"].(bool); star {
+					delete(mm, "__starstar")
+					ps[i] = wire.Kwargs(mm)
+				}
+			}
+		}
+		var res any
+		var f *hubFault
+		if name == "" || name == "multiCall" {
+			f = fault(1000, "invalid call in multiCall: %v", c)
+		} else {
+			res, f = h.run(rc, name, ps)
+		}
+		h.record(rc, name, ps, f)
+		if f != nil {
+			out = append(out, map[string]any{"faultCode": f.Code, "faultString": f.String,
+				"traceback": "Traceback (most recent call last):\n  File \"kojihub.py\"\nkoji.GenericError"})
+		} else {
+			out = append(out, []any{res})
+		}
+	}
+	return out, nil
+}

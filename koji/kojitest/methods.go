@@ -1,0 +1,439 @@
+package kojitest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji/internal/wire"
+)
+
+// bind maps positional and keyword arguments onto names, as Python would,
+// and reports mistakes as ParameterError.
+func bind(method string, params []any, names []string, required int) (map[string]any, *hubFault) {
+	args := map[string]any{}
+	if n := len(params); n > 0 {
+		if kw, ok := params[n-1].(wire.Kwargs); ok {
+			params = params[:n-1]
+			for k, v := range kw {
+				if !slices.Contains(names, k) {
+					return nil, fault(1019, "%s() got an unexpected keyword argument '%s'", method, k)
+				}
+				args[k] = v
+			}
+		}
+	}
+	if len(params) > len(names) {
+		return nil, fault(1019, "%s() takes at most %d arguments (%d given)", method, len(names), len(params))
+	}
+	for i, p := range params {
+		if _, dup := args[names[i]]; dup {
+			return nil, fault(1019, "%s() got multiple values for argument '%s'", method, names[i])
+		}
+		args[names[i]] = p
+	}
+	for _, n := range names[:required] {
+		if _, ok := args[n]; !ok {
+			return nil, fault(1019, "%s() missing required argument: '%s'", method, n)
+		}
+	}
+	return args, nil
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case string:
+		return x != ""
+	}
+	return false
+}
+
+func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
+	switch method {
+	case "sslLogin":
+		if _, f := bind(method, params, []string{"proxyuser", "proxyauthtype"}, 0); f != nil {
+			return nil, f
+		}
+		return h.sslLogin(rc)
+	case "logout":
+		if rc.sess != nil {
+			h.mu.Lock()
+			delete(h.sessions, rc.sess.id)
+			h.mu.Unlock()
+		}
+		return nil, nil
+	case "getLoggedInUser":
+		if rc.sess == nil {
+			return nil, nil
+		}
+		return userInfo(rc.sess.user), nil
+	case "getUserPerms":
+		args, f := bind(method, params, []string{"userID", "with_groups"}, 0)
+		if f != nil {
+			return nil, f
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		u := (*user)(nil)
+		if rc.sess != nil {
+			u = rc.sess.user
+		}
+		if name, ok := args["userID"].(string); ok {
+			u = h.users[name]
+			if u == nil {
+				return nil, fault(1000, "No such user: %s", name)
+			}
+		}
+		if u == nil {
+			return nil, fault(1004, "you must be logged in for this operation")
+		}
+		return slices.Clone(u.perms), nil
+	case "getAllPerms":
+		var out []any
+		for i, p := range []string{"admin", "build", "repo", "tag", "target", "host", "dist-repo"} {
+			out = append(out, map[string]any{"id": i + 1, "name": p, "description": nil})
+		}
+		return out, nil
+	case "getTag":
+		args, f := bind(method, params, []string{"tagInfo", "strict", "event", "blocked"}, 1)
+		if f != nil {
+			return nil, f
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t := h.findTag(args["tagInfo"])
+		if t == nil {
+			if truthy(args["strict"]) {
+				return nil, fault(1000, "No such tagInfo: %s", pyRepr(args["tagInfo"]))
+			}
+			return nil, nil
+		}
+		return tagInfo(t), nil
+	case "getBuild":
+		args, f := bind(method, params, []string{"buildInfo", "strict"}, 1)
+		if f != nil {
+			return nil, f
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		b := h.findBuild(args["buildInfo"])
+		if b == nil {
+			if truthy(args["strict"]) {
+				return nil, fault(1000, "No such build: %s", pyRepr(args["buildInfo"]))
+			}
+			return nil, nil
+		}
+		return buildInfo(b), nil
+	case "listTagged":
+		args, f := bind(method, params, []string{"tag", "event", "inherit", "prefix", "latest", "package", "owner", "type", "strict", "extra", "draft"}, 1)
+		if f != nil {
+			return nil, f
+		}
+		return h.listTagged(args)
+	case "tagBuild":
+		args, f := bind(method, params, []string{"tag", "build", "force", "fromtag"}, 2)
+		if f != nil {
+			return nil, f
+		}
+		return h.tagBuild(rc, args, false)
+	case "tagBuildBypass":
+		args, f := bind(method, params, []string{"tag", "build", "force", "notify"}, 2)
+		if f != nil {
+			return nil, f
+		}
+		return h.tagBuild(rc, args, true)
+	case "getTaskInfo":
+		args, f := bind(method, params, []string{"task_id", "request", "strict"}, 1)
+		if f != nil {
+			return nil, f
+		}
+		id, ok := args["task_id"].(int64)
+		if !ok {
+			return nil, fault(1019, "task_id must be an integer")
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t, ok := h.tasks[int(id)]
+		if !ok {
+			if truthy(args["strict"]) {
+				return nil, fault(1000, "No such task: %d", id)
+			}
+			return nil, nil
+		}
+		return taskInfo(t), nil
+	case "getTaskResult":
+		args, f := bind(method, params, []string{"task_id", "raise_fault"}, 1)
+		if f != nil {
+			return nil, f
+		}
+		id, _ := args["task_id"].(int64)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		t, ok := h.tasks[int(id)]
+		switch {
+		case !ok:
+			return nil, fault(1000, "No such task: %d", id)
+		case t.state == taskFailed:
+			return nil, &hubFault{*t.fault}
+		case t.state != taskClosed:
+			return nil, fault(1000, "Task %d is currently FREE", id)
+		}
+		return nil, nil
+	}
+	return nil, fault(1000, "Invalid method: %s", method)
+}
+
+// identity returns who presents credentials on this request: the CN of a
+// verified TLS client certificate, or, only on the backend listener for a
+// trusted proxy on loopback, what the proxy says.
+func (rc *reqCtx) identity() string {
+	r := rc.r
+	if rc.viaProxy {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return ""
+		}
+		if cn := r.Header.Get(HeaderClientCN); cn != "" && cn != "(null)" {
+			return cn
+		}
+		if p := r.Header.Get(HeaderRemoteUser); p != "" && p != "(null)" {
+			name, _, _ := strings.Cut(p, "@") // principal mts@REALM is user mts
+			return name
+		}
+		return ""
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		return r.TLS.VerifiedChains[0][0].Subject.CommonName
+	}
+	return ""
+}
+
+func (h *Hub) sslLogin(rc *reqCtx) (any, *hubFault) {
+	name := rc.identity()
+	if name == "" {
+		return nil, fault(1002, "could not verify client: None")
+	}
+	var kb [16]byte
+	if _, err := rand.Read(kb[:]); err != nil {
+		return nil, fault(1000, "no randomness: %v", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.userLocked(name)
+	h.nextID++
+	s := &session{id: int64(h.nextID), key: fmt.Sprintf("%d-%s", h.nextID, hex.EncodeToString(kb[:])), user: u, lastCall: -1}
+	h.sessions[s.id] = s
+	return map[string]any{"session-id": s.id, "session-key": s.key, "header-auth": true}, nil
+}
+
+func (h *Hub) findTag(v any) *tag {
+	switch x := v.(type) {
+	case string:
+		return h.tags[x]
+	case int64:
+		for _, t := range h.tags {
+			if int64(t.id) == x {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Hub) findBuild(v any) *build {
+	switch x := v.(type) {
+	case string:
+		return h.builds[x]
+	case int64:
+		return h.buildByID[int(x)]
+	}
+	return nil
+}
+
+// pyRepr quotes like Python's repr for the texts of faults.
+func pyRepr(v any) string {
+	if s, ok := v.(string); ok {
+		return "'" + s + "'"
+	}
+	return fmt.Sprint(v)
+}
+
+func (h *Hub) listTagged(args map[string]any) (any, *hubFault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.findTag(args["tag"])
+	if t == nil {
+		return nil, fault(1000, "No such tagInfo: %s", pyRepr(args["tag"]))
+	}
+	pkg, _ := args["package"].(string)
+	typ, _ := args["type"].(string)
+	latest := truthy(args["latest"])
+	seen := map[string]bool{}
+	out := []any{}
+	// Newest first, as the hub orders by tag event.
+	for i := len(t.builds) - 1; i >= 0; i-- {
+		b := h.builds[t.builds[i]]
+		if b == nil || (pkg != "" && b.name != pkg) || (typ == "module" && b.module == nil) {
+			continue
+		}
+		if latest && seen[b.name] {
+			continue
+		}
+		seen[b.name] = true
+		info := buildInfo(b)
+		info["tag_name"], info["tag_id"] = t.name, t.id
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (h *Hub) tagBuild(rc *reqCtx, args map[string]any, bypass bool) (any, *hubFault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tc := TagCall{Bypass: bypass}
+	tc.Tag, _ = args["tag"].(string)
+	tc.NVR, _ = args["build"].(string)
+	if rc.sess != nil {
+		tc.User = rc.sess.user.name
+	}
+	res, f := h.tagBuildLocked(rc, args, bypass)
+	if f != nil {
+		tc.Fault = f.Code
+	} else if id, ok := res.(int); ok {
+		tc.TaskID = id
+	}
+	h.tagCalls = append(h.tagCalls, tc)
+	return res, f
+}
+
+func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any, *hubFault) {
+	if rc.sess == nil {
+		return nil, fault(1004, "you must be logged in for this operation")
+	}
+	u := rc.sess.user
+	t := h.findTag(args["tag"])
+	if t == nil {
+		return nil, fault(1000, "No such tagInfo: %s", pyRepr(args["tag"]))
+	}
+	b := h.findBuild(args["build"])
+	if b == nil {
+		return nil, fault(1000, "No such build: %s", pyRepr(args["build"]))
+	}
+	force := truthy(args["force"])
+	admin := slices.Contains(u.perms, "admin")
+	if bypass {
+		if !admin && !slices.Contains(u.perms, "tag") {
+			return nil, fault(1004, "%s permission required", "tag")
+		}
+		if slices.Contains(t.builds, b.nvr) {
+			return nil, fault(1003, "build %s already tagged (%s)", b.nvr, t.name)
+		}
+		t.builds = append(t.builds, b.nvr)
+		return nil, nil
+	}
+	if t.locked && !(force && admin) {
+		return nil, fault(1004, "tag %s is locked", t.name)
+	}
+	if t.perm != "" && !admin && !slices.Contains(u.perms, t.perm) {
+		return nil, fault(1004, "policy violation (tag): tag %s requires permission %s", t.name, t.perm)
+	}
+	if blocked, listed := t.packages[b.name]; !listed {
+		return nil, fault(1003, "package %s not in list for tag %s", b.name, t.name)
+	} else if blocked {
+		return nil, fault(1003, "package %s blocked in tag %s", b.name, t.name)
+	}
+	if b.state != 1 {
+		return nil, fault(1003, "build %s not complete: state %s", b.nvr, buildStateName(b.state))
+	}
+	h.nextID++
+	tk := &task{id: h.nextID, owner: u.id, state: taskFree, created: time.Now()}
+	h.tasks[tk.id] = tk
+	tagName, nvr := t.name, b.nvr
+	if h.closed {
+		return tk.id, nil
+	}
+	h.wg.Add(1)
+	h.timers = append(h.timers, time.AfterFunc(h.taskDelay, func() {
+		defer h.wg.Done()
+		h.runTagTask(tk, tagName, nvr)
+	}))
+	return tk.id, nil
+}
+
+// runTagTask is what a builder does with a tagBuild task.
+func (h *Hub) runTagTask(tk *task, tagName, nvr string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.tags[tagName]
+	tk.done = time.Now()
+	if slices.Contains(t.builds, nvr) {
+		tk.state = taskFailed
+		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
+		return
+	}
+	t.builds = append(t.builds, nvr)
+	tk.state = taskClosed
+}
+
+func buildStateName(s int) string {
+	names := []string{"BUILDING", "COMPLETE", "DELETED", "FAILED", "CANCELED"}
+	if s >= 0 && s < len(names) {
+		return names[s]
+	}
+	return fmt.Sprint(s)
+}
+
+const kojiTime = "2006-01-02 15:04:05.000000-07:00"
+
+func userInfo(u *user) map[string]any {
+	return map[string]any{"id": u.id, "name": u.name, "status": 0, "usertype": 0, "krb_principals": []any{}}
+}
+
+func tagInfo(t *tag) map[string]any {
+	var perm any
+	var permID any
+	if t.perm != "" {
+		perm, permID = t.perm, 1
+	}
+	return map[string]any{
+		"id": t.id, "name": t.name, "locked": t.locked, "perm": perm, "perm_id": permID,
+		"arches": nil, "maven_support": false, "maven_include_all": false, "extra": map[string]any{},
+	}
+}
+
+func buildInfo(b *build) map[string]any {
+	var extra any
+	if b.module != nil {
+		extra = map[string]any{"typeinfo": map[string]any{"module": map[string]any{
+			"name": b.module.Name, "stream": b.module.Stream, "version": b.module.Version,
+			"context": b.module.Context, "modulemd_str": b.module.ModulemdStr,
+			"module_build_service_id": b.module.MBSID, "content_koji_tag": "module-" + b.module.Name,
+		}}}
+	}
+	return map[string]any{
+		"id": b.id, "build_id": b.id, "nvr": b.nvr, "name": b.name, "package_name": b.name,
+		"version": b.ver, "release": b.rel, "epoch": nil, "state": b.state, "task_id": nil,
+		"owner_name": "mbs", "volume_name": "DEFAULT", "draft": false,
+		"creation_time": "2024-05-01 10:00:00.000000+00:00", "completion_time": nil, "extra": extra,
+	}
+}
+
+func taskInfo(t *task) map[string]any {
+	var done any
+	if !t.done.IsZero() {
+		done = t.done.UTC().Format(kojiTime)
+	}
+	return map[string]any{
+		"id": t.id, "method": "tagBuild", "state": t.state, "owner": t.owner, "parent": nil,
+		"arch": "noarch", "channel_id": 1, "label": nil, "priority": 10, "weight": 0.1,
+		"create_time": t.created.UTC().Format(kojiTime), "start_time": nil, "completion_time": done,
+	}
+}
