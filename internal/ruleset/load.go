@@ -1,19 +1,189 @@
 package ruleset
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/policy"
 )
+
+// Format names a rule file format.
+type Format string
+
+// Formats.
+const (
+	FormatLegacy Format = "legacy"
+	FormatCEL    Format = "cel"
+)
+
+// File is one parsed rule file before compilation.
+type File struct {
+	Name   string
+	Format Format
+	Specs  []policy.Spec
+	// Root is the parsed YAML (nil for an empty file).
+	Root *yaml.Node
+}
 
 // Load reads and compiles the rule files at paths (files, or directories
 // whose *.yaml and *.yml files are read in name order), in order, as one
 // rule set. A refused set returns an error wrapping policy.ErrRefused whose
 // policy.Errors list every problem with its FILE:LINE:COL.
 func Load(paths []string, opts Options) (*Ruleset, error) {
-	return nil, errors.New("ruleset: not implemented yet")
+	files, err := expand(paths)
+	if err != nil {
+		return nil, err
+	}
+	var srcs []source
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading rules: %w", err)
+		}
+		srcs = append(srcs, source{name: f, data: data})
+	}
+	return compile(srcs, opts)
 }
 
 // LoadBytes compiles one rule file already read (for example fetched from
 // rules_file_url); name is used in positions.
 func LoadBytes(name string, data []byte, opts Options) (*Ruleset, error) {
-	return nil, errors.New("ruleset: not implemented yet")
+	return compile([]source{{name: name, data: data}}, opts)
+}
+
+type source struct {
+	name string
+	data []byte
+}
+
+func expand(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no rule files given")
+	}
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading rules: %w", err)
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading rules: %w", err)
+		}
+		var names []string
+		for _, e := range entries {
+			n := e.Name()
+			if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+				continue
+			}
+			// Rule tests live beside the rules; they are not rules.
+			if strings.HasSuffix(n, ".test.yaml") || strings.HasSuffix(n, "_test.yaml") || strings.HasSuffix(n, ".tests.yaml") {
+				continue
+			}
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			out = append(out, filepath.Join(p, n))
+		}
+	}
+	return out, nil
+}
+
+// ParseFile reads one rule file into specs without compiling them; the
+// problems it finds are returned as policy.Errors.
+func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
+	root, err := pyyaml.Parse(data)
+	if err != nil {
+		return nil, policy.Errors{{Source: syntaxPos(name, err), Msg: err.Error()}}
+	}
+	f := &File{Name: name, Root: root, Format: Detect(root)}
+	var errs policy.Errors
+	switch f.Format {
+	case FormatCEL:
+		f.Specs, errs = parseCEL(name, root, opts)
+	default:
+		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState)
+	}
+	return f, errs
+}
+
+// Detect tells a CEL rule file (a mapping with format: cel) from a legacy
+// one (a list).
+func Detect(root *yaml.Node) Format {
+	if root != nil && root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value == "format" && root.Content[i+1].Value == "cel" {
+				return FormatCEL
+			}
+		}
+	}
+	return FormatLegacy
+}
+
+// syntaxPos extracts the line yaml.v3 reports ("line N: ...").
+func syntaxPos(name string, err error) policy.Position {
+	p := policy.Position{File: name}
+	msg := err.Error()
+	if i := strings.Index(msg, "line "); i >= 0 {
+		fmt.Sscanf(msg[i:], "line %d", &p.Line)
+	}
+	return p
+}
+
+// NewEnv builds the CEL environment with the legacy functions.
+func NewEnv() (*policy.Env, error) {
+	return policy.NewEnv(compat.NewLibrary().EnvOption())
+}
+
+func compile(srcs []source, opts Options) (*Ruleset, error) {
+	h := sha256.New()
+	var specs []policy.Spec
+	var errs policy.Errors
+	var names []string
+	for _, s := range srcs {
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(s.name), len(s.data))
+		h.Write(s.data)
+		names = append(names, s.name)
+		f, es := ParseFile(s.name, s.data, opts)
+		errs = append(errs, es...)
+		if f != nil {
+			specs = append(specs, f.Specs...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
+	}
+	env, err := NewEnv()
+	if err != nil {
+		return nil, err
+	}
+	set, err := env.Compile(specs)
+	if err != nil {
+		return nil, err
+	}
+	return &Ruleset{Set: set, Revision: hex.EncodeToString(h.Sum(nil))[:12], Files: names}, nil
+}
+
+// Problems returns the individual problems of a refused rule set, or nil.
+func Problems(err error) policy.Errors {
+	var es policy.Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	return nil
 }

@@ -1,0 +1,254 @@
+package compat
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// criterion is one top-level key of a legacy rule, compiled: the Go form
+// of the reference's matcher for that key.
+type criterion struct {
+	id       int
+	key      string
+	spec     string // the expected value as YAML flow text
+	expected any
+	m        matcher // nil for development
+}
+
+// matcher matches an expected value (a pattern, a list of them, or a
+// mapping of them) against a document value, recording named-group
+// captures in order.
+type matcher interface {
+	match(v any, caps *[][]Capture) (bool, error)
+}
+
+// compileExpected builds the matcher of an expected value.
+func compileExpected(e any) (matcher, error) {
+	switch e := e.(type) {
+	case *pyyaml.Map:
+		mm := &mappingMatcher{}
+		for _, k := range e.Keys() {
+			v, _ := e.Get(k)
+			sub, err := compileExpected(v)
+			if err != nil {
+				return nil, err
+			}
+			mm.keys = append(mm.keys, k)
+			mm.subs = append(mm.subs, sub)
+		}
+		return mm, nil
+	case []any:
+		lm := &listMatcher{}
+		for _, p := range e {
+			vm, err := compileValue(p)
+			if err != nil {
+				return nil, err
+			}
+			lm.alts = append(lm.alts, vm)
+		}
+		return lm, nil
+	}
+	return compileValue(e)
+}
+
+func compileValue(p any) (*valueMatcher, error) {
+	s, ok := p.(string)
+	if !ok {
+		return &valueMatcher{literal: p}, nil
+	}
+	re, err := CompilePattern(s)
+	if err != nil {
+		return nil, err
+	}
+	return &valueMatcher{re: re}, nil
+}
+
+// valueMatcher is the reference's value-match: a regex searched in the
+// str() of every element, or Python equality for non-string patterns.
+type valueMatcher struct {
+	re      *Pattern
+	literal any
+}
+
+func (m *valueMatcher) match(v any, caps *[][]Capture) (bool, error) {
+	if l, ok := v.([]any); ok {
+		return m.matchEach(l, caps), nil
+	}
+	return m.matchOne(v, caps), nil
+}
+
+func (m *valueMatcher) matchEach(l []any, caps *[][]Capture) bool {
+	ok := false
+	for _, e := range l {
+		if m.matchOne(e, caps) {
+			ok = true
+			if m.re == nil {
+				// Equality stops at the first equal element.
+				return true
+			}
+		}
+	}
+	return ok
+}
+
+func (m *valueMatcher) matchOne(e any, caps *[][]Capture) bool {
+	if m.re == nil {
+		return pyyaml.Equal(e, m.literal)
+	}
+	ok, c := m.re.Search(pyyaml.Str(e))
+	if ok && c != nil {
+		*caps = append(*caps, c)
+	}
+	return ok
+}
+
+// listMatcher is list-match: the first pattern that matches wins.
+type listMatcher struct {
+	alts []*valueMatcher
+}
+
+func (m *listMatcher) match(v any, caps *[][]Capture) (bool, error) {
+	for _, a := range m.alts {
+		if ok, _ := a.match(v, caps); ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// mappingMatcher is mapping-match: every key in order, the first failing
+// one failing the whole.
+type mappingMatcher struct {
+	keys []any
+	subs []matcher
+}
+
+func (m *mappingMatcher) match(v any, caps *[][]Capture) (bool, error) {
+	c, ok := v.(*pyyaml.Map)
+	if !ok {
+		return false, fmt.Errorf("AttributeError: '%s' object has no attribute 'get' (a mapping was expected)", pyTypeName(v))
+	}
+	for i, k := range m.keys {
+		cv, ok := c.Get(k)
+		if !ok || cv == nil {
+			return false, nil
+		}
+		ok, err := m.subs[i].match(cv, caps)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func pyTypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "NoneType"
+	case bool:
+		return "bool"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case []any:
+		return "list"
+	case *pyyaml.Map:
+		return "dict"
+	case pyyaml.Date:
+		return "datetime.date"
+	case pyyaml.DateTime:
+		return "datetime.datetime"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// eval runs the criterion on the document data, as the reference's
+// RuleDef.match does for one key.
+func (c *criterion) eval(data *pyyaml.Map, caps *[][]Capture) (bool, error) {
+	if c.m == nil { // development
+		v, ok := data.Get("development")
+		if !ok {
+			v = false
+		}
+		return pyyaml.Equal(c.expected, v), nil
+	}
+	v, ok := data.Get(c.key)
+	if !ok || v == nil {
+		return false, nil
+	}
+	switch c.m.(type) {
+	case *mappingMatcher:
+		if l, ok := v.([]any); ok {
+			if len(l) == 0 {
+				return false, fmt.Errorf("IndexError: list index out of range (%s is an empty list)", c.key)
+			}
+			v = l[0]
+		}
+		return c.m.match(v, caps)
+	case *listMatcher:
+		return c.m.match(v, caps)
+	}
+	return c.m.match(pyyaml.Str(v), caps)
+}
+
+// seen describes the document value a criterion looked at, for explain.
+func (c *criterion) seen(data *pyyaml.Map) string {
+	key := c.key
+	v, ok := data.Get(key)
+	if !ok {
+		if c.m == nil {
+			return "False (absent)"
+		}
+		return "(absent)"
+	}
+	return pyyaml.Repr(v)
+}
+
+// expand builds the destinations of a matched rule from its template and
+// the captures of its criteria: per group name, in first-seen order, the
+// values it took; then their cartesian product, first name slowest.
+func expand(template string, caps [][]Capture) ([]string, error) {
+	if len(caps) == 0 {
+		return []string{template}, nil
+	}
+	var names []string
+	values := map[string][]string{}
+	for _, dict := range caps {
+		for _, c := range dict {
+			if !c.Valid {
+				return nil, fmt.Errorf("TypeError: named group %q did not take part in the match, so it has no value to put in the destination", c.Name)
+			}
+			if _, ok := values[c.Name]; !ok {
+				names = append(names, c.Name)
+			}
+			values[c.Name] = append(values[c.Name], c.Value)
+		}
+	}
+	out := []string{template}
+	for _, n := range names {
+		ref := `\g<` + n + `>`
+		next := make([]string, 0, len(out)*len(values[n]))
+		for _, partial := range out {
+			for _, v := range values[n] {
+				next = append(next, strings.ReplaceAll(partial, ref, v))
+			}
+		}
+		out = next
+	}
+	return out, nil
+}
+
+// step is the trace record of one criterion.
+func (c *criterion) step(data *pyyaml.Map, ok bool, err error) policy.Step {
+	s := policy.Step{Label: c.key, Expected: c.spec, Seen: c.seen(data), Result: ok}
+	if err != nil {
+		s.Note = err.Error()
+	}
+	return s
+}

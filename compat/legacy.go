@@ -1,0 +1,372 @@
+package compat
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// DefaultState is the build state of a rule without rule.build_state,
+// unless configured otherwise.
+const DefaultState = "ready"
+
+// Criterion is one key of a legacy rule, as lint and explain see it.
+type Criterion struct {
+	Key string
+	// Expected is the rule's value for the key; Spec its YAML flow text.
+	Expected any
+	Spec     string
+	Source   policy.Position
+	// Node is the value's YAML node, for positions of nested patterns.
+	Node *yaml.Node
+}
+
+// RuleMeta is what the legacy format knows of a rule beyond its CEL.
+type RuleMeta struct {
+	Description string
+	Type        string
+	Template    string
+	// Criteria are the keys that take part in matching, in file order.
+	Criteria []Criterion
+	// Ignored are keys the reference ignores (scratch).
+	Ignored []Criterion
+	// Keys maps every key of the rule definition to its position; RuleKeys
+	// likewise for the keys of `rule`.
+	Keys     map[string]policy.Position
+	RuleKeys map[string]policy.Position
+	// HasRule is false when the definition has no `rule` (matches all).
+	HasRule bool
+	Node    *yaml.Node
+}
+
+// LoadLegacy turns a legacy Modularity rule file (already parsed, root may
+// be nil for an empty file) into rule specs, with every problem found.
+func LoadLegacy(file string, root *yaml.Node, defaultState string) ([]policy.Spec, policy.Errors) {
+	if defaultState == "" {
+		defaultState = DefaultState
+	}
+	if root == nil {
+		return nil, nil
+	}
+	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, nil
+	}
+	if root.Kind != yaml.SequenceNode {
+		return nil, policy.Errors{{Source: pos(root), Msg: "a legacy rule file must be a list of rule definitions"}}
+	}
+	var specs []policy.Spec
+	var errs policy.Errors
+	for i, item := range root.Content {
+		sp, es := legacyRule(file, i+1, item, defaultState)
+		errs = append(errs, es...)
+		if len(es) == 0 {
+			specs = append(specs, sp)
+		}
+	}
+	return specs, errs
+}
+
+func legacyRule(file string, index int, item *yaml.Node, defaultState string) (policy.Spec, policy.Errors) {
+	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
+	var errs policy.Errors
+	sp := policy.Spec{Index: index, Source: pos(item)}
+	fail := func(n *yaml.Node, format string, args ...any) {
+		errs = append(errs, policy.Error{Source: pos(n), RuleID: sp.ID, Msg: fmt.Sprintf(format, args...)})
+	}
+	for item.Kind == yaml.AliasNode {
+		item = item.Alias
+	}
+	if item.Kind != yaml.MappingNode {
+		fail(item, "rule definition %d is not a mapping", index)
+		return sp, errs
+	}
+	meta := &RuleMeta{Keys: map[string]policy.Position{}, RuleKeys: map[string]policy.Position{}, Node: item}
+	sp.Meta = meta
+	fields := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		k := item.Content[i]
+		fields[k.Value] = item.Content[i+1]
+		meta.Keys[k.Value] = pos(k)
+	}
+	if n, ok := fields["id"]; ok {
+		v, err := pyyaml.Decode(n)
+		if err != nil || v == nil {
+			fail(n, "id must be set")
+		} else {
+			sp.ID = pyyaml.Str(v)
+		}
+	}
+	for _, req := range []string{"id", "type", "destinations"} {
+		if _, ok := fields[req]; !ok {
+			fail(item, "rule definition %d has no %q", index, req)
+		}
+	}
+	if n, ok := fields["type"]; ok {
+		if v, err := pyyaml.Decode(n); err == nil {
+			meta.Type = pyyaml.Str(v)
+		}
+	}
+	if n, ok := fields["description"]; ok {
+		if v, err := pyyaml.Decode(n); err == nil && v != nil {
+			meta.Description = pyyaml.Str(v)
+		}
+	}
+	if n, ok := fields["destinations"]; ok {
+		v, err := pyyaml.Decode(n)
+		s, isStr := v.(string)
+		if err != nil || !isStr {
+			fail(n, "destinations must be one string template, not %s", describe(v, err))
+		} else {
+			meta.Template = s
+			sp.DestinationsPos = pos(n)
+		}
+	}
+	sp.States = []string{defaultState}
+	var terms []string
+	if n, ok := fields["rule"]; ok {
+		for n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n.Kind != yaml.MappingNode {
+			v, err := pyyaml.Decode(n)
+			fail(n, "rule must be a mapping of criteria, not %s", describe(v, err))
+		} else {
+			meta.HasRule = true
+			sp.MatchPos = pos(n)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				kn, vn := n.Content[i], n.Content[i+1]
+				kv, err := pyyaml.Decode(kn)
+				if err != nil {
+					fail(kn, "%v", err)
+					continue
+				}
+				key := pyyaml.Str(kv)
+				meta.RuleKeys[key] = pos(kn)
+				expected, err := pyyaml.Decode(vn)
+				if err != nil {
+					fail(vn, "%v", err)
+					continue
+				}
+				c := Criterion{Key: key, Expected: expected, Spec: FlowText(expected), Source: pos(kn), Node: vn}
+				switch key {
+				case "build_state":
+					s, ok := expected.(string)
+					if !ok {
+						fail(vn, "build_state must be a state name, not %s", describe(expected, nil))
+						continue
+					}
+					sp.States = []string{s}
+					continue
+				case "scratch":
+					meta.Ignored = append(meta.Ignored, c)
+					continue
+				case "development":
+				default:
+					if _, err := compileExpected(expected); err != nil {
+						fail(patternNode(vn), "criterion %q: %v", key, err)
+						continue
+					}
+				}
+				meta.Criteria = append(meta.Criteria, c)
+				terms = append(terms, fmt.Sprintf("%s(%s, %s, %s)", FuncMatch, policy.VarData, celString(key), celString(c.Spec)))
+			}
+		}
+	}
+	// Keys that can fail on a document are checked first: the reference
+	// evaluates every key, so their failure must not hide behind an earlier
+	// key that did not match.
+	var checks []string
+	for i, c := range meta.Criteria {
+		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
+			checks = append(checks, fmt.Sprintf("%s(%s, %s, %s)", FuncValid, policy.VarData, celString(c.Key), celString(c.Spec)))
+		}
+	}
+	sp.Match = strings.Join(append(checks, terms...), " && ")
+	sp.Destinations = fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
+	sp.Guard = guard(meta.Criteria)
+	return sp, errs
+}
+
+// patternNode finds the first scalar under n whose pattern does not
+// compile, so the error points at it rather than at its parent mapping.
+func patternNode(n *yaml.Node) *yaml.Node {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n
+	case yaml.AliasNode:
+		return patternNode(n.Alias)
+	}
+	start := 0
+	step := 1
+	if n.Kind == yaml.MappingNode {
+		start, step = 1, 2
+	}
+	for i := start; i < len(n.Content); i += step {
+		c := n.Content[i]
+		v, err := pyyaml.Decode(c)
+		if err != nil {
+			return c
+		}
+		if s, ok := v.(string); ok {
+			if _, err := CompilePattern(s); err != nil {
+				return c
+			}
+		}
+		if c.Kind != yaml.ScalarNode {
+			if _, err := compileExpected(v); err != nil {
+				return patternNode(c)
+			}
+		}
+	}
+	return n
+}
+
+func describe(v any, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "a list"
+	case *pyyaml.Map:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%s (%s)", pyyaml.Repr(v), pyTypeName(v))
+}
+
+// guard derives the index guard of a rule: a top-level key matched by
+// patterns that all start with a literal anchored at the start of text.
+func guard(cs []Criterion) *policy.Guard {
+	for _, c := range cs {
+		var pats []string
+		switch e := c.Expected.(type) {
+		case string:
+			pats = []string{e}
+		default:
+			// Lists are matched element by element, not against str(), so a
+			// prefix of str(value) says nothing about them.
+			continue
+		}
+		var prefixes []string
+		for _, p := range pats {
+			re, err := CompilePattern(p)
+			if err != nil {
+				break
+			}
+			pre, ok := re.LiteralPrefix()
+			if !ok {
+				break
+			}
+			prefixes = append(prefixes, pre)
+		}
+		if len(prefixes) == len(pats) {
+			return &policy.Guard{Key: c.Key, Prefixes: prefixes}
+		}
+	}
+	return nil
+}
+
+// celString quotes s as a CEL string literal, raw when that reads better.
+func celString(s string) string {
+	if !strings.ContainsAny(s, "\"\n\r") && strings.ContainsRune(s, '\\') {
+		return `r"` + s + `"`
+	}
+	return strconv.Quote(s)
+}
+
+// FlowText writes a decoded value as YAML flow text that reads back, with
+// YAML 1.1 resolution, to the same value.
+func FlowText(v any) string {
+	var b strings.Builder
+	writeFlow(&b, v)
+	return b.String()
+}
+
+func writeFlow(b *strings.Builder, v any) {
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		if v {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case int64:
+		b.WriteString(strconv.FormatInt(v, 10))
+	case *big.Int:
+		b.WriteString(v.String())
+	case float64:
+		switch {
+		case math.IsInf(v, 1):
+			b.WriteString(".inf")
+		case math.IsInf(v, -1):
+			b.WriteString("-.inf")
+		case math.IsNaN(v):
+			b.WriteString(".nan")
+		default:
+			s := strconv.FormatFloat(v, 'e', -1, 64)
+			mant, exp, _ := strings.Cut(s, "e")
+			if !strings.Contains(mant, ".") {
+				mant += ".0"
+			}
+			// YAML 1.1 floats need a dot and a signed exponent.
+			b.WriteString(mant + "e" + exp)
+		}
+	case string:
+		writeFlowString(b, v)
+	case pyyaml.Date, pyyaml.DateTime:
+		b.WriteString(pyyaml.Str(v))
+	case []any:
+		b.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeFlow(b, e)
+		}
+		b.WriteByte(']')
+	case *pyyaml.Map:
+		b.WriteByte('{')
+		for i, k := range v.Keys() {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeFlow(b, k)
+			b.WriteString(": ")
+			e, _ := v.Get(k)
+			writeFlow(b, e)
+		}
+		b.WriteByte('}')
+	default:
+		writeFlowString(b, fmt.Sprint(v))
+	}
+}
+
+func writeFlowString(b *strings.Builder, s string) {
+	printable := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfeff {
+			printable = false
+			break
+		}
+	}
+	if printable {
+		b.WriteByte('\'')
+		b.WriteString(strings.ReplaceAll(s, "'", "''"))
+		b.WriteByte('\'')
+		return
+	}
+	b.WriteString(strconv.Quote(s))
+}
+

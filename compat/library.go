@@ -1,0 +1,202 @@
+package compat
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// The CEL functions that carry the reference's matching semantics.
+const (
+	// FuncMatch is legacy.match(data, key, expected): one top-level key of a
+	// legacy rule; expected is the rule's value for the key as YAML flow
+	// text (YAML, not a CEL literal, because its key order and its YAML 1.1
+	// types are part of the semantics).
+	FuncMatch = "legacy.match"
+	// FuncValid is legacy.valid(data, key, expected): true unless matching
+	// the key would fail on this document. The reference evaluates every
+	// key of a rule before combining them, so a key that fails makes the
+	// rule fail even after another key did not match; rules check such
+	// keys up front and then combine the keys with a short-circuit &&.
+	FuncValid = "legacy.valid"
+	// FuncDestinations is legacy.destinations(template): the template
+	// filled from the named groups the rule's criteria captured.
+	FuncDestinations = "legacy.destinations"
+)
+
+const (
+	overloadMatch        = "legacy_match_map_string_string"
+	overloadValid        = "legacy_valid_map_string_string"
+	overloadDestinations = "legacy_destinations_string"
+)
+
+// Library holds the legacy functions of one rule set: the criteria it has
+// compiled, each with an id under which a decision memoises its result,
+// so that a criterion shared by many rules is evaluated once per build.
+type Library struct {
+	mu       sync.Mutex
+	criteria map[string]*criterion
+	base     types.Adapter
+}
+
+// NewLibrary returns an empty library.
+func NewLibrary() *Library {
+	return &Library{criteria: map[string]*criterion{}}
+}
+
+var errNeedsConstants = errors.New("legacy functions take constant key and expected arguments")
+
+// EnvOption declares the legacy functions and the document value adapter.
+func (l *Library) EnvOption() policy.EnvOption {
+	return policy.EnvOption{
+		Env: []cel.EnvOption{
+			cel.Function(FuncMatch, cel.Overload(overloadMatch,
+				[]*cel.Type{cel.MapType(cel.StringType, cel.DynType), cel.StringType, cel.StringType}, cel.BoolType,
+				cel.FunctionBinding(func(...ref.Val) ref.Val { return types.WrapErr(errNeedsConstants) }))),
+			cel.Function(FuncValid, cel.Overload(overloadValid,
+				[]*cel.Type{cel.MapType(cel.StringType, cel.DynType), cel.StringType, cel.StringType}, cel.BoolType,
+				cel.FunctionBinding(func(...ref.Val) ref.Val { return types.WrapErr(errNeedsConstants) }))),
+			cel.Function(FuncDestinations, cel.Overload(overloadDestinations,
+				[]*cel.Type{cel.StringType}, cel.ListType(cel.StringType),
+				cel.UnaryBinding(func(ref.Val) ref.Val { return types.WrapErr(errNeedsConstants) }))),
+			func(e *cel.Env) (*cel.Env, error) {
+				l.base = e.CELTypeAdapter()
+				return cel.CustomTypeAdapter(&adapter{base: l.base})(e)
+			},
+		},
+		Program: []cel.ProgramOption{
+			cel.OptimizeRegex(
+				&interpreter.RegexOptimization{Function: FuncMatch, OverloadID: overloadMatch, RegexIndex: 2, Factory: l.matchCall},
+				&interpreter.RegexOptimization{Function: FuncValid, OverloadID: overloadValid, RegexIndex: 2, Factory: l.validCall},
+				&interpreter.RegexOptimization{Function: FuncDestinations, OverloadID: overloadDestinations, RegexIndex: 0, Factory: l.destinationsCall},
+			),
+		},
+	}
+}
+
+// criterion interns the criterion for key and expected-value text.
+func (l *Library) criterion(key, spec string) (*criterion, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := key + "\x00" + spec
+	if c, ok := l.criteria[id]; ok {
+		return c, nil
+	}
+	expected, err := pyyaml.Load([]byte(spec))
+	if err != nil {
+		return nil, fmt.Errorf("expected value of %q: %w", key, err)
+	}
+	c := &criterion{id: len(l.criteria), key: key, spec: spec, expected: expected}
+	if key != "development" {
+		if c.m, err = compileExpected(expected); err != nil {
+			return nil, err
+		}
+	}
+	l.criteria[id] = c
+	return c, nil
+}
+
+func (l *Library) matchCall(call interpreter.InterpretableCall, spec string) (interpreter.InterpretableCall, error) {
+	args := call.Args()
+	k, ok := args[1].(interpreter.InterpretableConst)
+	if !ok {
+		return nil, errNeedsConstants
+	}
+	key, ok := k.Value().(types.String)
+	if !ok {
+		return nil, errNeedsConstants
+	}
+	c, err := l.criterion(string(key), spec)
+	if err != nil {
+		return nil, err
+	}
+	return &matchCall{InterpretableCall: call, c: c, data: args[0]}, nil
+}
+
+func (l *Library) validCall(call interpreter.InterpretableCall, spec string) (interpreter.InterpretableCall, error) {
+	c, err := l.matchCall(call, spec)
+	if err != nil {
+		return nil, err
+	}
+	c.(*matchCall).validOnly = true
+	return c, nil
+}
+
+func (l *Library) destinationsCall(call interpreter.InterpretableCall, template string) (interpreter.InterpretableCall, error) {
+	return &destinationsCall{InterpretableCall: call, template: template}, nil
+}
+
+// matchCall evaluates one criterion, memoised per decision.
+type matchCall struct {
+	interpreter.InterpretableCall
+	c         *criterion
+	data      interpreter.InterpretableV2
+	validOnly bool
+}
+
+func (m *matchCall) Eval(act interpreter.Activation) ref.Val {
+	st, ok := policy.StateFrom(act)
+	if !ok {
+		return types.NewErr("%s: no evaluation state", FuncMatch)
+	}
+	dv := m.data.Eval(act)
+	data, ok := dv.Value().(*pyyaml.Map)
+	if !ok {
+		return types.NewErr("%s: data is %s, not a modulemd mapping", FuncMatch, dv.Type().TypeName())
+	}
+	slot, done := st.Slot(m.c.id)
+	if !done {
+		slot.OK, slot.Err = m.c.eval(data, &slot.Groups)
+	}
+	if m.validOnly {
+		if slot.Err != nil {
+			st.Fail(slot.Err)
+			return types.False
+		}
+		return types.True
+	}
+	if st.Tracing() {
+		st.Record(m.c.step(data, slot.OK, slot.Err))
+	}
+	if slot.Err != nil {
+		// Recorded on the state rather than returned: CEL's && would turn
+		// "error && false" into false, where the reference fails.
+		st.Fail(slot.Err)
+		return types.False
+	}
+	if slot.OK {
+		st.AddCaptures(slot.Groups...)
+	}
+	return types.Bool(slot.OK)
+}
+
+func (m *matchCall) Exec(f *interpreter.ExecutionFrame) ref.Val { return m.Eval(f) }
+
+// destinationsCall fills the template from the captures of the rule.
+type destinationsCall struct {
+	interpreter.InterpretableCall
+	template string
+}
+
+func (d *destinationsCall) Eval(act interpreter.Activation) ref.Val {
+	st, ok := policy.StateFrom(act)
+	if !ok {
+		return types.NewErr("%s: no evaluation state", FuncDestinations)
+	}
+	out, err := expand(d.template, st.Captures())
+	if err != nil {
+		st.Fail(err)
+		return types.WrapErr(err)
+	}
+	return types.NewStringList(types.DefaultTypeAdapter, out)
+}
+
+func (d *destinationsCall) Exec(f *interpreter.ExecutionFrame) ref.Val { return d.Eval(f) }

@@ -1,0 +1,178 @@
+package ruleset
+
+import (
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// celFile is the CEL rule file format:
+//
+//	format: cel
+//	variables:                  # optional, evaluated at most once per build
+//	  - name: platform
+//	    expression: data.dependencies[0].requires.platform
+//	rules:
+//	  - id: Fedora
+//	    state: ready            # or a list of states; default: the default state
+//	    match: build.name == "x" && ...
+//	    destinations: '"f" + ... + "-candidate"'   # a string or list(string)
+type celFile struct {
+	Format    string        `yaml:"format"`
+	Variables []celVariable `yaml:"variables"`
+	Rules     []celRule     `yaml:"rules"`
+}
+
+type celVariable struct {
+	Name       string `yaml:"name"`
+	Expression string `yaml:"expression"`
+}
+
+type celRule struct {
+	ID           string    `yaml:"id"`
+	Description  string    `yaml:"description"`
+	State        yaml.Node `yaml:"state"`
+	Match        string    `yaml:"match"`
+	Destinations string    `yaml:"destinations"`
+}
+
+func parseCEL(file string, root *yaml.Node, opts Options) ([]policy.Spec, policy.Errors) {
+	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
+	var errs policy.Errors
+	var f celFile
+	dec := func(n *yaml.Node, out any) error {
+		// KnownFields is a Decoder option; decode through a node copy instead.
+		if err := checkKnown(n, out); err != nil {
+			return err
+		}
+		return n.Decode(out)
+	}
+	if err := dec(root, &f); err != nil {
+		return nil, policy.Errors{{Source: pos(root), Msg: err.Error()}}
+	}
+	scope := &policy.Scope{}
+	varsNode := child(root, "variables")
+	for i, v := range f.Variables {
+		n := root
+		if varsNode != nil && i < len(varsNode.Content) {
+			n = varsNode.Content[i]
+		}
+		if v.Name == "" || v.Expression == "" {
+			errs = append(errs, policy.Error{Source: pos(n), Msg: "a variable needs a name and an expression"})
+			continue
+		}
+		scope.Variables = append(scope.Variables, policy.Variable{Name: v.Name, Expr: v.Expression, Source: pos(valueNode(n, "expression"))})
+	}
+	rulesNode := child(root, "rules")
+	if rulesNode == nil {
+		return nil, append(errs, policy.Error{Source: pos(root), Msg: "a CEL rule file needs a rules list"})
+	}
+	def := opts.DefaultState
+	if def == "" {
+		def = compat.DefaultState
+	}
+	seen := map[string]bool{}
+	var specs []policy.Spec
+	for i, r := range f.Rules {
+		n := rulesNode.Content[i]
+		sp := policy.Spec{
+			ID: r.ID, Index: i + 1, Source: pos(n), Scope: scope,
+			Match: r.Match, MatchPos: pos(valueNode(n, "match")),
+			Destinations: r.Destinations, DestinationsPos: pos(valueNode(n, "destinations")),
+			Meta: &CELMeta{Description: r.Description, Node: n},
+		}
+		fail := func(at *yaml.Node, format string, args ...any) {
+			errs = append(errs, policy.Error{Source: pos(at), RuleID: r.ID, Msg: fmt.Sprintf(format, args...)})
+		}
+		if r.ID == "" {
+			fail(n, "rule %d has no id", i+1)
+		} else if seen[r.ID] {
+			fail(n, "rule id %q is used twice", r.ID)
+		}
+		seen[r.ID] = true
+		if r.Destinations == "" {
+			fail(n, "rule has no destinations")
+		}
+		switch r.State.Kind {
+		case 0:
+			sp.States = []string{def}
+		case yaml.ScalarNode:
+			sp.States = []string{r.State.Value}
+		case yaml.SequenceNode:
+			if err := r.State.Decode(&sp.States); err != nil || len(sp.States) == 0 {
+				fail(&r.State, "state must be a state name or a list of them")
+			}
+		default:
+			fail(&r.State, "state must be a state name or a list of them")
+		}
+		specs = append(specs, sp)
+	}
+	return specs, errs
+}
+
+// CELMeta is what the CEL format knows of a rule beyond its programs.
+type CELMeta struct {
+	Description string
+	Node        *yaml.Node
+}
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func valueNode(n *yaml.Node, key string) *yaml.Node {
+	if c := child(n, key); c != nil {
+		return c
+	}
+	return n
+}
+
+// checkKnown refuses keys the format does not have, so that a typo is an
+// error rather than a silently ignored setting.
+func checkKnown(n *yaml.Node, out any) error {
+	known := map[string]map[string]bool{
+		"file":     {"format": true, "variables": true, "rules": true},
+		"variable": {"name": true, "expression": true},
+		"rule":     {"id": true, "description": true, "state": true, "match": true, "destinations": true},
+	}
+	check := func(m *yaml.Node, kind string) error {
+		if m.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: a %s must be a mapping", m.Line, kind)
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if !known[kind][m.Content[i].Value] {
+				return fmt.Errorf("line %d: unknown key %q in a %s", m.Content[i].Line, m.Content[i].Value, kind)
+			}
+		}
+		return nil
+	}
+	if err := check(n, "file"); err != nil {
+		return err
+	}
+	for _, part := range []struct{ key, kind string }{{"variables", "variable"}, {"rules", "rule"}} {
+		l := child(n, part.key)
+		if l == nil {
+			continue
+		}
+		if l.Kind != yaml.SequenceNode {
+			return fmt.Errorf("line %d: %s must be a list", l.Line, part.key)
+		}
+		for _, e := range l.Content {
+			if err := check(e, part.kind); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
