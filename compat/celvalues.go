@@ -147,7 +147,9 @@ func (it *keyIter) Next() ref.Val {
 func (it *keyIter) ConvertToNative(reflect.Type) (any, error) {
 	return nil, fmt.Errorf("iterator cannot be converted")
 }
-func (it *keyIter) ConvertToType(ref.Type) ref.Val { return types.NewErr("iterator cannot be converted") }
-func (it *keyIter) Equal(ref.Val) ref.Val          { return types.False }
-func (it *keyIter) Type() ref.Type                 { return types.IteratorType }
-func (it *keyIter) Value() any                     { return nil }
+func (it *keyIter) ConvertToType(ref.Type) ref.Val {
+	return types.NewErr("iterator cannot be converted")
+}
+func (it *keyIter) Equal(ref.Val) ref.Val { return types.False }
+func (it *keyIter) Type() ref.Type        { return types.IteratorType }
+func (it *keyIter) Value() any            { return nil }

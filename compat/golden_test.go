@@ -29,14 +29,14 @@ type goldenRow struct {
 		Context   string `json:"context"`
 		StateName string `json:"state_name"`
 	} `json:"event"`
-	Outcome      string              `json:"outcome"`
-	MatchedRule  *string             `json:"matched_rule"`
-	MatchedIndex *int                `json:"matched_index"`
-	DestTags     []string            `json:"dest_tags"`
-	TagCalls     [][2]string         `json:"tag_calls"`
+	Outcome      string               `json:"outcome"`
+	MatchedRule  *string              `json:"matched_rule"`
+	MatchedIndex *int                 `json:"matched_index"`
+	DestTags     []string             `json:"dest_tags"`
+	TagCalls     [][2]string          `json:"tag_calls"`
 	Published    [][2]json.RawMessage `json:"published"`
-	Tried        []int               `json:"tried"`
-	Error        *string             `json:"error"`
+	Tried        []int                `json:"tried"`
+	Error        *string              `json:"error"`
 }
 
 func readGolden(t *testing.T) []goldenRow {

@@ -369,4 +369,3 @@ func writeFlowString(b *strings.Builder, s string) {
 	}
 	b.WriteString(strconv.Quote(s))
 }
-

@@ -223,4 +223,3 @@ func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, er
 	}
 	return prg, nil
 }
-
