@@ -1,0 +1,178 @@
+// Package amqp connects the service to fedora-messaging: AMQP 0-9-1 on
+// RabbitMQ. The consumer reads a durable queue of its own bound to the
+// topic exchange, so events sent while the service is down wait for it;
+// the publisher sends persistent JSON messages with fedora-messaging's
+// headers and waits for the broker's confirm.
+package amqp
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Defaults, following Fedora's deployment.
+const (
+	DefaultURL         = "amqp://guest:guest@127.0.0.1:5672/"
+	DefaultExchange    = "amq.topic"
+	DefaultQueue       = "mts"
+	DefaultBinding     = "org.fedoraproject.prod.mbs.module.state.change"
+	DefaultTopicPrefix = "org.fedoraproject.prod.mts"
+	DefaultPrefetch    = 16
+	// DefaultSchema names the fedora-messaging message class consumers
+	// use to parse the body; base.message accepts any JSON object.
+	DefaultSchema = "base.message"
+	// SeverityInfo is fedora-messaging's INFO severity (Python logging's
+	// level number).
+	SeverityInfo = 20
+)
+
+// Config describes the broker and the queue.
+type Config struct {
+	// URL is amqp:// or amqps://user:pass@host:port/vhost.
+	URL string
+	// CertFile and KeyFile are an optional PEM client certificate, CAFile
+	// optional PEM CAs, for amqps://. With a certificate the login uses
+	// the EXTERNAL mechanism, as Fedora's broker expects.
+	CertFile, KeyFile, CAFile string
+	// Exchange is the topic exchange, amq.topic by default.
+	Exchange string
+	// Queue is the durable queue the consumer declares and reads.
+	Queue string
+	// Bindings are the routing keys (topics) bound to Queue.
+	Bindings []string
+	// Prefetch bounds unacknowledged messages (basic.qos).
+	Prefetch int
+	// TopicPrefix is put before published topics.
+	TopicPrefix string
+	// Schema is sent as fedora_messaging_schema.
+	Schema string
+	// Heartbeat is the AMQP heart-beat interval, 10s by default.
+	Heartbeat time.Duration
+	// MinBackoff and MaxBackoff space out reconnections (200ms, 30s).
+	MinBackoff, MaxBackoff time.Duration
+	// ConnectTimeout bounds one TCP connection attempt, 10s by default.
+	ConnectTimeout time.Duration
+}
+
+func (c Config) resolve() (Config, *amqp.Config, error) {
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if _, err := amqp.ParseURI(c.URL); err != nil {
+		return c, nil, fmt.Errorf("amqp: URL: %w", err)
+	}
+	if c.Exchange == "" {
+		c.Exchange = DefaultExchange
+	}
+	if c.Queue == "" {
+		c.Queue = DefaultQueue
+	}
+	if len(c.Bindings) == 0 {
+		c.Bindings = []string{DefaultBinding}
+	}
+	if c.Prefetch == 0 {
+		c.Prefetch = DefaultPrefetch
+	}
+	if c.Prefetch < 0 || c.Prefetch > 65535 {
+		return c, nil, fmt.Errorf("amqp: prefetch %d out of range", c.Prefetch)
+	}
+	if c.TopicPrefix == "" {
+		c.TopicPrefix = DefaultTopicPrefix
+	}
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 10 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 200 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return c, nil, errors.New("amqp: a client certificate needs both the certificate and the key file")
+	}
+	ac := &amqp.Config{
+		Heartbeat: c.Heartbeat,
+		Dial:      amqp.DefaultDial(c.ConnectTimeout),
+		Properties: amqp.Table{
+			"connection_name": "mts",
+			"product":         "mts",
+		},
+	}
+	if c.CertFile != "" || c.CAFile != "" {
+		t := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return c, nil, fmt.Errorf("amqp: client certificate: %w", err)
+			}
+			t.Certificates = []tls.Certificate{cert}
+			ac.SASL = []amqp.Authentication{&amqp.ExternalAuth{}}
+		}
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return c, nil, fmt.Errorf("amqp: CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return c, nil, fmt.Errorf("amqp: CA file %s holds no PEM certificate", c.CAFile)
+			}
+			t.RootCAs = pool
+		}
+		ac.TLSClientConfig = t
+	}
+	return c, ac, nil
+}
+
+// headerInt reads an integer header whatever integer type the sender's
+// client chose: Python's pika sends int32 for small numbers.
+func headerInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case uint64:
+		if n > 1<<63-1 {
+			return 0, false
+		}
+		return int64(n), true
+	}
+	return 0, false
+}
+
+// newUUID returns a random (version 4) UUID for message_id, the form
+// fedora-messaging uses.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,237 @@
+package amqp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/fedora-modularity/mts/bus"
+)
+
+// ErrConnectionLost is returned by Ack and Nack when the channel the
+// message came on is closed: the broker will deliver the message again.
+var ErrConnectionLost = errors.New("amqp: connection lost before acknowledgement")
+
+// ErrSettled is returned by a second Ack or Nack of the same delivery.
+var ErrSettled = errors.New("amqp: delivery already acknowledged")
+
+// Consumer reads MBS events from a durable queue with manual
+// acknowledgement.
+type Consumer struct {
+	cfg       Config
+	amqpCfg   *amqp.Config
+	log       *slog.Logger
+	metrics   *bus.Metrics
+	out       chan *delivery
+	connected atomic.Bool
+	cancel    context.CancelFunc
+	closed    chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var _ bus.Consumer = (*Consumer)(nil)
+
+// NewConsumer checks cfg and starts connecting in the background.
+func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
+	cfg, ac, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	o := bus.ApplyOptions(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Consumer{
+		cfg: cfg, amqpCfg: ac,
+		log:     o.Logger.With("bus", "amqp", "queue", cfg.Queue),
+		metrics: bus.NewMetrics(o.Registerer, "amqp"),
+		out:     make(chan *delivery),
+		cancel:  cancel,
+		closed:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go c.run(ctx)
+	return c, nil
+}
+
+// Receive returns the next event.
+func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
+	select {
+	case d := <-c.out:
+		return d, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.closed:
+		return nil, bus.ErrClosed
+	}
+}
+
+// Connected reports whether the consumer is consuming on a live channel.
+func (c *Consumer) Connected() bool { return c.connected.Load() }
+
+// Close stops consuming; unacknowledged messages go back to the queue.
+func (c *Consumer) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.cancel()
+	})
+	<-c.done
+	return nil
+}
+
+func (c *Consumer) run(ctx context.Context) {
+	defer close(c.done)
+	b := bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff}
+	served := false
+	for ctx.Err() == nil {
+		conn, err := amqp.DialConfig(c.cfg.URL, *c.amqpCfg)
+		if err != nil {
+			c.log.Warn("cannot connect to broker", "err", err)
+		} else {
+			if served {
+				c.metrics.Reconnects.Inc()
+			}
+			served = true
+			start := time.Now()
+			err = c.serve(ctx, conn)
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Warn("lost connection to broker", "err", err)
+			if time.Since(start) > 30*time.Second {
+				b.Reset()
+			}
+		}
+		if b.Wait(ctx) != nil {
+			return
+		}
+	}
+}
+
+func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	lost := ch.NotifyClose(make(chan *amqp.Error, 1))
+	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
+		return fmt.Errorf("basic.qos: %w", err)
+	}
+	if _, err := ch.QueueDeclare(c.cfg.Queue, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declaring queue %s: %w", c.cfg.Queue, err)
+	}
+	for _, key := range c.cfg.Bindings {
+		if err := ch.QueueBind(c.cfg.Queue, key, c.cfg.Exchange, false, nil); err != nil {
+			return fmt.Errorf("binding %s to %s: %w", key, c.cfg.Queue, err)
+		}
+	}
+	msgs, err := ch.ConsumeWithContext(ctx, c.cfg.Queue, "", false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consuming %s: %w", c.cfg.Queue, err)
+	}
+	c.connected.Store(true)
+	c.metrics.SetConnected(true)
+	defer func() {
+		c.connected.Store(false)
+		c.metrics.SetConnected(false)
+	}()
+	c.log.Info("consuming", "bindings", c.cfg.Bindings)
+	for {
+		var m amqp.Delivery
+		var ok bool
+		select {
+		case m, ok = <-msgs:
+		case err := <-lost:
+			return fmt.Errorf("channel closed: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return errors.New("delivery stream ended")
+		}
+		c.metrics.Received.Inc()
+		ev, err := bus.Decode(m.Body)
+		if err != nil {
+			// Acknowledged: a body that is not an MBS event never will be,
+			// and the queue has no dead-letter exchange by default.
+			c.metrics.Malformed.Inc()
+			c.log.Warn("dropping malformed message", "message_id", m.MessageId, "routing_key", m.RoutingKey,
+				"err", err, "body", excerpt(m.Body))
+			if err := m.Ack(false); err != nil {
+				return fmt.Errorf("acknowledging malformed message: %w", err)
+			}
+			continue
+		}
+		d := &delivery{ch: ch, m: m, ev: ev}
+		select {
+		case c.out <- d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func excerpt(b []byte) string {
+	const limit = 512
+	if len(b) > limit {
+		return string(b[:limit]) + "..."
+	}
+	return string(b)
+}
+
+type delivery struct {
+	ch      *amqp.Channel
+	m       amqp.Delivery
+	ev      bus.Event
+	settled atomic.Bool
+}
+
+func (d *delivery) Event() bus.Event  { return d.ev }
+func (d *delivery) MessageID() string { return d.m.MessageId }
+func (d *delivery) Body() []byte      { return d.m.Body }
+
+// Topic is the message's routing key.
+func (d *delivery) Topic() string { return d.m.RoutingKey }
+
+// Priority is the fedora-messaging priority header, 0 when absent.
+func (d *delivery) Priority() int64 {
+	n, _ := headerInt(d.m.Headers["priority"])
+	return n
+}
+
+// Ack acknowledges the message. AMQP 0-9-1 does not confirm an ack; what
+// can be checked is that the channel the message came on is still open,
+// since an ack on a later channel would be refused by the broker.
+func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
+
+// Nack returns the message to the queue (requeue): the caller uses Nack
+// after a transient failure, and the message should be tried again.
+func (d *delivery) Nack(ctx context.Context) error { return d.settle(ctx, false) }
+
+func (d *delivery) settle(ctx context.Context, ack bool) error {
+	if !d.settled.CompareAndSwap(false, true) {
+		return ErrSettled
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d.ch.IsClosed() {
+		return fmt.Errorf("message %s: %w", d.m.MessageId, ErrConnectionLost)
+	}
+	var err error
+	if ack {
+		err = d.m.Ack(false)
+	} else {
+		err = d.m.Nack(false, true)
+	}
+	if err != nil {
+		return fmt.Errorf("message %s: %w: %w", d.m.MessageId, ErrConnectionLost, err)
+	}
+	return nil
+}
