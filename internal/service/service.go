@@ -1,0 +1,523 @@
+// Package service is the pipeline of `mts serve`: it takes module build
+// events from a bus, drops those no rule should see, fetches the build's
+// modulemd, decides with the current rule set, tags the build and its
+// -devel twin in Koji, announces the result on the bus, and only then
+// acknowledges the event. Transient failures are retried and then handed
+// back to the broker; a redelivered event does not tag twice.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/mbs"
+	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/koji"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Tagger is what the service needs from Koji; *koji.Client has it.
+type Tagger interface {
+	// TagBuild starts a tagBuild task and returns its id.
+	TagBuild(ctx context.Context, tag, nvr string) (int, error)
+	// IsTagged reports whether nvr is already in tag (listTagged with a
+	// package filter).
+	IsTagged(ctx context.Context, tag, nvr string) (bool, error)
+}
+
+// ModulemdSource returns the final modulemd document of an event's build.
+// Errors wrapping ErrNoModulemd, mbs.ErrNotFound or a non-retryable Koji
+// fault are permanent; others are retried.
+type ModulemdSource interface {
+	Modulemd(ctx context.Context, ev bus.Event) ([]byte, error)
+}
+
+// Rules gives the rule set in use; *reload.Coordinator has it.
+type Rules interface {
+	Current() *ruleset.Ruleset
+}
+
+// ErrNoModulemd marks a build that has no modulemd document to be had.
+var ErrNoModulemd = errors.New("no modulemd for the build")
+
+// errNoRules is transient: events wait on the broker until rules load.
+var errNoRules = errors.New("no rule set loaded")
+
+// AlreadyTagged is the error text announced for a destination where the
+// build already was, so no tagBuild task was started (a redelivered event,
+// or a retry that found the first attempt had reached the hub).
+const AlreadyTagged = "already tagged"
+
+// Config tunes the pipeline.
+type Config struct {
+	// Workers is how many events are handled at once, which is also the
+	// bound on events in flight in this process; 1 by default.
+	Workers int
+	// StateFilter lists the build states let through
+	// (build_state_msg_filter); ready and done by default.
+	StateFilter []string
+	// DryRun decides and logs, but calls no Koji method: each tagBuild is
+	// logged and reported with task id 1, as the reference did.
+	DryRun bool
+	// CheckTagged skips destinations where the build already is.
+	CheckTagged bool
+	// RetryAttempts is how many times a step that fails transiently is
+	// tried before the event is handed back; RetryMin and RetryMax bound
+	// the pause between tries.
+	RetryAttempts      int
+	RetryMin, RetryMax time.Duration
+	// ShutdownTimeout bounds how long events in flight may take to finish
+	// after Run's context ends; 30s by default.
+	ShutdownTimeout time.Duration
+	// ModulemdCacheSize is how many parsed modulemd documents are kept.
+	ModulemdCacheSize int
+}
+
+// Options carry the service's collaborators besides the pipeline's ends.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// DecisionLog, when set, gets one JSON line per decision.
+	DecisionLog io.Writer
+}
+
+// Service is the pipeline. Build it with New, then call Run.
+type Service struct {
+	cfg      Config
+	consumer bus.Consumer
+	pub      bus.Publisher
+	tagger   Tagger
+	source   ModulemdSource
+	rules    Rules
+	log      *slog.Logger
+	m        *metrics
+	docs     *mbs.Cache[int64, *modulemd.Document]
+	filter   map[string]bool
+
+	dlogMu sync.Mutex
+	dlog   io.Writer
+}
+
+// New assembles a service. A nil pub announces nothing (dry run: the
+// messages are logged instead); tagger may be nil only with DryRun.
+func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src ModulemdSource, rules Rules, opts Options) (*Service, error) {
+	switch {
+	case c == nil:
+		return nil, errors.New("service: no consumer")
+	case src == nil:
+		return nil, errors.New("service: no modulemd source")
+	case rules == nil:
+		return nil, errors.New("service: no rules")
+	case tagger == nil && !cfg.DryRun:
+		return nil, errors.New("service: no Koji client")
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if len(cfg.StateFilter) == 0 {
+		cfg.StateFilter = []string{"ready", "done"}
+	}
+	if cfg.RetryAttempts < 1 {
+		cfg.RetryAttempts = 1
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = cfg.RetryMin
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	filter := make(map[string]bool, len(cfg.StateFilter))
+	for _, s := range cfg.StateFilter {
+		filter[s] = true
+	}
+	return &Service{
+		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
+		log: log, m: newMetrics(opts.Registerer), filter: filter,
+		docs: mbs.NewCache[int64, *modulemd.Document](cfg.ModulemdCacheSize),
+		dlog: opts.DecisionLog,
+	}, nil
+}
+
+// Run handles events with cfg.Workers workers until ctx ends or the
+// consumer is closed or exhausted. When ctx ends, no new event is taken;
+// events in flight are finished and settled, for at most
+// cfg.ShutdownTimeout, after which their work is cancelled and they are
+// handed back. Run does not close the consumer or the publisher.
+func (s *Service) Run(ctx context.Context) error {
+	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		s.log.Info("stopping: no new events; finishing those in flight", "deadline", s.cfg.ShutdownTimeout.String())
+		t := time.NewTimer(s.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			s.log.Warn("shutdown deadline passed; events still in flight go back to the broker")
+			abandon()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Go(func() { s.worker(ctx, work) })
+	}
+	wg.Wait()
+	close(done)
+	return nil
+}
+
+func (s *Service) worker(ctx, work context.Context) {
+	backoff := bus.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	for {
+		d, err := s.consumer.Receive(ctx)
+		switch {
+		case err == nil:
+			backoff.Reset()
+			s.Handle(work, d)
+		case ctx.Err() != nil, errors.Is(err, bus.ErrClosed):
+			return
+		default:
+			s.log.Error("receiving from the bus", "error", err)
+			if backoff.Wait(ctx) != nil {
+				return
+			}
+		}
+	}
+}
+
+// Handle takes one event through the pipeline and settles it: Ack once
+// the outcome is durable, Nack after a transient failure outlasted the
+// retries. It returns the outcome (one of the Outcome constants).
+func (s *Service) Handle(ctx context.Context, d bus.Delivery) string {
+	start := time.Now()
+	s.m.inFlight.Inc()
+	defer s.m.inFlight.Dec()
+	ev := d.Event()
+	log := s.log.With("event_id", ev.ID, "message_id", d.MessageID(),
+		"module", ev.Name+":"+ev.Stream+":"+ev.Version+":"+ev.Context, "state", ev.StateName)
+	outcome, err := s.process(ctx, d, ev, log)
+	// Settle even when ctx was cancelled by the shutdown deadline: a Nack
+	// that reaches the broker beats waiting for the connection to drop.
+	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err != nil {
+		outcome = OutcomeRequeued
+		log.Warn("handing the event back to the broker", "error", err)
+		if nerr := d.Nack(settle); nerr != nil {
+			log.Error("nack failed; the broker delivers the event again once the connection is gone", "error", nerr)
+		}
+	} else if aerr := d.Ack(settle); aerr != nil {
+		// The outcome is durable; a redelivery finds the build tagged.
+		log.Error("ack failed; the broker may deliver the event again", "error", aerr)
+	}
+	s.m.events.WithLabelValues(outcome).Inc()
+	s.m.eventDuration.Observe(time.Since(start).Seconds())
+	return outcome
+}
+
+// process returns the outcome, or an error when the event must go back to
+// the broker.
+func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log *slog.Logger) (string, error) {
+	if !s.filter[ev.StateName] {
+		log.Debug("event dropped: state not in build_state_msg_filter")
+		return OutcomeFiltered, nil
+	}
+	if ev.Scratch {
+		log.Debug("event dropped: scratch build")
+		return OutcomeFiltered, nil
+	}
+	rs := s.rules.Current()
+	if rs == nil {
+		return "", errNoRules
+	}
+	log = log.With("revision", rs.Revision)
+	doc, err := s.document(ctx, ev, log)
+	if err != nil {
+		if modulemdTransient(err) || ctx.Err() != nil {
+			return "", err
+		}
+		s.m.modulemdErrors.Inc()
+		log.Error("no usable modulemd; nothing tagged", "error", err)
+		return OutcomeModulemdError, nil
+	}
+	pev := policy.Event{
+		ID: ev.ID, Name: ev.Name, Stream: ev.Stream, Version: ev.Version, Context: ev.Context, State: ev.StateName,
+	}
+	t0 := time.Now()
+	dec, err := rs.Decide(pev, doc)
+	s.m.decision.Observe(time.Since(t0).Seconds())
+	line := decisionLine{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, DryRun: s.cfg.DryRun}
+	if err != nil {
+		s.m.ruleErrors.Inc()
+		attrs := []any{"error", err}
+		var ee *policy.EvalError
+		if errors.As(err, &ee) {
+			attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
+		}
+		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
+		line.Outcome = OutcomeRuleError
+		line.setError(err)
+		s.writeDecision(line)
+		return OutcomeRuleError, nil
+	}
+	p := plan.For(pev, dec)
+	line.Outcome = string(dec.Outcome)
+	line.Destinations = dec.Destinations
+	if dec.Rule != nil {
+		id, idx := dec.Rule.ID, dec.Rule.Index
+		line.RuleID, line.RuleIndex = &id, &idx
+		log = log.With("rule_id", id, "destinations", dec.Destinations)
+	}
+	for _, c := range p.TagCalls() {
+		line.TagCalls = append(line.TagCalls, [2]string{c.Tag, c.NVR})
+	}
+	var results []plan.TagResult
+	switch dec.Outcome {
+	case policy.Skipped:
+		log.Info("no rule applies to this state")
+		s.writeDecision(line)
+		return OutcomeSkipped, nil
+	case policy.Matched:
+		s.m.matched.Inc()
+		s.m.ruleHits.WithLabelValues(dec.Rule.ID).Inc()
+		if results, err = s.tag(ctx, p, log); err != nil {
+			line.setError(err)
+			s.writeDecision(line)
+			return "", err
+		}
+	}
+	msgs := p.Messages(results)
+	line.Messages = msgs
+	if err := s.announce(ctx, msgs, log); err != nil {
+		line.setError(err)
+		s.writeDecision(line)
+		return "", err
+	}
+	s.writeDecision(line)
+	if dec.Outcome == policy.Matched {
+		log.Info("build tagged", "nvr", p.Builds[0].NVR, "results", results)
+		return OutcomeMatched, nil
+	}
+	log.Info("no rule matched")
+	return OutcomeUnmatched, nil
+}
+
+func (s *Service) document(ctx context.Context, ev bus.Event, log *slog.Logger) (*modulemd.Document, error) {
+	if doc, ok := s.docs.Get(ev.ID); ok {
+		return doc, nil
+	}
+	var text []byte
+	err := s.retry(ctx, "modulemd", modulemdTransient, log, func(ctx context.Context) error {
+		var err error
+		text, err = s.source.Modulemd(ctx, ev)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc, err := modulemd.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	s.docs.Add(ev.ID, doc)
+	return doc, nil
+}
+
+func modulemdTransient(err error) bool {
+	switch {
+	case errors.Is(err, ErrNoModulemd), errors.Is(err, modulemd.ErrInvalid),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case koji.FaultCode(err) != 0:
+		return koji.Retryable(err)
+	}
+	return mbs.Transient(err)
+}
+
+// kojiPermanent reports a fault that belongs in the announcement: the
+// request itself is wrong (unknown tag or build, not allowed, tag error)
+// and a retry cannot help. Authentication and TLS problems are not: they
+// are the service's own and the event waits on the broker for a fix.
+func kojiPermanent(err error) bool {
+	return koji.FaultCode(err) != 0 && !koji.Retryable(err) && !koji.IsAuthError(err)
+}
+
+func (s *Service) tag(ctx context.Context, p plan.Plan, log *slog.Logger) ([]plan.TagResult, error) {
+	calls := p.TagCalls()
+	results := make([]plan.TagResult, len(calls))
+	for i, c := range calls {
+		r := plan.TagResult{Tag: c.Tag}
+		if s.cfg.DryRun {
+			log.Info("dry run: tagBuild not called", "tag", c.Tag, "nvr", c.NVR)
+			one := int64(1)
+			r.TaskID = &one
+			results[i] = r
+			continue
+		}
+		if s.cfg.CheckTagged {
+			var tagged bool
+			err := s.retry(ctx, "koji", koji.Retryable, log, func(ctx context.Context) error {
+				var err error
+				tagged, err = s.tagger.IsTagged(ctx, c.Tag, c.NVR)
+				return err
+			})
+			switch {
+			case err == nil && tagged:
+				s.m.alreadyTagged.Inc()
+				log.Info("build already in the tag; no new task", "tag", c.Tag, "nvr", c.NVR)
+				r.Error = AlreadyTagged
+				results[i] = r
+				continue
+			case err != nil && !kojiPermanent(err):
+				return nil, fmt.Errorf("checking %s in %s: %w", c.NVR, c.Tag, err)
+			}
+			// A permanent fault here (an unknown tag) comes back from
+			// tagBuild too, where it is reported.
+		}
+		var id int
+		err := s.retry(ctx, "koji", koji.Retryable, log, func(ctx context.Context) error {
+			var err error
+			id, err = s.tagger.TagBuild(ctx, c.Tag, c.NVR)
+			return err
+		})
+		switch {
+		case err == nil:
+			id64 := int64(id)
+			r.TaskID = &id64
+		case errors.Is(err, koji.ErrAlreadyTagged):
+			s.m.alreadyTagged.Inc()
+			r.Error = AlreadyTagged
+		case kojiPermanent(err):
+			s.m.failedTag.Inc()
+			log.Error("tagBuild refused", "tag", c.Tag, "nvr", c.NVR, "fault", koji.FaultCode(err), "error", err)
+			r.Error = faultText(err)
+		default:
+			return nil, fmt.Errorf("tagging %s into %s: %w", c.NVR, c.Tag, err)
+		}
+		results[i] = r
+	}
+	return results, nil
+}
+
+// faultText is the hub's own text of the fault, as the reference put in
+// the announcement.
+func faultText(err error) string {
+	var f *koji.Fault
+	if errors.As(err, &f) {
+		return f.Error()
+	}
+	return err.Error()
+}
+
+func (s *Service) announce(ctx context.Context, msgs []plan.Message, log *slog.Logger) error {
+	for _, m := range msgs {
+		body, err := json.Marshal(m.Body)
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", m.Topic, err)
+		}
+		if s.pub == nil {
+			log.Info("dry run: not published", "topic", m.Topic, "body", json.RawMessage(body))
+			continue
+		}
+		err = s.retry(ctx, "publish", func(error) bool { return true }, log, func(ctx context.Context) error {
+			err := s.pub.Publish(ctx, m.Topic, body)
+			if err != nil {
+				s.m.txFailed.Inc()
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("publishing %s: %w", m.Topic, err)
+		}
+	}
+	return nil
+}
+
+// retry runs fn until it succeeds, fails permanently, or has been tried
+// RetryAttempts times, pausing with a growing, jittered delay.
+func (s *Service) retry(ctx context.Context, step string, transient func(error) bool, log *slog.Logger, fn func(context.Context) error) error {
+	backoff := bus.Backoff{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || !transient(err) || attempt >= s.cfg.RetryAttempts || ctx.Err() != nil {
+			return err
+		}
+		s.m.retries.WithLabelValues(step).Inc()
+		log.Warn("transient failure, trying again", "step", step, "attempt", attempt, "error", err)
+		if backoff.Wait(ctx) != nil {
+			return err
+		}
+	}
+}
+
+// decisionLine is one line of the decision log: the line `mts eval`
+// prints, with the event id, the message id and the rules revision.
+type decisionLine struct {
+	Time         string         `json:"time"`
+	EventID      int64          `json:"event_id"`
+	MessageID    string         `json:"message_id,omitempty"`
+	Revision     string         `json:"revision"`
+	Outcome      string         `json:"outcome"`
+	RuleID       *string        `json:"rule_id"`
+	RuleIndex    *int           `json:"rule_index"`
+	Destinations []string       `json:"destinations"`
+	TagCalls     [][2]string    `json:"tag_calls"`
+	Messages     []plan.Message `json:"messages"`
+	Error        *string        `json:"error"`
+	DryRun       bool           `json:"dry_run,omitempty"`
+}
+
+func (l *decisionLine) setError(err error) {
+	s := err.Error()
+	l.Error = &s
+}
+
+func (s *Service) writeDecision(l decisionLine) {
+	if s.dlog == nil {
+		return
+	}
+	l.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	if l.Destinations == nil {
+		l.Destinations = []string{}
+	}
+	if l.TagCalls == nil {
+		l.TagCalls = [][2]string{}
+	}
+	if l.Messages == nil {
+		l.Messages = []plan.Message{}
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		s.log.Error("decision log", "error", err)
+		return
+	}
+	s.dlogMu.Lock()
+	defer s.dlogMu.Unlock()
+	if _, err := s.dlog.Write(append(b, '\n')); err != nil {
+		s.log.Error("decision log", "error", err)
+	}
+}
