@@ -1,0 +1,103 @@
+// Package eval decides offline for recorded events, in the stable JSON
+// shape that `mts eval` prints, the service's decision log uses and rule
+// repositories' tools compare.
+package eval
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Case is one input line of a batch: an MBS message and the modulemd
+// document of its build.
+type Case struct {
+	Event    json.RawMessage `json:"event"`
+	Modulemd string          `json:"modulemd"`
+}
+
+// Outcome "error": the case could not be decided (bad input, or a rule
+// failed on this build).
+const OutcomeError = "error"
+
+// Result is one decision, as documented in the README ("mts eval").
+type Result struct {
+	Outcome      string         `json:"outcome"`
+	RuleID       *string        `json:"rule_id"`
+	RuleIndex    *int           `json:"rule_index"`
+	Destinations []string       `json:"destinations"`
+	TagCalls     [][2]string    `json:"tag_calls"`
+	Messages     []plan.Message `json:"messages"`
+	Error        *string        `json:"error"`
+}
+
+// EventFromMessage reads an MBS message (bare or {"msg": ...}) into the
+// engine's event.
+func EventFromMessage(body []byte) (policy.Event, error) {
+	ev, err := bus.Decode(body)
+	if err != nil {
+		return policy.Event{}, err
+	}
+	return policy.Event{ID: ev.ID, Name: ev.Name, Stream: ev.Stream, Version: ev.Version,
+		Context: ev.Context, State: ev.StateName}, nil
+}
+
+// Run decides one case. Bad input gives outcome "error" with the reason.
+func Run(rs *ruleset.Ruleset, c Case) Result {
+	ev, err := EventFromMessage(c.Event)
+	if err != nil {
+		return ErrorResult(fmt.Errorf("event: %w", err))
+	}
+	doc, err := modulemd.Parse([]byte(c.Modulemd))
+	if err != nil {
+		return ErrorResult(fmt.Errorf("modulemd: %w", err))
+	}
+	return Decide(rs, ev, doc)
+}
+
+// Decide decides for a parsed event and document.
+func Decide(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Result {
+	d, err := rs.Decide(ev, doc)
+	if err != nil {
+		r := ErrorResult(err)
+		var ee *policy.EvalError
+		if errors.As(err, &ee) {
+			r.RuleID, r.RuleIndex = &ee.RuleID, &ee.RuleIndex
+		}
+		return r
+	}
+	return FromDecision(ev, d)
+}
+
+// FromDecision renders a decision; Koji task ids are null since nothing
+// was tagged.
+func FromDecision(ev policy.Event, d policy.Decision) Result {
+	p := plan.For(ev, d)
+	r := Result{Outcome: string(d.Outcome), TagCalls: [][2]string{}}
+	if d.Rule != nil {
+		r.RuleID, r.RuleIndex = &d.Rule.ID, &d.Rule.Index
+		r.Destinations = d.Destinations
+	}
+	var results []plan.TagResult
+	for _, c := range p.TagCalls() {
+		r.TagCalls = append(r.TagCalls, [2]string{c.Tag, c.NVR})
+		results = append(results, plan.TagResult{Tag: c.Tag})
+	}
+	r.Messages = p.Messages(results)
+	if r.Messages == nil {
+		r.Messages = []plan.Message{}
+	}
+	return r
+}
+
+// ErrorResult is the result of a case that got no decision.
+func ErrorResult(err error) Result {
+	msg := err.Error()
+	return Result{Outcome: OutcomeError, TagCalls: [][2]string{}, Messages: []plan.Message{}, Error: &msg}
+}

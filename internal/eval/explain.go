@@ -1,0 +1,71 @@
+package eval
+
+import (
+	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Explanation says why a build got its decision: every rule of the
+// event's state group that was tried, with each criterion it checked.
+type Explanation struct {
+	Event    policy.Event  `json:"event"`
+	Revision string        `json:"revision"`
+	Rules    []RuleVerdict `json:"rules"`
+	Result   Result        `json:"result"`
+}
+
+// RuleVerdict is one rule's part in an explanation.
+type RuleVerdict struct {
+	ID     string          `json:"id"`
+	Index  int             `json:"index"`
+	Source policy.Position `json:"source"`
+	// Verdict: "matched", "no match", "error", or "not tried" when the
+	// rule index showed it could not match.
+	Verdict string `json:"verdict"`
+	// Match is the rule's CEL condition, shown for CEL rules.
+	Match string        `json:"match,omitempty"`
+	Steps []policy.Step `json:"criteria,omitempty"`
+	Error string        `json:"error,omitempty"`
+}
+
+// Explain decides like Decide and records why.
+func Explain(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Explanation {
+	d, trace, err := rs.Set.Explain(doc.Input(ev))
+	x := Explanation{Event: ev, Revision: rs.Revision, Rules: []RuleVerdict{}}
+	if err != nil {
+		x.Result = ErrorResult(err)
+		if ee, ok := err.(*policy.EvalError); ok {
+			x.Result.RuleID, x.Result.RuleIndex = &ee.RuleID, &ee.RuleIndex
+		}
+	} else {
+		x.Result = FromDecision(ev, d)
+	}
+	for _, t := range trace {
+		v := RuleVerdict{ID: t.Rule.ID, Index: t.Rule.Index, Source: t.Rule.Source, Steps: t.Steps}
+		switch {
+		case t.Skipped:
+			v.Verdict = "not tried"
+		case t.Err != nil:
+			v.Verdict, v.Error = "error", t.Err.Error()
+		case t.Matched:
+			v.Verdict = "matched"
+		default:
+			v.Verdict = "no match"
+		}
+		if meta, ok := t.Rule.Meta.(*compat.RuleMeta); ok {
+			for i := range v.Steps {
+				for _, c := range meta.Criteria {
+					if c.Key == v.Steps[i].Label {
+						v.Steps[i].Source = c.Source
+					}
+				}
+			}
+		} else {
+			v.Match = t.Rule.Match
+		}
+		x.Rules = append(x.Rules, v)
+	}
+	return x
+}
