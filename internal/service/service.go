@@ -319,7 +319,11 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 	}
 	s.writeDecision(line)
 	if dec.Outcome == policy.Matched {
-		log.Info("build tagged", "nvr", p.Builds[0].NVR, "results", results)
+		msg := "build tagged"
+		if s.cfg.DryRun {
+			msg = "build would be tagged (dry run)"
+		}
+		log.Info(msg, "nvr", p.Builds[0].NVR, "results", results)
 		return OutcomeMatched, nil
 	}
 	log.Info("no rule matched")
