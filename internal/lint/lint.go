@@ -1,0 +1,271 @@
+// Package lint checks rule files (legacy Modularity YAML and CEL rule files)
+// for mistakes the loader accepts but a rule author did not mean: rules that
+// can never match, criteria the format ignores, destinations that cannot be
+// filled, and costly expressions. Every load error of the engine is reported
+// too, so one run shows everything wrong with a file.
+package lint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Severity of a diagnostic.
+type Severity string
+
+// Severities, from the most to the least serious.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+	Info    Severity = "info"
+)
+
+// Diagnostic is one finding at a place in a rule file.
+type Diagnostic struct {
+	Code     string          `json:"code"`
+	Severity Severity        `json:"severity"`
+	Pos      policy.Position `json:"position"`
+	RuleID   string          `json:"rule_id,omitempty"`
+	Message  string          `json:"message"`
+	Hint     string          `json:"hint,omitempty"`
+}
+
+// TagChecker tells whether a Koji tag exists.
+type TagChecker interface {
+	TagExists(ctx context.Context, tag string) (bool, error)
+}
+
+// Options tune the checks.
+type Options struct {
+	// DefaultState is the build state of rules that name none.
+	DefaultState string
+	// MaxCost is the estimated CEL cost above which a rule is reported;
+	// zero means policy.DefaultCostLimit.
+	MaxCost uint64
+	// AssumedSize is the size assumed for every list, map and string of a
+	// document when estimating costs; zero means DefaultAssumedSize.
+	AssumedSize uint64
+	// Tags, when set, is asked about every literal destination tag.
+	Tags TagChecker
+}
+
+// DefaultAssumedSize is the collection and string size cost estimates assume.
+const DefaultAssumedSize = 100
+
+// Result is the outcome of linting some files.
+type Result struct {
+	Files       []string     `json:"files"`
+	Diagnostics []Diagnostic `json:"diagnostics"`
+}
+
+// Count returns the number of diagnostics of severity s.
+func (r *Result) Count(s Severity) int {
+	n := 0
+	for _, d := range r.Diagnostics {
+		if d.Severity == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed reports whether the result should fail a check: on errors, and on
+// warnings too when strict.
+func (r *Result) Failed(strict bool) bool {
+	return r.Count(Error) > 0 || (strict && r.Count(Warning) > 0)
+}
+
+// ExpandPaths lists the rule files at paths: files as given, and the
+// *.yaml and *.yml files of directories in name order, leaving out rule
+// tests (*.test.yaml, *_test.yaml, *.tests.yaml) as the loader does.
+func ExpandPaths(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no rule files given")
+	}
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) || IsTestFile(n) {
+				continue
+			}
+			out = append(out, filepath.Join(p, n))
+		}
+	}
+	return out, nil
+}
+
+// IsTestFile reports whether a file name is a rule test file rather than
+// rules.
+func IsTestFile(name string) bool {
+	return strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, ".tests.yaml")
+}
+
+// Paths lints the rule files at paths (see ExpandPaths). Each file is
+// checked on its own, as a rule set of its own. It fails only when a file
+// cannot be read or Koji cannot be asked.
+func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
+	files, err := ExpandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Files: files, Diagnostics: []Diagnostic{}}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ds, err := File(ctx, f, data, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Diagnostics = append(res.Diagnostics, ds...)
+	}
+	return res, nil
+}
+
+// File lints one rule file already read; name is used in positions.
+func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagnostic, error) {
+	if opts.MaxCost == 0 {
+		opts.MaxCost = policy.DefaultCostLimit
+	}
+	if opts.AssumedSize == 0 {
+		opts.AssumedSize = DefaultAssumedSize
+	}
+	l := &linter{opts: opts}
+	f, errs := ruleset.ParseFile(name, data, ruleset.Options{DefaultState: opts.DefaultState})
+	for _, e := range errs {
+		l.loadError(e, f == nil)
+	}
+	if f == nil {
+		return l.sorted(), nil
+	}
+	env, err := ruleset.NewEnv()
+	if err != nil {
+		return nil, err
+	}
+	// Compile only what parsed cleanly, so one mistake is not reported twice.
+	bad := map[int]bool{}
+	for _, e := range errs {
+		for _, sp := range f.Specs {
+			if e.RuleID != "" && e.RuleID == sp.ID || e.Source.Line == sp.Source.Line {
+				bad[sp.Index] = true
+			}
+		}
+	}
+	var good []policy.Spec
+	for _, sp := range f.Specs {
+		if !bad[sp.Index] && sp.Destinations != "" {
+			good = append(good, sp)
+		}
+	}
+	if _, err := env.Compile(good); err != nil {
+		for _, e := range ruleset.Problems(err) {
+			l.add(Diagnostic{Code: CodeCEL, Severity: Error, Pos: e.Source, RuleID: e.RuleID, Message: e.Msg,
+				Hint: "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data)"})
+		}
+	}
+	switch f.Format {
+	case ruleset.FormatCEL:
+		l.celRules(env, f.Specs)
+	default:
+		l.legacyRules(f.Specs)
+	}
+	l.costs(env, good)
+	if opts.Tags != nil {
+		if err := l.checkTags(ctx, f.Specs); err != nil {
+			return nil, err
+		}
+	}
+	return l.sorted(), nil
+}
+
+type linter struct {
+	opts  Options
+	diags []Diagnostic
+}
+
+func (l *linter) add(d Diagnostic) { l.diags = append(l.diags, d) }
+
+func (l *linter) loadError(e policy.Error, syntax bool) {
+	d := Diagnostic{Code: CodeLoad, Severity: Error, Pos: e.Source, RuleID: e.RuleID, Message: e.Msg,
+		Hint: "the service refuses the whole rule set until this is fixed"}
+	switch {
+	case syntax:
+		d.Code = CodeSyntax
+		d.Hint = "the file is not valid YAML"
+	case strings.Contains(e.Msg, "unusable pattern"):
+		d.Code = CodePattern
+		d.Hint = "patterns are Python regular expressions run on RE2: look-around, back-references, atomic groups and possessive quantifiers are not available"
+	}
+	l.add(d)
+}
+
+func (l *linter) sorted() []Diagnostic {
+	sort.SliceStable(l.diags, func(i, j int) bool {
+		a, b := l.diags[i], l.diags[j]
+		if a.Pos.File != b.Pos.File {
+			return a.Pos.File < b.Pos.File
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		if a.Pos.Col != b.Pos.Col {
+			return a.Pos.Col < b.Pos.Col
+		}
+		return a.Code < b.Code
+	})
+	if l.diags == nil {
+		return []Diagnostic{}
+	}
+	return l.diags
+}
+
+func (l *linter) checkTags(ctx context.Context, specs []policy.Spec) error {
+	checked := map[string]bool{}
+	for _, sp := range specs {
+		for _, tag := range literalDestinations(sp) {
+			if checked[tag] {
+				continue
+			}
+			checked[tag] = true
+			ok, err := l.opts.Tags.TagExists(ctx, tag)
+			if err != nil {
+				return fmt.Errorf("checking tag %q in Koji: %w", tag, err)
+			}
+			if !ok {
+				l.add(Diagnostic{Code: CodeKojiTag, Severity: Error, Pos: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID,
+					Message: fmt.Sprintf("destination tag %q does not exist in Koji", tag),
+					Hint:    "create the tag in Koji first, or fix its name: tagging into it would fail for every build"})
+			}
+		}
+	}
+	return nil
+}
+
+func pick(p, fallback policy.Position) policy.Position {
+	if p.Line != 0 {
+		return p
+	}
+	return fallback
+}
