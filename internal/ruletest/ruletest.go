@@ -1,0 +1,436 @@
+// Package ruletest runs rule unit tests kept in a rule repository: YAML
+// files beside the rules that list builds and the decision expected for
+// each, and can rewrite those expectations from the current decisions.
+package ruletest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// ErrFormat marks a test file that does not follow the format.
+var ErrFormat = errors.New("invalid rule test file")
+
+// File is a rule test file:
+//
+//	rules: fedora.yaml            # or a list; relative to this file
+//	default_state: ready          # build_state of rules naming none
+//	section:
+//	  - name: Building blocks
+//	    tests:
+//	      - name: javapackages-tools for f29
+//	        modulemd: ../testdata/modulemd/javapackages-tools-201801-f29.yaml
+//	        # or document: | followed by the modulemd YAML
+//	        state: ready          # the event's state_name, default ready
+//	        event: {id: 1}        # optional: id, name, stream, version, context
+//	        expect:
+//	          outcome: matched    # matched, unmatched, skipped or error
+//	          rule: Building blocks
+//	          destinations: [f29-modular-ursamajor]
+//	          error: text the error contains
+type File struct {
+	Rules        stringList `yaml:"rules"`
+	DefaultState string     `yaml:"default_state"`
+	Description  string     `yaml:"description"`
+	Sections     []Section  `yaml:"section"`
+}
+
+// Section groups cases.
+type Section struct {
+	Name  string `yaml:"name"`
+	Tests []Case `yaml:"tests"`
+}
+
+// Case is one build and the decision expected for it.
+type Case struct {
+	Name     string  `yaml:"name"`
+	Modulemd string  `yaml:"modulemd"`
+	Document string  `yaml:"document"`
+	State    string  `yaml:"state"`
+	Event    Event   `yaml:"event"`
+	Expect   *Expect `yaml:"expect"`
+}
+
+// Event overrides the event fields that default to the modulemd's.
+type Event struct {
+	ID      int64  `yaml:"id"`
+	Name    string `yaml:"name"`
+	Stream  string `yaml:"stream"`
+	Version string `yaml:"version"`
+	Context string `yaml:"context"`
+}
+
+// Expect is the expected decision; fields left out are not checked, except
+// the outcome, which is "matched" when a rule or destinations are given.
+type Expect struct {
+	Outcome      string   `yaml:"outcome" json:"outcome"`
+	Rule         string   `yaml:"rule,omitempty" json:"rule,omitempty"`
+	Destinations []string `yaml:"destinations,omitempty" json:"destinations,omitempty"`
+	Error        string   `yaml:"error,omitempty" json:"error,omitempty"`
+}
+
+type stringList []string
+
+func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*s = []string{n.Value}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// Status of a case.
+type Status string
+
+// Statuses.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+)
+
+// CaseResult is how one case fared.
+type CaseResult struct {
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	Section  string   `json:"section"`
+	Name     string   `json:"name"`
+	Status   Status   `json:"status"`
+	Failures []string `json:"failures,omitempty"`
+	Want     *Expect  `json:"want"`
+	Got      Expect   `json:"got"`
+}
+
+// Report is the result of running test files.
+type Report struct {
+	Files []string     `json:"files"`
+	Cases []CaseResult `json:"cases"`
+	// Updated lists the files --update rewrote.
+	Updated []string `json:"updated,omitempty"`
+}
+
+// Counts returns the numbers of passed and failed cases.
+func (r *Report) Counts() (passed, failed int) {
+	for _, c := range r.Cases {
+		if c.Status == Pass {
+			passed++
+		} else {
+			failed++
+		}
+	}
+	return passed, failed
+}
+
+// IsTestFile reports whether a file name is a rule test file.
+func IsTestFile(name string) bool {
+	return strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, ".tests.yaml")
+}
+
+// Find lists the test files at paths: files as given, directories walked
+// for test files (hidden directories skipped), in name order.
+func Find(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no test files given")
+	}
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && IsTestFile(d.Name()) {
+				out = append(out, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Options tune a run.
+type Options struct {
+	// Update rewrites every case's expectation with its current decision.
+	Update bool
+}
+
+// Run runs the test files at paths (see Find). A file that cannot be read
+// or loaded is an error; failing cases are in the report.
+func Run(paths []string, opts Options) (*Report, error) {
+	files, err := Find(paths)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Files: files, Cases: []CaseResult{}}
+	for _, f := range files {
+		cases, updated, err := runFile(f, opts)
+		if err != nil {
+			return nil, err
+		}
+		rep.Cases = append(rep.Cases, cases...)
+		if updated {
+			rep.Updated = append(rep.Updated, f)
+		}
+	}
+	return rep, nil
+}
+
+func runFile(path string, opts Options) ([]CaseResult, bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, false, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, false, fmt.Errorf("%w: %s: empty", ErrFormat, path)
+	}
+	root := doc.Content[0]
+	if err := checkKnown(root); err != nil {
+		return nil, false, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+	}
+	var tf File
+	if err := root.Decode(&tf); err != nil {
+		return nil, false, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+	}
+	if len(tf.Rules) == 0 {
+		return nil, false, fmt.Errorf("%w: %s: no rules file named (rules: FILE)", ErrFormat, path)
+	}
+	dir := filepath.Dir(path)
+	var rules []string
+	for _, r := range tf.Rules {
+		rules = append(rules, filepath.Join(dir, r))
+	}
+	rs, err := ruleset.Load(rules, ruleset.Options{DefaultState: tf.DefaultState})
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: rules: %w", path, err)
+	}
+	var out []CaseResult
+	changed := false
+	secNodes := child(root, "section")
+	for si, sec := range tf.Sections {
+		testNodes := child(secNodes.Content[si], "tests")
+		for ti, c := range sec.Tests {
+			node := testNodes.Content[ti]
+			cr := CaseResult{File: path, Line: node.Line, Section: sec.Name, Name: c.Name, Want: c.Expect}
+			got, err := decide(rs, dir, c)
+			if err != nil {
+				return nil, false, fmt.Errorf("%s:%d: case %q: %w", path, node.Line, c.Name, err)
+			}
+			cr.Got = got
+			if opts.Update {
+				if c.Expect == nil || len(compare(*c.Expect, got)) > 0 {
+					setExpect(node, got)
+					changed = true
+				}
+				w := got
+				cr.Want = &w
+			}
+			if cr.Want == nil {
+				cr.Failures = []string{"no expect: run mts test --update to record the current decision"}
+			} else {
+				cr.Failures = compare(*cr.Want, got)
+			}
+			cr.Status = Pass
+			if len(cr.Failures) > 0 {
+				cr.Status = Fail
+			}
+			out = append(out, cr)
+		}
+	}
+	if changed {
+		if err := writeYAML(path, &doc); err != nil {
+			return nil, false, err
+		}
+	}
+	return out, changed, nil
+}
+
+// decide makes the decision for one case.
+func decide(rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
+	text := []byte(c.Document)
+	switch {
+	case c.Modulemd != "" && c.Document != "":
+		return Expect{}, errors.New("give either modulemd or document, not both")
+	case c.Modulemd != "":
+		b, err := os.ReadFile(filepath.Join(dir, c.Modulemd))
+		if err != nil {
+			return Expect{}, err
+		}
+		text = b
+	case c.Document == "":
+		return Expect{}, errors.New("give modulemd (a file) or document (inline YAML)")
+	}
+	doc, err := modulemd.Parse(text)
+	if err != nil {
+		return Expect{}, err
+	}
+	ev := EventFor(doc, c.Event, c.State)
+	return FromResult(eval.Decide(rs, ev, doc)), nil
+}
+
+// EventFor is the event of a build: fields given win, the others come
+// from the modulemd's data, the state defaults to ready and the id to 1.
+func EventFor(doc *modulemd.Document, e Event, state string) policy.Event {
+	field := func(given, key string) string {
+		if given != "" {
+			return given
+		}
+		if v, ok := doc.Data.Get(key); ok && v != nil {
+			return pyyaml.Str(v)
+		}
+		return ""
+	}
+	ev := policy.Event{ID: e.ID, Name: field(e.Name, "name"), Stream: field(e.Stream, "stream"),
+		Version: field(e.Version, "version"), Context: field(e.Context, "context"), State: state}
+	if ev.ID == 0 {
+		ev.ID = 1
+	}
+	if ev.State == "" {
+		ev.State = "ready"
+	}
+	return ev
+}
+
+// FromResult is the part of a decision tests look at.
+func FromResult(r eval.Result) Expect {
+	e := Expect{Outcome: r.Outcome}
+	if r.RuleID != nil {
+		e.Rule = *r.RuleID
+	}
+	if r.Outcome == string(policy.Matched) {
+		e.Destinations = r.Destinations
+	}
+	if r.Error != nil {
+		e.Error = *r.Error
+		// The rule and its place are given apart; the place holds the
+		// rules file's path as given, which differs between checkouts.
+		if r.RuleID != nil && strings.HasPrefix(e.Error, fmt.Sprintf("rule %q (", *r.RuleID)) {
+			if _, rest, ok := strings.Cut(e.Error, "): "); ok {
+				e.Error = rest
+			}
+		}
+	}
+	return e
+}
+
+// compare lists how got differs from want.
+func compare(want, got Expect) []string {
+	var out []string
+	outcome := want.Outcome
+	if outcome == "" && (want.Rule != "" || want.Destinations != nil) {
+		outcome = string(policy.Matched)
+	}
+	if outcome == "" {
+		out = append(out, "expect gives no outcome")
+	} else if outcome != got.Outcome {
+		out = append(out, fmt.Sprintf("outcome: want %s, got %s%s", outcome, got.Outcome, detail(got)))
+	}
+	if want.Rule != "" && want.Rule != got.Rule {
+		out = append(out, fmt.Sprintf("rule: want %q, got %q", want.Rule, got.Rule))
+	}
+	if want.Destinations != nil && !slices.Equal(want.Destinations, got.Destinations) {
+		out = append(out, fmt.Sprintf("destinations: want [%s], got [%s]", strings.Join(want.Destinations, ", "), strings.Join(got.Destinations, ", ")))
+	}
+	if want.Error != "" && !strings.Contains(got.Error, want.Error) {
+		out = append(out, fmt.Sprintf("error: want one containing %q, got %q", want.Error, got.Error))
+	}
+	return out
+}
+
+func detail(got Expect) string {
+	switch {
+	case got.Error != "":
+		return " (" + got.Error + ")"
+	case got.Rule != "":
+		return fmt.Sprintf(" (rule %q)", got.Rule)
+	}
+	return ""
+}
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// checkKnown refuses keys the format does not have, so a typo in an
+// expectation does not silently turn into a test that checks nothing.
+func checkKnown(root *yaml.Node) error {
+	known := map[string][]string{
+		"file":    {"rules", "default_state", "description", "section"},
+		"section": {"name", "tests"},
+		"case":    {"name", "modulemd", "document", "state", "event", "expect"},
+		"event":   {"id", "name", "stream", "version", "context"},
+		"expect":  {"outcome", "rule", "destinations", "error"},
+	}
+	var check func(n *yaml.Node, kind string) error
+	check = func(n *yaml.Node, kind string) error {
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: a %s must be a mapping", n.Line, kind)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if !slices.Contains(known[kind], k.Value) {
+				return fmt.Errorf("line %d: unknown key %q in a %s (known: %s)", k.Line, k.Value, kind, strings.Join(known[kind], ", "))
+			}
+			sub := map[string]string{"event": "event", "expect": "expect"}[k.Value]
+			if kind == "case" && sub != "" {
+				if err := check(v, sub); err != nil {
+					return err
+				}
+			}
+			list := map[string]string{"section": "section", "tests": "case"}[k.Value]
+			if list != "" && (kind == "file" || kind == "section") {
+				if v.Kind != yaml.SequenceNode {
+					return fmt.Errorf("line %d: %s must be a list", v.Line, k.Value)
+				}
+				for _, e := range v.Content {
+					if err := check(e, list); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	return check(root, "file")
+}
