@@ -34,6 +34,20 @@ type dollar struct {
 // Capture is one named group's value in one match.
 type Capture = policy.Capture
 
+// octal3 reports whether rs starts with three octal digits: Python reads
+// such an escape as a character, not as a group reference.
+func octal3(rs []rune) bool {
+	if len(rs) < 3 {
+		return false
+	}
+	for _, r := range rs[:3] {
+		if r < '0' || r > '7' {
+			return false
+		}
+	}
+	return true
+}
+
 func firstRunes(s string, n int) string {
 	r := []rune(s)
 	if len(r) > n {
@@ -185,9 +199,9 @@ func translate(src string) (string, []int, error) {
 			i++
 			e := rs[i]
 			switch {
-			case e >= '1' && e <= '9' && !inClass:
+			case e >= '1' && e <= '9' && !inClass && !octal3(rs[i:]):
 				return "", nil, errors.New("back-references are not supported by RE2")
-			case e == '0' || (inClass && e >= '1' && e <= '7'):
+			case e == '0' || (e >= '1' && e <= '7' && (inClass || octal3(rs[i:]))):
 				// Octal escape: up to three octal digits.
 				j := i
 				for j < len(rs) && j < i+3 && rs[j] >= '0' && rs[j] <= '7' {

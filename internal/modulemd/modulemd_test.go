@@ -1,0 +1,72 @@
+package modulemd
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestParseCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/modulemd/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no corpus")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := Parse(data)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if _, ok := doc.IndexValue("name"); !ok {
+			t.Errorf("%s: no name", f)
+		}
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	for _, in := range []string{"", "[1, 2]", "document: modulemd\n", "data: [x]", "data: {name: [x"} {
+		if _, err := Parse([]byte(in)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Parse(%q) = %v, want ErrInvalid", in, err)
+		}
+	}
+}
+
+func TestIndexValue(t *testing.T) {
+	doc, err := Parse([]byte("data: {name: x, stream: 8.10, context: null}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := doc.IndexValue("stream"); !ok || v != "8.1" {
+		t.Errorf("stream = %q, %v", v, ok)
+	}
+	if _, ok := doc.IndexValue("context"); ok {
+		t.Error("null context indexed")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"dwm-6.2-f33-empty-deps-list.yaml", "legacy-v1-nodejs-8-f27.yaml", "testmodule-octal-stream-f31.yaml"} {
+		data, err := os.ReadFile(filepath.Join("../../testdata/modulemd", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error without ErrInvalid: %v", err)
+			}
+			return
+		}
+		if doc.Data == nil {
+			t.Fatal("document without data")
+		}
+	})
+}
