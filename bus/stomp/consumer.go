@@ -126,10 +126,75 @@ func (c *Consumer) run(ctx context.Context) {
 type session struct {
 	conn *stomp.Conn
 	lost chan struct{}
+
+	mu      sync.Mutex // guards waiting and ended
+	waiting []chan error
+	ended   bool
+	kick    chan struct{}
+}
+
+// confirm waits until the broker has processed every frame sent on the
+// session so far. ACK and NACK frames get no answer and the library cannot
+// ask for a receipt on them; the broker handles a connection's frames in
+// order, so the receipt of an empty transaction sent afterwards proves the
+// acknowledgement was processed. Concurrent callers share one such round
+// trip, since ActiveMQ syncs its journal on every commit. (A transactional
+// ACK would need a commit per message, and ActiveMQ refuses a NACK inside a
+// transaction.)
+func (s *session) confirm(ctx context.Context) error {
+	ch := make(chan error, 1)
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return ErrConnectionLost
+	}
+	s.waiting = append(s.waiting, ch)
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// confirmLoop serves confirm until the session ends.
+func (s *session) confirmLoop() {
+	for {
+		select {
+		case <-s.kick:
+		case <-s.lost:
+			s.mu.Lock()
+			s.ended = true
+			batch := s.waiting
+			s.waiting = nil
+			s.mu.Unlock()
+			for _, ch := range batch {
+				ch <- ErrConnectionLost
+			}
+			return
+		}
+		s.mu.Lock()
+		batch := s.waiting
+		s.waiting = nil
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		err := roundTrip(context.Background(), s.conn)
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
 }
 
 func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) error {
-	s := &session{conn: conn, lost: make(chan struct{})}
+	s := &session{conn: conn, lost: make(chan struct{}), kick: make(chan struct{}, 1)}
+	go s.confirmLoop()
 	defer func() {
 		c.connected.Store(false)
 		c.metrics.SetConnected(false)
@@ -256,9 +321,9 @@ func (d *delivery) Event() bus.Event  { return d.ev }
 func (d *delivery) MessageID() string { return d.id }
 func (d *delivery) Body() []byte      { return d.msg.Body }
 
-// Ack acknowledges inside a transaction committed with a receipt: a plain
-// ACK frame is not confirmed, and claiming success for an ACK lost with its
-// connection would hide the broker's redelivery from the caller.
+// Ack acknowledges and waits until the broker has processed the ACK:
+// claiming success for an ACK lost with its connection would hide the
+// broker's redelivery from the caller.
 func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
 
 // Nack hands the message back. ActiveMQ moves it to its dead letter queue
@@ -276,34 +341,18 @@ func (d *delivery) settle(ctx context.Context, ack bool) error {
 		return fmt.Errorf("message %s: %w", d.id, ErrConnectionLost)
 	default:
 	}
-	err := await(ctx, func() error {
-		if !ack {
-			// ActiveMQ refuses a NACK inside a transaction ("poison ack
-			// cannot be transacted"): send it alone, then wait for a
-			// receipt of a later frame, which the broker answers in order.
-			if err := d.s.conn.Nack(d.msg); err != nil {
-				return err
-			}
-			tx, err := d.s.conn.BeginWithError()
-			if err != nil {
-				return err
-			}
-			return tx.CommitWithReceipt()
-		}
-		tx, err := d.s.conn.BeginWithError()
-		if err != nil {
-			return err
-		}
-		if err := tx.Ack(d.msg); err != nil {
-			return err
-		}
-		return tx.CommitWithReceipt()
-	})
+	var err error
+	if ack {
+		err = d.s.conn.Ack(d.msg)
+	} else {
+		err = d.s.conn.Nack(d.msg)
+	}
+	if err == nil {
+		err = d.s.confirm(ctx)
+	}
 	if err != nil {
-		select {
-		case <-d.s.lost:
-			return fmt.Errorf("message %s: %w: %w", d.id, ErrConnectionLost, err)
-		default:
+		if errors.Is(err, ErrConnectionLost) {
+			return fmt.Errorf("message %s: %w", d.id, err)
 		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("message %s: %w", d.id, err)

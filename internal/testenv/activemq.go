@@ -405,8 +405,8 @@ var activemqXML = template.Must(template.New("activemq.xml").Parse(`<beans xmlns
                   trustStore="file:{{.TrustStore}}" trustStorePassword="{{.Pass}}"/>
     </sslContext>
     <transportConnectors>
-      <transportConnector name="stomp" uri="stomp://{{.Stomp}}"/>
-      <transportConnector name="stomp+ssl" uri="stomp+ssl://{{.StompSSL}}?needClientAuth=true"/>
+      <transportConnector name="stomp" uri="stomp://{{.Stomp}}?transport.tcpNoDelay=true"/>
+      <transportConnector name="stomp+ssl" uri="stomp+ssl://{{.StompSSL}}?needClientAuth=true&amp;transport.tcpNoDelay=true"/>
     </transportConnectors>
   </broker>
 </beans>
