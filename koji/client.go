@@ -241,26 +241,29 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 		attempt  int
 	)
 	for {
+		err = nil
 		if r.auth && sess == nil {
-			if sess, err = c.sessionLocked(ctx); err != nil {
-				return err
-			}
+			// A failed login (hub offline, connection lost) is retried
+			// like the call itself.
+			sess, err = c.sessionLocked(ctx)
 			callnum = -1
 		}
-		if r.auth && callnum < 0 {
-			callnum = c.nextCallnum(sess)
-		}
-		var data []byte
-		data, err = c.post(ctx, c.hc, c.cfg.Server, body, sess, callnum, nil)
 		if err == nil {
-			err = decode(r.method, data, out)
+			if r.auth && callnum < 0 {
+				callnum = c.nextCallnum(sess)
+			}
+			var data []byte
+			data, err = c.post(ctx, c.hc, c.cfg.Server, body, sess, callnum, nil)
+			if err == nil {
+				err = decode(r.method, data, out)
+			}
 		}
 		switch {
 		case err == nil:
 			return nil
 		case ctx.Err() != nil:
 			return err
-		case r.auth && !relogged && HasCode(err, CodeAuthExpired, CodeAuthError):
+		case r.auth && sess != nil && !relogged && HasCode(err, CodeAuthExpired, CodeAuthError):
 			// The session expired or the hub forgot it: one new login.
 			c.log.InfoContext(ctx, "koji session no longer valid, logging in again", "method", r.method, "fault", FaultCode(err))
 			relogged = true

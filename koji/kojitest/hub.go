@@ -260,7 +260,9 @@ func (h *Hub) close() {
 	h.mu.Lock()
 	h.closed = true
 	for _, t := range h.timers {
-		t.Stop()
+		if t.Stop() {
+			h.wg.Done() // the task will never run
+		}
 	}
 	h.mu.Unlock()
 	h.srv.Close()
@@ -759,4 +761,16 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 	}
 	return out, nil
+}
+
+// SessionKeys returns the keys of open sessions, so that tests can check
+// that they never leak into logs or errors.
+func (h *Hub) SessionKeys() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var keys []string
+	for _, s := range h.sessions {
+		keys = append(keys, s.key)
+	}
+	return keys
 }
