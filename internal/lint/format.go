@@ -21,6 +21,7 @@ func Write(w io.Writer, format string, r *Result, strict bool, version string) e
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(struct {
 			*Result
 			Errors   int `json:"errors"`
@@ -186,6 +187,7 @@ func writeSARIF(w io.Writer, r *Result, version string) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
