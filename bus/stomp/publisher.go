@@ -67,6 +67,9 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 			p.metrics.Published.Inc()
 			return nil
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		if be := brokerError("", err); be != nil {
 			err = be
 		}

@@ -466,3 +466,57 @@ func FuzzParseURIs(f *testing.F) {
 		}
 	})
 }
+
+// Heart-beats flow both ways on an idle connection, so neither side gives
+// it up.
+func TestIdleConnectionKeptByHeartBeats(t *testing.T) {
+	for _, p := range pairs(t) {
+		t.Run(p.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			p.consumer.HeartBeat = 200 * time.Millisecond
+			p.consumer.HeartBeatMargin = 200 * time.Millisecond
+			c := newConsumer(t, p.consumer, bus.WithRegisterer(reg))
+			bustest.WaitConnected(t, c, wait)
+			time.Sleep(1500 * time.Millisecond)
+			if !c.Connected() || bustest.Counter(t, reg, bus.MetricReconnects, "stomp") != 0 {
+				t.Fatal("the idle connection was dropped")
+			}
+			publish(t, newPublisher(t, p.producer), p.topic, bustest.Body(4))
+			ack(t, bustest.Receive(t, c, wait))
+		})
+	}
+}
+
+// A broker that hangs with the connection open is noticed only through
+// missing heart-beats; the consumer then reconnects once it answers again.
+func TestHungBrokerDetectedByHeartBeats(t *testing.T) {
+	a := needActiveMQ(t)
+	prefix := "VirtualTopic." + bustest.Unique("t")
+	reg := prometheus.NewRegistry()
+	c := newConsumer(t, Config{URIs: []string{a.STOMPAddr}, Queue: "Consumer.mts.queue." + prefix + ".x",
+		HeartBeat: 300 * time.Millisecond, HeartBeatMargin: 300 * time.Millisecond, ConnectTimeout: time.Second,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}, bus.WithRegisterer(reg))
+	bustest.WaitConnected(t, c, wait)
+	a.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			a.Resume()
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Connected() {
+		if time.Now().After(deadline) {
+			t.Fatal("a hung broker went unnoticed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.Resume()
+	resumed = true
+	bustest.WaitConnected(t, c, wait)
+	publish(t, newPublisher(t, Config{URIs: []string{a.STOMPAddr}, TopicPrefix: prefix}), "x", bustest.Body(6))
+	ack(t, bustest.Receive(t, c, wait))
+	if got := bustest.Counter(t, reg, bus.MetricReconnects, "stomp"); got < 1 {
+		t.Errorf("reconnects %v", got)
+	}
+}

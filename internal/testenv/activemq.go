@@ -202,6 +202,21 @@ func (a *ActiveMQ) stopLocked(sig syscall.Signal) {
 	a.cmd = nil
 }
 
+// Pause freezes the broker (SIGSTOP): connections stay open but nothing
+// answers, as with a hung broker or a dead network path. Resume undoes it.
+func (a *ActiveMQ) Pause() { a.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused broker run again.
+func (a *ActiveMQ) Resume() { a.signal(syscall.SIGCONT) }
+
+func (a *ActiveMQ) signal(sig syscall.Signal) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd != nil {
+		_ = syscall.Kill(-a.cmd.Process.Pid, sig)
+	}
+}
+
 // Restart stops the broker and starts it again on the same ports with the
 // same data directory, so persistent messages survive.
 func (a *ActiveMQ) Restart(ctx context.Context) error {
