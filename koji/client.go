@@ -383,6 +383,12 @@ func classifyNetError(err error) error {
 	if errors.As(err, &alert) || errors.As(err, &verify) || errors.As(err, &unk) || errors.As(err, &inv) || errors.As(err, &host) {
 		return &TLSError{Err: err}
 	}
+	// Alerts received from the server (unknown CA, expired or missing
+	// certificate, failed renegotiation) come as an unexported type whose
+	// text is all there is to go by.
+	if strings.Contains(err.Error(), "remote error: tls: ") {
+		return &TLSError{Err: err}
+	}
 	return &TransportError{Err: err}
 }
 

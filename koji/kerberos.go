@@ -113,9 +113,10 @@ func (k *krbAuth) client() (*client.Client, error) {
 func explainKrb(err error, who string) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "KRB_AP_ERR_SKEW"):
+	case strings.Contains(msg, "KRB_AP_ERR_SKEW"), strings.Contains(strings.ToLower(msg), "clock skew"):
 		return &KerberosError{Reason: fmt.Sprintf("clock skew too great: this host's clock (%s) differs from the KDC's by more than the allowed skew; synchronise the clocks (NTP)", time.Now().UTC().Format(time.RFC3339)), Err: err}
-	case strings.Contains(msg, "KDC_ERR_PREAUTH_FAILED"), strings.Contains(msg, "KRB_AP_ERR_BAD_INTEGRITY"):
+	case strings.Contains(msg, "KDC_ERR_PREAUTH_FAILED"), strings.Contains(msg, "KRB_AP_ERR_BAD_INTEGRITY"),
+		strings.Contains(msg, "integrity verification failed"), strings.Contains(msg, "Matching key not found in keytab"):
 		return &KerberosError{Reason: fmt.Sprintf("wrong key for %s (password or keytab out of date)", who), Err: err}
 	case strings.Contains(msg, "KDC_ERR_C_PRINCIPAL_UNKNOWN"):
 		return &KerberosError{Reason: fmt.Sprintf("the KDC does not know the client principal (%s)", who), Err: err}

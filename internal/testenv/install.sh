@@ -4,7 +4,7 @@
 # Kerberos KDC, python3-zmq and python3-pika peers, and buildah. Idempotent.
 set -euo pipefail
 pkgs=(activemq apache2 libapache2-mod-auth-gssapi krb5-kdc krb5-admin-server krb5-user
-      python3-zmq python3-pika buildah openssl ca-certificates)
+      python3-zmq python3-pika buildah openssl ca-certificates faketime)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
