@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -44,6 +45,7 @@ type pattern struct {
 
 func (l *linter) legacyRules(specs []policy.Spec) {
 	ids := map[string]policy.Spec{}
+	ix := &shadowIndex{byCrit: map[string][]int{}}
 	for i, sp := range specs {
 		meta, ok := sp.Meta.(*compat.RuleMeta)
 		if !ok {
@@ -57,9 +59,19 @@ func (l *linter) legacyRules(specs []policy.Spec) {
 		}
 		pats := l.criteria(sp, meta)
 		l.destinations(sp, meta, pats)
-		l.shadowing(specs[:i], sp, meta)
+		l.shadowing(specs, ix, i)
 	}
 }
+
+// shadowIndex finds earlier rules whose criteria may be a subset of a
+// rule's: such a rule has no criteria, or its first criterion is one of the
+// rule's, so large files are not compared pairwise.
+type shadowIndex struct {
+	byCrit   map[string][]int // first criterion (key and value) -> rule indexes
+	catchAll []int
+}
+
+func critKey(c compat.Criterion) string { return c.Key + "\x00" + c.Spec }
 
 func (l *linter) definition(sp policy.Spec, meta *compat.RuleMeta, ids map[string]policy.Spec) {
 	for k, pos := range meta.Keys {
@@ -346,30 +358,45 @@ func hasGroup(p *compat.Pattern, name string) bool {
 // shadowing reports a rule that an earlier rule of its state always wins
 // against: one whose criteria are a subset of its own (none at all, the
 // same, or fewer).
-func (l *linter) shadowing(earlier []policy.Spec, sp policy.Spec, meta *compat.RuleMeta) {
-	mine := map[string]string{}
+func (l *linter) shadowing(specs []policy.Spec, ix *shadowIndex, i int) {
+	sp := specs[i]
+	meta := sp.Meta.(*compat.RuleMeta)
+	mine := map[string]bool{}
 	for _, c := range meta.Criteria {
-		mine[c.Key] = c.Spec
+		mine[critKey(c)] = true
 	}
-	for _, e := range earlier {
-		em, ok := e.Meta.(*compat.RuleMeta)
-		if !ok || !covers(e.States, sp.States) {
+	cands := append([]int{}, ix.catchAll...)
+	for k := range mine {
+		cands = append(cands, ix.byCrit[k]...)
+	}
+	slices.Sort(cands)
+	found := false
+	for _, j := range cands {
+		e := specs[j]
+		em := e.Meta.(*compat.RuleMeta)
+		if !covers(e.States, sp.States) {
 			continue
 		}
 		subset := true
 		for _, c := range em.Criteria {
-			if v, ok := mine[c.Key]; !ok || v != c.Spec {
+			if !mine[critKey(c)] {
 				subset = false
 				break
 			}
 		}
-		if !subset {
-			continue
+		if subset {
+			l.shadowed(e, sp, len(em.Criteria) == 0, len(em.Criteria) == len(meta.Criteria), len(em.Ignored) > 0)
+			found = true
+			break
 		}
-		l.shadowed(e, sp, len(em.Criteria) == 0, len(em.Criteria) == len(meta.Criteria), len(em.Ignored) > 0)
-		return
 	}
-	if len(meta.Criteria) == 0 && len(meta.Ignored) > 0 {
+	if len(meta.Criteria) == 0 {
+		ix.catchAll = append(ix.catchAll, i)
+	} else {
+		k := critKey(meta.Criteria[0])
+		ix.byCrit[k] = append(ix.byCrit[k], i)
+	}
+	if !found && len(meta.Criteria) == 0 && len(meta.Ignored) > 0 {
 		l.add(Diagnostic{Code: CodeCatchAll, Severity: Warning, Pos: pick(sp.MatchPos, sp.Source), RuleID: sp.ID,
 			Message: fmt.Sprintf("the rule matches every build in state %q: its only criterion, scratch, is ignored", sp.States[0]),
 			Hint:    "every rule after it in the same state is unreachable; give it real criteria or move it last"})

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
@@ -179,8 +181,8 @@ func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagno
 			good = append(good, sp)
 		}
 	}
-	if _, err := env.Compile(good); err != nil {
-		for _, e := range ruleset.Problems(err) {
+	for _, e := range compileAll(env, good) {
+		{
 			l.add(Diagnostic{Code: CodeCEL, Severity: Error, Pos: e.Source, RuleID: e.RuleID, Message: e.Msg,
 				Hint: "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data)"})
 		}
@@ -188,10 +190,12 @@ func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagno
 	switch f.Format {
 	case ruleset.FormatCEL:
 		l.celRules(env, f.Specs)
+		l.costs(env, good)
 	default:
+		// A legacy rule's CEL is a fixed sequence of calls whose work is
+		// the regular expression searches, which CEL cost does not see.
 		l.legacyRules(f.Specs)
 	}
-	l.costs(env, good)
 	if opts.Tags != nil {
 		if err := l.checkTags(ctx, f.Specs); err != nil {
 			return nil, err
@@ -268,4 +272,41 @@ func pick(p, fallback policy.Position) policy.Position {
 		return p
 	}
 	return fallback
+}
+
+// compileAll compiles specs as the loader does, in parallel chunks since
+// parsing CEL dominates the time of large files, and returns every problem
+// in file order.
+func compileAll(env *policy.Env, specs []policy.Spec) policy.Errors {
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(specs) + workers - 1) / workers
+	if chunk < 256 {
+		chunk = 256
+	}
+	var parts [][]policy.Spec
+	for len(specs) > 0 {
+		n := min(chunk, len(specs))
+		parts = append(parts, specs[:n])
+		specs = specs[n:]
+	}
+	errs := make([]policy.Errors, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := env.Compile(p); err != nil {
+				errs[i] = ruleset.Problems(err)
+				if errs[i] == nil {
+					errs[i] = policy.Errors{{Msg: err.Error()}}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out policy.Errors
+	for _, e := range errs {
+		out = append(out, e...)
+	}
+	return out
 }

@@ -1,0 +1,331 @@
+package lint
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/policy"
+)
+
+func codes(t *testing.T, src string, opts Options) []string {
+	t.Helper()
+	ds, err := File(context.Background(), "r.yaml", []byte(src), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Code)
+	}
+	return out
+}
+
+func TestAnalyses(t *testing.T) {
+	rule := func(id, body string) string {
+		return fmt.Sprintf("- id: %s\n  type: module\n%s", id, body)
+	}
+	tests := []struct {
+		name string
+		src  string
+		want []string // codes expected
+		not  []string // codes that must not appear
+	}{
+		{"clean", rule("a", "  rule: {name: '^a$'}\n  destinations: t\n"), nil, []string{"MTS2", "MTS1", "MTS3"}},
+		{"scratch", rule("a", "  rule: {name: '^a$', scratch: no}\n  destinations: t\n"), []string{CodeScratch}, []string{CodeCatchAll}},
+		{"scratch only", rule("a", "  rule: {scratch: yes}\n  destinations: t\n") + rule("b", "  rule: {name: '^b$'}\n  destinations: t\n"),
+			[]string{CodeScratch, CodeCatchAll, CodeUnreachable}, nil},
+		{"deliberate fallback last", rule("a", "  rule: {name: '^a$'}\n  destinations: t\n") + rule("b", "  destinations: t\n"),
+			nil, []string{CodeCatchAll, CodeUnreachable}},
+		{"other state not shadowed", rule("a", "  destinations: t\n") + rule("b", "  rule: {build_state: done}\n  destinations: t\n"),
+			nil, []string{CodeUnreachable}},
+		{"identical", rule("a", "  rule: {name: '^a$'}\n  destinations: t\n") + rule("b", "  rule: {name: '^a$'}\n  destinations: u\n"),
+			[]string{CodeDuplicate}, []string{CodeShadowed}},
+		{"subset", rule("a", "  rule: {name: '^a$'}\n  destinations: t\n") + rule("b", "  rule: {name: '^a$', stream: '^1$'}\n  destinations: u\n"),
+			[]string{CodeShadowed}, nil},
+		{"superset first is fine", rule("b", "  rule: {name: '^a$', stream: '^1$'}\n  destinations: u\n") + rule("a", "  rule: {name: '^a$'}\n  destinations: t\n"),
+			nil, []string{CodeShadowed, CodeDuplicate}},
+		{"unknown data key", rule("a", "  rule: {nmae: '^a$'}\n  destinations: t\n"), []string{CodeNever}, nil},
+		{"runtime", rule("a", "  rule: {dependencies: {runtime: {platform: '^f$'}}}\n  destinations: t\n"), []string{CodeNever}, nil},
+		{"requires", rule("a", "  rule: {dependencies: {requires: {platform: '^f$'}}}\n  destinations: t\n"), nil, []string{CodeNever}},
+		{"empty list", rule("a", "  rule: {name: []}\n  destinations: t\n"), []string{CodeNever}, nil},
+		{"int at top level", rule("a", "  rule: {version: 1}\n  destinations: t\n"), []string{CodeNever}, nil},
+		{"int in a list", rule("a", "  rule: {version: [1]}\n  destinations: t\n"), nil, []string{CodeNever}},
+		{"development quoted", rule("a", "  rule: {development: 'yes'}\n  destinations: t\n"), []string{CodeNever}, nil},
+		{"development bool", rule("a", "  rule: {development: yes}\n  destinations: t\n"), nil, []string{CodeNever}},
+		{"unknown group", rule("a", "  rule: {name: '^(?P<x>a)$'}\n  destinations: '\\g<y>'\n"), []string{CodeUnknownGroup}, nil},
+		{"known group", rule("a", "  rule: {name: '^(?P<x>a)$'}\n  destinations: '\\g<x>'\n"), nil, []string{CodeUnknownGroup, CodeOptionalGroup}},
+		{"optional group ?", rule("a", "  rule: {name: '^(?P<x>a)?$'}\n  destinations: '\\g<x>'\n"), []string{CodeOptionalGroup}, nil},
+		{"optional group *", rule("a", "  rule: {name: '^(?:(?P<x>a)b)*$'}\n  destinations: '\\g<x>'\n"), []string{CodeOptionalGroup}, nil},
+		{"optional group {0,2}", rule("a", "  rule: {name: '^(?P<x>a){0,2}$'}\n  destinations: '\\g<x>'\n"), []string{CodeOptionalGroup}, nil},
+		{"group in alternation", rule("a", "  rule: {name: '^(?:(?P<x>a)|b)$'}\n  destinations: '\\g<x>'\n"), []string{CodeOptionalGroup}, nil},
+		{"group around alternation", rule("a", "  rule: {name: '^(?P<x>a|b)$'}\n  destinations: '\\g<x>'\n"), nil, []string{CodeOptionalGroup}},
+		{"group under +", rule("a", "  rule: {name: '^(?P<x>a)+$'}\n  destinations: '\\g<x>'\n"), nil, []string{CodeOptionalGroup}},
+		{"partial group", rule("a", "  rule: {name: ['^(?P<x>a)$', '^b$']}\n  destinations: '\\g<x>'\n"), []string{CodePartialGroup}, nil},
+		{"group twice", rule("a", "  rule: {name: '^(?P<x>a)$', stream: '^(?P<x>1)$'}\n  destinations: '\\g<x>'\n"), []string{CodeDuplicateDest}, nil},
+		{"list group", rule("a", "  rule: {dependencies: {requires: {platform: '^(?P<p>f\\d+)$'}}}\n  destinations: '\\g<p>'\n"), []string{CodeListGroup}, nil},
+		{"stray state", rule("a", "  build_state: done\n  destinations: t\n"), []string{CodeStrayState}, nil},
+		{"unknown key", rule("a", "  destination: t\n  destinations: t\n"), []string{CodeUnknownKey}, nil},
+		{"type", "- id: a\n  type: rpm\n  destinations: t\n", []string{CodeType}, nil},
+		{"duplicate id", rule("a", "  rule: {name: '^a$'}\n  destinations: t\n") + rule("a", "  rule: {name: '^b$'}\n  destinations: t\n"), []string{CodeDuplicateID}, nil},
+		{"unanchored", rule("a", "  rule: {stream: 'f\\d+'}\n  destinations: t\n"), []string{CodeUnanchored}, nil},
+		{"match anything", rule("a", "  rule: {stream: '.*'}\n  destinations: t\n"), nil, []string{CodeUnanchored}},
+		{"anchored with flags", rule("a", "  rule: {stream: '(?i)^f\\d+'}\n  destinations: t\n"), nil, []string{CodeUnanchored}},
+		{"syntax", "- id: [", []string{CodeSyntax}, nil},
+		{"refused", "- id: a\n", []string{CodeLoad}, nil},
+		{"pattern", rule("a", "  rule: {name: '(?=a)'}\n  destinations: t\n"), []string{CodePattern}, []string{CodeLoad}},
+		{"cel compile", "format: cel\nrules:\n- id: a\n  match: nope\n  destinations: '\"t\"'\n", []string{CodeCEL}, nil},
+		{"cel refused", "format: cel\nrules:\n- id: a\n  match: 'true'\n", []string{CodeLoad}, []string{CodeCEL}},
+		{"cel duplicate", "format: cel\nrules:\n- id: a\n  match: build.name == 'a'\n  destinations: '\"t\"'\n- id: b\n  match: build.name == 'a'\n  destinations: '\"u\"'\n", []string{CodeDuplicate}, nil},
+		{"cel true is a catch-all", "format: cel\nrules:\n- id: a\n  match: 'true'\n  destinations: '\"t\"'\n- id: b\n  match: build.name == 'a'\n  destinations: '\"u\"'\n", []string{CodeUnreachable}, nil},
+		{"cel other state", "format: cel\nrules:\n- id: a\n  destinations: '\"t\"'\n- id: b\n  state: done\n  destinations: '\"u\"'\n", nil, []string{CodeUnreachable}},
+		{"cel cost", "format: cel\nrules:\n- id: a\n  match: data.components.rpms.all(a, data.components.rpms.all(b, data.components.rpms.all(c, a != c)))\n  destinations: '\"t\"'\n", []string{CodeCost}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := codes(t, tt.src, Options{})
+			for _, w := range tt.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("want %s, got %v", w, got)
+				}
+			}
+			for _, n := range tt.not {
+				for _, g := range got {
+					if strings.HasPrefix(g, n) {
+						t.Errorf("want no %s, got %v", n, got)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCodesDocumented(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range Codes() {
+		if seen[c.Code] {
+			t.Errorf("code %s listed twice", c.Code)
+		}
+		seen[c.Code] = true
+		want := map[byte]Severity{'1': Error, '2': Warning, '3': Info}[c.Code[3]]
+		if c.Severity != want {
+			t.Errorf("%s has severity %s, want %s", c.Code, c.Severity, want)
+		}
+	}
+	if len(seen) != 22 {
+		t.Errorf("%d codes, want 22", len(seen))
+	}
+}
+
+type fakeTags map[string]bool
+
+func (f fakeTags) TagExists(_ context.Context, tag string) (bool, error) { return f[tag], nil }
+
+func TestKojiTags(t *testing.T) {
+	src := "- id: a\n  type: module\n  rule: {name: '^a$'}\n  destinations: present\n" +
+		"- id: b\n  type: module\n  rule: {name: '^b$'}\n  destinations: missing\n" +
+		"- id: c\n  type: module\n  rule: {name: '^(?P<x>c)$'}\n  destinations: '\\g<x>-tag'\n"
+	ds, err := File(context.Background(), "r.yaml", []byte(src), Options{Tags: fakeTags{"present": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		if d.Code == CodeKojiTag {
+			got = append(got, d.RuleID)
+		}
+	}
+	if !slices.Equal(got, []string{"b"}) {
+		t.Errorf("missing tags reported for rules %v, want [b]", got)
+	}
+	cel := "format: cel\nrules:\n- id: a\n  match: build.name == 'a'\n  destinations: '[\"present\", \"gone\"]'\n- id: b\n  destinations: 'build.name + \"-x\"'\n"
+	ds, err = File(context.Background(), "r.yaml", []byte(cel), Options{Tags: fakeTags{"present": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Code != CodeKojiTag || !strings.Contains(ds[0].Message, `"gone"`) {
+		t.Errorf("got %+v, want one MTS105 for gone", ds)
+	}
+}
+
+func sampleResult(t *testing.T) *Result {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "rules.yaml")
+	src := "- id: a\n  type: module\n  rule: {scratch: yes}\n  destinations: t\n- id: b\n  type: module\n  rule: {name: '(?=x)'}\n  destinations: t\n- id: c\n  type: module\n  rule: {stream: 'f\\d'}\n  destinations: t\n"
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Paths(context.Background(), []string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Count(Error) == 0 || r.Count(Warning) == 0 || r.Count(Info) == 0 {
+		t.Fatalf("sample should have every severity: %+v", r.Diagnostics)
+	}
+	return r
+}
+
+// TestSARIF checks the output against the properties SARIF 2.1.0's schema
+// requires (sarifLog: version, runs; run: tool; tool: driver; driver:
+// name; result: message; message: text; reportingDescriptor: id) and the
+// enumerations it constrains.
+func TestSARIF(t *testing.T) {
+	r := sampleResult(t)
+	var b strings.Builder
+	if err := Write(&b, "sarif", r, false, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var log map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &log); err != nil {
+		t.Fatal(err)
+	}
+	need := func(m map[string]any, key, where string) any {
+		v, ok := m[key]
+		if !ok {
+			t.Fatalf("%s: required property %q missing", where, key)
+		}
+		return v
+	}
+	obj := func(v any, where string) map[string]any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: not an object: %v", where, v)
+		}
+		return m
+	}
+	arr := func(v any, where string) []any {
+		a, ok := v.([]any)
+		if !ok {
+			t.Fatalf("%s: not an array: %v", where, v)
+		}
+		return a
+	}
+	if v := need(log, "version", "sarifLog"); v != "2.1.0" {
+		t.Errorf("version %v", v)
+	}
+	runs := arr(need(log, "runs", "sarifLog"), "runs")
+	if len(runs) != 1 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	run := obj(runs[0], "run")
+	driver := obj(need(obj(need(run, "tool", "run"), "tool"), "driver", "tool"), "driver")
+	if s, _ := need(driver, "name", "driver").(string); s == "" {
+		t.Error("driver name empty")
+	}
+	ids := map[string]int{}
+	for i, rd := range arr(need(driver, "rules", "driver"), "rules") {
+		id, _ := need(obj(rd, "rule"), "id", "reportingDescriptor").(string)
+		ids[id] = i
+	}
+	results := arr(need(run, "results", "run"), "results")
+	if len(results) != len(r.Diagnostics) {
+		t.Fatalf("%d results for %d diagnostics", len(results), len(r.Diagnostics))
+	}
+	levels := map[string]bool{"none": true, "note": true, "warning": true, "error": true}
+	for i, rv := range results {
+		res := obj(rv, "result")
+		msg := obj(need(res, "message", "result"), "message")
+		if s, _ := need(msg, "text", "message").(string); s == "" {
+			t.Errorf("result %d: empty message", i)
+		}
+		if l, _ := res["level"].(string); !levels[l] {
+			t.Errorf("result %d: level %q", i, l)
+		}
+		id, _ := res["ruleId"].(string)
+		if idx, ok := ids[id]; !ok || res["ruleIndex"] != float64(idx) {
+			t.Errorf("result %d: ruleId %q and ruleIndex %v disagree with the driver's rules", i, id, res["ruleIndex"])
+		}
+		for _, lv := range arr(res["locations"], "locations") {
+			pl := obj(obj(lv, "location")["physicalLocation"], "physicalLocation")
+			uri, _ := obj(pl["artifactLocation"], "artifactLocation")["uri"].(string)
+			if !strings.HasSuffix(uri, "rules.yaml") {
+				t.Errorf("result %d: uri %q", i, uri)
+			}
+			region := obj(pl["region"], "region")
+			if l, _ := region["startLine"].(float64); l < 1 {
+				t.Errorf("result %d: startLine %v", i, region["startLine"])
+			}
+		}
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	r := sampleResult(t)
+	for _, strict := range []bool{false, true} {
+		var b strings.Builder
+		if err := Write(&b, "junit", r, strict, "test"); err != nil {
+			t.Fatal(err)
+		}
+		var got junitSuites
+		if err := xml.Unmarshal([]byte(b.String()), &got); err != nil {
+			t.Fatalf("output is not XML: %v", err)
+		}
+		if len(got.Suites) != 1 || got.Suites[0].Tests != 1 || got.Suites[0].Failures != 1 {
+			t.Fatalf("suites %+v", got.Suites)
+		}
+		f := got.Suites[0].Cases[0].Failure
+		if f == nil || !strings.Contains(f.Text, "MTS103") {
+			t.Fatalf("failure %+v lacks the error", f)
+		}
+		if strings.Contains(f.Text, "MTS201") != strict {
+			t.Errorf("strict=%v: warnings in failure: %q", strict, f.Text)
+		}
+	}
+}
+
+func TestGitHubEscapes(t *testing.T) {
+	r := &Result{Files: []string{"a,b:c.yaml"}, Diagnostics: []Diagnostic{{Code: "MTS201", Severity: Warning,
+		Message: "100% sure\nnext", Pos: posAt("a,b:c.yaml", 3, 4)}}}
+	var b strings.Builder
+	if err := Write(&b, "github", r, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "::warning file=a%2Cb%3Ac.yaml,line=3,col=4,title=MTS201::100%25 sure%0Anext\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+func FuzzFile(f *testing.F) {
+	f.Add([]byte("- id: a\n  type: module\n  rule: {name: '^(?P<x>a)?$', scratch: yes}\n  destinations: '\\g<x>'\n"))
+	f.Add([]byte("format: cel\nrules:\n- id: a\n  match: build.name == 'a'\n  destinations: '\"t\"'\n"))
+	f.Add([]byte("- id: a\n  type: module\n  rule: {dependencies: {runtime: {p: []}}}\n  destinations: t\n"))
+	f.Add([]byte("- &a {id: a, type: module, destinations: t, rule: {name: *a}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := File(ctx, "f.yaml", data, Options{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkLint(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		var sb strings.Builder
+		for i := range n {
+			fmt.Fprintf(&sb, "- id: rule %d\n  type: module\n  rule:\n    name: '^mod%d-(?P<n>[a-z]+)$'\n    stream: '^%d$'\n    dependencies:\n      requires: {platform: '^(?P<p>f\\d+)$'}\n    development: no\n  destinations: '\\g<p>-\\g<n>-%d'\n", i, i, i%7, i)
+		}
+		data := []byte(sb.String())
+		b.Run(fmt.Sprintf("rules-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := File(context.Background(), "bench.yaml", data, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func posAt(file string, line, col int) policy.Position {
+	return policy.Position{File: file, Line: line, Col: col}
+}
