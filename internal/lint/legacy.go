@@ -166,7 +166,7 @@ func (w *walker) walk(e any, n *yaml.Node, path []string, at policy.Position) {
 		var list []*compat.Pattern
 		for _, v := range e {
 			if s, ok := v.(string); ok {
-				if re, err := compat.CompilePattern(s); err == nil {
+				if re, err := w.l.compile(s); err == nil {
 					list = append(list, re)
 				}
 			}
@@ -205,7 +205,7 @@ func (w *walker) walk(e any, n *yaml.Node, path []string, at policy.Position) {
 }
 
 func (w *walker) pattern(src string, list []*compat.Pattern, at policy.Position, key string, multi bool) {
-	re, err := compat.CompilePattern(src)
+	re, err := w.l.compile(src)
 	if err != nil {
 		return // the loader reports it
 	}
@@ -444,3 +444,20 @@ func covers(a, b []string) bool {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// compile compiles a pattern once per file: rules of a large file tend to
+// share patterns.
+func (l *linter) compile(src string) (*compat.Pattern, error) {
+	if p, ok := l.patterns[src]; ok {
+		return p, nil
+	}
+	p, err := compat.CompilePattern(src)
+	if err != nil {
+		return nil, err
+	}
+	if l.patterns == nil {
+		l.patterns = map[string]*compat.Pattern{}
+	}
+	l.patterns[src] = p
+	return p, nil
+}

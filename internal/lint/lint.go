@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -205,8 +206,9 @@ func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagno
 }
 
 type linter struct {
-	opts  Options
-	diags []Diagnostic
+	opts     Options
+	diags    []Diagnostic
+	patterns map[string]*compat.Pattern
 }
 
 func (l *linter) add(d Diagnostic) { l.diags = append(l.diags, d) }
