@@ -1,0 +1,276 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gostomp "github.com/go-stomp/stomp/v3"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/testenv"
+	"github.com/fedora-modularity/mts/koji/kojitest"
+)
+
+const serveData = "../../testdata/serve"
+
+// broker is the ActiveMQ shared by the end-to-end tests; each test uses
+// queues and topics of its own.
+var broker *testenv.ActiveMQ
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if testenv.ActiveMQAvailable() == nil {
+			dir, err := os.MkdirTemp("", "mts-service-activemq-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			broker, err = testenv.StartActiveMQ(ctx, dir)
+			cancel()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "starting ActiveMQ:", err)
+				return 1
+			}
+			defer broker.Stop()
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func needBroker(t *testing.T) *testenv.ActiveMQ {
+	t.Helper()
+	if broker == nil {
+		testenv.Missing(t, "activemq: %v", testenv.ActiveMQAvailable())
+	}
+	return broker
+}
+
+// mbsStandIn answers GET /module-builds/{id}?verbose=true with the
+// modulemd document named for the id, as MBS does, and can fail on demand.
+type mbsStandIn struct {
+	*httptest.Server
+	mu    sync.Mutex
+	docs  map[int64]string
+	fail  atomic.Int64 // answer this many requests with 503
+	calls atomic.Int64
+}
+
+func newMBS(t *testing.T) *mbsStandIn {
+	m := &mbsStandIn{docs: map[int64]string{}}
+	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.calls.Add(1)
+		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/module-build-service/1/module-builds/"), 10, 64)
+		if err != nil || r.URL.Query().Get("verbose") != "true" {
+			http.Error(w, `{"status": 400, "error": "Bad Request"}`, http.StatusBadRequest)
+			return
+		}
+		if m.fail.Load() > 0 {
+			m.fail.Add(-1)
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		m.mu.Lock()
+		file, ok := m.docs[id]
+		m.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"status": 404, "error": "Not Found", "message": "No such module found."}`)
+			return
+		}
+		doc, err := os.ReadFile(filepath.Join(serveData, "modulemd", file))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "modulemd": string(doc), "state_name": "ready"})
+	}))
+	t.Cleanup(m.Close)
+	return m
+}
+
+func (m *mbsStandIn) URL() string { return m.Server.URL + "/module-build-service/1/" }
+
+func (m *mbsStandIn) add(id int64, file string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.docs[id] = file
+}
+
+// javaEvent is a javapackages-tools build; each version is its own build.
+func javaEvent(id int64, state string) bus.Event {
+	return bus.Event{ID: id, Name: "javapackages-tools", Stream: "201801",
+		Version: strconv.FormatInt(2920190110130000+id, 10), Context: "118bbc34", State: 5, StateName: state}
+}
+
+func nvrs(ev bus.Event) (string, string) {
+	rel := ev.Stream + "-" + ev.Version + "." + ev.Context
+	return ev.Name + "-" + rel, ev.Name + "-devel-" + rel
+}
+
+// addJava makes the hub and MBS know the build of ev.
+func addJava(hub *kojitest.Hub, m *mbsStandIn, ev bus.Event) {
+	n, d := nvrs(ev)
+	hub.AddBuild(kojitest.Build{NVR: n})
+	hub.AddBuild(kojitest.Build{NVR: d})
+	m.add(ev.ID, "javapackages-tools-201801-f29.yaml")
+}
+
+func newHub(t *testing.T, opts ...kojitest.Option) *kojitest.Hub {
+	hub := kojitest.New(t, opts...)
+	for _, tag := range []string{"f29-modular-ursamajor", "f29-modular-updates-candidate"} {
+		hub.AddTag(tag)
+		hub.AddPackage(tag, "javapackages-tools")
+		hub.AddPackage(tag, "javapackages-tools-devel")
+	}
+	hub.AddUser("mts", "tag")
+	return hub
+}
+
+// busNames are the queue and topics of one test.
+type busNames struct {
+	inTopic, queue, outPrefix string
+}
+
+func newBusNames(prefix string) busNames {
+	u := strings.ReplaceAll(fmt.Sprintf("%s%d", prefix, time.Now().UnixNano()), "-", "")
+	return busNames{
+		inTopic:   "VirtualTopic.eng.mbs." + u,
+		queue:     "Consumer.mts.queue.VirtualTopic.eng.mbs." + u,
+		outPrefix: "VirtualTopic.eng.mts." + u,
+	}
+}
+
+func stompConfig(b *testenv.ActiveMQ, n busNames) stomp.Config {
+	return stomp.Config{
+		URIs: []string{b.STOMPAddr}, Queue: n.queue, TopicPrefix: n.outPrefix, Prefetch: 4,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, HeartBeat: -1,
+	}
+}
+
+// sender publishes MBS events to the input virtual topic, persistent.
+type sender struct {
+	conn  *gostomp.Conn
+	topic string
+}
+
+func newSender(t *testing.T, b *testenv.ActiveMQ, n busNames) *sender {
+	conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Disconnect() })
+	return &sender{conn: conn, topic: "/topic/" + n.inTopic}
+}
+
+func (s *sender) send(t *testing.T, ev bus.Event) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"id": ev.ID, "name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context,
+		"state": ev.State, "state_name": ev.StateName, "scratch": ev.Scratch, "owner": "mbs",
+		"koji_tag": "module-x", "component_builds": []int{1, 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conn.Send(s.topic, "application/json", body,
+		gostomp.SendOpt.Receipt, gostomp.SendOpt.Header("persistent", "true")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watcher collects what the service announces.
+type watcher struct {
+	mu   sync.Mutex
+	msgs []announced
+}
+
+type announced struct {
+	Topic string
+	Body  map[string]any
+}
+
+func newWatcher(t *testing.T, b *testenv.ActiveMQ, n busNames) *watcher {
+	conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := conn.Subscribe("/topic/"+n.outPrefix+".>", gostomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{}
+	go func() {
+		for m := range sub.C {
+			if m.Err != nil {
+				return
+			}
+			var body map[string]any
+			_ = json.Unmarshal(m.Body, &body)
+			topic := strings.TrimPrefix(m.Destination, "/topic/"+n.outPrefix+".")
+			w.mu.Lock()
+			w.msgs = append(w.msgs, announced{topic, body})
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = conn.Disconnect() })
+	return w
+}
+
+func (w *watcher) forBuild(id int64) []announced {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []announced
+	for _, m := range w.msgs {
+		if b, ok := m.Body["build"].(map[string]any); ok && int64(b["id"].(float64)) == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tagCallsFor counts tagBuild calls for nvr.
+func tagCallsFor(hub *kojitest.Hub, nvr string) int {
+	n := 0
+	for _, c := range hub.TagCalls() {
+		if c.NVR == nvr && !c.Bypass {
+			n++
+		}
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
