@@ -233,8 +233,8 @@ func (c *Config) fill(values, source map[string]string, home string) error {
 			return 0, false, nil
 		}
 		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || n < 0 {
-			return 0, false, &ConfigError{File: source[k], Key: k, Msg: fmt.Sprintf("%q is not a non-negative number", v)}
+		if err != nil || n < 0 || n > 1e9 {
+			return 0, false, &ConfigError{File: source[k], Key: k, Msg: fmt.Sprintf("%q is not a number between 0 and 1e9", v)}
 		}
 		return n, true, nil
 	}
