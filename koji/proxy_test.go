@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +211,31 @@ func TestKerberosLogin(t *testing.T) {
 		c := newClient(t, base, koji.WithKeytab(kdc.Principal("mts"), keytab), koji.WithKrb5Config(kdc.KRB5Config))
 		if err := c.Login(ctxT(t)); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("credential cache from kinit", func(t *testing.T) {
+		kinit, err := exec.LookPath("kinit")
+		if err != nil {
+			testenv.Missing(t, "kinit (Debian package krb5-user)")
+		}
+		cc := filepath.Join(t.TempDir(), "ccache")
+		cmd := exec.Command(kinit, "-k", "-t", keytab, kdc.Principal("mts"))
+		cmd.Env = append(os.Environ(), append(kdc.Env, "KRB5CCNAME=FILE:"+cc)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kinit: %v\n%s", err, out)
+		}
+		t.Setenv("KRB5CCNAME", "FILE:"+cc)
+		c := newClient(t, cfg(""), koji.WithKrb5Config(kdc.KRB5Config))
+		u, err := c.GetLoggedInUser(ctxT(t))
+		if err != nil || u.Name != "mts" {
+			t.Fatalf("user = %+v, %v", u, err)
+		}
+	})
+	t.Run("no credential cache", func(t *testing.T) {
+		t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none"))
+		c := newClient(t, cfg(""), koji.WithKrb5Config(kdc.KRB5Config))
+		if err := c.Login(ctxT(t)); err == nil || !strings.Contains(err.Error(), "run kinit") {
+			t.Fatalf("err = %v, want advice to run kinit", err)
 		}
 	})
 	t.Run("stale keytab", func(t *testing.T) {
