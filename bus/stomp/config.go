@@ -76,7 +76,9 @@ type Config struct {
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
 	TopicPrefix string
 	// HeartBeat is the interval asked of the broker in both directions;
-	// 10s by default, negative disables heart-beats.
+	// 10s by default, negative disables heart-beats. The client library
+	// also stops waiting for a receipt after one interval, so it must be
+	// longer than the broker's slowest answer.
 	HeartBeat time.Duration
 	// HeartBeatMargin is how late a broker heart-beat may be before the
 	// connection is given up; defaults to HeartBeat, so that a busy

@@ -473,11 +473,14 @@ func TestIdleConnectionKeptByHeartBeats(t *testing.T) {
 	for _, p := range pairs(t) {
 		t.Run(p.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			p.consumer.HeartBeat = 200 * time.Millisecond
-			p.consumer.HeartBeatMargin = 200 * time.Millisecond
+			// Not shorter: the library also gives up waiting for a receipt
+			// after one heart-beat interval, and a loaded machine can take
+			// that long to sync the broker's journal.
+			p.consumer.HeartBeat = time.Second
+			p.consumer.HeartBeatMargin = time.Second
 			c := newConsumer(t, p.consumer, bus.WithRegisterer(reg))
 			bustest.WaitConnected(t, c, wait)
-			time.Sleep(1500 * time.Millisecond)
+			time.Sleep(3 * time.Second)
 			if !c.Connected() || bustest.Counter(t, reg, bus.MetricReconnects, "stomp") != 0 {
 				t.Fatal("the idle connection was dropped")
 			}
