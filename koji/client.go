@@ -200,6 +200,9 @@ type request struct {
 	// transport error (the first attempt may have reached the hub); an
 	// error from it ends the call.
 	beforeResend func(ctx context.Context) error
+	// noRelogin skips the new login on an expired session (for logout,
+	// where a new session would only be ended again).
+	noRelogin bool
 }
 
 // call runs r and decodes its result into out (nil to ignore it).
@@ -263,7 +266,7 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 			return nil
 		case ctx.Err() != nil:
 			return err
-		case r.auth && sess != nil && !relogged && HasCode(err, CodeAuthExpired, CodeAuthError):
+		case r.auth && sess != nil && !relogged && !r.noRelogin && HasCode(err, CodeAuthExpired, CodeAuthError):
 			// The session expired or the hub forgot it: one new login.
 			c.log.InfoContext(ctx, "koji session no longer valid, logging in again", "method", r.method, "fault", FaultCode(err))
 			relogged = true
@@ -520,9 +523,12 @@ func (c *Client) Logout(ctx context.Context) error {
 	if !c.LoggedIn() {
 		return nil
 	}
-	err := c.call(ctx, request{method: "logout", auth: true}, nil)
+	err := c.call(ctx, request{method: "logout", auth: true, noRelogin: true}, nil)
 	c.mu.Lock()
 	c.sess = nil
 	c.mu.Unlock()
+	if HasCode(err, CodeAuthExpired, CodeAuthError) {
+		return nil // the session is gone either way
+	}
 	return err
 }

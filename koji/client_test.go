@@ -556,3 +556,26 @@ func TestObserverAndNoSecretsInLogs(t *testing.T) {
 		t.Fatal("hub kept no session to check against")
 	}
 }
+
+func TestLogout(t *testing.T) {
+	hub := newHub(t)
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	if err := c.Logout(ctx); err != nil || hub.CallCount("logout") != 0 {
+		t.Fatalf("logout without a session: %v, %d calls", err, hub.CallCount("logout"))
+	}
+	if err := c.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logout(ctx); err != nil || c.LoggedIn() || len(hub.SessionKeys()) != 0 {
+		t.Fatalf("logout: %v, logged in %v, %d sessions open", err, c.LoggedIn(), len(hub.SessionKeys()))
+	}
+	// An expired session is not renewed just to be ended.
+	if err := c.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hub.ExpireSessions()
+	if err := c.Logout(ctx); err != nil || hub.CallCount("sslLogin") != 2 {
+		t.Fatalf("logout of expired session: %v, %d logins", err, hub.CallCount("sslLogin"))
+	}
+}
