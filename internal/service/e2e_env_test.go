@@ -194,6 +194,22 @@ func (s *sender) send(t *testing.T, ev bus.Event) {
 	}
 }
 
+// createQueue makes the consumer queue exist before anything is sent: a
+// virtual topic only copies messages to queues that already exist.
+func createQueue(t *testing.T, b *testenv.ActiveMQ, n busNames) {
+	t.Helper()
+	conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := conn.Subscribe("/queue/"+n.queue, gostomp.AckClientIndividual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sub.Unsubscribe()
+	_ = conn.Disconnect()
+}
+
 // watcher collects what the service announces.
 type watcher struct {
 	mu   sync.Mutex

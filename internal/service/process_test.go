@@ -1,0 +1,180 @@
+package service_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji/kojitest"
+)
+
+// buildMTS builds the mts binary into a temporary directory.
+func buildMTS(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mts")
+	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/mts")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// serveConfig writes the configuration of an mts serve process.
+func serveConfig(t *testing.T, n busNames, hub *kojitest.Hub, m *mbsStandIn) string {
+	t.Helper()
+	dir := t.TempDir()
+	kojiConf := filepath.Join(dir, "koji.conf")
+	ini := fmt.Sprintf("[mts-test]\nserver = %s\nserverca = %s\nauthtype = ssl\ncert = %s\ntimeout = 5\nmax_retries = 1\nretry_interval = 0.05\n",
+		hub.URL(), hub.CAFile(), hub.ClientCertFile("mts"))
+	if err := os.WriteFile(kojiConf, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := filepath.Abs(filepath.Join(serveData, "rules-e2e/v1.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "mts.yaml")
+	yaml := fmt.Sprintf(`rules: [%s]
+mbs_api_url: %s
+koji_profile: mts-test
+koji_config: %s
+messaging_backend: rhmsg
+rhmsg_brokers: [%s]
+rhmsg_queue: %s
+rhmsg_topic_prefix: %s
+workers: 4
+retry_attempts: 20
+retry_min_backoff: 50ms
+retry_max_backoff: 200ms
+shutdown_timeout: 20s
+listen_address: 127.0.0.1:0
+log_level: INFO
+`, rules, m.URL(), kojiConf, broker.STOMPAddr, n.queue, n.outPrefix)
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+func startMTS(t *testing.T, bin, conf string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", conf)
+	cmd.Stderr = testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// TestKillAndRestart kills the service with SIGKILL in the middle of a
+// stream of events, starts it again, and checks that every event is
+// handled and no build gets a second tagBuild task.
+func TestKillAndRestart(t *testing.T) {
+	b := needBroker(t)
+	bin := buildMTS(t)
+	n := newBusNames("kill")
+	hub := newHub(t, kojitest.WithTaskDelay(time.Millisecond))
+	hub.Delay("tagBuild", 20*time.Millisecond)
+	m := newMBS(t)
+	w := newWatcher(t, b, n)
+	conf := serveConfig(t, n, hub, m)
+	createQueue(t, b, n)
+	s := newSender(t, b, n)
+
+	cmd := startMTS(t, bin, conf)
+	const count = 30
+	for i := range int64(count) {
+		ev := javaEvent(2000+i, "ready")
+		addJava(hub, m, ev)
+		s.send(t, ev)
+	}
+	eventually(t, 30*time.Second, "some builds tagged", func() bool { return len(hub.TagCalls()) >= 10 })
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// A tagBuild the killed process sent may still be on its way through
+	// the hub; a supervisor's restart delay covers that window.
+	time.Sleep(500 * time.Millisecond)
+	if len(hub.TagCalls()) >= 2*count {
+		t.Fatalf("every build was tagged before the kill; the test proves nothing")
+	}
+	startMTS(t, bin, conf)
+	eventually(t, 60*time.Second, "every build tagged", func() bool { return len(hub.Tagged("f29-modular-ursamajor")) == 2*count })
+	for i := range int64(count) {
+		n1, n2 := nvrs(javaEvent(2000+i, "ready"))
+		if c1, c2 := tagCallsFor(hub, n1), tagCallsFor(hub, n2); c1 != 1 || c2 != 1 {
+			t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", 2000+i, c1, c2)
+		}
+		eventually(t, 10*time.Second, "announced", func() bool { return len(w.forBuild(2000+i)) >= 2 })
+	}
+}
+
+// TestSIGTERMFinishesInFlight stops the service while events are in
+// flight: it must finish them, acknowledge and exit 0; a new process
+// handles the rest.
+func TestSIGTERMFinishesInFlight(t *testing.T) {
+	b := needBroker(t)
+	bin := buildMTS(t)
+	n := newBusNames("term")
+	hub := newHub(t, kojitest.WithTaskDelay(time.Millisecond))
+	hub.Delay("tagBuild", 200*time.Millisecond)
+	m := newMBS(t)
+	w := newWatcher(t, b, n)
+	conf := serveConfig(t, n, hub, m)
+	createQueue(t, b, n)
+	s := newSender(t, b, n)
+
+	cmd := startMTS(t, bin, conf)
+	const count = 12
+	for i := range int64(count) {
+		ev := javaEvent(3000+i, "ready")
+		addJava(hub, m, ev)
+		s.send(t, ev)
+	}
+	eventually(t, 30*time.Second, "tagging under way", func() bool { return len(hub.TagCalls()) >= 1 })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("mts serve after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("mts serve did not stop within 30s of SIGTERM")
+	}
+	// Every build whose tagging started was finished and announced.
+	for _, c := range hub.TagCalls() {
+		var id int64
+		for i := range int64(count) {
+			if n1, n2 := nvrs(javaEvent(3000+i, "ready")); c.NVR == n1 || c.NVR == n2 {
+				id = 3000 + i
+			}
+		}
+		if got := len(w.forBuild(id)); got != 2 {
+			eventually(t, 5*time.Second, fmt.Sprintf("build %d announced before exit", id), func() bool { return len(w.forBuild(id)) == 2 })
+		}
+	}
+	startMTS(t, bin, conf)
+	eventually(t, 60*time.Second, "every build tagged", func() bool { return len(hub.Tagged("f29-modular-ursamajor")) == 2*count })
+	for i := range int64(count) {
+		n1, n2 := nvrs(javaEvent(3000+i, "ready"))
+		if c1, c2 := tagCallsFor(hub, n1), tagCallsFor(hub, n2); c1 != 1 || c2 != 1 {
+			t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", 3000+i, c1, c2)
+		}
+	}
+}
