@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"cel.dev/cel-go/cel"
 	"go.yaml.in/yaml/v3"
+	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/policy"
@@ -44,6 +46,18 @@ type RuleMeta struct {
 	// HasRule is false when the definition has no `rule` (matches all).
 	HasRule bool
 	Node    *yaml.Node
+}
+
+// Compact drops the YAML syntax tree the meta refers to, which only lint
+// needs, so that a loaded rule set does not keep its whole file in memory.
+func (m *RuleMeta) Compact() {
+	m.Node = nil
+	for i := range m.Criteria {
+		m.Criteria[i].Node = nil
+	}
+	for i := range m.Ignored {
+		m.Ignored[i].Node = nil
+	}
 }
 
 // LoadLegacy turns a legacy Modularity rule file (already parsed, root may
@@ -130,7 +144,6 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string) (p
 		}
 	}
 	sp.States = []string{defaultState}
-	var terms []string
 	if n, ok := fields["rule"]; ok {
 		for n.Kind == yaml.AliasNode {
 			n = n.Alias
@@ -176,23 +189,42 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string) (p
 					}
 				}
 				meta.Criteria = append(meta.Criteria, c)
-				terms = append(terms, fmt.Sprintf("%s(%s, %s, %s)", FuncMatch, policy.VarData, celString(key), celString(c.Spec)))
 			}
 		}
+	}
+	sp.Match, sp.MatchAST, sp.Destinations, sp.DestinationsAST = ruleCEL(meta)
+	sp.Guard = guard(meta.Criteria)
+	return sp, errs
+}
+
+// ruleCEL writes the CEL of a legacy rule, as text and parsed.
+func ruleCEL(meta *RuleMeta) (match string, matchAST *cel.Ast, dests string, destsAST *cel.Ast) {
+	var b exprBuilder
+	var texts []string
+	var terms []*exprpb.Expr
+	add := func(fn string, c Criterion) {
+		texts = append(texts, fmt.Sprintf("%s(%s, %s, %s)", fn, policy.VarData, celString(c.Key), celString(c.Spec)))
+		terms = append(terms, b.call(fn, b.ident(policy.VarData), b.str(c.Key), b.str(c.Spec)))
 	}
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
 	// key that did not match.
-	var checks []string
 	for i, c := range meta.Criteria {
 		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
-			checks = append(checks, fmt.Sprintf("%s(%s, %s, %s)", FuncValid, policy.VarData, celString(c.Key), celString(c.Spec)))
+			add(FuncValid, c)
 		}
 	}
-	sp.Match = strings.Join(append(checks, terms...), " && ")
-	sp.Destinations = fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
-	sp.Guard = guard(meta.Criteria)
-	return sp, errs
+	for _, c := range meta.Criteria {
+		add(FuncMatch, c)
+	}
+	if len(terms) > 0 {
+		match = strings.Join(texts, " && ")
+		matchAST = b.ast(b.and(terms), match)
+	}
+	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
+	var db exprBuilder
+	destsAST = db.ast(db.call(FuncDestinations, db.str(meta.Template)), dests)
+	return match, matchAST, dests, destsAST
 }
 
 // patternNode finds the first scalar under n whose pattern does not

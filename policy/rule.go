@@ -3,7 +3,9 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 )
@@ -62,8 +64,12 @@ type Spec struct {
 	// Destinations is a CEL expression of type string or list(string).
 	Destinations    string
 	DestinationsPos Position
-	Scope           *Scope
-	Guard           *Guard
+	// MatchAST and DestinationsAST, when set, are Match and Destinations
+	// already parsed, so that generated rules skip the CEL parser, which
+	// dominates loading large rule sets. The texts must parse to them.
+	MatchAST, DestinationsAST *cel.Ast
+	Scope                     *Scope
+	Guard                     *Guard
 	// Meta carries what the rule's format knows about it (for explain and
 	// lint); the engine does not look at it.
 	Meta any
@@ -113,47 +119,76 @@ type compiledScope struct {
 }
 
 // Compile compiles specs, in order, into a rule set. It returns every
-// problem it finds, as Errors wrapped with ErrRefused.
+// problem it finds, as Errors wrapped with ErrRefused. Rules are compiled
+// in parallel: large sets are dominated by parsing and checking CEL.
 func (e *Env) Compile(specs []Spec) (*Set, error) {
 	var errs Errors
 	scopes := map[*Scope]*compiledScope{}
 	envs := map[*Scope]*cel.Env{}
 	nvars := 0
-	rules := make([]*Rule, 0, len(specs))
 	for _, sp := range specs {
-		env := e.cel
-		var cs *compiledScope
-		if sp.Scope != nil && len(sp.Scope.Variables) > 0 {
-			var ok bool
-			if cs, ok = scopes[sp.Scope]; !ok {
-				var serrs Errors
-				cs, env, serrs = e.compileScope(sp.Scope, nvars)
-				errs = append(errs, serrs...)
-				scopes[sp.Scope] = cs
-				envs[sp.Scope] = env
-				nvars += len(cs.progs)
+		if sp.Scope == nil || len(sp.Scope.Variables) == 0 {
+			continue
+		}
+		if _, ok := scopes[sp.Scope]; ok {
+			continue
+		}
+		cs, env, serrs := e.compileScope(sp.Scope, nvars)
+		errs = append(errs, serrs...)
+		scopes[sp.Scope], envs[sp.Scope] = cs, env
+		nvars += len(cs.progs)
+	}
+
+	rules := make([]*Rule, len(specs))
+	ruleErrs := make([]Errors, len(specs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sp := specs[i]
+				env := e.cel
+				if cs := scopes[sp.Scope]; cs != nil {
+					env = envs[sp.Scope]
+				}
+				rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
 			}
-			env = envs[sp.Scope]
-		}
-		r := &Rule{Spec: sp, scope: cs}
-		if strings.TrimSpace(sp.Match) != "" {
-			prg, err := e.program(env, sp.Match, cel.BoolType)
-			if err != nil {
-				errs = append(errs, Error{Source: pick(sp.MatchPos, sp.Source), RuleID: sp.ID, Msg: "match: " + err.Error()})
-			}
-			r.match = prg
-		}
-		prg, err := e.program(env, sp.Destinations, nil)
-		if err != nil {
-			errs = append(errs, Error{Source: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID, Msg: "destinations: " + err.Error()})
-		}
-		r.dests = prg
-		rules = append(rules, r)
+		}()
+	}
+	for i := range specs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, re := range ruleErrs {
+		errs = append(errs, re...)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrRefused, errs)
 	}
 	return newSet(rules, nvars, e.cel.CELTypeAdapter()), nil
+}
+
+func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Errors) {
+	var errs Errors
+	r := &Rule{Spec: sp, scope: cs}
+	if strings.TrimSpace(sp.Match) != "" {
+		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType)
+		if err != nil {
+			errs = append(errs, Error{Source: pick(sp.MatchPos, sp.Source), RuleID: sp.ID, Msg: "match: " + err.Error()})
+		}
+		r.match = prg
+	}
+	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil)
+	if err != nil {
+		errs = append(errs, Error{Source: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID, Msg: "destinations: " + err.Error()})
+	}
+	r.dests = prg
+	// The programs are built; the parsed forms are no longer needed.
+	r.MatchAST, r.DestinationsAST = nil, nil
+	return r, errs
 }
 
 func pick(p, fallback Position) Position {
@@ -203,8 +238,14 @@ func (e *Env) programOptions() []cel.ProgramOption {
 }
 
 // program type-checks src; want nil means string or list(string).
-func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, error) {
-	ast, iss := env.Compile(src)
+func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type) (cel.Program, error) {
+	var ast *cel.Ast
+	var iss *cel.Issues
+	if parsed != nil {
+		ast, iss = env.Check(parsed)
+	} else {
+		ast, iss = env.Compile(src)
+	}
 	if iss.Err() != nil {
 		return nil, iss.Err()
 	}

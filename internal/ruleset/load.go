@@ -162,6 +162,14 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 		f, es := ParseFile(s.name, s.data, opts)
 		errs = append(errs, es...)
 		if f != nil {
+			for _, sp := range f.Specs {
+				switch m := sp.Meta.(type) {
+				case *compat.RuleMeta:
+					m.Compact()
+				case *CELMeta:
+					m.Node = nil
+				}
+			}
 			specs = append(specs, f.Specs...)
 		}
 	}
