@@ -70,7 +70,7 @@ type mbsStandIn struct {
 	calls atomic.Int64
 }
 
-func newMBS(t *testing.T) *mbsStandIn {
+func newMBS(t testing.TB) *mbsStandIn {
 	m := &mbsStandIn{docs: map[int64]string{}}
 	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.calls.Add(1)
@@ -169,7 +169,7 @@ type sender struct {
 	topic string
 }
 
-func newSender(t *testing.T, b *testenv.ActiveMQ, n busNames) *sender {
+func newSender(t testing.TB, b *testenv.ActiveMQ, n busNames) *sender {
 	conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func newSender(t *testing.T, b *testenv.ActiveMQ, n busNames) *sender {
 	return &sender{conn: conn, topic: "/topic/" + n.inTopic}
 }
 
-func (s *sender) send(t *testing.T, ev bus.Event) {
+func (s *sender) send(t testing.TB, ev bus.Event) {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{
 		"id": ev.ID, "name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context,
@@ -260,7 +260,7 @@ func (w *watcher) forBuild(id int64) []announced {
 	return out
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

@@ -31,7 +31,7 @@ type running struct {
 	done   chan struct{}
 }
 
-func startService(t *testing.T, b *testenv.ActiveMQ, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules) *running {
+func startService(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -115,7 +115,7 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 	return false
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
