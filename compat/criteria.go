@@ -252,3 +252,17 @@ func (c *criterion) step(data *pyyaml.Map, ok bool, err error) policy.Step {
 	}
 	return s
 }
+
+// Check implements policy.Check: the error evaluating the criterion on the
+// decision's document would give, shared with the criterion's memo.
+func (c *criterion) Check(st *policy.State) error {
+	data, ok := st.Data().(*pyyaml.Map)
+	if !ok {
+		return fmt.Errorf("data is %T, not a modulemd mapping", st.Data())
+	}
+	slot, done := st.Slot(c.id)
+	if !done {
+		slot.OK, slot.Err = c.eval(data, &slot.Groups)
+	}
+	return slot.Err
+}

@@ -62,7 +62,11 @@ func (m *RuleMeta) Compact() {
 
 // LoadLegacy turns a legacy Modularity rule file (already parsed, root may
 // be nil for an empty file) into rule specs, with every problem found.
-func LoadLegacy(file string, root *yaml.Node, defaultState string) ([]policy.Spec, policy.Errors) {
+//
+// lib, when not nil, is the library the specs will be compiled with; rules
+// that can fail on a document are then indexed with checks that share its
+// criteria. Without it such rules are not indexed.
+func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library) ([]policy.Spec, policy.Errors) {
 	if defaultState == "" {
 		defaultState = DefaultState
 	}
@@ -79,7 +83,7 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string) ([]policy.Spe
 	var specs []policy.Spec
 	var errs policy.Errors
 	for i, item := range root.Content {
-		sp, es := legacyRule(file, i+1, item, defaultState)
+		sp, es := legacyRule(file, i+1, item, defaultState, lib)
 		errs = append(errs, es...)
 		if len(es) == 0 {
 			specs = append(specs, sp)
@@ -88,7 +92,7 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string) ([]policy.Spe
 	return specs, errs
 }
 
-func legacyRule(file string, index int, item *yaml.Node, defaultState string) (policy.Spec, policy.Errors) {
+func legacyRule(file string, index int, item *yaml.Node, defaultState string, lib *Library) (policy.Spec, policy.Errors) {
 	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
 	var errs policy.Errors
 	sp := policy.Spec{Index: index, Source: pos(item)}
@@ -193,7 +197,9 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string) (p
 		}
 	}
 	sp.Match, sp.MatchAST, sp.Destinations, sp.DestinationsAST = ruleCEL(meta)
-	sp.Guard = guard(meta.Criteria)
+	if len(errs) == 0 {
+		sp.Guard = guard(meta.Criteria, lib)
+	}
 	return sp, errs
 }
 
@@ -278,7 +284,21 @@ func describe(v any, err error) string {
 
 // guard derives the index guard of a rule: a top-level key matched by
 // patterns that all start with a literal anchored at the start of text.
-func guard(cs []Criterion) *policy.Guard {
+func guard(cs []Criterion, lib *Library) *policy.Guard {
+	var checks []policy.Check
+	for _, c := range cs {
+		if _, isMap := c.Expected.(*pyyaml.Map); !isMap {
+			continue
+		}
+		if lib == nil {
+			return nil
+		}
+		crit, err := lib.criterion(c.Key, c.Spec)
+		if err != nil {
+			return nil
+		}
+		checks = append(checks, crit)
+	}
 	for _, c := range cs {
 		var pats []string
 		switch e := c.Expected.(type) {
@@ -302,7 +322,7 @@ func guard(cs []Criterion) *policy.Guard {
 			prefixes = append(prefixes, pre)
 		}
 		if len(prefixes) == len(pats) {
-			return &policy.Guard{Key: c.Key, Prefixes: prefixes}
+			return &policy.Guard{Key: c.Key, Prefixes: prefixes, Checks: checks}
 		}
 	}
 	return nil

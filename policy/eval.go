@@ -107,6 +107,13 @@ type group struct {
 	// byKey maps a guard key to prefix -> positions of rules guarded by it.
 	byKey map[string]map[string][]int
 	keys  []string
+	// checks of guarded rules, each with the first position using it.
+	checks []groupCheck
+}
+
+type groupCheck struct {
+	check Check
+	first int
 }
 
 func newSet(rules []*Rule, nvars int, adapter types.Adapter) *Set {
@@ -129,6 +136,15 @@ func newSet(rules []*Rule, nvars int, adapter types.Adapter) *Set {
 				m = map[string][]int{}
 				g.byKey[r.Guard.Key] = m
 				g.keys = append(g.keys, r.Guard.Key)
+			}
+			for _, c := range r.Guard.Checks {
+				found := false
+				for _, gc := range g.checks {
+					found = found || gc.check == c
+				}
+				if !found {
+					g.checks = append(g.checks, groupCheck{check: c, first: pos})
+				}
 			}
 			seen := map[string]bool{}
 			for _, p := range r.Guard.Prefixes {
@@ -228,11 +244,30 @@ func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
 		return d, nil
 	}
 	cands := g.candidates(in.Index, st)
+	// A walk would fail at the first rule whose check fails; rules before
+	// it can still match first.
+	failAt, failErr := len(g.rules), error(nil)
+	for _, c := range g.checks {
+		if c.first < failAt {
+			st.beginRule(s.rules[g.rules[c.first]])
+			if err := c.check.Check(st); err != nil {
+				failAt, failErr = c.first, err
+			}
+		}
+	}
 	for _, pos := range cands {
+		if pos >= failAt {
+			break
+		}
 		done, err := try(pos)
 		if err != nil || done {
 			return d, err
 		}
+	}
+	if failErr != nil {
+		r := s.rules[g.rules[failAt]]
+		d.Tried = append(d.Tried, r.Index)
+		return d, &EvalError{RuleID: r.ID, RuleIndex: r.Index, Source: r.Source, Err: failErr}
 	}
 	if trace != nil {
 		for pos := range g.rules {

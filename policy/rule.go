@@ -49,6 +49,18 @@ type Scope struct {
 type Guard struct {
 	Key      string
 	Prefixes []string
+	// Checks are the conditions under which the rule fails to evaluate on
+	// a document whatever its guard says. A rule the index skips must still
+	// fail the decision where a walk through the rules would have reached
+	// it and failed.
+	Checks []Check
+}
+
+// Check reports whether evaluating a rule would fail on the decision's
+// document. Implementations are comparable (pointers) so that a check
+// shared by many rules runs once per decision.
+type Check interface {
+	Check(st *State) error
 }
 
 // Spec is a rule before compilation.

@@ -117,7 +117,7 @@ func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
 	case FormatCEL:
 		f.Specs, errs = parseCEL(name, root, opts)
 	default:
-		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState)
+		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState, opts.library)
 	}
 	return f, errs
 }
@@ -151,6 +151,7 @@ func NewEnv() (*policy.Env, error) {
 }
 
 func compile(srcs []source, opts Options) (*Ruleset, error) {
+	opts.library = compat.NewLibrary()
 	h := sha256.New()
 	var specs []policy.Spec
 	var errs policy.Errors
@@ -176,7 +177,7 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
 	}
-	env, err := NewEnv()
+	env, err := policy.NewEnv(opts.library.EnvOption())
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@
 package ruleset
 
 import (
+	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -14,6 +15,10 @@ type Options struct {
 	// DefaultState is the build state of rules that name none (the
 	// reference's build_state setting, "ready" when empty).
 	DefaultState string
+
+	// library, when set, is the one the set will be compiled with: the
+	// guards of legacy rules then share its criteria.
+	library *compat.Library
 }
 
 // Ruleset is a loaded, compiled rule set with the files it came from.
