@@ -121,7 +121,6 @@ type Rule struct {
 	match     cel.Program // nil: always matches
 	dests     cel.Program
 	scope     *compiledScope
-	constDest []string // destinations known at load time, or nil
 }
 
 type compiledScope struct {
