@@ -118,9 +118,9 @@ var ErrRefused = errors.New("rule set refused")
 // Rule is a compiled rule.
 type Rule struct {
 	Spec
-	match     cel.Program // nil: always matches
-	dests     cel.Program
-	scope     *compiledScope
+	match cel.Program // nil: always matches
+	dests cel.Program
+	scope *compiledScope
 }
 
 type compiledScope struct {
