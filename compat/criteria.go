@@ -217,6 +217,14 @@ func expand(template string, caps [][]Capture) ([]string, error) {
 	if len(caps) == 0 {
 		return []string{template}, nil
 	}
+	// One match with one group: the common case, without the bookkeeping.
+	if len(caps) == 1 && len(caps[0]) == 1 {
+		c := caps[0][0]
+		if !c.Valid {
+			return nil, fmt.Errorf("TypeError: named group %q did not take part in the match, so it has no value to put in the destination", c.Name)
+		}
+		return []string{strings.ReplaceAll(template, `\g<`+c.Name+`>`, c.Value)}, nil
+	}
 	var names []string
 	values := map[string][]string{}
 	for _, dict := range caps {

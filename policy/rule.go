@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 )
 
 // Position is a place in a rule file. Line and Col are 1-based; zero
@@ -248,6 +249,23 @@ func (e *Env) programOptions() []cel.ProgramOption {
 	return append(opts, e.progOpts...)
 }
 
+// boundedOptions are the program options of an expression whose worst
+// case cost is known to stay under the limit: tracking its cost at run time
+// would only cost allocations on every evaluation.
+func (e *Env) boundedOptions() []cel.ProgramOption {
+	return append([]cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}, e.progOpts...)
+}
+
+// unknownSizes leaves every size to CEL's default estimate: unbounded for
+// lists and maps from the input, so comprehensions over them are never
+// taken as bounded.
+type unknownSizes struct{}
+
+func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
+
 // program type-checks src; want nil means string or list(string).
 func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type) (cel.Program, error) {
 	var ast *cel.Ast
@@ -269,7 +287,11 @@ func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type)
 		!out.IsExactType(cel.DynType) && !out.IsExactType(cel.ListType(cel.DynType)) {
 		return nil, fmt.Errorf("has type %s, want string or list(string)", out)
 	}
-	prg, err := env.Program(ast, e.programOptions()...)
+	opts := e.programOptions()
+	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
+		opts = e.boundedOptions()
+	}
+	prg, err := env.Program(ast, opts...)
 	if err != nil {
 		return nil, err
 	}

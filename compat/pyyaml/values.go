@@ -297,6 +297,20 @@ func strRepr(s string) string {
 
 // Equal is Python's == between decoded values.
 func Equal(a, b any) bool {
+	// Same-type scalars, the usual case, need no numeric tower.
+	switch a := a.(type) {
+	case bool:
+		if b, ok := b.(bool); ok {
+			return a == b
+		}
+	case int64:
+		if b, ok := b.(int64); ok {
+			return a == b
+		}
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	}
 	if an, ok := number(a); ok {
 		bn, ok := number(b)
 		return ok && an.Cmp(bn) == 0
