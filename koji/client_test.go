@@ -410,11 +410,17 @@ func TestReadCalls(t *testing.T) {
 	for _, tc := range []struct {
 		nvr  string
 		want bool
-	}{{develN, true}, {nvr, false}} {
+	}{{develN, true}, {nvr, false}, {"unknown-1-1", false}} {
 		got, err := c.IsTagged(ctx, tagName, tc.nvr)
 		if err != nil || got != tc.want {
 			t.Fatalf("IsTagged(%s) = %v, %v", tc.nvr, got, err)
 		}
+	}
+	if tags, err := c.ListTags(ctx, develN); err != nil || len(tags) != 1 || tags[0].Name != tagName {
+		t.Fatalf("listTags = %+v, %v", tags, err)
+	}
+	if _, err := c.ListTags(ctx, "unknown-1-1"); !errors.Is(err, koji.ErrNotFound) || koji.FaultCode(err) != 1000 {
+		t.Fatalf("listTags of an unknown build: %v", err)
 	}
 	if _, err := c.ListTagged(ctx, "nope", koji.ListTaggedOpts{}); koji.FaultCode(err) != 1000 {
 		t.Fatalf("listTagged unknown tag: %v", err)

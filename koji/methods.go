@@ -279,18 +279,42 @@ func (c *Client) ListTagged(ctx context.Context, tag string, opts ListTaggedOpts
 	return out, nil
 }
 
-// IsTagged reports whether the build nvr is in tag (not inherited).
-func (c *Client) IsTagged(ctx context.Context, tag, nvr string) (bool, error) {
-	pkg := nvr
-	if n, _, ok := SplitNVR(nvr); ok {
-		pkg = n
+// ListTags returns the tags a build is in (not inherited). An unknown
+// build is an error wrapping ErrNotFound.
+func (c *Client) ListTags(ctx context.Context, nvr string) ([]Tag, error) {
+	var raw []any
+	err := c.call(ctx, request{method: "listTags", params: []any{wire.Kwargs{"build": nvr}}}, &raw)
+	if HasCode(err, CodeGenericError) {
+		return nil, fmt.Errorf("listTags %s: %w: %w", nvr, ErrNotFound, err)
 	}
-	builds, err := c.ListTagged(ctx, tag, ListTaggedOpts{Package: pkg})
+	if err != nil {
+		return nil, fmt.Errorf("listTags %s: %w", nvr, err)
+	}
+	out := make([]Tag, 0, len(raw))
+	for _, r := range raw {
+		var t Tag
+		if err := remarshal(r, &t); err != nil {
+			return nil, fmt.Errorf("listTags %s: %w", nvr, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// IsTagged reports whether the build nvr is in tag (not inherited). It asks
+// for the build's tags rather than the tag's builds: a tag can hold
+// thousands of builds of one module, a build is in a handful of tags. An
+// unknown build is in no tag.
+func (c *Client) IsTagged(ctx context.Context, tag, nvr string) (bool, error) {
+	tags, err := c.ListTags(ctx, nvr)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
-	for _, b := range builds {
-		if b.NVR == nvr {
+	for _, t := range tags {
+		if t.Name == tag {
 			return true, nil
 		}
 	}

@@ -158,6 +158,17 @@ type tag struct {
 	perm     string
 	packages map[string]bool // name -> blocked
 	builds   []string        // NVRs, in tagging order
+	members  map[string]bool // the same NVRs, for lookups
+}
+
+func (t *tag) has(nvr string) bool { return t.members[nvr] }
+
+func (t *tag) add(nvr string) {
+	if t.members == nil {
+		t.members = map[string]bool{}
+	}
+	t.builds = append(t.builds, nvr)
+	t.members[nvr] = true
 }
 
 type build struct {
@@ -405,7 +416,7 @@ func (h *Hub) Tag(tagName, nvr string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.mustTag(tagName)
-	t.builds = append(t.builds, nvr)
+	t.add(nvr)
 }
 
 // Tagged returns the NVRs in tag, in tagging order.

@@ -138,6 +138,12 @@ func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
 			return nil, f
 		}
 		return h.listTagged(args)
+	case "listTags":
+		args, f := bind(method, params, []string{"build", "package", "perms", "queryOpts", "pattern"}, 0)
+		if f != nil {
+			return nil, f
+		}
+		return h.listTags(args)
 	case "tagBuild":
 		args, f := bind(method, params, []string{"tag", "build", "force", "fromtag"}, 2)
 		if f != nil {
@@ -295,6 +301,37 @@ func (h *Hub) listTagged(args map[string]any) (any, *hubFault) {
 	return out, nil
 }
 
+// listTags answers the tags a build is in (directly, not inherited), as
+// the hub does for listTags(build=...): an unknown build is fault 1000.
+func (h *Hub) listTags(args map[string]any) (any, *hubFault) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []any{}
+	if args["build"] == nil {
+		for _, t := range h.tags {
+			out = append(out, tagInfo(t))
+		}
+		return out, nil
+	}
+	b := h.findBuild(args["build"])
+	if b == nil {
+		return nil, fault(1000, "No such build: %s", pyRepr(args["build"]))
+	}
+	ids := make([]int, 0, len(h.tags))
+	byID := map[int]*tag{}
+	for _, t := range h.tags {
+		if t.has(b.nvr) {
+			ids = append(ids, t.id)
+			byID[t.id] = t
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		out = append(out, tagInfo(byID[id]))
+	}
+	return out, nil
+}
+
 func (h *Hub) tagBuild(rc *reqCtx, args map[string]any, bypass bool) (any, *hubFault) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -333,10 +370,10 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 		if !admin && !slices.Contains(u.perms, "tag") {
 			return nil, fault(1004, "%s permission required", "tag")
 		}
-		if slices.Contains(t.builds, b.nvr) {
+		if t.has(b.nvr) {
 			return nil, fault(1003, "build %s already tagged (%s)", b.nvr, t.name)
 		}
-		t.builds = append(t.builds, b.nvr)
+		t.add(b.nvr)
 		return nil, nil
 	}
 	if t.locked && !(force && admin) {
@@ -374,12 +411,12 @@ func (h *Hub) runTagTask(tk *task, tagName, nvr string) {
 	defer h.mu.Unlock()
 	t := h.tags[tagName]
 	tk.done = time.Now()
-	if slices.Contains(t.builds, nvr) {
+	if t.has(nvr) {
 		tk.state = taskFailed
 		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
 		return
 	}
-	t.builds = append(t.builds, nvr)
+	t.add(nvr)
 	tk.state = taskClosed
 }
 
