@@ -196,7 +196,7 @@ func (s *sender) send(t testing.TB, ev bus.Event) {
 
 // createQueue makes the consumer queue exist before anything is sent: a
 // virtual topic only copies messages to queues that already exist.
-func createQueue(t *testing.T, b *testenv.ActiveMQ, n busNames) {
+func createQueue(t testing.TB, b *testenv.ActiveMQ, n busNames) {
 	t.Helper()
 	conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
 	if err != nil {

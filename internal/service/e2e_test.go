@@ -33,9 +33,17 @@ type running struct {
 
 func startService(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules) *running {
 	t.Helper()
+	return startServiceWith(t, b, n, hub, m, rules, 4)
+}
+
+// startServiceWith runs the service with the given number of workers, the
+// broker's prefetch following it.
+func startServiceWith(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules, workers int) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := stompConfig(b, n)
+	cfg.Prefetch = workers
 	consumer, err := stomp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +64,7 @@ func startService(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.H
 		t.Fatal(err)
 	}
 	svc, err := service.New(service.Config{
-		Workers: 4, CheckTagged: true, RetryAttempts: 20,
+		Workers: workers, CheckTagged: true, RetryAttempts: 20,
 		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
 	}, consumer, pub, kc, src, rules, service.Options{Logger: log, Registerer: reg})
 	if err != nil {
