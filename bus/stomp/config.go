@@ -80,9 +80,10 @@ type Config struct {
 	// also stops waiting for a receipt after one interval, so it must be
 	// longer than the broker's slowest answer.
 	HeartBeat time.Duration
-	// HeartBeatMargin is how late a broker heart-beat may be before the
-	// connection is given up; defaults to HeartBeat, so that a busy
-	// consumer is not cut off for one late beat.
+	// HeartBeatMargin is how much earlier than HeartBeat the client sends
+	// its heart-beats, and how much later than HeartBeat the broker's may
+	// arrive, so that a busy consumer is not cut off for one late beat;
+	// half of HeartBeat by default.
 	HeartBeatMargin time.Duration
 	// ConnectTimeout bounds one connection attempt (TCP, TLS and STOMP
 	// CONNECT); 10s by default.
@@ -200,7 +201,7 @@ func (c Config) resolve() (*resolved, error) {
 		r.HeartBeat = 0
 	}
 	if r.HeartBeatMargin == 0 {
-		r.HeartBeatMargin = r.HeartBeat
+		r.HeartBeatMargin = r.HeartBeat / 2
 	}
 	if r.ConnectTimeout <= 0 {
 		r.ConnectTimeout = 10 * time.Second

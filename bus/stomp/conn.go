@@ -68,6 +68,10 @@ func (r *resolved) dial(ctx context.Context, ep Endpoint, log *slog.Logger) (*st
 	opts := []func(*stomp.Conn) error{
 		stomp.ConnOpt.HeartBeat(r.HeartBeat, r.HeartBeat),
 		stomp.ConnOpt.HeartBeatError(r.HeartBeatMargin),
+		// ActiveMQ beats only when nothing else was written during its
+		// last check interval, so up to two intervals can pass between
+		// beats: allow twice (interval + margin) before giving up.
+		stomp.ConnOpt.HeartBeatGracePeriodMultiplier(2),
 		stomp.ConnOpt.RcvReceiptTimeout(r.ReceiptTimeout),
 		stomp.ConnOpt.DisconnectReceiptTimeout(5 * time.Second),
 		stomp.ConnOpt.Logger(libLogger{log}),
