@@ -356,50 +356,65 @@ func TestBrokerErrorFrameSurfaced(t *testing.T) {
 }
 
 // Persistent messages survive a broker restart in the middle of consuming,
-// and every one is acknowledged once the consumer has reconnected.
+// clean or after a crash, and every one is acknowledged once the consumer
+// has reconnected.
 func TestActiveMQRestartMidStream(t *testing.T) {
 	a := needActiveMQ(t)
-	prefix := "VirtualTopic." + bustest.Unique("t")
-	reg := prometheus.NewRegistry()
-	c := newConsumer(t, Config{URIs: []string{a.STOMPAddr}, Queue: "Consumer.mts.queue." + prefix + ".x",
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}, bus.WithRegisterer(reg))
-	bustest.WaitConnected(t, c, wait)
-	pub := newPublisher(t, Config{URIs: []string{a.STOMPAddr}, TopicPrefix: prefix})
-	const n = 200
-	for i := range n {
-		publish(t, pub, "x", bustest.Body(i))
+	tests := []struct {
+		name    string
+		restart func(context.Context) error
+	}{
+		{"clean stop", a.Restart},
+		{"crash", func(ctx context.Context) error {
+			a.Kill()
+			return a.Start(ctx)
+		}},
 	}
-	acked := map[int64]bool{}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	restarted := false
-	for len(acked) < n+1 {
-		d, err := c.Receive(ctx)
-		if err != nil {
-			t.Fatalf("after %d acknowledged: %v", len(acked), err)
-		}
-		if len(acked) == n/2 && !restarted {
-			restarted = true
-			if err := a.Restart(ctx); err != nil {
-				t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := "VirtualTopic." + bustest.Unique("t")
+			reg := prometheus.NewRegistry()
+			c := newConsumer(t, Config{URIs: []string{a.STOMPAddr}, Queue: "Consumer.mts.queue." + prefix + ".x",
+				MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}, bus.WithRegisterer(reg))
+			bustest.WaitConnected(t, c, wait)
+			pub := newPublisher(t, Config{URIs: []string{a.STOMPAddr}, TopicPrefix: prefix})
+			const n = 200
+			for i := range n {
+				publish(t, pub, "x", bustest.Body(i))
 			}
-			if err := d.Ack(ctx); !errors.Is(err, ErrConnectionLost) {
-				t.Fatalf("Ack across a restart: %v, want ErrConnectionLost", err)
+			acked := map[int64]bool{}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			restarted := false
+			for len(acked) < n+1 {
+				d, err := c.Receive(ctx)
+				if err != nil {
+					t.Fatalf("after %d acknowledged: %v", len(acked), err)
+				}
+				if len(acked) == n/2 && !restarted {
+					restarted = true
+					if err := tt.restart(ctx); err != nil {
+						t.Fatal(err)
+					}
+					if err := d.Ack(ctx); !errors.Is(err, ErrConnectionLost) {
+						t.Fatalf("Ack across a restart: %v, want ErrConnectionLost", err)
+					}
+					// The publisher reconnects too.
+					publish(t, pub, "x", bustest.Body(n))
+					continue
+				}
+				if err := d.Ack(ctx); err != nil {
+					if errors.Is(err, ErrConnectionLost) {
+						continue
+					}
+					t.Fatal(err)
+				}
+				acked[d.Event().ID] = true
 			}
-			// The publisher reconnects too.
-			publish(t, pub, "x", bustest.Body(n))
-			continue
-		}
-		if err := d.Ack(ctx); err != nil {
-			if errors.Is(err, ErrConnectionLost) {
-				continue
+			if got := bustest.Counter(t, reg, bus.MetricReconnects, "stomp"); got < 1 {
+				t.Errorf("reconnects counter %v", got)
 			}
-			t.Fatal(err)
-		}
-		acked[d.Event().ID] = true
-	}
-	if got := bustest.Counter(t, reg, bus.MetricReconnects, "stomp"); got < 1 {
-		t.Errorf("reconnects counter %v", got)
+		})
 	}
 }
 
