@@ -18,5 +18,7 @@ echo "== go vet"
 go vet ./...
 echo "== staticcheck"
 go tool staticcheck ./...
+echo "== container image"
+bash internal/testenv/container.sh
 echo "== go test"
 go test -count=1 -timeout 20m ./... "$@"
