@@ -6,7 +6,6 @@
 package amqp
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -165,14 +164,4 @@ func headerInt(v any) (int64, bool) {
 		return int64(n), true
 	}
 	return 0, false
-}
-
-// newUUID returns a random (version 4) UUID for message_id, the form
-// fedora-messaging uses.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

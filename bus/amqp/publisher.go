@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-modularity/mts/bus"
@@ -80,7 +81,7 @@ func (p *Publisher) send(ctx context.Context, ch *amqp.Channel, key string, body
 		ContentType:     "application/json",
 		ContentEncoding: "utf-8",
 		DeliveryMode:    amqp.Persistent,
-		MessageId:       newUUID(),
+		MessageId:       uuid.NewString(),
 		Timestamp:       now,
 		Headers: amqp.Table{
 			"fedora_messaging_schema":   p.cfg.Schema,
