@@ -175,13 +175,15 @@ const (
 	pySpace = `\t\n\v\f\r \x{1c}-\x{1f}\x{85}\p{Z}`
 )
 
+var leadingFlags = regexp.MustCompile(`^\(\?([aiLmsux]+)\)`)
+
 // translate rewrites a Python pattern into RE2 syntax. It returns the
 // submatch indexes of the groups added for `$`.
 func translate(src string) (string, []int, error) {
 	var b strings.Builder
 	ascii, multiline := false, false
 	// Python takes global flags from a leading (?aiLmsux) group.
-	if m := regexp.MustCompile(`^\(\?([aiLmsux]+)\)`).FindStringSubmatch(src); m != nil {
+	if m := leadingFlags.FindStringSubmatch(src); m != nil {
 		ascii = strings.Contains(m[1], "a")
 		multiline = strings.Contains(m[1], "m")
 	}

@@ -24,8 +24,9 @@ type Input struct {
 	Index Indexer
 }
 
-// Indexer returns the Python str() of a top-level key of the modulemd
-// data, and false when the key is missing or null.
+// Indexer returns the text that rule guards of a top-level key of the
+// modulemd data are checked against (for legacy rules, Python's str() of
+// the value), and false when the key is missing or null.
 type Indexer interface {
 	IndexValue(key string) (string, bool)
 }

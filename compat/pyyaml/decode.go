@@ -331,11 +331,8 @@ func parseFloat(s string) float64 {
 		}
 		return sign * v
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		// "1." and the like: Python reads them, Go wants a digit after the dot.
-		f, _ = strconv.ParseFloat(strings.TrimSuffix(s, ".")+"", 64)
-	}
+	// The resolver's pattern admitted s, so Go reads it too ("1.", ".5").
+	f, _ := strconv.ParseFloat(s, 64)
 	return sign * f
 }
 

@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"errors"
+
 	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -36,7 +38,8 @@ func Explain(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Expla
 	x := Explanation{Event: ev, Revision: rs.Revision, Rules: []RuleVerdict{}}
 	if err != nil {
 		x.Result = ErrorResult(err)
-		if ee, ok := err.(*policy.EvalError); ok {
+		var ee *policy.EvalError
+		if errors.As(err, &ee) {
 			x.Result.RuleID, x.Result.RuleIndex = &ee.RuleID, &ee.RuleIndex
 		}
 	} else {

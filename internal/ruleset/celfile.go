@@ -2,6 +2,7 @@ package ruleset
 
 import (
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -42,16 +43,14 @@ type celRule struct {
 func parseCEL(file string, root *yaml.Node, opts Options) ([]policy.Spec, policy.Errors) {
 	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
 	var errs policy.Errors
-	var f celFile
-	dec := func(n *yaml.Node, out any) error {
-		// KnownFields is a Decoder option; decode through a node copy instead.
-		if err := checkKnown(n, out); err != nil {
-			return err
-		}
-		return n.Decode(out)
+	// Unknown keys are refused, so that a typo is an error rather than a
+	// silently ignored setting.
+	if errs := checkKnown(file, root); len(errs) > 0 {
+		return nil, errs
 	}
-	if err := dec(root, &f); err != nil {
-		return nil, policy.Errors{{Source: pos(root), Msg: err.Error()}}
+	var f celFile
+	if err := root.Decode(&f); err != nil {
+		return nil, policy.Errors{{Source: pos(root), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
 	scope := &policy.Scope{}
 	varsNode := child(root, "variables")
@@ -138,41 +137,42 @@ func valueNode(n *yaml.Node, key string) *yaml.Node {
 	return n
 }
 
-// checkKnown refuses keys the format does not have, so that a typo is an
-// error rather than a silently ignored setting.
-func checkKnown(n *yaml.Node, out any) error {
+// checkKnown reports every key the format does not have, and every part
+// of the wrong shape, at its position.
+func checkKnown(file string, root *yaml.Node) policy.Errors {
 	known := map[string]map[string]bool{
 		"file":     {"format": true, "variables": true, "rules": true},
 		"variable": {"name": true, "expression": true},
 		"rule":     {"id": true, "description": true, "state": true, "match": true, "destinations": true},
 	}
-	check := func(m *yaml.Node, kind string) error {
+	var errs policy.Errors
+	fail := func(n *yaml.Node, format string, args ...any) {
+		errs = append(errs, policy.Error{Source: policy.Position{File: file, Line: n.Line, Col: n.Column}, Msg: fmt.Sprintf(format, args...)})
+	}
+	check := func(m *yaml.Node, kind string) {
 		if m.Kind != yaml.MappingNode {
-			return fmt.Errorf("line %d: a %s must be a mapping", m.Line, kind)
+			fail(m, "a %s must be a mapping", kind)
+			return
 		}
 		for i := 0; i+1 < len(m.Content); i += 2 {
-			if !known[kind][m.Content[i].Value] {
-				return fmt.Errorf("line %d: unknown key %q in a %s", m.Content[i].Line, m.Content[i].Value, kind)
+			if k := m.Content[i]; !known[kind][k.Value] {
+				fail(k, "unknown key %q in a %s", k.Value, kind)
 			}
 		}
-		return nil
 	}
-	if err := check(n, "file"); err != nil {
-		return err
-	}
+	check(root, "file")
 	for _, part := range []struct{ key, kind string }{{"variables", "variable"}, {"rules", "rule"}} {
-		l := child(n, part.key)
+		l := child(root, part.key)
 		if l == nil {
 			continue
 		}
 		if l.Kind != yaml.SequenceNode {
-			return fmt.Errorf("line %d: %s must be a list", l.Line, part.key)
+			fail(l, "%s must be a list", part.key)
+			continue
 		}
 		for _, e := range l.Content {
-			if err := check(e, part.kind); err != nil {
-				return err
-			}
+			check(e, part.kind)
 		}
 	}
-	return nil
+	return errs
 }
