@@ -20,6 +20,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/amqp"
+	"github.com/fedora-modularity/mts/bus/fedmsg"
 	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/mbs"
@@ -375,6 +376,20 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 		}
 		if !cfg.DryRun {
 			if pub, err = amqp.NewPublisher(ac, opts...); err != nil {
+				consumer.Close()
+				return nil, nil, err
+			}
+		}
+	case config.BackendFedmsg:
+		fc := fedmsg.Config{
+			Endpoints: cfg.FedmsgEndpoints, Topics: cfg.FedmsgTopics,
+			PublishEndpoint: cfg.FedmsgPublishEndpoint, TopicPrefix: cfg.FedmsgTopicPrefix,
+		}
+		if consumer, err = fedmsg.NewConsumer(fc, opts...); err != nil {
+			return nil, nil, err
+		}
+		if !cfg.DryRun {
+			if pub, err = fedmsg.NewPublisher(fc, opts...); err != nil {
 				consumer.Close()
 				return nil, nil, err
 			}

@@ -353,6 +353,10 @@ func (c *Config) validateBus(bad func(key, format string, args ...any)) {
 		if len(c.FedmsgEndpoints) == 0 {
 			bad("fedmsg_endpoints", "required when messaging_backend is %s", BackendFedmsg)
 		}
+		// Announcing needs a socket to bind; a dry run announces nothing.
+		if c.FedmsgPublishEndpoint == "" && !c.DryRun {
+			bad("fedmsg_publish_endpoint", "required when messaging_backend is %s, unless dry_run", BackendFedmsg)
+		}
 	default:
 		bad("messaging_backend", "%q: want %s, %s or %s", c.MessagingBackend,
 			BackendFedoraMessaging, BackendRhmsg, BackendFedmsg)

@@ -73,6 +73,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"bad backend", "rules: [a]\nmessaging_backend: kafka\n", `messaging_backend: "kafka"`},
 		{"no brokers", "rules: [a]\nmessaging_backend: rhmsg\n", "rhmsg_brokers: required"},
 		{"half cert", "rules: [a]\nmessaging_backend: rhmsg\nrhmsg_brokers: [a:1]\nrhmsg_certificate: c\n", "rhmsg_certificate: rhmsg_certificate and rhmsg_private_key"},
+		{"no fedmsg endpoints", "rules: [a]\nmessaging_backend: fedmsg\n", "fedmsg_endpoints: required"},
+		{"no fedmsg publish endpoint", "rules: [a]\nmessaging_backend: fedmsg\nfedmsg_endpoints: [tcp://127.0.0.1:9940]\n", "fedmsg_publish_endpoint: required"},
 		{"workers", "rules: [a]\nworkers: 0\n", "workers: must be at least 1"},
 		{"timeout", "rules: [a]\nrequests_timeout: -1\n", "requests_timeout: must be positive"},
 		{"duration", "rules: [a]\nshutdown_timeout: soon\n", "want a duration"},
@@ -99,6 +101,16 @@ func TestDevNeedsNoBus(t *testing.T) {
 	c.Rules = []string{"rules"}
 	c.Dev = true
 	c.MessagingBackend = BackendRhmsg
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFedmsgDryRunNeedsNoPublishEndpoint(t *testing.T) {
+	c := Defaults()
+	if err := c.LoadBytes("f.yaml", []byte("rules: [a]\nmessaging_backend: fedmsg\nfedmsg_endpoints: [tcp://127.0.0.1:9940]\ndry_run: true\n")); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

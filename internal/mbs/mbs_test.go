@@ -1,0 +1,257 @@
+package mbs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/bus"
+)
+
+const javaDoc = "testdata/modulemd/javapackages-tools-201801-f29.yaml"
+
+// standIn answers GET /module-build-service/1/module-builds/{id}?verbose=true
+// as MBS does, with each request's answer chosen by the test.
+type standIn struct {
+	*httptest.Server
+	calls  atomic.Int64
+	answer func(n int64, w http.ResponseWriter, r *http.Request)
+}
+
+func newStandIn(t *testing.T, answer func(n int64, w http.ResponseWriter, r *http.Request)) *standIn {
+	t.Helper()
+	s := &standIn{answer: answer}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.calls.Add(1)
+		if r.URL.Path != "/module-build-service/1/module-builds/42" || r.URL.Query().Get("verbose") != "true" {
+			http.Error(w, `{"status": 400, "error": "Bad Request"}`, http.StatusBadRequest)
+			return
+		}
+		s.answer(n, w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *standIn) client(t *testing.T, opts Options) *Client {
+	t.Helper()
+	if opts.Backoff == 0 {
+		opts.Backoff = time.Millisecond
+	}
+	c, err := New(s.URL+"/module-build-service/1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func moduleBuild(t *testing.T) []byte {
+	t.Helper()
+	doc, err := os.ReadFile(javaDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(map[string]any{"id": 42, "state_name": "ready", "modulemd": string(doc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func TestFetch(t *testing.T) {
+	ok := moduleBuild(t)
+	doc, err := os.ReadFile(javaDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(status int, body string) func(int64, http.ResponseWriter, *http.Request) {
+		return func(_ int64, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}
+	}
+	// failThen answers status to the first n requests, then the document.
+	failThen := func(n int64, status int) func(int64, http.ResponseWriter, *http.Request) {
+		return func(i int64, w http.ResponseWriter, _ *http.Request) {
+			if i <= n {
+				http.Error(w, "try later", status)
+				return
+			}
+			_, _ = w.Write(ok)
+		}
+	}
+	tests := []struct {
+		name      string
+		answer    func(int64, http.ResponseWriter, *http.Request)
+		wantDoc   bool
+		notFound  bool
+		transient bool
+		errText   string
+		calls     int64
+	}{
+		{name: "200 with modulemd", answer: serve(200, string(ok)), wantDoc: true, calls: 1},
+		{name: "404", answer: serve(404, `{"status": 404, "error": "Not Found", "message": "No such module found."}`),
+			notFound: true, calls: 1},
+		{name: "no modulemd yet", answer: serve(200, `{"id": 42, "state_name": "init", "modulemd": null}`),
+			notFound: true, calls: 1},
+		{name: "503 then 200", answer: failThen(2, 503), wantDoc: true, calls: 3},
+		{name: "429 then 200", answer: failThen(1, 429), wantDoc: true, calls: 2},
+		{name: "5xx every time", answer: serve(502, "Bad Gateway"), transient: true, errText: "HTTP 502", calls: 3},
+		{name: "other 4xx not retried", answer: serve(403, "Forbidden"), errText: "HTTP 403", calls: 1},
+		{name: "bad JSON", answer: serve(200, `<html>maintenance</html>`), errText: "not JSON", transient: true, calls: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStandIn(t, tt.answer)
+			c := s.client(t, Options{Attempts: 3})
+			got, err := c.Modulemd(context.Background(), bus.Event{ID: 42})
+			switch {
+			case tt.wantDoc:
+				if err != nil || string(got) != string(doc) {
+					t.Fatalf("got %d bytes, %v; want the document", len(got), err)
+				}
+			case err == nil:
+				t.Fatalf("got a document, want an error")
+			default:
+				if errors.Is(err, ErrNotFound) != tt.notFound {
+					t.Errorf("errors.Is(%v, ErrNotFound) = %v", err, !tt.notFound)
+				}
+				if !tt.notFound && Transient(err) != tt.transient {
+					t.Errorf("Transient(%v) = %v, want %v", err, !tt.transient, tt.transient)
+				}
+				if tt.notFound && Transient(err) {
+					t.Errorf("not found is transient: %v", err)
+				}
+				if !strings.Contains(err.Error(), tt.errText) {
+					t.Errorf("error %q, want it to contain %q", err, tt.errText)
+				}
+			}
+			if n := s.calls.Load(); n != tt.calls {
+				t.Errorf("%d requests, want %d", n, tt.calls)
+			}
+		})
+	}
+}
+
+func TestTimeoutIsRetriedThenTransient(t *testing.T) {
+	release := make(chan struct{})
+	s := newStandIn(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	// Unblock the handlers before the server's Close waits for them.
+	t.Cleanup(func() { close(release) })
+	c := s.client(t, Options{Attempts: 2, Timeout: 100 * time.Millisecond})
+	_, err := c.Fetch(context.Background(), 42)
+	if err == nil || !Transient(err) || errors.Is(err, ErrNotFound) {
+		t.Fatalf("error %v, want a transient one", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v, want it to wrap context.DeadlineExceeded", err)
+	}
+	if n := s.calls.Load(); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+}
+
+func TestCancelStopsRetrying(t *testing.T) {
+	s := newStandIn(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	})
+	c := s.client(t, Options{Attempts: 100, Backoff: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Fetch(ctx, 42)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want the context's", err)
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+func TestFetchCaches(t *testing.T) {
+	ok := moduleBuild(t)
+	s := newStandIn(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(ok) })
+	for _, tt := range []struct {
+		size  int
+		calls int64
+	}{{0, 3}, {4, 1}} {
+		s.calls.Store(0)
+		c := s.client(t, Options{CacheSize: tt.size})
+		for range 3 {
+			if _, err := c.Fetch(context.Background(), 42); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.calls.Load(); n != tt.calls {
+			t.Errorf("cache size %d: %d requests for three fetches, want %d", tt.size, n, tt.calls)
+		}
+	}
+}
+
+func TestNewRefusesBadURL(t *testing.T) {
+	for _, u := range []string{"", "mbs.example.org", "ftp://mbs.example.org/", "http://[::1"} {
+		if _, err := New(u, Options{}); err == nil {
+			t.Errorf("New(%q) accepted", u)
+		}
+	}
+}
+
+func TestCache(t *testing.T) {
+	c := NewCache[int, string](2)
+	c.Add(1, "one")
+	c.Add(2, "two")
+	if v, ok := c.Get(1); !ok || v != "one" {
+		t.Fatalf("Get(1) = %q, %v", v, ok)
+	}
+	// 1 was used last, so 2 goes.
+	c.Add(3, "three")
+	if _, ok := c.Get(2); ok {
+		t.Error("least recently used entry kept")
+	}
+	for k, want := range map[int]string{1: "one", 3: "three"} {
+		if v, ok := c.Get(k); !ok || v != want {
+			t.Errorf("Get(%d) = %q, %v", k, v, ok)
+		}
+	}
+	c.Add(3, "III")
+	if v, _ := c.Get(3); v != "III" || c.Len() != 2 {
+		t.Errorf("update: Get(3) = %q, Len %d", v, c.Len())
+	}
+
+	none := NewCache[int, string](0)
+	none.Add(1, "one")
+	if _, ok := none.Get(1); ok || none.Len() != 0 {
+		t.Error("a cache of size 0 kept an entry")
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	c := NewCache[int, int](8)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 1000 {
+				c.Add((g*1000+i)%16, i)
+				c.Get(i % 16)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if c.Len() != 8 {
+		t.Errorf("Len %d, want 8", c.Len())
+	}
+}
