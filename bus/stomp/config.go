@@ -1,9 +1,9 @@
 // Package stomp connects the service to a STOMP broker: Red Hat's UMB
 // (ActiveMQ, where the service reads its own consumer queue of a virtual
 // topic) or RabbitMQ's STOMP plugin (a durable named queue bound to a
-// topic). It keeps one connection per consumer or publisher, fails over
-// across the configured brokers and reconnects with backoff, since the
-// STOMP client library never reconnects by itself.
+// topic). It keeps one connection per consumer and a small pool of them
+// per publisher, fails over across the configured brokers and reconnects
+// with backoff, since the STOMP client library never reconnects by itself.
 package stomp
 
 import (
@@ -40,6 +40,10 @@ const (
 	// client library hands messages over through a 16-slot channel and
 	// drops the connection when it overflows.
 	MaxPrefetch = 16
+	// DefaultConnections and MaxConnections bound a Publisher's
+	// connections.
+	DefaultConnections = 4
+	MaxConnections     = 16
 )
 
 // Config describes the brokers and what to read and write on them.
@@ -75,6 +79,12 @@ type Config struct {
 	Prefetch int
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
 	TopicPrefix string
+	// Connections is how many connections a Publisher keeps, 1 to
+	// MaxConnections, DefaultConnections by default. The client library
+	// waits for a message's receipt holding its connection, so one
+	// connection carries one message at a time: more connections let
+	// concurrent publishes wait for their receipts together.
+	Connections int
 	// HeartBeat is the interval asked of the broker in both directions;
 	// 10s by default, negative disables heart-beats. The client library
 	// also stops waiting for a receipt after one interval, so it must be
@@ -190,6 +200,12 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	if r.Prefetch < 1 || r.Prefetch > MaxPrefetch {
 		return nil, fmt.Errorf("stomp: prefetch %d out of range 1..%d", r.Prefetch, MaxPrefetch)
+	}
+	if r.Connections == 0 {
+		r.Connections = DefaultConnections
+	}
+	if r.Connections < 1 || r.Connections > MaxConnections {
+		return nil, fmt.Errorf("stomp: connections %d out of range 1..%d", r.Connections, MaxConnections)
 	}
 	if r.VirtualHost == "" && r.Broker == RabbitMQ {
 		r.VirtualHost = "/"

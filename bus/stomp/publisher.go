@@ -12,17 +12,38 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 )
 
+// errPublisherClosed is returned by Publish after Close.
+var errPublisherClosed = errors.New("stomp: publisher closed")
+
 // Publisher sends persistent messages to /topic/<prefix>.<topic> and
 // waits for the broker's receipt of each.
+//
+// The client library holds a connection for the whole wait for a receipt,
+// so a connection carries one message at a time. The Publisher therefore
+// keeps a pool of Config.Connections connections and gives each Publish
+// one of its own; the receipts of concurrent publishes are awaited
+// together. Each connection is dialled when first needed, fails over
+// across the brokers by itself, and is dropped and dialled again after a
+// failed send.
 type Publisher struct {
 	cfg     *resolved
 	log     *slog.Logger
 	metrics *bus.Metrics
 
-	mu     sync.Mutex // guards conn, next and closed; held while connecting
-	conn   *stomp.Conn
-	next   int
+	// idle holds the slots no Publish is using.
+	idle chan *slot
+
+	mu     sync.Mutex // guards closed and the conn of every slot
+	slots  []*slot
 	closed bool
+}
+
+// slot is one pooled connection. Only the Publish holding the slot dials
+// it or moves next, so neither needs a lock; conn is guarded by
+// Publisher.mu because Close takes it away.
+type slot struct {
+	conn *stomp.Conn
+	next int // the endpoint dialled next
 }
 
 var _ bus.Publisher = (*Publisher)(nil)
@@ -34,11 +55,18 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 		return nil, err
 	}
 	o := bus.ApplyOptions(opts)
-	return &Publisher{
+	p := &Publisher{
 		cfg:     r,
 		log:     o.Logger.With("bus", "stomp"),
 		metrics: bus.NewMetrics(o.Registerer, "stomp"),
-	}, nil
+		idle:    make(chan *slot, r.Connections),
+	}
+	for range r.Connections {
+		s := &slot{}
+		p.slots = append(p.slots, s)
+		p.idle <- s
+	}
+	return p, nil
 }
 
 // Destination is where a topic is published.
@@ -46,15 +74,23 @@ func (p *Publisher) Destination(topic string) string {
 	return "/topic/" + p.cfg.TopicPrefix + "." + topic
 }
 
-// Publish sends body and returns once the broker has acknowledged it with
-// a receipt. A failed send is tried once more on a fresh connection, which
-// may be to the next broker.
+// Publish sends body and returns nil only once the broker has acknowledged
+// it with a receipt. A failed send is tried once more on a fresh
+// connection, which may be to the next broker.
 func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) error {
 	dest := p.Destination(topic)
+	var s *slot
+	select {
+	case s = <-p.idle:
+	case <-ctx.Done():
+		p.metrics.PublishErrors.Inc()
+		return fmt.Errorf("stomp: publish to %s: %w", dest, ctx.Err())
+	}
+	defer func() { p.idle <- s }()
 	var err error
 	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
 		var conn *stomp.Conn
-		conn, err = p.connection(ctx)
+		conn, err = p.connection(ctx, s)
 		if err != nil {
 			break
 		}
@@ -73,7 +109,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 		if be := brokerError("", err); be != nil {
 			err = be
 		}
-		p.drop(conn, err)
+		p.drop(s, conn, err)
 	}
 	if ctx.Err() != nil && err == nil {
 		err = ctx.Err()
@@ -82,24 +118,36 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 	return fmt.Errorf("stomp: publish to %s: %w", dest, err)
 }
 
-// connection returns the current connection, dialling the brokers in turn
-// when there is none.
-func (p *Publisher) connection(ctx context.Context) (*stomp.Conn, error) {
+// connection returns the slot's connection, dialling the brokers in turn
+// when it has none. The caller holds s.
+func (p *Publisher) connection(ctx context.Context, s *slot) (*stomp.Conn, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, errors.New("stomp: publisher closed")
+	closed, conn := p.closed, s.conn
+	p.mu.Unlock()
+	if closed {
+		return nil, errPublisherClosed
 	}
-	if p.conn != nil {
-		return p.conn, nil
+	if conn != nil {
+		return conn, nil
 	}
+	// Dialled without the lock, so that one slot waiting for an
+	// unreachable broker does not hold up the others.
 	var errs []error
 	for range p.cfg.endpoints {
-		ep := p.cfg.endpoints[p.next]
-		p.next = (p.next + 1) % len(p.cfg.endpoints)
+		ep := p.cfg.endpoints[s.next]
+		s.next = (s.next + 1) % len(p.cfg.endpoints)
 		conn, err := p.cfg.dial(ctx, ep, p.log)
 		if err == nil {
-			p.conn = conn
+			p.mu.Lock()
+			closed := p.closed
+			if !closed {
+				s.conn = conn
+			}
+			p.mu.Unlock()
+			if closed {
+				go conn.MustDisconnect()
+				return nil, errPublisherClosed
+			}
 			return conn, nil
 		}
 		errs = append(errs, err)
@@ -110,25 +158,36 @@ func (p *Publisher) connection(ctx context.Context) (*stomp.Conn, error) {
 	return nil, errors.Join(errs...)
 }
 
-func (p *Publisher) drop(conn *stomp.Conn, err error) {
+// drop forgets the slot's connection after a failed send, unless Close
+// took it already.
+func (p *Publisher) drop(s *slot, conn *stomp.Conn, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.conn == conn {
+	if s.conn == conn {
 		p.log.Warn("dropping broker connection after a failed send", "err", err)
-		p.conn = nil
+		s.conn = nil
 		go conn.MustDisconnect()
 	}
 }
 
-// Close disconnects.
+// Close disconnects every connection. A Publish waiting for a receipt
+// still gets it: the library disconnects after the wait.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
-	if p.conn == nil {
-		return nil
+	var conns []*stomp.Conn
+	for _, s := range p.slots {
+		if s.conn != nil {
+			conns = append(conns, s.conn)
+			s.conn = nil
+		}
 	}
-	err := p.conn.Disconnect()
-	p.conn = nil
-	return err
+	p.mu.Unlock()
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		wg.Go(func() { errs[i] = conn.Disconnect() })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
