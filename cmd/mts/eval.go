@@ -118,28 +118,14 @@ func evalBatch(path string, rs *ruleset.Ruleset, emit func(eval.Result) error) e
 		defer f.Close()
 		in = f
 	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
+	err := eval.ReadCases(in, func(line int, cs eval.Case, err error) error {
+		if err != nil {
+			return emit(eval.ErrorResult(fmt.Errorf("line %d: %w", line, err)))
 		}
-		var cs eval.Case
-		var r eval.Result
-		if err := json.Unmarshal([]byte(text), &cs); err != nil {
-			r = eval.ErrorResult(fmt.Errorf("line %d: not a case object: %w", line, err))
-		} else {
-			r = eval.Run(rs, cs)
-		}
-		if err := emit(r); err != nil {
-			return failErr(err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return failErr(fmt.Errorf("reading cases: %w", err))
+		return emit(eval.Run(rs, cs))
+	})
+	if err != nil {
+		return failErr(err)
 	}
 	return nil
 }

@@ -7,10 +7,8 @@ package lint
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -86,49 +84,11 @@ func (r *Result) Failed(strict bool) bool {
 	return r.Count(Error) > 0 || (strict && r.Count(Warning) > 0)
 }
 
-// ExpandPaths lists the rule files at paths: files as given, and the
-// *.yaml and *.yml files of directories in name order, leaving out rule
-// tests (*.test.yaml, *_test.yaml, *.tests.yaml) as the loader does.
-func ExpandPaths(paths []string) ([]string, error) {
-	if len(paths) == 0 {
-		return nil, errors.New("no rule files given")
-	}
-	var out []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) || IsTestFile(n) {
-				continue
-			}
-			out = append(out, filepath.Join(p, n))
-		}
-	}
-	return out, nil
-}
-
-// IsTestFile reports whether a file name is a rule test file rather than
-// rules.
-func IsTestFile(name string) bool {
-	return strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, ".tests.yaml")
-}
-
-// Paths lints the rule files at paths (see ExpandPaths). Each file is
+// Paths lints the rule files at paths (see ruleset.Files). Each file is
 // checked on its own, as a rule set of its own. It fails only when a file
 // cannot be read or Koji cannot be asked.
 func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
-	files, err := ExpandPaths(paths)
+	files, err := ruleset.Files(paths)
 	if err != nil {
 		return nil, err
 	}

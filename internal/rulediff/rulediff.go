@@ -4,7 +4,6 @@
 package rulediff
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -111,29 +110,19 @@ func batchCases(path string) ([]Case, error) {
 	}
 	defer f.Close()
 	var out []Case
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 64<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		c := Case{Source: fmt.Sprintf("%s:%d", path, line)}
-		var bc eval.Case
-		if err := json.Unmarshal([]byte(text), &bc); err != nil {
-			c.Err = fmt.Errorf("not a case object: %w", err)
-		} else {
+	err = eval.ReadCases(f, func(line int, bc eval.Case, err error) error {
+		c := Case{Source: fmt.Sprintf("%s:%d", path, line), Err: err}
+		if err == nil {
 			c.batch = &bc
 			if ev, err := eval.EventFromMessage(bc.Event); err == nil {
 				c.Event = ev
 			}
 		}
 		out = append(out, c)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -40,7 +39,7 @@ type File struct {
 // rule set. A refused set returns an error wrapping policy.ErrRefused whose
 // policy.Errors list every problem with its FILE:LINE:COL.
 func Load(paths []string, opts Options) (*Ruleset, error) {
-	files, err := expand(paths)
+	files, err := Files(paths)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +65,10 @@ type source struct {
 	data []byte
 }
 
-func expand(paths []string) ([]string, error) {
+// Files lists the rule files at paths: files as given, and the *.yaml and
+// *.yml files of directories in name order, leaving out hidden files and
+// rule tests (IsTestFile).
+func Files(paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no rule files given")
 	}
@@ -84,24 +86,22 @@ func expand(paths []string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading rules: %w", err)
 		}
-		var names []string
+		// ReadDir returns entries sorted by name.
 		for _, e := range entries {
 			n := e.Name()
-			if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+			if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) || IsTestFile(n) {
 				continue
 			}
-			// Rule tests live beside the rules; they are not rules.
-			if strings.HasSuffix(n, ".test.yaml") || strings.HasSuffix(n, "_test.yaml") || strings.HasSuffix(n, ".tests.yaml") {
-				continue
-			}
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
 			out = append(out, filepath.Join(p, n))
 		}
 	}
 	return out, nil
+}
+
+// IsTestFile reports whether a file name is a rule test file (mts test)
+// rather than rules: *.test.yaml, *_test.yaml or *.tests.yaml.
+func IsTestFile(name string) bool {
+	return strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, ".tests.yaml")
 }
 
 // ParseFile reads one rule file into specs without compiling them; the

@@ -138,11 +138,6 @@ func (r *Report) Counts() (passed, failed int) {
 	return passed, failed
 }
 
-// IsTestFile reports whether a file name is a rule test file.
-func IsTestFile(name string) bool {
-	return strings.HasSuffix(name, ".test.yaml") || strings.HasSuffix(name, "_test.yaml") || strings.HasSuffix(name, ".tests.yaml")
-}
-
 // Find lists the test files at paths: files as given, directories walked
 // for test files (hidden directories skipped), in name order.
 func Find(paths []string) ([]string, error) {
@@ -166,7 +161,7 @@ func Find(paths []string) ([]string, error) {
 			if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
 				return filepath.SkipDir
 			}
-			if !d.IsDir() && IsTestFile(d.Name()) {
+			if !d.IsDir() && ruleset.IsTestFile(d.Name()) {
 				out = append(out, path)
 			}
 			return nil
