@@ -23,6 +23,9 @@ import (
 // the calls made here are far smaller.
 const maxResponse = 64 << 20
 
+// MaxSessions bounds WithSessions.
+const MaxSessions = 16
+
 // Option configures a Client.
 type Option func(*options)
 
@@ -33,6 +36,7 @@ type options struct {
 	principal string
 	keytab    string
 	krb5conf  string
+	sessions  int
 }
 
 // WithLogger sets the logger; the default discards everything.
@@ -55,13 +59,21 @@ func WithKeytab(principal, keytab string) Option {
 	return func(o *options) { o.principal, o.keytab = principal, keytab }
 }
 
+// WithSessions lets the client hold up to n hub sessions (1 to
+// MaxSessions; 1 by default), each its own login with its own call
+// numbers. Calls on one session still go one at a time, in order; calls
+// on different sessions run in parallel, so a busy service can keep n
+// authenticated calls in flight.
+func WithSessions(n int) Option { return func(o *options) { o.sessions = n } }
+
 // WithKrb5Config names the krb5.conf to use instead of $KRB5_CONFIG or
 // /etc/krb5.conf.
 func WithKrb5Config(path string) Option { return func(o *options) { o.krb5conf = path } }
 
 // Client talks to one Koji hub. It is safe for concurrent use. Anonymous
-// calls run in parallel; calls that need the session are sent one at a
-// time, because the hub may check that call numbers arrive in order.
+// calls run in parallel; calls that need a session are sent one at a
+// time on each session, because the hub may check that a session's call
+// numbers arrive in order. See WithSessions.
 type Client struct {
 	cfg      Config
 	authType string // "ssl", "kerberos" or "" (anonymous only)
@@ -72,11 +84,18 @@ type Client struct {
 	loginHC *http.Client
 	krb     *krbAuth
 
-	// sem is held for the whole of an authenticated call (login, retries)
-	// so that call numbers reach the hub in sequence.
-	sem chan struct{}
+	// idle holds the session slots no authenticated call is using. A call
+	// holds its slot for the whole call (login, retries) so that the
+	// slot's call numbers reach the hub in sequence.
+	idle  chan *slot
+	slots []*slot
 
-	mu   sync.Mutex
+	mu sync.Mutex // guards the sess of every slot
+}
+
+// slot is one place for a session in the client's pool; it is empty
+// until its first call logs in, and after the session was dropped.
+type slot struct {
 	sess *session
 }
 
@@ -97,11 +116,22 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.sessions == 0 {
+		o.sessions = 1
+	}
+	if o.sessions < 1 || o.sessions > MaxSessions {
+		return nil, &ConfigError{Key: "sessions", Msg: fmt.Sprintf("%d sessions out of range 1..%d", o.sessions, MaxSessions)}
+	}
 	c := &Client{
 		cfg:     *cfg,
 		log:     o.logger,
 		observe: o.observer,
-		sem:     make(chan struct{}, 1),
+		idle:    make(chan *slot, o.sessions),
+	}
+	for range o.sessions {
+		s := &slot{}
+		c.slots = append(c.slots, s)
+		c.idle <- s
 	}
 	c.cfg.Server = strings.TrimRight(c.cfg.Server, "/")
 	if c.log == nil {
@@ -203,6 +233,9 @@ type request struct {
 	// noRelogin skips the new login on an expired session (for logout,
 	// where a new session would only be ended again).
 	noRelogin bool
+	// slot, when set, is the slot an authenticated call runs on, already
+	// held by the caller; otherwise the call takes an idle one.
+	slot *slot
 }
 
 // call runs r and decodes its result into out (nil to ignore it).
@@ -230,12 +263,14 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 		if c.authType == "" {
 			return fmt.Errorf("koji: %s needs a login: %w", r.method, ErrNoCredentials)
 		}
-		select {
-		case c.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if r.slot == nil {
+			s, err := c.acquire(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.release(s)
+			r.slot = s
 		}
-		defer func() { <-c.sem }()
 	}
 	var (
 		sess     *session
@@ -248,7 +283,7 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 		if r.auth && sess == nil {
 			// A failed login (hub offline, connection lost) is retried
 			// like the call itself.
-			sess, err = c.sessionLocked(ctx)
+			sess, err = c.session(ctx, r.slot)
 			callnum = -1
 		}
 		if err == nil {
@@ -270,7 +305,7 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 			// The session expired or the hub forgot it: one new login.
 			c.log.InfoContext(ctx, "koji session no longer valid, logging in again", "method", r.method, "fault", FaultCode(err))
 			relogged = true
-			c.dropSession(sess)
+			c.dropSession(r.slot, sess)
 			sess = nil
 			continue
 		case IsServerOffline(err):
@@ -404,27 +439,38 @@ func snippet(b []byte) string {
 	return s
 }
 
+// acquire takes an idle slot, waiting for one while all are in use.
+func (c *Client) acquire(ctx context.Context) (*slot, error) {
+	select {
+	case s := <-c.idle:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Client) release(s *slot) { c.idle <- s }
+
+// nextCallnum is only called by the holder of the session's slot.
 func (c *Client) nextCallnum(s *session) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	n := s.callnum
 	s.callnum++
 	return n
 }
 
-func (c *Client) dropSession(s *session) {
+func (c *Client) dropSession(sl *slot, s *session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sess == s {
-		c.sess = nil
+	if sl.sess == s {
+		sl.sess = nil
 	}
 }
 
-// sessionLocked returns the current session, logging in when there is
-// none. The caller holds c.sem.
-func (c *Client) sessionLocked(ctx context.Context) (*session, error) {
+// session returns the slot's session, logging in when it has none. The
+// caller holds sl.
+func (c *Client) session(ctx context.Context, sl *slot) (*session, error) {
 	c.mu.Lock()
-	s := c.sess
+	s := sl.sess
 	c.mu.Unlock()
 	if s != nil {
 		return s, nil
@@ -434,7 +480,7 @@ func (c *Client) sessionLocked(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.sess = s
+	sl.sess = s
 	c.mu.Unlock()
 	return s, nil
 }
@@ -443,21 +489,26 @@ func (c *Client) sessionLocked(ctx context.Context) (*session, error) {
 func (c *Client) LoggedIn() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sess != nil
+	for _, s := range c.slots {
+		if s.sess != nil {
+			return true
+		}
+	}
+	return false
 }
 
-// Login opens a new session now; calls that need one log in by themselves,
-// so this is only needed to check credentials early.
+// Login opens a new session now, in place of the session of the next
+// idle slot; calls that need one log in by themselves, so this is only
+// needed to check credentials early.
 func (c *Client) Login(ctx context.Context) error {
 	if c.authType == "" {
 		return ErrNoCredentials
 	}
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	sl, err := c.acquire(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() { <-c.sem }()
+	defer c.release(sl)
 	start := time.Now()
 	s, err := c.login(ctx)
 	if c.observe != nil {
@@ -467,7 +518,7 @@ func (c *Client) Login(ctx context.Context) error {
 		return err
 	}
 	c.mu.Lock()
-	c.sess = s
+	sl.sess = s
 	c.mu.Unlock()
 	return nil
 }
@@ -518,17 +569,41 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 	return &session{id: ans.ID, key: ans.Key}, nil
 }
 
-// Logout ends the session, if any.
+// Logout ends every session the client holds. It waits for the calls
+// running on them to finish first.
 func (c *Client) Logout(ctx context.Context) error {
 	if !c.LoggedIn() {
 		return nil
 	}
-	err := c.call(ctx, request{method: "logout", auth: true, noRelogin: true}, nil)
-	c.mu.Lock()
-	c.sess = nil
-	c.mu.Unlock()
-	if HasCode(err, CodeAuthExpired, CodeAuthError) {
-		return nil // the session is gone either way
+	held := make([]*slot, 0, len(c.slots))
+	defer func() {
+		for _, s := range held {
+			c.release(s)
+		}
+	}()
+	for range c.slots {
+		s, err := c.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		held = append(held, s)
 	}
-	return err
+	var errs []error
+	for _, s := range held {
+		c.mu.Lock()
+		open := s.sess != nil
+		c.mu.Unlock()
+		if !open {
+			continue
+		}
+		err := c.call(ctx, request{method: "logout", auth: true, noRelogin: true, slot: s}, nil)
+		c.mu.Lock()
+		s.sess = nil
+		c.mu.Unlock()
+		if err != nil && !HasCode(err, CodeAuthExpired, CodeAuthError) {
+			// An expired or unknown session is gone either way.
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

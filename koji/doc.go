@@ -10,7 +10,8 @@
 // *TLSError and failed logins *LoginError. Session keys never appear in
 // logs or errors.
 //
-// A Client is safe for concurrent use. Calls that need the session are
-// serialised so that call numbers reach the hub in order; anonymous calls
-// are not.
+// A Client is safe for concurrent use. Calls that need a session are
+// serialised on that session so that its call numbers reach the hub in
+// order; a client may hold several sessions (WithSessions) to run that
+// many such calls at once. Anonymous calls run in parallel.
 package koji
