@@ -227,23 +227,11 @@ func runServe(c *cli.Context) error {
 	}
 
 	if cfg.ListenAddress != "" && !cfg.Dev || c.IsSet("listen") && cfg.ListenAddress != "" {
-		checks := []service.Check{
-			{Name: "bus", Fn: func(context.Context) error {
-				if !consumer.Connected() {
-					return errors.New("not connected to the broker")
-				}
-				return nil
-			}},
-			{Name: "rules", Fn: func(context.Context) error {
-				if rules.Current() == nil {
-					return errors.New("no rule set loaded")
-				}
-				return nil
-			}},
-		}
+		var probe func(context.Context) error
 		if kc != nil {
-			checks = append(checks, service.Check{Name: "koji", Fn: service.CachedProbe(kojiProbe(kc), 30*time.Second)})
+			probe = service.CachedProbe(service.KojiProbe(kc), 30*time.Second)
 		}
+		checks := service.ReadinessChecks(consumer, rules, probe)
 		ln, err := net.Listen("tcp", cfg.ListenAddress)
 		if err != nil {
 			return failErr(fmt.Errorf("listen_address: %w", err))
@@ -294,18 +282,6 @@ func backendName(cfg *config.Config) string {
 		return "dev"
 	}
 	return cfg.MessagingBackend
-}
-
-// kojiProbe asks the hub for a tag that does not exist: any answer, fault
-// included, shows the hub is there.
-func kojiProbe(kc *koji.Client) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := kc.GetTag(ctx, "mts-readiness-probe")
-		if err == nil || koji.FaultCode(err) != 0 || koji.IsNotFound(err) {
-			return nil
-		}
-		return err
-	}
 }
 
 func newKoji(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*koji.Client, error) {

@@ -23,12 +23,14 @@ import (
 	"github.com/fedora-modularity/mts/koji/kojitest"
 )
 
-// running is one in-process service on the real broker.
+// running is one in-process service on a real broker.
 type running struct {
-	svc    *service.Service
-	reg    *prometheus.Registry
-	cancel context.CancelFunc
-	done   chan struct{}
+	svc      *service.Service
+	reg      *prometheus.Registry
+	consumer bus.Consumer
+	koji     *koji.Client
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func startService(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules) *running {
@@ -41,7 +43,7 @@ func startService(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.H
 func startServiceWith(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules, workers int) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := testLogger(t)
 	cfg := stompConfig(b, n)
 	cfg.Prefetch = workers
 	consumer, err := stomp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
@@ -52,6 +54,19 @@ func startServiceWith(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojite
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runService(t, reg, consumer, pub, hub, m, rules, workers)
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// runService runs the service on the given bus ends, with a Koji client of
+// the stand-in hub and an MBS client of the stand-in MBS, and waits until
+// the consumer is connected. The bus ends are closed when it stops.
+func runService(t testing.TB, reg *prometheus.Registry, consumer bus.Consumer, pub bus.Publisher, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules, workers int) *running {
+	t.Helper()
+	log := testLogger(t)
 	kc, err := koji.New(&koji.Config{
 		Server: hub.URL(), ServerCA: hub.CAFile(), AuthType: "ssl", Cert: hub.ClientCertFile("mts"),
 		Timeout: 5 * time.Second, MaxRetries: 1, RetryInterval: 50 * time.Millisecond,
@@ -71,7 +86,7 @@ func startServiceWith(t testing.TB, b *testenv.ActiveMQ, n busNames, hub *kojite
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{svc: svc, reg: reg, cancel: cancel, done: make(chan struct{})}
+	r := &running{svc: svc, reg: reg, consumer: consumer, koji: kc, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		_ = svc.Run(ctx)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fedora-modularity/mts/koji"
 )
 
 // Check is one readiness condition.
@@ -49,6 +52,53 @@ func Handler(g prometheus.Gatherer, checks []Check) http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// Connector is the part of a bus consumer readiness looks at.
+type Connector interface {
+	Connected() bool
+}
+
+// TagGetter is the Koji call KojiProbe makes; *koji.Client has it.
+type TagGetter interface {
+	GetTag(ctx context.Context, name string) (*koji.Tag, error)
+}
+
+// ReadinessChecks are the conditions of /readyz for a running service:
+// "bus" (the consumer is connected), "rules" (a rule set is loaded) and,
+// when kojiProbe is not nil, "koji".
+func ReadinessChecks(c Connector, rules Rules, kojiProbe func(ctx context.Context) error) []Check {
+	checks := []Check{
+		{Name: "bus", Fn: func(context.Context) error {
+			if !c.Connected() {
+				return errors.New("not connected to the broker")
+			}
+			return nil
+		}},
+		{Name: "rules", Fn: func(context.Context) error {
+			if rules.Current() == nil {
+				return errors.New("no rule set loaded")
+			}
+			return nil
+		}},
+	}
+	if kojiProbe != nil {
+		checks = append(checks, Check{Name: "koji", Fn: kojiProbe})
+	}
+	return checks
+}
+
+// KojiProbe asks the hub for a tag that does not exist: any answer, a
+// fault included, shows the hub takes calls, except ServerOffline, which
+// a hub in maintenance gives to every call.
+func KojiProbe(k TagGetter) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := k.GetTag(ctx, "mts-readiness-probe")
+		if err == nil || koji.IsNotFound(err) || (koji.FaultCode(err) != 0 && !koji.IsServerOffline(err)) {
+			return nil
+		}
+		return err
+	}
 }
 
 // CachedProbe runs probe at most once per ttl and answers with its last

@@ -107,6 +107,54 @@ type Service struct {
 
 	dlogMu sync.Mutex
 	dlog   io.Writer
+
+	// busy has a lock for each module build being handled: two copies of
+	// one event in this process (a redelivery racing the original, a
+	// sender's retry stored twice) run one after the other, so that the
+	// second finds the build tagged instead of starting a second task.
+	busyMu sync.Mutex
+	busy   map[string]*buildLock
+	// started remembers the tagBuild tasks this process started: until a
+	// task has run, Koji does not show the build in the tag, and a second
+	// copy of the event would start a second task.
+	started *mbs.Cache[[2]string, startedTask]
+}
+
+type startedTask struct {
+	id int64
+	at time.Time
+}
+
+// startedTaskTTL bounds how long a started task stands for the build
+// being tagged; tagBuild tasks run within seconds, and one that failed
+// should not stop a later event from trying again for long.
+const startedTaskTTL = 10 * time.Minute
+
+type buildLock struct {
+	mu      sync.Mutex
+	waiters int
+}
+
+// lockBuild waits until no other worker handles the build key and returns
+// the function that lets the next one in.
+func (s *Service) lockBuild(key string) (unlock func()) {
+	s.busyMu.Lock()
+	l := s.busy[key]
+	if l == nil {
+		l = &buildLock{}
+		s.busy[key] = l
+	}
+	l.waiters++
+	s.busyMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.busyMu.Lock()
+		defer s.busyMu.Unlock()
+		if l.waiters--; l.waiters == 0 {
+			delete(s.busy, key)
+		}
+	}
 }
 
 // New assembles a service. A nil pub announces nothing (dry run: the
@@ -152,7 +200,8 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
 		log: log, m: newMetrics(opts.Registerer), filter: filter,
 		docs: mbs.NewCache[int64, *modulemd.Document](cfg.ModulemdCacheSize),
-		dlog: opts.DecisionLog,
+		dlog: opts.DecisionLog, busy: make(map[string]*buildLock),
+		started: mbs.NewCache[[2]string, startedTask](4096),
 	}, nil
 }
 
@@ -219,7 +268,9 @@ func (s *Service) Handle(ctx context.Context, d bus.Delivery) string {
 	ev := d.Event()
 	log := s.log.With("event_id", ev.ID, "message_id", d.MessageID(),
 		"module", ev.Name+":"+ev.Stream+":"+ev.Version+":"+ev.Context, "state", ev.StateName)
+	unlock := s.lockBuild(ev.Name + ":" + ev.Stream + ":" + ev.Version + ":" + ev.Context)
 	outcome, err := s.process(ctx, d, ev, log)
+	unlock()
 	// Settle even when ctx was cancelled by the shutdown deadline: a Nack
 	// that reaches the broker beats waiting for the connection to drop.
 	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -402,6 +453,12 @@ func (s *Service) tag(ctx context.Context, p plan.Plan, log *slog.Logger) ([]pla
 			// A permanent fault here (an unknown tag) comes back from
 			// tagBuild too, where it is reported.
 		}
+		if t, ok := s.started.Get([2]string{c.Tag, c.NVR}); ok && time.Since(t.at) < startedTaskTTL {
+			log.Info("tagBuild task already started; no new task", "tag", c.Tag, "nvr", c.NVR, "task_id", t.id)
+			r.TaskID = &t.id
+			results[i] = r
+			continue
+		}
 		var id int
 		err := s.retry(ctx, "koji", koji.Retryable, log, func(ctx context.Context) error {
 			var err error
@@ -412,6 +469,7 @@ func (s *Service) tag(ctx context.Context, p plan.Plan, log *slog.Logger) ([]pla
 		case err == nil:
 			id64 := int64(id)
 			r.TaskID = &id64
+			s.started.Add([2]string{c.Tag, c.NVR}, startedTask{id: id64, at: time.Now()})
 		case errors.Is(err, koji.ErrAlreadyTagged):
 			s.m.alreadyTagged.Inc()
 			r.Error = AlreadyTagged

@@ -365,3 +365,53 @@ func value(c prometheus.Metric) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+// pendingTagger starts tasks that never run: Koji does not show the build
+// in the tag until its task has run.
+type pendingTagger struct{ fakeTagger }
+
+func (k *pendingTagger) TagBuild(_ context.Context, tag, nvr string) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.calls = append(k.calls, tag+" "+nvr)
+	k.nextID++
+	return k.nextID, nil
+}
+
+func TestCopiesOfAnEventStartOneTask(t *testing.T) {
+	ch := make(chan bus.Delivery, 20)
+	for range 20 {
+		ch <- &fakeDelivery{ev: evJava}
+	}
+	close(ch)
+	tagger := &pendingTagger{}
+	pub := &fakePub{}
+	svc, err := New(Config{Workers: 4, CheckTagged: true}, &chanConsumer{ch}, pub, tagger, dirSource(t),
+		loadRules(t, "fedora-mts-rules.yaml"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(tagger.calls) != 2 {
+		t.Errorf("tagBuild calls %v, want one for the build and one for its -devel twin", tagger.calls)
+	}
+	// Every copy announces the task that was started.
+	for _, m := range pub.msgs {
+		var body struct {
+			DestinationTags []struct {
+				TaskID *int64 `json:"task_id"`
+			} `json:"destination_tags"`
+		}
+		if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body.DestinationTags) != 1 || body.DestinationTags[0].TaskID == nil {
+			t.Errorf("announced %s", m.Body)
+		}
+	}
+	if len(pub.msgs) != 40 {
+		t.Errorf("%d announcements, want 40", len(pub.msgs))
+	}
+}

@@ -1,0 +1,214 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	gostomp "github.com/go-stomp/stomp/v3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/service"
+	"github.com/fedora-modularity/mts/internal/testenv"
+)
+
+// ackCounter counts, per build, the acknowledgements the broker took: an
+// event handled once is acknowledged once.
+type ackCounter struct {
+	bus.Consumer
+	mu    sync.Mutex
+	acked map[int64]int
+}
+
+func (c *ackCounter) Receive(ctx context.Context) (bus.Delivery, error) {
+	d, err := c.Consumer.Receive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countedDelivery{d, c}, nil
+}
+
+func (c *ackCounter) counts() map[int64]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[int64]int, len(c.acked))
+	for k, v := range c.acked {
+		out[k] = v
+	}
+	return out
+}
+
+type countedDelivery struct {
+	bus.Delivery
+	c *ackCounter
+}
+
+func (d countedDelivery) Ack(ctx context.Context) error {
+	err := d.Delivery.Ack(ctx)
+	if err == nil {
+		d.c.mu.Lock()
+		d.c.acked[d.Event().ID]++
+		d.c.mu.Unlock()
+	}
+	return err
+}
+
+// resilientSender sends persistent events with a receipt and, when the
+// broker is away, dials again until it takes them. A send that failed
+// after reaching the broker may have been stored, so such events are
+// remembered as possibly sent twice.
+type resilientSender struct {
+	t     testing.TB
+	b     *testenv.ActiveMQ
+	topic string
+	conn  *gostomp.Conn
+	twice map[int64]bool
+}
+
+func newResilientSender(t testing.TB, b *testenv.ActiveMQ, n busNames) *resilientSender {
+	s := &resilientSender{t: t, b: b, topic: "/topic/" + n.inTopic, twice: map[int64]bool{}}
+	t.Cleanup(func() {
+		if s.conn != nil {
+			_ = s.conn.Disconnect()
+		}
+	})
+	return s
+}
+
+func (s *resilientSender) send(ev bus.Event) {
+	s.t.Helper()
+	body, err := json.Marshal(map[string]any{
+		"id": ev.ID, "name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context,
+		"state": ev.State, "state_name": ev.StateName, "scratch": false, "owner": "mbs",
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if s.conn == nil {
+			s.conn, err = gostomp.Dial("tcp", s.b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
+		}
+		if err == nil {
+			err = s.conn.Send(s.topic, "application/json", body,
+				gostomp.SendOpt.Receipt, gostomp.SendOpt.Header("persistent", "true"))
+			if err == nil {
+				return
+			}
+			s.twice[ev.ID] = true
+			_ = s.conn.MustDisconnect()
+			s.conn = nil
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("sending event %d: %v", ev.ID, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBrokerRestartMidStream restarts ActiveMQ, cleanly and after a
+// crash, while the service has events in flight and more are being sent:
+// every event is handled and acknowledged once, and no build is tagged
+// twice.
+func TestBrokerRestartMidStream(t *testing.T) {
+	b := needBroker(t)
+	tests := []struct {
+		name    string
+		restart func(context.Context) error
+	}{
+		{"clean restart", b.Restart},
+		{"crash", func(ctx context.Context) error {
+			b.Kill()
+			return b.Start(ctx)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newBusNames("restart")
+			hub := newHub(t)
+			// Slow tagging keeps events in flight when the broker goes.
+			hub.Delay("tagBuild", 25*time.Millisecond)
+			m := newMBS(t)
+			createQueue(t, b, n)
+			const before, during, after = 30, 15, 15
+			for i := range int64(before + during + after) {
+				addJava(hub, m, javaEvent(i+1, "ready"))
+			}
+			s := newResilientSender(t, b, n)
+			for i := range int64(before) {
+				s.send(javaEvent(i+1, "ready"))
+			}
+
+			reg := prometheus.NewRegistry()
+			log := testLogger(t)
+			cfg := stompConfig(b, n)
+			sc, err := stomp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			consumer := &ackCounter{Consumer: sc, acked: map[int64]int{}}
+			pub, err := stomp.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := runService(t, reg, consumer, pub, hub, m, staticRules(t, "rules-e2e/v1.yaml"), 4)
+			eventually(t, 20*time.Second, "a few events handled", func() bool {
+				return len(consumer.counts()) >= 5
+			})
+			if len(consumer.counts()) == before {
+				t.Fatal("every event was handled before the restart")
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			restarted := make(chan error, 1)
+			go func() { restarted <- tt.restart(ctx) }()
+			// These wait for the broker to come back.
+			for i := range int64(during) {
+				s.send(javaEvent(before+i+1, "ready"))
+			}
+			if err := <-restarted; err != nil {
+				t.Fatal(err)
+			}
+			for i := range int64(after) {
+				s.send(javaEvent(before+during+i+1, "ready"))
+			}
+
+			const total = before + during + after
+			eventually(t, 60*time.Second, "every event acknowledged", func() bool {
+				return len(consumer.counts()) == total
+			})
+			if err := hub.WaitTasks(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Redeliveries still arriving would show up as second acks.
+			time.Sleep(300 * time.Millisecond)
+			acked := consumer.counts()
+			for i := range int64(total) {
+				id := i + 1
+				n1, n2 := nvrs(javaEvent(id, "ready"))
+				if c1, c2 := tagCallsFor(hub, n1), tagCallsFor(hub, n2); c1 != 1 || c2 != 1 {
+					t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", id, c1, c2)
+				}
+				if acked[id] != 1 && !(s.twice[id] && acked[id] == 2) {
+					t.Errorf("build %d acknowledged %d times", id, acked[id])
+				}
+			}
+			if got := len(hub.Tagged("f29-modular-ursamajor")); got != 2*total {
+				t.Errorf("%d builds tagged, want %d", got, 2*total)
+			}
+			if got := r.events(service.OutcomeRuleError) + r.events(service.OutcomeModulemdError); got != 0 {
+				t.Errorf("%v events failed", got)
+			}
+			if got := gathered(reg, bus.MetricReconnects, "bus", "stomp"); got < 1 {
+				t.Errorf("%s = %v, want a reconnection", bus.MetricReconnects, got)
+			}
+			t.Logf("%v events matched, %v requeued, %d sends retried", r.events(service.OutcomeMatched),
+				r.events(service.OutcomeRequeued), len(s.twice))
+		})
+	}
+}
