@@ -57,18 +57,15 @@ type Options struct {
 	// Backoff is the first pause between attempts, doubled each time;
 	// 500ms by default.
 	Backoff time.Duration
-	// CacheSize is how many documents are kept; 0 disables the cache.
-	CacheSize int
-	Logger    *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Client reads modulemd documents from MBS's API.
 type Client struct {
-	base  *url.URL
-	hc    *http.Client
-	opts  Options
-	cache *Cache[int64, []byte]
-	log   *slog.Logger
+	base *url.URL
+	hc   *http.Client
+	opts Options
+	log  *slog.Logger
 }
 
 // New returns a client for the API at baseURL (mbs_api_url, e.g.
@@ -98,7 +95,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{base: u, hc: hc, opts: opts, cache: NewCache[int64, []byte](opts.CacheSize), log: log}, nil
+	return &Client{base: u, hc: hc, opts: opts, log: log}, nil
 }
 
 // Modulemd returns the modulemd document of the event's module build.
@@ -108,16 +105,12 @@ func (c *Client) Modulemd(ctx context.Context, ev bus.Event) ([]byte, error) {
 
 // Fetch returns the modulemd document of module build id.
 func (c *Client) Fetch(ctx context.Context, id int64) ([]byte, error) {
-	if doc, ok := c.cache.Get(id); ok {
-		return doc, nil
-	}
 	pause := c.opts.Backoff
 	var err error
 	for attempt := 1; ; attempt++ {
 		var doc []byte
 		doc, err = c.fetchOnce(ctx, id)
 		if err == nil {
-			c.cache.Add(id, doc)
 			return doc, nil
 		}
 		if !Transient(err) || attempt >= c.opts.Attempts || ctx.Err() != nil {

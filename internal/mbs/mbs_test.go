@@ -179,79 +179,10 @@ func TestCancelStopsRetrying(t *testing.T) {
 	}
 }
 
-func TestFetchCaches(t *testing.T) {
-	ok := moduleBuild(t)
-	s := newStandIn(t, func(_ int64, w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(ok) })
-	for _, tt := range []struct {
-		size  int
-		calls int64
-	}{{0, 3}, {4, 1}} {
-		s.calls.Store(0)
-		c := s.client(t, Options{CacheSize: tt.size})
-		for range 3 {
-			if _, err := c.Fetch(context.Background(), 42); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if n := s.calls.Load(); n != tt.calls {
-			t.Errorf("cache size %d: %d requests for three fetches, want %d", tt.size, n, tt.calls)
-		}
-	}
-}
-
 func TestNewRefusesBadURL(t *testing.T) {
 	for _, u := range []string{"", "mbs.example.org", "ftp://mbs.example.org/", "http://[::1"} {
 		if _, err := New(u, Options{}); err == nil {
 			t.Errorf("New(%q) accepted", u)
 		}
-	}
-}
-
-func TestCache(t *testing.T) {
-	c := NewCache[int, string](2)
-	c.Add(1, "one")
-	c.Add(2, "two")
-	if v, ok := c.Get(1); !ok || v != "one" {
-		t.Fatalf("Get(1) = %q, %v", v, ok)
-	}
-	// 1 was used last, so 2 goes.
-	c.Add(3, "three")
-	if _, ok := c.Get(2); ok {
-		t.Error("least recently used entry kept")
-	}
-	for k, want := range map[int]string{1: "one", 3: "three"} {
-		if v, ok := c.Get(k); !ok || v != want {
-			t.Errorf("Get(%d) = %q, %v", k, v, ok)
-		}
-	}
-	c.Add(3, "III")
-	if v, _ := c.Get(3); v != "III" || c.Len() != 2 {
-		t.Errorf("update: Get(3) = %q, Len %d", v, c.Len())
-	}
-
-	none := NewCache[int, string](0)
-	none.Add(1, "one")
-	if _, ok := none.Get(1); ok || none.Len() != 0 {
-		t.Error("a cache of size 0 kept an entry")
-	}
-}
-
-func TestCacheConcurrent(t *testing.T) {
-	c := NewCache[int, int](8)
-	done := make(chan struct{})
-	for g := range 4 {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for i := range 1000 {
-				c.Add((g*1000+i)%16, i)
-				c.Get(i % 16)
-			}
-		}()
-	}
-	for range 4 {
-		<-done
-	}
-	if c.Len() != 8 {
-		t.Errorf("Len %d, want 8", c.Len())
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-modularity/mts/bus"
@@ -102,7 +104,7 @@ type Service struct {
 	rules    Rules
 	log      *slog.Logger
 	m        *metrics
-	docs     *mbs.Cache[int64, *modulemd.Document]
+	docs     *lru.Cache[int64, *modulemd.Document] // nil: no cache
 	filter   map[string]bool
 
 	dlogMu sync.Mutex
@@ -117,12 +119,7 @@ type Service struct {
 	// started remembers the tagBuild tasks this process started: until a
 	// task has run, Koji does not show the build in the tag, and a second
 	// copy of the event would start a second task.
-	started *mbs.Cache[[2]string, startedTask]
-}
-
-type startedTask struct {
-	id int64
-	at time.Time
+	started *expirable.LRU[[2]string, int64]
 }
 
 // startedTaskTTL bounds how long a started task stands for the build
@@ -192,6 +189,13 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var docs *lru.Cache[int64, *modulemd.Document]
+	if cfg.ModulemdCacheSize > 0 {
+		var err error
+		if docs, err = lru.New[int64, *modulemd.Document](cfg.ModulemdCacheSize); err != nil {
+			return nil, fmt.Errorf("service: modulemd cache: %w", err)
+		}
+	}
 	filter := make(map[string]bool, len(cfg.StateFilter))
 	for _, s := range cfg.StateFilter {
 		filter[s] = true
@@ -199,9 +203,8 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 	return &Service{
 		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
 		log: log, m: newMetrics(opts.Registerer), filter: filter,
-		docs: mbs.NewCache[int64, *modulemd.Document](cfg.ModulemdCacheSize),
-		dlog: opts.DecisionLog, busy: make(map[string]*buildLock),
-		started: mbs.NewCache[[2]string, startedTask](4096),
+		docs: docs, dlog: opts.DecisionLog, busy: make(map[string]*buildLock),
+		started: expirable.NewLRU[[2]string, int64](4096, nil, startedTaskTTL),
 	}, nil
 }
 
@@ -382,8 +385,10 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 }
 
 func (s *Service) document(ctx context.Context, ev bus.Event, log *slog.Logger) (*modulemd.Document, error) {
-	if doc, ok := s.docs.Get(ev.ID); ok {
-		return doc, nil
+	if s.docs != nil {
+		if doc, ok := s.docs.Get(ev.ID); ok {
+			return doc, nil
+		}
 	}
 	var text []byte
 	err := s.retry(ctx, "modulemd", modulemdTransient, log, func(ctx context.Context) error {
@@ -398,7 +403,9 @@ func (s *Service) document(ctx context.Context, ev bus.Event, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	s.docs.Add(ev.ID, doc)
+	if s.docs != nil {
+		s.docs.Add(ev.ID, doc)
+	}
 	return doc, nil
 }
 
@@ -453,9 +460,9 @@ func (s *Service) tag(ctx context.Context, p plan.Plan, log *slog.Logger) ([]pla
 			// A permanent fault here (an unknown tag) comes back from
 			// tagBuild too, where it is reported.
 		}
-		if t, ok := s.started.Get([2]string{c.Tag, c.NVR}); ok && time.Since(t.at) < startedTaskTTL {
-			log.Info("tagBuild task already started; no new task", "tag", c.Tag, "nvr", c.NVR, "task_id", t.id)
-			r.TaskID = &t.id
+		if id, ok := s.started.Get([2]string{c.Tag, c.NVR}); ok {
+			log.Info("tagBuild task already started; no new task", "tag", c.Tag, "nvr", c.NVR, "task_id", id)
+			r.TaskID = &id
 			results[i] = r
 			continue
 		}
@@ -469,7 +476,7 @@ func (s *Service) tag(ctx context.Context, p plan.Plan, log *slog.Logger) ([]pla
 		case err == nil:
 			id64 := int64(id)
 			r.TaskID = &id64
-			s.started.Add([2]string{c.Tag, c.NVR}, startedTask{id: id64, at: time.Now()})
+			s.started.Add([2]string{c.Tag, c.NVR}, id64)
 		case errors.Is(err, koji.ErrAlreadyTagged):
 			s.m.alreadyTagged.Inc()
 			r.Error = AlreadyTagged
