@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +204,26 @@ func TestKerberosLogin(t *testing.T) {
 			t.Fatalf("user = %+v via %s", u, c.AuthMethod())
 		}
 		if _, err := c.TagBuild(ctx, tagName, nvr); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("several sessions log in at once", func(t *testing.T) {
+		c := newClient(t, cfg(keytab), koji.WithKrb5Config(kdc.KRB5Config), koji.WithSessions(3))
+		ctx := ctxT(t)
+		before := hub.Sessions()
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				if u, err := c.GetLoggedInUser(ctx); err != nil || u.Name != "mts" {
+					t.Errorf("user = %+v, %v\napache: %s", u, err, proxy.Log())
+				}
+			})
+		}
+		wg.Wait()
+		if got := hub.Sessions() - before; got != 3 {
+			t.Errorf("%d sessions opened, want 3", got)
+		}
+		if err := c.Logout(ctx); err != nil {
 			t.Fatal(err)
 		}
 	})
