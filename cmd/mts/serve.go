@@ -284,6 +284,9 @@ func backendName(cfg *config.Config) string {
 	return cfg.MessagingBackend
 }
 
+// kojiSessions is how many hub sessions the service holds.
+const kojiSessions = 4
+
 func newKoji(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*koji.Client, error) {
 	kcfg, err := koji.LoadConfig(cfg.KojiProfileName(), koji.LoadOptions{File: cfg.KojiConfig})
 	if err != nil {
@@ -292,6 +295,9 @@ func newKoji(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 	opts := []koji.Option{
 		koji.WithLogger(log),
 		koji.WithObserver(service.NewKojiMetrics(reg).Observe),
+		// Calls on one session go one at a time to keep call numbers in
+		// order; a few sessions let workers tag in parallel.
+		koji.WithSessions(kojiSessions),
 	}
 	if cfg.KojiCert != "" {
 		opts = append(opts, koji.WithCert(cfg.KojiCert))

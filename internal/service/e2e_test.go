@@ -78,9 +78,11 @@ func runService(t testing.TB, reg *prometheus.Registry, consumer bus.Consumer, p
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The retries span a broker restart on a loaded machine: an event handed
+	// back to ActiveMQ goes to its dead letter queue, out of the test's sight.
 	svc, err := service.New(service.Config{
-		Workers: workers, CheckTagged: true, RetryAttempts: 20,
-		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
+		Workers: workers, CheckTagged: true, RetryAttempts: 100,
+		RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
 	}, consumer, pub, kc, src, rules, service.Options{Logger: log, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
