@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,6 +132,12 @@ func (c *Coordinator) load(ctx context.Context, conditional bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rs, err := c.read(ctx, conditional)
+	if !errors.Is(err, errUnchanged) {
+		// Compiling a large set leaves several times its size in garbage
+		// (and a swap leaves the old set); hand that memory back to the
+		// system now rather than keep the peak as the process's size.
+		defer debug.FreeOSMemory()
+	}
 	switch {
 	case errors.Is(err, errUnchanged):
 		c.reloads.WithLabelValues("unchanged").Inc()
