@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,16 +23,12 @@ var ErrSettled = errors.New("amqp: delivery already acknowledged")
 // Consumer reads MBS events from a durable queue with manual
 // acknowledgement.
 type Consumer struct {
+	*bus.Handoff
 	cfg       Config
 	amqpCfg   *amqp.Config
 	log       *slog.Logger
 	metrics   *bus.Metrics
-	out       chan *delivery
 	connected atomic.Bool
-	cancel    context.CancelFunc
-	closed    chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
@@ -45,47 +40,20 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 		return nil, err
 	}
 	o := bus.ApplyOptions(opts)
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Consumer{
-		cfg: cfg, amqpCfg: ac,
+		Handoff: bus.NewHandoff(),
+		cfg:     cfg, amqpCfg: ac,
 		log:     o.Logger.With("bus", "amqp", "queue", cfg.Queue),
 		metrics: bus.NewMetrics(o.Registerer, "amqp"),
-		out:     make(chan *delivery),
-		cancel:  cancel,
-		closed:  make(chan struct{}),
-		done:    make(chan struct{}),
 	}
-	go c.run(ctx)
+	c.Go(c.run)
 	return c, nil
-}
-
-// Receive returns the next event.
-func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
-	select {
-	case d := <-c.out:
-		return d, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.closed:
-		return nil, bus.ErrClosed
-	}
 }
 
 // Connected reports whether the consumer is consuming on a live channel.
 func (c *Consumer) Connected() bool { return c.connected.Load() }
 
-// Close stops consuming; unacknowledged messages go back to the queue.
-func (c *Consumer) Close() error {
-	c.closeOnce.Do(func() {
-		close(c.closed)
-		c.cancel()
-	})
-	<-c.done
-	return nil
-}
-
 func (c *Consumer) run(ctx context.Context) {
-	defer close(c.done)
 	b := bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff}
 	served := false
 	for ctx.Err() == nil {
@@ -162,27 +130,16 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 			// and the queue has no dead-letter exchange by default.
 			c.metrics.Malformed.Inc()
 			c.log.Warn("dropping malformed message", "message_id", m.MessageId, "routing_key", m.RoutingKey,
-				"err", err, "body", excerpt(m.Body))
+				"err", err, "body", bus.Excerpt(m.Body))
 			if err := m.Ack(false); err != nil {
 				return fmt.Errorf("acknowledging malformed message: %w", err)
 			}
 			continue
 		}
-		d := &delivery{ch: ch, m: m, ev: ev}
-		select {
-		case c.out <- d:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := c.Deliver(ctx, &delivery{ch: ch, m: m, ev: ev}); err != nil {
+			return err
 		}
 	}
-}
-
-func excerpt(b []byte) string {
-	const limit = 512
-	if len(b) > limit {
-		return string(b[:limit]) + "..."
-	}
-	return string(b)
 }
 
 type delivery struct {

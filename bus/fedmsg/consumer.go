@@ -7,7 +7,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,13 +21,9 @@ type Consumer struct {
 	log     *slog.Logger
 	metrics *bus.Metrics
 
-	out       chan *delivery
-	raw       chan received
-	live      atomic.Int32
-	cancel    context.CancelFunc
-	closed    chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	*bus.Handoff
+	raw  chan received
+	live atomic.Int32
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
@@ -53,20 +48,17 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 		cfg.ReconnectInterval = time.Second
 	}
 	o := bus.ApplyOptions(opts)
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Consumer{
+		Handoff: bus.NewHandoff(),
 		cfg:     cfg,
 		log:     o.Logger.With("bus", "fedmsg"),
 		metrics: bus.NewMetrics(o.Registerer, "fedmsg"),
-		out:     make(chan *delivery),
 		raw:     make(chan received),
-		cancel:  cancel,
-		closed:  make(chan struct{}),
 	}
 	for _, ep := range cfg.Endpoints {
-		c.wg.Go(func() { c.subscribe(ctx, ep) })
+		c.Go(func(ctx context.Context) { c.subscribe(ctx, ep) })
 	}
-	c.wg.Go(func() { c.merge(ctx) })
+	c.Go(c.merge)
 	return c, nil
 }
 
@@ -160,10 +152,7 @@ func (c *Consumer) merge(ctx context.Context) {
 			c.malformed(r, err)
 			continue
 		}
-		d := &delivery{env: env, ev: ev}
-		select {
-		case c.out <- d:
-		case <-ctx.Done():
+		if c.Deliver(ctx, &delivery{env: env, ev: ev}) != nil {
 			return
 		}
 	}
@@ -181,32 +170,10 @@ func (c *Consumer) malformed(r received, err error) {
 	c.log.Warn("dropping malformed message", "endpoint", r.endpoint, "err", err, "body", string(body))
 }
 
-// Receive returns the next event.
-func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
-	select {
-	case d := <-c.out:
-		return d, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.closed:
-		return nil, bus.ErrClosed
-	}
-}
-
 // Connected reports whether at least one endpoint is connected. A socket
 // that lost its publisher redials by itself and still counts: ZeroMQ does
 // not tell.
 func (c *Consumer) Connected() bool { return c.live.Load() > 0 }
-
-// Close closes every socket.
-func (c *Consumer) Close() error {
-	c.closeOnce.Do(func() {
-		close(c.closed)
-		c.cancel()
-	})
-	c.wg.Wait()
-	return nil
-}
 
 type delivery struct {
 	env Envelope

@@ -19,15 +19,11 @@ import (
 // Consumer reads MBS events from a queue, acknowledging each only when the
 // caller says so (client-individual acknowledgement).
 type Consumer struct {
+	*bus.Handoff
 	cfg       *resolved
 	log       *slog.Logger
 	metrics   *bus.Metrics
-	out       chan *delivery
 	connected atomic.Bool
-	cancel    context.CancelFunc
-	closed    chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
@@ -40,50 +36,23 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 		return nil, err
 	}
 	o := bus.ApplyOptions(opts)
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Consumer{
+		Handoff: bus.NewHandoff(),
 		cfg:     r,
 		log:     o.Logger.With("bus", "stomp", "queue", r.Queue),
 		metrics: bus.NewMetrics(o.Registerer, "stomp"),
-		out:     make(chan *delivery),
-		cancel:  cancel,
-		closed:  make(chan struct{}),
-		done:    make(chan struct{}),
 	}
-	go c.run(ctx)
+	c.Go(c.run)
 	return c, nil
-}
-
-// Receive returns the next event.
-func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
-	select {
-	case d := <-c.out:
-		return d, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.closed:
-		return nil, bus.ErrClosed
-	}
 }
 
 // Connected reports whether the consumer is subscribed on a live
 // connection.
 func (c *Consumer) Connected() bool { return c.connected.Load() }
 
-// Close disconnects; messages not yet acknowledged go back to the broker.
-func (c *Consumer) Close() error {
-	c.closeOnce.Do(func() {
-		close(c.closed)
-		c.cancel()
-	})
-	<-c.done
-	return nil
-}
-
 // run connects, trying every broker in turn, and serves each connection
 // until it fails, for as long as the consumer is open.
 func (c *Consumer) run(ctx context.Context) {
-	defer close(c.done)
 	b := bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff}
 	next := 0
 	served := false
@@ -240,17 +209,14 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 			// event will never become one, and a NACK on RabbitMQ would
 			// requeue it forever. The log keeps the evidence.
 			c.metrics.Malformed.Inc()
-			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", excerpt(msg.Body))
+			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(msg.Body))
 			if err := conn.Ack(msg); err != nil {
 				return fmt.Errorf("acknowledging malformed message: %w", err)
 			}
 			continue
 		}
-		d := &delivery{c: c, s: s, msg: msg, ev: ev, id: id}
-		select {
-		case c.out <- d:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := c.Deliver(ctx, &delivery{c: c, s: s, msg: msg, ev: ev, id: id}); err != nil {
+			return err
 		}
 	}
 }
@@ -298,14 +264,6 @@ func await(ctx context.Context, f func() error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func excerpt(b []byte) string {
-	const limit = 512
-	if len(b) > limit {
-		return string(b[:limit]) + "..."
-	}
-	return string(b)
 }
 
 type delivery struct {
