@@ -65,14 +65,20 @@ func Run(rs *ruleset.Ruleset, c Case) Result {
 func Decide(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Result {
 	d, err := rs.Decide(ev, doc)
 	if err != nil {
-		r := ErrorResult(err)
-		var ee *policy.EvalError
-		if errors.As(err, &ee) {
-			r.RuleID, r.RuleIndex = &ee.RuleID, &ee.RuleIndex
-		}
-		return r
+		return FromError(err)
 	}
 	return FromDecision(ev, d)
+}
+
+// FromError renders a decision that failed: outcome "error", and the rule
+// that failed when a rule did.
+func FromError(err error) Result {
+	r := ErrorResult(err)
+	var ee *policy.EvalError
+	if errors.As(err, &ee) {
+		r.RuleID, r.RuleIndex = &ee.RuleID, &ee.RuleIndex
+	}
+	return r
 }
 
 // FromDecision renders a decision; Koji task ids are null since nothing

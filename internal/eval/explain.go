@@ -1,8 +1,6 @@
 package eval
 
 import (
-	"errors"
-
 	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -37,11 +35,7 @@ func Explain(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Expla
 	d, trace, err := rs.Set.Explain(doc.Input(ev))
 	x := Explanation{Event: ev, Revision: rs.Revision, Rules: []RuleVerdict{}}
 	if err != nil {
-		x.Result = ErrorResult(err)
-		var ee *policy.EvalError
-		if errors.As(err, &ee) {
-			x.Result.RuleID, x.Result.RuleIndex = &ee.RuleID, &ee.RuleIndex
-		}
+		x.Result = FromError(err)
 	} else {
 		x.Result = FromDecision(ev, d)
 	}

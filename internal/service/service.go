@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/plan"
@@ -326,6 +327,7 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 	s.m.decision.Observe(time.Since(t0).Seconds())
 	line := decisionLine{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, DryRun: s.cfg.DryRun}
 	if err != nil {
+		line.Result = eval.FromError(err)
 		s.m.ruleErrors.Inc()
 		attrs := []any{"error", err}
 		var ee *policy.EvalError
@@ -333,21 +335,13 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 			attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
 		}
 		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
-		line.Outcome = OutcomeRuleError
-		line.setError(err)
 		s.writeDecision(line)
 		return OutcomeRuleError, nil
 	}
 	p := plan.For(pev, dec)
-	line.Outcome = string(dec.Outcome)
-	line.Destinations = dec.Destinations
+	line.Result = eval.FromDecision(pev, dec)
 	if dec.Rule != nil {
-		id, idx := dec.Rule.ID, dec.Rule.Index
-		line.RuleID, line.RuleIndex = &id, &idx
-		log = log.With("rule_id", id, "destinations", dec.Destinations)
-	}
-	for _, c := range p.TagCalls() {
-		line.TagCalls = append(line.TagCalls, [2]string{c.Tag, c.NVR})
+		log = log.With("rule_id", dec.Rule.ID, "destinations", dec.Destinations)
 	}
 	var results []plan.TagResult
 	switch dec.Outcome {
@@ -544,20 +538,15 @@ func (s *Service) retry(ctx context.Context, step string, transient func(error) 
 }
 
 // decisionLine is one line of the decision log: the line `mts eval`
-// prints, with the event id, the message id and the rules revision.
+// prints (with the Koji task ids of the announcements), plus the event id,
+// the message id and the rules revision.
 type decisionLine struct {
-	Time         string         `json:"time"`
-	EventID      int64          `json:"event_id"`
-	MessageID    string         `json:"message_id,omitempty"`
-	Revision     string         `json:"revision"`
-	Outcome      string         `json:"outcome"`
-	RuleID       *string        `json:"rule_id"`
-	RuleIndex    *int           `json:"rule_index"`
-	Destinations []string       `json:"destinations"`
-	TagCalls     [][2]string    `json:"tag_calls"`
-	Messages     []plan.Message `json:"messages"`
-	Error        *string        `json:"error"`
-	DryRun       bool           `json:"dry_run,omitempty"`
+	Time      string `json:"time"`
+	EventID   int64  `json:"event_id"`
+	MessageID string `json:"message_id,omitempty"`
+	Revision  string `json:"revision"`
+	eval.Result
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 func (l *decisionLine) setError(err error) {
@@ -570,15 +559,6 @@ func (s *Service) writeDecision(l decisionLine) {
 		return
 	}
 	l.Time = time.Now().UTC().Format(time.RFC3339Nano)
-	if l.Destinations == nil {
-		l.Destinations = []string{}
-	}
-	if l.TagCalls == nil {
-		l.TagCalls = [][2]string{}
-	}
-	if l.Messages == nil {
-		l.Messages = []plan.Message{}
-	}
 	b, err := json.Marshal(l)
 	if err != nil {
 		s.log.Error("decision log", "error", err)
