@@ -2,11 +2,12 @@ package lint
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
 )
 
 // Formats lists the output formats Write knows.
@@ -191,38 +192,12 @@ func writeSARIF(w io.Writer, r *Result, version string) error {
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
-// JUnit XML: one test case per file, failing on its errors (and warnings
-// when strict).
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
+// writeJUnit writes one test case per file, failing on its errors (and
+// warnings when strict).
 func writeJUnit(w io.Writer, r *Result, strict bool) error {
-	suite := junitSuite{Name: "mts lint"}
+	suite := junit.Testsuite{Name: "mts lint"}
 	for _, f := range r.Files {
-		c := junitCase{Name: f, Classname: "mts.lint"}
+		c := junit.Testcase{Name: f, Classname: "mts.lint"}
 		var fail, other strings.Builder
 		nfail := 0
 		for _, d := range r.Diagnostics {
@@ -238,21 +213,14 @@ func writeJUnit(w io.Writer, r *Result, strict bool) error {
 			}
 		}
 		if nfail > 0 {
-			c.Failure = &junitFailure{Message: fmt.Sprintf("%d problems", nfail), Type: "lint", Text: fail.String()}
-			suite.Failures++
+			c.Failure = &junit.Result{Message: fmt.Sprintf("%d problems", nfail), Type: "lint", Data: fail.String()}
 		}
-		c.SystemOut = other.String()
-		suite.Cases = append(suite.Cases, c)
-		suite.Tests++
+		if other.Len() > 0 {
+			c.SystemOut = &junit.Output{Data: other.String()}
+		}
+		suite.AddTestcase(c)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(junitSuites{Suites: []junitSuite{suite}}); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	var all junit.Testsuites
+	all.AddSuite(suite)
+	return all.WriteXML(w)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/jstemmer/go-junit-report/v2/junit"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,19 +265,19 @@ func TestJUnit(t *testing.T) {
 		if err := Write(&b, "junit", r, strict, "test"); err != nil {
 			t.Fatal(err)
 		}
-		var got junitSuites
+		var got junit.Testsuites
 		if err := xml.Unmarshal([]byte(b.String()), &got); err != nil {
 			t.Fatalf("output is not XML: %v", err)
 		}
 		if len(got.Suites) != 1 || got.Suites[0].Tests != 1 || got.Suites[0].Failures != 1 {
 			t.Fatalf("suites %+v", got.Suites)
 		}
-		f := got.Suites[0].Cases[0].Failure
-		if f == nil || !strings.Contains(f.Text, "MTS103") {
+		f := got.Suites[0].Testcases[0].Failure
+		if f == nil || !strings.Contains(f.Data, "MTS103") {
 			t.Fatalf("failure %+v lacks the error", f)
 		}
-		if strings.Contains(f.Text, "MTS201") != strict {
-			t.Errorf("strict=%v: warnings in failure: %q", strict, f.Text)
+		if strings.Contains(f.Data, "MTS201") != strict {
+			t.Errorf("strict=%v: warnings in failure: %q", strict, f.Data)
 		}
 	}
 }

@@ -2,10 +2,11 @@ package ruletest
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
 )
 
 // Formats lists the output formats Write knows.
@@ -47,65 +48,28 @@ func Write(w io.Writer, format string, r *Report, verbose bool) error {
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
 }
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Tests   int          `xml:"tests,attr"`
-	Fails   int          `xml:"failures,attr"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Line      int           `xml:"line,attr,omitempty"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
 // writeJUnit writes one test suite per test file, one test case per case.
+// writeJUnit writes a test suite per test file, a test case per case.
 func writeJUnit(w io.Writer, r *Report) error {
-	all := junitSuites{}
+	var suites []junit.Testsuite
 	index := map[string]int{}
 	for _, c := range r.Cases {
 		i, ok := index[c.File]
 		if !ok {
-			i = len(all.Suites)
+			i = len(suites)
 			index[c.File] = i
-			all.Suites = append(all.Suites, junitSuite{Name: c.File})
+			suites = append(suites, junit.Testsuite{Name: c.File, File: c.File})
 		}
-		s := &all.Suites[i]
-		jc := junitCase{Name: c.Name, Classname: c.Section, File: c.File, Line: c.Line}
+		jc := junit.Testcase{Name: c.Name, Classname: c.Section,
+			SystemOut: &junit.Output{Data: fmt.Sprintf("%s:%d", c.File, c.Line)}}
 		if c.Status == Fail {
-			jc.Failure = &junitFailure{Message: c.Failures[0], Type: "decision", Text: strings.Join(c.Failures, "\n")}
-			s.Failures++
-			all.Fails++
+			jc.Failure = &junit.Result{Message: c.Failures[0], Type: "decision", Data: strings.Join(c.Failures, "\n")}
 		}
-		s.Cases = append(s.Cases, jc)
-		s.Tests++
-		all.Tests++
+		suites[i].AddTestcase(jc)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	var all junit.Testsuites
+	for _, s := range suites {
+		all.AddSuite(s)
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(all); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return all.WriteXML(w)
 }
