@@ -53,6 +53,10 @@ type Coordinator struct {
 	log     *slog.Logger
 	current atomic.Pointer[ruleset.Ruleset]
 	trigger chan struct{}
+	// watching is closed once Run watches the rule files (and has caught up
+	// with changes made before).
+	watching     chan struct{}
+	watchingOnce sync.Once
 
 	mu   sync.Mutex // serialises loads
 	etag string     // of the last body fetched from URL
@@ -90,9 +94,10 @@ func New(opts Options) (*Coordinator, error) {
 	}
 	f := promauto.With(opts.Registerer)
 	return &Coordinator{
-		opts:    opts,
-		log:     log,
-		trigger: make(chan struct{}, 1),
+		opts:     opts,
+		log:      log,
+		trigger:  make(chan struct{}, 1),
+		watching: make(chan struct{}),
 		ok: f.NewGauge(prometheus.GaugeOpts{
 			Name: MetricReloadSuccessful, Help: "Whether the last attempt to load the rules succeeded (1) or was refused (0).",
 		}),
@@ -215,6 +220,10 @@ func (c *Coordinator) read(ctx context.Context, conditional bool) (*ruleset.Rule
 	return ruleset.LoadBytes(c.opts.URL, body, c.opts.Load)
 }
 
+// Watching is closed once Run is watching the rule files: a change made
+// after that is seen.
+func (c *Coordinator) Watching() <-chan struct{} { return c.watching }
+
 // Run watches for reasons to reload until ctx ends: Trigger, changes of
 // the rule files (their directories are watched, so that editors that
 // replace files and mounted ConfigMaps are seen), and the URL's content
@@ -235,7 +244,15 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			}
 		}
 		fileEvents, fileErrors = w.Events, w.Errors
+		// A change made after the first load and before the watches were
+		// in place raised no event: catch up with it now.
+		if rev, err := ruleset.FilesRevision(c.opts.Paths); err == nil {
+			if cur := c.current.Load(); cur == nil || cur.Revision != rev {
+				_ = c.load(ctx, false)
+			}
+		}
 	}
+	c.watchingOnce.Do(func() { close(c.watching) })
 	var poll <-chan time.Time
 	if c.opts.URL != "" && c.opts.PollInterval > 0 {
 		t := time.NewTicker(c.opts.PollInterval)

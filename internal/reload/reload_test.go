@@ -115,6 +115,7 @@ func start(t *testing.T, opts reload.Options) coord {
 		cancel()
 		<-done
 	})
+	<-c.Watching()
 	return coord{c, reg}
 }
 

@@ -81,3 +81,18 @@ func TestIndexDecidesAsTheFullWalk(t *testing.T) {
 		t.Fatal("no build failed evaluation: the error path of the index went untested")
 	}
 }
+
+func TestFilesRevisionIsLoadsRevision(t *testing.T) {
+	paths := []string{"../../rules/fedora.yaml", "../../rules/fedora.cel.yaml"}
+	rs, err := Load(paths, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := FilesRevision(paths)
+	if err != nil || rev != rs.Revision {
+		t.Fatalf("FilesRevision = %q, %v; Load's revision %q", rev, err, rs.Revision)
+	}
+	if other, _ := FilesRevision(paths[:1]); other == rev {
+		t.Fatal("different files gave the same revision")
+	}
+}

@@ -39,6 +39,25 @@ type File struct {
 // rule set. A refused set returns an error wrapping policy.ErrRefused whose
 // policy.Errors list every problem with its FILE:LINE:COL.
 func Load(paths []string, opts Options) (*Ruleset, error) {
+	srcs, err := read(paths)
+	if err != nil {
+		return nil, err
+	}
+	return compile(srcs, opts)
+}
+
+// FilesRevision is the Revision that Load would give the rule files at
+// paths, computed without compiling them: callers can tell cheaply whether
+// the files changed.
+func FilesRevision(paths []string) (string, error) {
+	srcs, err := read(paths)
+	if err != nil {
+		return "", err
+	}
+	return revision(srcs), nil
+}
+
+func read(paths []string) ([]source, error) {
 	files, err := Files(paths)
 	if err != nil {
 		return nil, err
@@ -51,7 +70,17 @@ func Load(paths []string, opts Options) (*Ruleset, error) {
 		}
 		srcs = append(srcs, source{name: f, data: data})
 	}
-	return compile(srcs, opts)
+	return srcs, nil
+}
+
+// revision hashes the files' names and contents.
+func revision(srcs []source) string {
+	h := sha256.New()
+	for _, s := range srcs {
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(s.name), len(s.data))
+		h.Write(s.data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // LoadBytes compiles one rule file already read (for example fetched from
@@ -152,13 +181,10 @@ func NewEnv() (*policy.Env, error) {
 
 func compile(srcs []source, opts Options) (*Ruleset, error) {
 	opts.library = compat.NewLibrary()
-	h := sha256.New()
 	var specs []policy.Spec
 	var errs policy.Errors
 	var names []string
 	for _, s := range srcs {
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(s.name), len(s.data))
-		h.Write(s.data)
 		names = append(names, s.name)
 		f, es := ParseFile(s.name, s.data, opts)
 		errs = append(errs, es...)
@@ -185,7 +211,7 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Ruleset{Set: set, Revision: hex.EncodeToString(h.Sum(nil))[:12], Files: names}, nil
+	return &Ruleset{Set: set, Revision: revision(srcs), Files: names}, nil
 }
 
 // Problems returns the individual problems of a refused rule set, or nil.
