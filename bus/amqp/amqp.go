@@ -6,14 +6,13 @@
 package amqp
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/fedora-modularity/mts/bus"
 )
 
 // Defaults, following Fedora's deployment.
@@ -112,25 +111,12 @@ func (c Config) resolve() (Config, *amqp.Config, error) {
 		},
 	}
 	if c.CertFile != "" || c.CAFile != "" {
-		t := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-			if err != nil {
-				return c, nil, fmt.Errorf("amqp: client certificate: %w", err)
-			}
-			t.Certificates = []tls.Certificate{cert}
-			ac.SASL = []amqp.Authentication{&amqp.ExternalAuth{}}
+		t, err := bus.ClientTLS(nil, c.CertFile, c.KeyFile, c.CAFile)
+		if err != nil {
+			return c, nil, fmt.Errorf("amqp: %w", err)
 		}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return c, nil, fmt.Errorf("amqp: CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return c, nil, fmt.Errorf("amqp: CA file %s holds no PEM certificate", c.CAFile)
-			}
-			t.RootCAs = pool
+		if c.CertFile != "" {
+			ac.SASL = []amqp.Authentication{&amqp.ExternalAuth{}}
 		}
 		ac.TLSClientConfig = t
 	}

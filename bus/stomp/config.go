@@ -8,13 +8,13 @@ package stomp
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/fedora-modularity/mts/bus"
 )
 
 // Broker selects the broker's dialect.
@@ -246,27 +246,9 @@ func (c Config) resolve() (*resolved, error) {
 }
 
 func (r *resolved) tlsConfig() (*tls.Config, error) {
-	t := &tls.Config{MinVersion: tls.VersionTLS12}
-	if r.TLSConfig != nil {
-		t = r.TLSConfig.Clone()
-	}
-	if r.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(r.CertFile, r.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("stomp: client certificate: %w", err)
-		}
-		t.Certificates = append(t.Certificates, cert)
-	}
-	if r.CAFile != "" {
-		pem, err := os.ReadFile(r.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("stomp: CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("stomp: CA file %s holds no PEM certificate", r.CAFile)
-		}
-		t.RootCAs = pool
+	t, err := bus.ClientTLS(r.TLSConfig, r.CertFile, r.KeyFile, r.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("stomp: %w", err)
 	}
 	return t, nil
 }
