@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -250,45 +249,7 @@ func TestCompetingConsumers(t *testing.T) {
 	for i := range n {
 		publish(t, p, topic, bustest.Body(i))
 	}
-	var mu sync.Mutex
-	seen := map[int64]int{}
-	per := [2]int{}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i, c := range []*Consumer{c1, c2} {
-		wg.Go(func() {
-			for {
-				d, err := c.Receive(ctx)
-				if err != nil {
-					return
-				}
-				time.Sleep(5 * time.Millisecond)
-				if err := d.Ack(ctx); err != nil {
-					t.Error(err)
-				}
-				mu.Lock()
-				seen[d.Event().ID]++
-				per[i]++
-				if len(seen) == n {
-					cancel()
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if len(seen) != n {
-		t.Fatalf("%d distinct events, want %d", len(seen), n)
-	}
-	for id, k := range seen {
-		if k != 1 {
-			t.Errorf("event %d delivered %d times", id, k)
-		}
-	}
-	if per[0] == 0 || per[1] == 0 {
-		t.Errorf("not shared: %v", per)
-	}
+	bustest.ExpectShared(t, n, wait, c1, c2)
 }
 
 func TestUnackedComesAgain(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,5 +85,55 @@ func ExpectNothing(t testing.TB, c bus.Consumer, d time.Duration) {
 	defer cancel()
 	if got, err := c.Receive(ctx); err == nil {
 		t.Fatalf("unexpected delivery %s: %s", got.MessageID(), got.Body())
+	}
+}
+
+// ExpectShared drains the consumers at once, acknowledging each event a
+// little slowly so that every consumer gets its share, until n distinct
+// events arrived; it fails the test unless each came exactly once and
+// every consumer handled some (competing consumers on one queue).
+func ExpectShared(t testing.TB, n int, within time.Duration, consumers ...bus.Consumer) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	per := make([]int, len(consumers))
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, c := range consumers {
+		wg.Go(func() {
+			for {
+				d, err := c.Receive(ctx)
+				if err != nil {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+				if err := d.Ack(ctx); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				seen[d.Event().ID]++
+				per[i]++
+				done := len(seen) == n
+				mu.Unlock()
+				if done {
+					cancel()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("%d distinct events, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("event %d delivered %d times", id, k)
+		}
+	}
+	for i, k := range per {
+		if k == 0 {
+			t.Errorf("consumer %d got no event: not shared %v", i, per)
+		}
 	}
 }

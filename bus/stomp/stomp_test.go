@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -138,47 +137,7 @@ func TestCompetingConsumers(t *testing.T) {
 			for i := range n {
 				publish(t, pub, p.topic, bustest.Body(i))
 			}
-			var mu sync.Mutex
-			seen := map[int64]int{}
-			perConsumer := [2]int{}
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
-			defer cancel()
-			var wg sync.WaitGroup
-			for i, c := range []*Consumer{c1, c2} {
-				wg.Go(func() {
-					for {
-						d, err := c.Receive(ctx)
-						if err != nil {
-							return
-						}
-						// Slow enough that the other consumer gets its share.
-						time.Sleep(5 * time.Millisecond)
-						if err := d.Ack(ctx); err != nil {
-							t.Error(err)
-						}
-						mu.Lock()
-						seen[d.Event().ID]++
-						perConsumer[i]++
-						done := len(seen) == n
-						mu.Unlock()
-						if done {
-							cancel()
-						}
-					}
-				})
-			}
-			wg.Wait()
-			if len(seen) != n {
-				t.Fatalf("got %d distinct events, want %d", len(seen), n)
-			}
-			for id, k := range seen {
-				if k != 1 {
-					t.Errorf("event %d delivered %d times", id, k)
-				}
-			}
-			if perConsumer[0] == 0 || perConsumer[1] == 0 {
-				t.Errorf("messages not shared: %v", perConsumer)
-			}
+			bustest.ExpectShared(t, n, wait, c1, c2)
 		})
 	}
 }
