@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -113,8 +114,8 @@ func TestGolden(t *testing.T) {
 				}
 				docs[r.Modulemd] = doc
 			}
-			ev := policy.Event{ID: r.Event.ID, Name: r.Event.Name, Stream: r.Event.Stream,
-				Version: r.Event.Version, Context: r.Event.Context, State: r.Event.StateName}
+			ev := build.Event{ID: r.Event.ID, Name: r.Event.Name, Stream: r.Event.Stream,
+				Version: r.Event.Version, Context: r.Event.Context, StateName: r.Event.StateName}
 			d, err := rs.Decide(ev, doc)
 
 			if r.Outcome == "error" {

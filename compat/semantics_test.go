@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
@@ -57,7 +58,7 @@ func TestSemantics(t *testing.T) {
 			if state == "" {
 				state = "ready"
 			}
-			d, err := rs.Decide(policy.Event{ID: 1, Name: "x", Stream: "s", Version: "1", Context: "c", State: state}, doc)
+			d, err := rs.Decide(build.Event{ID: 1, Name: "x", Stream: "s", Version: "1", Context: "c", StateName: state}, doc)
 			if tc.Outcome == "error" {
 				var ee *policy.EvalError
 				if !errors.As(err, &ee) {
@@ -124,7 +125,7 @@ func TestEmptyFileIsAnEmptyRuleSet(t *testing.T) {
 		if rs.Set.Len() != 0 {
 			t.Fatalf("%q: %d rules", text, rs.Set.Len())
 		}
-		d, err := rs.Set.Eval(&policy.Input{Event: policy.Event{State: "ready"}})
+		d, err := rs.Set.Eval(&policy.Input{Event: build.Event{StateName: "ready"}})
 		if err != nil || d.Outcome != policy.Skipped {
 			t.Fatalf("%q: decision %v, %v; want skipped", text, d.Outcome, err)
 		}

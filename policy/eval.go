@@ -10,11 +10,13 @@ import (
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/interpreter"
+
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // Input is what one decision is made on.
 type Input struct {
-	Event Event
+	Event build.Event
 	// Modulemd is the whole modulemd document and Data its data mapping,
 	// as values the environment's type adapter understands.
 	Modulemd any
@@ -201,7 +203,7 @@ func (s *Set) Explain(in *Input) (Decision, []RuleTrace, error) {
 }
 
 func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
-	g := s.groups[in.Event.State]
+	g := s.groups[in.Event.StateName]
 	if g == nil {
 		return Decision{Outcome: Skipped}, nil
 	}

@@ -10,22 +10,13 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/ext"
-)
 
-// Event is the build event a rule sees as the CEL variable `build`.
-type Event struct {
-	ID      int64  `cel:"id"`
-	Name    string `cel:"name"`
-	Stream  string `cel:"stream"`
-	Version string `cel:"version"`
-	Context string `cel:"context"`
-	// State is the event's state name (ready, done, ...).
-	State string `cel:"state"`
-}
+	"github.com/fedora-modularity/mts/internal/build"
+)
 
 // Variables every rule can use.
 const (
-	VarBuild    = "build"    // the build event (policy.Event)
+	VarBuild    = "build"    // the build event (build.Event)
 	VarModulemd = "modulemd" // the whole modulemd document: {document, version, data}
 	VarData     = "data"     // the modulemd document's data mapping
 )
@@ -55,8 +46,8 @@ type EnvOption struct {
 // given extensions.
 func NewEnv(opts ...EnvOption) (*Env, error) {
 	envOpts := []cel.EnvOption{
-		ext.NativeTypes(reflect.TypeFor[Event](), ext.ParseStructTags(true)),
-		cel.Variable(VarBuild, cel.ObjectType("policy.Event")),
+		ext.NativeTypes(reflect.TypeFor[build.Event](), ext.ParseStructTags(true)),
+		cel.Variable(VarBuild, cel.ObjectType("build.Event")),
 		cel.Variable(VarModulemd, cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable(VarData, cel.MapType(cel.StringType, cel.DynType)),
 		ext.Strings(),

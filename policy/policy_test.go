@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 func compileSpecs(t *testing.T, specs ...Spec) *Set {
@@ -27,7 +29,7 @@ func compileSpecs(t *testing.T, specs ...Spec) *Set {
 }
 
 func input(state string, data map[string]any) *Input {
-	return &Input{Event: Event{ID: 7, Name: "nodejs", Stream: "12", State: state}, Data: data,
+	return &Input{Event: build.Event{ID: 7, Name: "nodejs", Stream: "12", StateName: state}, Data: data,
 		Modulemd: map[string]any{"document": "modulemd", "version": 2, "data": data}}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
@@ -39,8 +40,8 @@ func TestFedoraFormatsAgree(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		for _, state := range []string{"ready", "done", "build", "failed"} {
-			ev := policy.Event{ID: int64(i + 1), Name: field(doc, "name"), Stream: field(doc, "stream"),
-				Version: field(doc, "version"), Context: field(doc, "context"), State: state}
+			ev := build.Event{ID: int64(i + 1), Name: field(doc, "name"), Stream: field(doc, "stream"),
+				Version: field(doc, "version"), Context: field(doc, "context"), StateName: state}
 			want, werr := legacy.Decide(ev, doc)
 			got, gerr := celRules.Decide(ev, doc)
 			name := filepath.Base(f) + "/" + state

@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // ErrConnectionLost is returned by Ack and Nack when the channel the
@@ -124,7 +125,7 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 			return errors.New("delivery stream ended")
 		}
 		c.metrics.Received.Inc()
-		ev, err := bus.Decode(m.Body)
+		ev, err := build.Decode(m.Body)
 		if err != nil {
 			// Acknowledged: a body that is not an MBS event never will be,
 			// and the queue has no dead-letter exchange by default.
@@ -145,13 +146,13 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 type delivery struct {
 	ch      *amqp.Channel
 	m       amqp.Delivery
-	ev      bus.Event
+	ev      build.Event
 	settled atomic.Bool
 }
 
-func (d *delivery) Event() bus.Event  { return d.ev }
-func (d *delivery) MessageID() string { return d.m.MessageId }
-func (d *delivery) Body() []byte      { return d.m.Body }
+func (d *delivery) Event() build.Event { return d.ev }
+func (d *delivery) MessageID() string  { return d.m.MessageId }
+func (d *delivery) Body() []byte       { return d.m.Body }
 
 // Topic is the message's routing key.
 func (d *delivery) Topic() string { return d.m.RoutingKey }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // Consumer subscribes to every endpoint and hands over decoded MBS events.
@@ -147,7 +148,7 @@ func (c *Consumer) merge(ctx context.Context) {
 			c.metrics.Duplicates.Inc()
 			continue
 		}
-		ev, err := bus.Decode(env.Msg)
+		ev, err := build.Decode(env.Msg)
 		if err != nil {
 			c.malformed(r, err)
 			continue
@@ -177,12 +178,12 @@ func (c *Consumer) Connected() bool { return c.live.Load() > 0 }
 
 type delivery struct {
 	env Envelope
-	ev  bus.Event
+	ev  build.Event
 }
 
-func (d *delivery) Event() bus.Event  { return d.ev }
-func (d *delivery) MessageID() string { return d.env.MsgID }
-func (d *delivery) Body() []byte      { return d.env.Msg }
+func (d *delivery) Event() build.Event { return d.ev }
+func (d *delivery) MessageID() string  { return d.env.MsgID }
+func (d *delivery) Body() []byte       { return d.env.Msg }
 
 // Topic is the envelope's topic.
 func (d *delivery) Topic() string { return d.env.Topic }

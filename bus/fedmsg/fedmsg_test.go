@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/bustest"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
@@ -351,6 +352,6 @@ func FuzzParseEnvelope(f *testing.F) {
 		if len(e.Msg) == 0 {
 			t.Fatal("accepted an envelope without msg")
 		}
-		_, _ = bus.Decode(e.Msg)
+		_, _ = build.Decode(e.Msg)
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // Consumer reads MBS events from a queue, acknowledging each only when the
@@ -203,7 +204,7 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 		}
 		c.metrics.Received.Inc()
 		id := msg.Header.Get("message-id")
-		ev, err := bus.Decode(msg.Body)
+		ev, err := build.Decode(msg.Body)
 		if err != nil {
 			// Acknowledged, not dead-lettered: a body that is not an MBS
 			// event will never become one, and a NACK on RabbitMQ would
@@ -270,14 +271,14 @@ type delivery struct {
 	c       *Consumer
 	s       *session
 	msg     *stomp.Message
-	ev      bus.Event
+	ev      build.Event
 	id      string
 	settled atomic.Bool
 }
 
-func (d *delivery) Event() bus.Event  { return d.ev }
-func (d *delivery) MessageID() string { return d.id }
-func (d *delivery) Body() []byte      { return d.msg.Body }
+func (d *delivery) Event() build.Event { return d.ev }
+func (d *delivery) MessageID() string  { return d.id }
+func (d *delivery) Body() []byte       { return d.msg.Body }
 
 // Ack acknowledges and waits until the broker has processed the ACK:
 // claiming success for an ACK lost with its connection would hide the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 )
@@ -31,7 +32,7 @@ func explainCommand() *cli.Command {
 			if err != nil {
 				return failErr(err)
 			}
-			ev, err := eval.EventFromMessage(body)
+			ev, err := build.Decode(body)
 			if err != nil {
 				return failErr(fmt.Errorf("%s: %w", c.String("event"), err))
 			}
@@ -55,9 +56,9 @@ func explainCommand() *cli.Command {
 				return enc.Encode(x)
 			}
 			fmt.Fprintf(w, "build %s:%s:%s:%s (id %d), state %s, rules revision %s\n",
-				ev.Name, ev.Stream, ev.Version, ev.Context, ev.ID, ev.State, x.Revision)
+				ev.Name, ev.Stream, ev.Version, ev.Context, ev.ID, ev.StateName, x.Revision)
 			if len(x.Rules) == 0 {
-				fmt.Fprintf(w, "no rule applies to state %q\n", ev.State)
+				fmt.Fprintf(w, "no rule applies to state %q\n", ev.StateName)
 			}
 			for _, r := range x.Rules {
 				fmt.Fprintf(w, "\nrule %d %q (%s): %s\n", r.Index, r.ID, r.Source, r.Verdict)

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -37,20 +37,9 @@ type Result struct {
 	Error        *string        `json:"error"`
 }
 
-// EventFromMessage reads an MBS message (bare or {"msg": ...}) into the
-// engine's event.
-func EventFromMessage(body []byte) (policy.Event, error) {
-	ev, err := bus.Decode(body)
-	if err != nil {
-		return policy.Event{}, err
-	}
-	return policy.Event{ID: ev.ID, Name: ev.Name, Stream: ev.Stream, Version: ev.Version,
-		Context: ev.Context, State: ev.StateName}, nil
-}
-
 // Run decides one case. Bad input gives outcome "error" with the reason.
 func Run(rs *ruleset.Ruleset, c Case) Result {
-	ev, err := EventFromMessage(c.Event)
+	ev, err := build.Decode(c.Event)
 	if err != nil {
 		return ErrorResult(fmt.Errorf("event: %w", err))
 	}
@@ -62,7 +51,7 @@ func Run(rs *ruleset.Ruleset, c Case) Result {
 }
 
 // Decide decides for a parsed event and document.
-func Decide(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Result {
+func Decide(rs *ruleset.Ruleset, ev build.Event, doc *modulemd.Document) Result {
 	d, err := rs.Decide(ev, doc)
 	if err != nil {
 		return FromError(err)
@@ -83,7 +72,7 @@ func FromError(err error) Result {
 
 // FromDecision renders a decision; Koji task ids are null since nothing
 // was tagged.
-func FromDecision(ev policy.Event, d policy.Decision) Result {
+func FromDecision(ev build.Event, d policy.Decision) Result {
 	p := plan.For(ev, d)
 	r := Result{Outcome: string(d.Outcome), TagCalls: [][2]string{}}
 	if d.Rule != nil {

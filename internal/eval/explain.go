@@ -2,6 +2,7 @@ package eval
 
 import (
 	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
@@ -10,7 +11,7 @@ import (
 // Explanation says why a build got its decision: every rule of the
 // event's state group that was tried, with each criterion it checked.
 type Explanation struct {
-	Event    policy.Event  `json:"event"`
+	Event    build.Event   `json:"event"`
 	Revision string        `json:"revision"`
 	Rules    []RuleVerdict `json:"rules"`
 	Result   Result        `json:"result"`
@@ -31,7 +32,7 @@ type RuleVerdict struct {
 }
 
 // Explain decides like Decide and records why.
-func Explain(rs *ruleset.Ruleset, ev policy.Event, doc *modulemd.Document) Explanation {
+func Explain(rs *ruleset.Ruleset, ev build.Event, doc *modulemd.Document) Explanation {
 	d, trace, err := rs.Set.Explain(doc.Input(ev))
 	x := Explanation{Event: ev, Revision: rs.Revision, Rules: []RuleVerdict{}}
 	if err != nil {

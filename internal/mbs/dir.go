@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // Dir serves modulemd documents from a directory, for `mts serve --dev`.
@@ -70,7 +70,7 @@ func nsvc(data []byte) (string, bool) {
 func key(n, s, v, c string) string { return strings.Join([]string{n, s, v, c}, "\x00") }
 
 // Modulemd returns the document for ev.
-func (d *Dir) Modulemd(_ context.Context, ev bus.Event) ([]byte, error) {
+func (d *Dir) Modulemd(_ context.Context, ev build.Event) ([]byte, error) {
 	id := strconv.FormatInt(ev.ID, 10)
 	for _, ext := range []string{".yaml", ".yml"} {
 		data, err := os.ReadFile(filepath.Join(d.path, id+ext))

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 func TestDir(t *testing.T) {
@@ -32,15 +32,15 @@ func TestDir(t *testing.T) {
 	tests := []struct {
 		name string
 		dir  *Dir
-		ev   bus.Event
+		ev   build.Event
 		want string // a prefix of the document; empty for not found
 	}{
-		{"by name stream version context", d, bus.Event{ID: 1, Name: "javapackages-tools", Stream: "201801",
+		{"by name stream version context", d, build.Event{ID: 1, Name: "javapackages-tools", Stream: "201801",
 			Version: "2920190110130105", Context: "118bbc34"}, "---\ndocument: modulemd"},
-		{"other context", d, bus.Event{ID: 1, Name: "javapackages-tools", Stream: "201801",
+		{"other context", d, build.Event{ID: 1, Name: "javapackages-tools", Stream: "201801",
 			Version: "2920190110130105", Context: "00000000"}, ""},
-		{"by id", dByID, bus.Event{ID: 7, Name: "x"}, "document: modulemd"},
-		{"unknown id", dByID, bus.Event{ID: 8, Name: "x"}, ""},
+		{"by id", dByID, build.Event{ID: 7, Name: "x"}, "document: modulemd"},
+		{"unknown id", dByID, build.Event{ID: 8, Name: "x"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

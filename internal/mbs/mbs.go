@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // ErrNotFound marks a module build MBS does not know, or one without a
@@ -99,7 +99,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 }
 
 // Modulemd returns the modulemd document of the event's module build.
-func (c *Client) Modulemd(ctx context.Context, ev bus.Event) ([]byte, error) {
+func (c *Client) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
 	return c.Fetch(ctx, ev.ID)
 }
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 const javaDoc = "testdata/modulemd/javapackages-tools-201801-f29.yaml"
@@ -111,7 +111,7 @@ func TestFetch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStandIn(t, tt.answer)
 			c := s.client(t, Options{Attempts: 3})
-			got, err := c.Modulemd(context.Background(), bus.Event{ID: 42})
+			got, err := c.Modulemd(context.Background(), build.Event{ID: 42})
 			switch {
 			case tt.wantDoc:
 				if err != nil || string(got) != string(doc) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/policy"
 )
 
@@ -49,6 +50,6 @@ func (d *Document) IndexValue(key string) (string, bool) {
 }
 
 // Input is the rule engine's input for this document and event.
-func (d *Document) Input(ev policy.Event) *policy.Input {
+func (d *Document) Input(ev build.Event) *policy.Input {
 	return &policy.Input{Event: ev, Modulemd: d.Root, Data: d.Data, Index: d}
 }

@@ -5,8 +5,7 @@
 package plan
 
 import (
-	"strings"
-
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/policy"
 )
 
@@ -28,22 +27,21 @@ type Build struct {
 // Plan is what to do for one decision.
 type Plan struct {
 	Outcome policy.Outcome
-	Event   policy.Event
+	Event   build.Event
 	// Builds are tagged in order, each into every tag of Tags in order.
 	Builds []Build
 }
 
 // For computes the plan of a decision. Skipped decisions plan nothing.
-func For(ev policy.Event, d policy.Decision) Plan {
+func For(ev build.Event, d policy.Decision) Plan {
 	p := Plan{Outcome: d.Outcome, Event: ev}
 	if d.Outcome != policy.Matched {
 		return p
 	}
-	stream := strings.ReplaceAll(ev.Stream, "-", "_")
-	suffix := "-" + stream + "-" + ev.Version + "." + ev.Context
+	devel := ev.Name + "-devel"
 	p.Builds = []Build{
-		{Name: ev.Name, NVR: ev.Name + suffix, Tags: d.Destinations},
-		{Name: ev.Name + "-devel", NVR: ev.Name + "-devel" + suffix, Tags: d.Destinations},
+		{Name: ev.Name, NVR: ev.NVR(), Tags: d.Destinations},
+		{Name: devel, NVR: ev.NVRFor(devel), Tags: d.Destinations},
 	}
 	return p
 }
@@ -101,7 +99,7 @@ type Message struct {
 }
 
 // Info is the event's build object with the given name.
-func Info(ev policy.Event, name string) BuildInfo {
+func Info(ev build.Event, name string) BuildInfo {
 	return BuildInfo{ID: ev.ID, Name: name, Stream: ev.Stream, Version: ev.Version, Context: ev.Context}
 }
 

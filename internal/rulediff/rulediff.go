@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -27,7 +28,7 @@ type Case struct {
 	Source string
 	// Event is the build's event; for a batch line that cannot be read,
 	// the zero event with Err set.
-	Event policy.Event
+	Event build.Event
 	Doc   *modulemd.Document
 	Err   error
 	// batch is the line of an events file, decided with eval.Run.
@@ -114,7 +115,7 @@ func batchCases(path string) ([]Case, error) {
 		c := Case{Source: fmt.Sprintf("%s:%d", path, line), Err: err}
 		if err == nil {
 			c.batch = &bc
-			if ev, err := eval.EventFromMessage(bc.Event); err == nil {
+			if ev, err := build.Decode(bc.Event); err == nil {
 				c.Event = ev
 			}
 		}
@@ -132,12 +133,12 @@ type Decision = ruletest.Expect
 
 // Change is a build whose decision differs between the rule sets.
 type Change struct {
-	Source string       `json:"source"`
-	Build  string       `json:"build"`
-	State  string       `json:"state"`
-	Event  policy.Event `json:"event"`
-	Old    Decision     `json:"old"`
-	New    Decision     `json:"new"`
+	Source string      `json:"source"`
+	Build  string      `json:"build"`
+	State  string      `json:"state"`
+	Event  build.Event `json:"event"`
+	Old    Decision    `json:"old"`
+	New    Decision    `json:"new"`
 	// What changed: outcome, rule, destinations, error.
 	What []string `json:"what"`
 }
@@ -184,7 +185,7 @@ func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 		}
 		ev := c.Event
 		r.Changes = append(r.Changes, Change{Source: c.Source, Build: fmt.Sprintf("%s:%s:%s:%s", ev.Name, ev.Stream, ev.Version, ev.Context),
-			State: ev.State, Event: ev, Old: a, New: b, What: what})
+			State: ev.StateName, Event: ev, Old: a, New: b, What: what})
 	}
 	r.Changed = len(r.Changes)
 	return r

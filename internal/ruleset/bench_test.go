@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -52,7 +53,7 @@ func BenchmarkDecision(b *testing.B) {
 			b.Fatal(err)
 		}
 		doc := benchDoc(b, "nodejs-12-f31.yaml")
-		in := doc.Input(policy.Event{ID: 1, Name: "nodejs", Stream: "12", Version: "3120191201000000", Context: "abc", State: "ready"})
+		in := doc.Input(build.Event{ID: 1, Name: "nodejs", Stream: "12", Version: "3120191201000000", Context: "abc", StateName: "ready"})
 		b.ReportAllocs()
 		for b.Loop() {
 			d, err := rs.Set.Eval(in)
@@ -72,7 +73,7 @@ func BenchmarkDecision(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in := doc.Input(policy.Event{ID: 1, Name: "m", Stream: "1", State: "ready"})
+			in := doc.Input(build.Event{ID: 1, Name: "m", Stream: "1", StateName: "ready"})
 			b.ReportAllocs()
 			for b.Loop() {
 				d, err := rs.Set.Eval(in)
@@ -96,7 +97,7 @@ func BenchmarkEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ev := policy.Event{ID: 1, Name: "nodejs", Stream: "12", Version: "3120191201000000", Context: "abc", State: "ready"}
+		ev := build.Event{ID: 1, Name: "nodejs", Stream: "12", Version: "3120191201000000", Context: "abc", StateName: "ready"}
 		b.ReportAllocs()
 		for b.Loop() {
 			doc, err := modulemd.Parse(data)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -69,7 +70,7 @@ func checkLoad(t *testing.T, data []byte, doc *modulemd.Document) {
 		return
 	}
 	for _, state := range []string{"ready", "done"} {
-		d, err := rs.Decide(policy.Event{Name: "x", State: state}, doc)
+		d, err := rs.Decide(build.Event{Name: "x", StateName: state}, doc)
 		var ee *policy.EvalError
 		if err != nil && !errors.As(err, &ee) {
 			t.Fatalf("evaluation failed without naming a rule: %v", err)

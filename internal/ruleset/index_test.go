@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -49,7 +50,7 @@ func TestIndexDecidesAsTheFullWalk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := doc.Input(policy.Event{Name: n, State: "ready"})
+			in := doc.Input(build.Event{Name: n, StateName: "ready"})
 			indexed, err1 := rs.Set.Eval(in)
 			in.Index = nil
 			full, err2 := rs.Set.Eval(in)

@@ -6,6 +6,7 @@ package ruleset
 
 import (
 	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -30,6 +31,6 @@ type Ruleset struct {
 }
 
 // Decide evaluates the rules for one build.
-func (r *Ruleset) Decide(ev policy.Event, doc *modulemd.Document) (policy.Decision, error) {
+func (r *Ruleset) Decide(ev build.Event, doc *modulemd.Document) (policy.Decision, error) {
 	return r.Set.Eval(doc.Input(ev))
 }

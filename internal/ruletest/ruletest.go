@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -298,7 +299,7 @@ func decide(rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
 
 // EventFor is the event of a build: fields given win, the others come
 // from the modulemd's data, the state defaults to ready and the id to 1.
-func EventFor(doc *modulemd.Document, e Event, state string) policy.Event {
+func EventFor(doc *modulemd.Document, e Event, state string) build.Event {
 	field := func(given, key string) string {
 		if given != "" {
 			return given
@@ -308,13 +309,13 @@ func EventFor(doc *modulemd.Document, e Event, state string) policy.Event {
 		}
 		return ""
 	}
-	ev := policy.Event{ID: e.ID, Name: field(e.Name, "name"), Stream: field(e.Stream, "stream"),
-		Version: field(e.Version, "version"), Context: field(e.Context, "context"), State: state}
+	ev := build.Event{ID: e.ID, Name: field(e.Name, "name"), Stream: field(e.Stream, "stream"),
+		Version: field(e.Version, "version"), Context: field(e.Context, "context"), StateName: state}
 	if ev.ID == 0 {
 		ev.ID = 1
 	}
-	if ev.State == "" {
-		ev.State = "ready"
+	if ev.StateName == "" {
+		ev.StateName = "ready"
 	}
 	return ev
 }

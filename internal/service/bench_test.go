@@ -18,6 +18,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
@@ -177,7 +178,7 @@ type timedSource struct {
 	total atomic.Int64
 }
 
-func (t *timedSource) Modulemd(ctx context.Context, ev bus.Event) ([]byte, error) {
+func (t *timedSource) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
 	start := time.Now()
 	doc, err := t.src.Modulemd(ctx, ev)
 	t.total.Add(int64(time.Since(start)))

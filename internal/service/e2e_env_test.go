@@ -17,8 +17,8 @@ import (
 
 	gostomp "github.com/go-stomp/stomp/v3"
 
-	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/testenv"
 	"github.com/fedora-modularity/mts/koji/kojitest"
 )
@@ -113,18 +113,18 @@ func (m *mbsStandIn) add(id int64, file string) {
 }
 
 // javaEvent is a javapackages-tools build; each version is its own build.
-func javaEvent(id int64, state string) bus.Event {
-	return bus.Event{ID: id, Name: "javapackages-tools", Stream: "201801",
+func javaEvent(id int64, state string) build.Event {
+	return build.Event{ID: id, Name: "javapackages-tools", Stream: "201801",
 		Version: strconv.FormatInt(2920190110130000+id, 10), Context: "118bbc34", State: 5, StateName: state}
 }
 
-func nvrs(ev bus.Event) (string, string) {
+func nvrs(ev build.Event) (string, string) {
 	rel := ev.Stream + "-" + ev.Version + "." + ev.Context
 	return ev.Name + "-" + rel, ev.Name + "-devel-" + rel
 }
 
 // addJava makes the hub and MBS know the build of ev.
-func addJava(hub *kojitest.Hub, m *mbsStandIn, ev bus.Event) {
+func addJava(hub *kojitest.Hub, m *mbsStandIn, ev build.Event) {
 	n, d := nvrs(ev)
 	hub.AddBuild(kojitest.Build{NVR: n})
 	hub.AddBuild(kojitest.Build{NVR: d})
@@ -178,7 +178,7 @@ func newSender(t testing.TB, b *testenv.ActiveMQ, n busNames) *sender {
 	return &sender{conn: conn, topic: "/topic/" + n.inTopic}
 }
 
-func (s *sender) send(t testing.TB, ev bus.Event) {
+func (s *sender) send(t testing.TB, ev build.Event) {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{
 		"id": ev.ID, "name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context,

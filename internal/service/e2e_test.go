@@ -14,6 +14,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/reload"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -189,7 +190,7 @@ func TestEndToEndOnActiveMQ(t *testing.T) {
 		}
 	})
 	t.Run("unmatched", func(t *testing.T) {
-		ev := bus.Event{ID: 2, Name: "nodejs", Stream: "12", Version: "3120191115180204", Context: "eed43de7", State: 5, StateName: "ready"}
+		ev := build.Event{ID: 2, Name: "nodejs", Stream: "12", Version: "3120191115180204", Context: "eed43de7", State: 5, StateName: "ready"}
 		m.add(2, "nodejs-12-f31.yaml")
 		s.send(t, ev)
 		eventually(t, 20*time.Second, "build.tag.unmatched", func() bool { return len(w.forBuild(2)) == 1 })

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/fedmsg"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
@@ -71,7 +72,7 @@ func TestEndToEndOnFedmsg(t *testing.T) {
 	r := runService(t, reg, consumer, pub, hub, m, staticRules(t, "rules-e2e/v1.yaml"), 4)
 
 	seq := 0
-	send := func(ev bus.Event) {
+	send := func(ev build.Event) {
 		t.Helper()
 		seq++
 		msg, err := json.Marshal(map[string]any{
@@ -105,7 +106,7 @@ func TestEndToEndOnFedmsg(t *testing.T) {
 	matched := javaEvent(1, "ready")
 	addJava(hub, m, matched)
 	send(matched)
-	unmatched := bus.Event{ID: 2, Name: "nodejs", Stream: "12", Version: "3120191115180204", Context: "eed43de7", State: 5, StateName: "ready"}
+	unmatched := build.Event{ID: 2, Name: "nodejs", Stream: "12", Version: "3120191115180204", Context: "eed43de7", State: 5, StateName: "ready"}
 	m.add(2, "nodejs-12-f31.yaml")
 	send(unmatched)
 

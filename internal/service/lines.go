@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 )
 
 // LineConsumer reads MBS message bodies, one JSON object a line, from a
@@ -55,7 +56,7 @@ func (c *LineConsumer) Receive(ctx context.Context) (bus.Delivery, error) {
 		if len(trimSpace(body)) == 0 {
 			continue
 		}
-		ev, err := bus.Decode(body)
+		ev, err := build.Decode(body)
 		if err != nil {
 			c.log.Error("skipping a line that is not an MBS event", "line", c.line, "error", err)
 			continue
@@ -78,13 +79,13 @@ func (c *LineConsumer) Connected() bool { return true }
 func (c *LineConsumer) Close() error { return nil }
 
 type lineDelivery struct {
-	ev   bus.Event
+	ev   build.Event
 	id   string
 	body []byte
 	log  *slog.Logger
 }
 
-func (d *lineDelivery) Event() bus.Event          { return d.ev }
+func (d *lineDelivery) Event() build.Event        { return d.ev }
 func (d *lineDelivery) MessageID() string         { return d.id }
 func (d *lineDelivery) Body() []byte              { return d.body }
 func (d *lineDelivery) Ack(context.Context) error { return nil }

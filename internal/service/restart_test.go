@@ -12,6 +12,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
@@ -79,7 +80,7 @@ func newResilientSender(t testing.TB, b *testenv.ActiveMQ, n busNames) *resilien
 	return s
 }
 
-func (s *resilientSender) send(ev bus.Event) {
+func (s *resilientSender) send(ev build.Event) {
 	s.t.Helper()
 	body, err := json.Marshal(map[string]any{
 		"id": ev.ID, "name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context,

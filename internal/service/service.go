@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/modulemd"
@@ -43,7 +44,7 @@ type Tagger interface {
 // Errors wrapping ErrNoModulemd, mbs.ErrNotFound or a non-retryable Koji
 // fault are permanent; others are retried.
 type ModulemdSource interface {
-	Modulemd(ctx context.Context, ev bus.Event) ([]byte, error)
+	Modulemd(ctx context.Context, ev build.Event) ([]byte, error)
 }
 
 // Rules gives the rule set in use; *reload.Coordinator has it.
@@ -296,7 +297,7 @@ func (s *Service) Handle(ctx context.Context, d bus.Delivery) string {
 
 // process returns the outcome, or an error when the event must go back to
 // the broker.
-func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log *slog.Logger) (string, error) {
+func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, log *slog.Logger) (string, error) {
 	if !s.filter[ev.StateName] {
 		log.Debug("event dropped: state not in build_state_msg_filter")
 		return OutcomeFiltered, nil
@@ -319,13 +320,11 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 		log.Error("no usable modulemd; nothing tagged", "error", err)
 		return OutcomeModulemdError, nil
 	}
-	pev := policy.Event{
-		ID: ev.ID, Name: ev.Name, Stream: ev.Stream, Version: ev.Version, Context: ev.Context, State: ev.StateName,
-	}
+	pev := ev
 	t0 := time.Now()
 	dec, err := rs.Decide(pev, doc)
 	s.m.decision.Observe(time.Since(t0).Seconds())
-	line := decisionLine{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, DryRun: s.cfg.DryRun}
+	line := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun}
 	if err != nil {
 		line.Result = eval.FromError(err)
 		s.m.ruleErrors.Inc()
@@ -353,7 +352,7 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 		s.m.matched.Inc()
 		s.m.ruleHits.WithLabelValues(dec.Rule.ID).Inc()
 		if results, err = s.tag(ctx, p, log); err != nil {
-			line.setError(err)
+			line.SetError(err)
 			s.writeDecision(line)
 			return "", err
 		}
@@ -361,7 +360,7 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 	msgs := p.Messages(results)
 	line.Messages = msgs
 	if err := s.announce(ctx, msgs, log); err != nil {
-		line.setError(err)
+		line.SetError(err)
 		s.writeDecision(line)
 		return "", err
 	}
@@ -378,7 +377,7 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev bus.Event, log
 	return OutcomeUnmatched, nil
 }
 
-func (s *Service) document(ctx context.Context, ev bus.Event, log *slog.Logger) (*modulemd.Document, error) {
+func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger) (*modulemd.Document, error) {
 	if s.docs != nil {
 		if doc, ok := s.docs.Get(ev.ID); ok {
 			return doc, nil
@@ -537,24 +536,7 @@ func (s *Service) retry(ctx context.Context, step string, transient func(error) 
 	}
 }
 
-// decisionLine is one line of the decision log: the line `mts eval`
-// prints (with the Koji task ids of the announcements), plus the event id,
-// the message id and the rules revision.
-type decisionLine struct {
-	Time      string `json:"time"`
-	EventID   int64  `json:"event_id"`
-	MessageID string `json:"message_id,omitempty"`
-	Revision  string `json:"revision"`
-	eval.Result
-	DryRun bool `json:"dry_run,omitempty"`
-}
-
-func (l *decisionLine) setError(err error) {
-	s := err.Error()
-	l.Error = &s
-}
-
-func (s *Service) writeDecision(l decisionLine) {
+func (s *Service) writeDecision(l eval.Record) {
 	if s.dlog == nil {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/koji"
@@ -26,21 +27,21 @@ const serveData = "../../testdata/serve"
 
 // Events matching documents of testdata/serve/modulemd.
 var (
-	evJava = bus.Event{ID: 101, Name: "javapackages-tools", Stream: "201801", Version: "2920190110130105",
+	evJava = build.Event{ID: 101, Name: "javapackages-tools", Stream: "201801", Version: "2920190110130105",
 		Context: "118bbc34", State: 5, StateName: "ready"}
-	evMulti = bus.Event{ID: 102, Name: "javapackages-tools", Stream: "201902", Version: "3020190402101010",
+	evMulti = build.Event{ID: 102, Name: "javapackages-tools", Stream: "201902", Version: "3020190402101010",
 		Context: "7673e29c", State: 5, StateName: "ready"}
-	evAnt = bus.Event{ID: 104, Name: "ant", Stream: "1", Version: "1", Context: "c1", State: 5, StateName: "ready"}
-	evDwm = bus.Event{ID: 103, Name: "dwm", Stream: "6.2", Version: "3320200901000000",
+	evAnt = build.Event{ID: 104, Name: "ant", Stream: "1", Version: "1", Context: "c1", State: 5, StateName: "ready"}
+	evDwm = build.Event{ID: 103, Name: "dwm", Stream: "6.2", Version: "3320200901000000",
 		Context: "e58bbea8", State: 5, StateName: "ready"}
 )
 
 type fakeDelivery struct {
-	ev          bus.Event
+	ev          build.Event
 	acks, nacks int
 }
 
-func (d *fakeDelivery) Event() bus.Event           { return d.ev }
+func (d *fakeDelivery) Event() build.Event         { return d.ev }
 func (d *fakeDelivery) MessageID() string          { return fmt.Sprint("m-", d.ev.ID) }
 func (d *fakeDelivery) Body() []byte               { b, _ := json.Marshal(d.ev); return b }
 func (d *fakeDelivery) Ack(context.Context) error  { d.acks++; return nil }
@@ -117,9 +118,9 @@ func (k *fakeTagger) IsTagged(_ context.Context, tag, nvr string) (bool, error) 
 	return k.tagged[tag+" "+nvr], nil
 }
 
-type sourceFunc func(ev bus.Event) ([]byte, error)
+type sourceFunc func(ev build.Event) ([]byte, error)
 
-func (f sourceFunc) Modulemd(_ context.Context, ev bus.Event) ([]byte, error) { return f(ev) }
+func (f sourceFunc) Modulemd(_ context.Context, ev build.Event) ([]byte, error) { return f(ev) }
 
 func dirSource(t testing.TB) ModulemdSource {
 	d, err := mbs.NewDir(filepath.Join(serveData, "modulemd"))
@@ -148,7 +149,7 @@ func TestHandle(t *testing.T) {
 	locked := &koji.Fault{Code: koji.CodeActionNotAllowed, String: "tag is locked"}
 	tests := []struct {
 		name       string
-		ev         bus.Event
+		ev         build.Event
 		rules      string
 		tagger     *fakeTagger
 		pubFail    int
@@ -189,13 +190,13 @@ func TestHandle(t *testing.T) {
 		{name: "publish refused", ev: evJava, rules: "fedora-mts-rules.yaml", tagger: &fakeTagger{}, pubFail: 100,
 			outcome: OutcomeRequeued, nack: true, tagCalls: 2},
 		{name: "no modulemd", ev: evJava, rules: "fedora-mts-rules.yaml", tagger: &fakeTagger{},
-			src:     func(bus.Event) ([]byte, error) { return nil, fmt.Errorf("x: %w", mbs.ErrNotFound) },
+			src:     func(build.Event) ([]byte, error) { return nil, fmt.Errorf("x: %w", mbs.ErrNotFound) },
 			outcome: OutcomeModulemdError},
 		{name: "invalid modulemd", ev: evJava, rules: "fedora-mts-rules.yaml", tagger: &fakeTagger{},
-			src:     func(bus.Event) ([]byte, error) { return []byte("- a list\n"), nil },
+			src:     func(build.Event) ([]byte, error) { return []byte("- a list\n"), nil },
 			outcome: OutcomeModulemdError},
 		{name: "mbs down", ev: evJava, rules: "fedora-mts-rules.yaml", tagger: &fakeTagger{},
-			src:     func(bus.Event) ([]byte, error) { return nil, &mbs.StatusError{Code: 503} },
+			src:     func(build.Event) ([]byte, error) { return nil, &mbs.StatusError{Code: 503} },
 			outcome: OutcomeRequeued, nack: true},
 	}
 	for _, tt := range tests {
@@ -259,8 +260,8 @@ func TestHandle(t *testing.T) {
 	}
 }
 
-func withState(ev bus.Event, s string) bus.Event { ev.StateName = s; return ev }
-func scratch(ev bus.Event) bus.Event             { ev.Scratch = true; return ev }
+func withState(ev build.Event, s string) build.Event { ev.StateName = s; return ev }
+func scratch(ev build.Event) build.Event             { ev.Scratch = true; return ev }
 
 func TestDryRunCallsNoKoji(t *testing.T) {
 	cfg := testCfg

@@ -3,9 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
-	"strings"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/koji"
 )
 
@@ -21,15 +20,9 @@ type KojiModulemd struct {
 	Koji BuildGetter
 }
 
-// ModuleNVR is the Koji NVR of an event's module build: stream dashes
-// become underscores, and version.context is the release.
-func ModuleNVR(ev bus.Event) string {
-	return ev.Name + "-" + strings.ReplaceAll(ev.Stream, "-", "_") + "-" + ev.Version + "." + ev.Context
-}
-
 // Modulemd implements ModulemdSource.
-func (k KojiModulemd) Modulemd(ctx context.Context, ev bus.Event) ([]byte, error) {
-	nvr := ModuleNVR(ev)
+func (k KojiModulemd) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
+	nvr := ev.NVR()
 	b, err := k.Koji.GetBuild(ctx, nvr)
 	if err != nil {
 		if koji.IsNotFound(err) {
