@@ -14,6 +14,8 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted" >&2
 	exit 1
 fi
+echo "== go mod tidy -diff"
+go mod tidy -diff
 echo "== go vet"
 go vet ./...
 echo "== staticcheck"
