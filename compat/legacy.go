@@ -97,7 +97,14 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	var errs policy.Errors
 	sp := policy.Spec{Index: index, Source: pos(item)}
 	fail := func(n *yaml.Node, format string, args ...any) {
-		errs = append(errs, policy.Error{Source: pos(n), RuleID: sp.ID, Msg: fmt.Sprintf(format, args...)})
+		e := policy.Error{Source: pos(n), RuleID: sp.ID, Msg: fmt.Sprintf(format, args...)}
+		// The cause stays with the problem, for errors.Is (ErrRegex).
+		for _, a := range args {
+			if err, ok := a.(error); ok {
+				e.Err = err
+			}
+		}
+		errs = append(errs, e)
 	}
 	for item.Kind == yaml.AliasNode {
 		item = item.Alias

@@ -35,6 +35,8 @@ type Variable struct {
 	Name   string
 	Expr   string
 	Source Position
+	// Locator, when set, places compile errors inside the expression.
+	Locator Locator
 }
 
 // Scope holds the variables of one rule file. Rules of the same file point
@@ -77,6 +79,10 @@ type Spec struct {
 	// Destinations is a CEL expression of type string or list(string).
 	Destinations    string
 	DestinationsPos Position
+	// MatchLocator and DestinationsLocator, when set, place compile
+	// errors at the mistake inside the expression rather than at its
+	// start.
+	MatchLocator, DestinationsLocator Locator
 	// MatchAST and DestinationsAST, when set, are Match and Destinations
 	// already parsed, so that generated rules skip the CEL parser, which
 	// dominates loading large rule sets. The texts must parse to them.
@@ -93,7 +99,30 @@ type Error struct {
 	Source Position
 	RuleID string
 	Msg    string
+	// Err is the cause, for errors.Is and errors.As: ErrCompile for a CEL
+	// expression that does not compile, or the cause a format's loader
+	// found (a YAML syntax error, an unusable pattern).
+	Err error
 }
+
+// Unwrap returns the cause.
+func (e Error) Unwrap() error { return e.Err }
+
+// ErrCompile is the cause of every CEL parse or type error.
+var ErrCompile = errors.New("CEL expression does not compile")
+
+// CompileError is a CEL expression that does not compile, with the place
+// of the first mistake inside the expression's text.
+type CompileError struct {
+	// Line and Col are 1-based, in the expression's text; 0 when unknown.
+	Line, Col int
+	Err       error
+}
+
+func (e *CompileError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cel-go error and ErrCompile.
+func (e *CompileError) Unwrap() []error { return []error{e.Err, ErrCompile} }
 
 func (e Error) Error() string {
 	if e.RuleID != "" {
@@ -189,18 +218,39 @@ func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Erro
 	if strings.TrimSpace(sp.Match) != "" {
 		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType)
 		if err != nil {
-			errs = append(errs, Error{Source: pick(sp.MatchPos, sp.Source), RuleID: sp.ID, Msg: "match: " + err.Error()})
+			errs = append(errs, Error{Source: locate(sp.MatchPos, sp.Source, sp.MatchLocator, err), RuleID: sp.ID, Msg: "match: " + err.Error(), Err: err})
 		}
 		r.match = prg
 	}
 	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil)
 	if err != nil {
-		errs = append(errs, Error{Source: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID, Msg: "destinations: " + err.Error()})
+		errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
 	}
 	r.dests = prg
-	// The programs are built; the parsed forms are no longer needed.
+	// The programs are built; the parsed forms and the source maps are no
+	// longer needed.
 	r.MatchAST, r.DestinationsAST = nil, nil
+	r.MatchLocator, r.DestinationsLocator = nil, nil
 	return r, errs
+}
+
+// Locator maps a place in an expression's text (1-based line and column)
+// to the place in the rule file, for formats that know where an
+// expression's characters come from.
+type Locator interface {
+	Locate(line, col int) (Position, bool)
+}
+
+// locate is where a compile error is: at the mistake when its place in the
+// expression is known and loc can map it, else at the expression.
+func locate(at, fallback Position, loc Locator, err error) Position {
+	var ce *CompileError
+	if loc != nil && errors.As(err, &ce) && ce.Line > 0 {
+		if p, ok := loc.Locate(ce.Line, ce.Col); ok {
+			return p
+		}
+	}
+	return pick(at, fallback)
 }
 
 func pick(p, fallback Position) Position {
@@ -221,7 +271,8 @@ func (e *Env) compileScope(s *Scope, base int) (*compiledScope, *cel.Env, Errors
 		}
 		ast, iss := env.Compile(v.Expr)
 		if iss.Err() != nil {
-			errs = append(errs, Error{Source: v.Source, Msg: fmt.Sprintf("variable %q: %v", v.Name, iss.Err())})
+			err := compileError(iss)
+			errs = append(errs, Error{Source: locate(v.Source, v.Source, v.Locator, err), Msg: fmt.Sprintf("variable %q: %v", v.Name, err), Err: err})
 			continue
 		}
 		prg, err := env.Program(ast, e.programOptions()...)
@@ -256,6 +307,18 @@ func (e *Env) boundedOptions() []cel.ProgramOption {
 	return append([]cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}, e.progOpts...)
 }
 
+// compileError keeps cel-go's issues as the cause, with the place of the
+// first one in the expression's text.
+func compileError(iss *cel.Issues) *CompileError {
+	ce := &CompileError{Err: iss.Err()}
+	if errs := iss.Errors(); len(errs) > 0 {
+		if loc := errs[0].Location; loc != nil && loc.Line() > 0 {
+			ce.Line, ce.Col = loc.Line(), loc.Column()+1
+		}
+	}
+	return ce
+}
+
 // unknownSizes leaves every size to CEL's default estimate: unbounded for
 // lists and maps from the input, so comprehensions over them are never
 // taken as bounded.
@@ -276,16 +339,16 @@ func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type)
 		ast, iss = env.Compile(src)
 	}
 	if iss.Err() != nil {
-		return nil, iss.Err()
+		return nil, compileError(iss)
 	}
 	out := ast.OutputType()
 	if want != nil {
 		if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
-			return nil, fmt.Errorf("has type %s, want %s", out, want)
+			return nil, &CompileError{Err: fmt.Errorf("has type %s, want %s", out, want)}
 		}
 	} else if !out.IsExactType(cel.StringType) && !out.IsExactType(cel.ListType(cel.StringType)) &&
 		!out.IsExactType(cel.DynType) && !out.IsExactType(cel.ListType(cel.DynType)) {
-		return nil, fmt.Errorf("has type %s, want string or list(string)", out)
+		return nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
 	}
 	opts := e.programOptions()
 	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {

@@ -1,4 +1,6 @@
-// Package rules holds the rule sets shipped with mts: Fedora's production
-// rules in the legacy format (fedora.yaml) and the same policy in CEL
-// (fedora.cel.yaml), with their tests.
+// Package rules holds the rule sets shipped with mts, one policy per
+// directory, each with its tests: fedora/ is Fedora's production rules in
+// the legacy format, fedora-cel/ the same policy written in CEL. Point the
+// service's rules at one directory; tests/modulemd holds the documents the
+// tests of both use.
 package rules

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,17 +12,18 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/internal/ruletest"
 	"github.com/fedora-modularity/mts/policy"
 )
 
 // TestFedoraFormatsAgree checks that the CEL rewrite of Fedora's policy
 // decides exactly as the legacy file on every document and state.
 func TestFedoraFormatsAgree(t *testing.T) {
-	legacy, err := ruleset.Load([]string{"fedora.yaml"}, ruleset.Options{})
+	legacy, err := ruleset.Load([]string{"fedora/fedora.yaml"}, ruleset.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	celRules, err := ruleset.Load([]string{"fedora.cel.yaml"}, ruleset.Options{})
+	celRules, err := ruleset.Load([]string{"fedora-cel/fedora.cel.yaml"}, ruleset.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,4 +90,28 @@ func ruleID(d policy.Decision) string {
 		return ""
 	}
 	return d.Rule.ID
+}
+
+// TestPolicies checks that each directory is one policy the service can
+// load, whose tests pass.
+func TestPolicies(t *testing.T) {
+	for _, dir := range []string{"fedora", "fedora-cel"} {
+		t.Run(dir, func(t *testing.T) {
+			rs, err := ruleset.Load([]string{dir}, ruleset.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs.Files) != 1 {
+				t.Errorf("%s holds %d rule files (%v), want one policy in one file", dir, len(rs.Files), rs.Files)
+			}
+			rep, err := ruletest.Run(context.Background(), []string{dir}, ruletest.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			passed, failed := rep.Counts()
+			if failed > 0 || passed == 0 {
+				t.Errorf("%s: %d passed, %d failed: %+v", dir, passed, failed, rep.Cases)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/policy"
 )
 
@@ -15,12 +16,9 @@ func compileCommand() *cli.Command {
 		Name:      "compile",
 		Usage:     "print the CEL each rule compiles to, with its source line",
 		ArgsUsage: "RULES...",
-		Flags:     []cli.Flag{outputFlag(), stateFlag()},
+		Flags:     []cli.Flag{formatFlag(report.EvalFormats...), stateFlag()},
 		Action: func(c *cli.Context) error {
-			out, err := checkOutput(c)
-			if err != nil {
-				return err
-			}
+			out := c.String("format")
 			if c.NArg() == 0 {
 				return usageErr("compile needs at least one rule file or directory")
 			}

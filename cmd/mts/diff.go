@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fedora-modularity/mts/internal/mbs"
+	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/rulediff"
 )
 
@@ -16,31 +16,42 @@ func diffCommand() *cli.Command {
 		Name:  "diff",
 		Usage: "show which decisions change between two rule sets",
 		Description: `Decides every build of a corpus (--events: modulemd files, directories of
-them, or events files in the mts eval batch shape, *.jsonl) with the old and
-the new rule set and prints the decisions that change (outcome, rule,
-destinations). -o markdown gives a table for a pull request. Exit 0 whether
-or not decisions change unless --exit-code is given (then 1 on changes);
-1 when a rule set is refused or the corpus cannot be read; 2 on usage errors.`,
+them, or events files, *.jsonl: lines in the mts eval batch shape or MBS
+messages as the service receives them, whose documents come from
+--modulemd-dir) with the old and the new rule set and prints the decisions
+that change (outcome, rule, destinations, error) and every build that could
+not be decided. -o markdown gives a table for a pull request. Exit 0 whether
+or not decisions change unless --exit-code is given (then 1 on changes); 1
+when a rule set is refused, the corpus cannot be read or no build of it
+could be decided; 2 on usage errors.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "old", Usage: "old rule `FILE` or directory (repeatable)", Required: true},
 			&cli.StringSliceFlag{Name: "new", Usage: "new rule `FILE` or directory (repeatable)", Required: true},
 			&cli.StringSliceFlag{Name: "events", Usage: "builds: modulemd `FILE`, directory or events .jsonl (repeatable)", Required: true},
+			&cli.StringFlag{Name: "modulemd-dir", Usage: "documents of the MBS messages in events files: `DIR` of <id>.yaml, or matched on name, stream, version and context"},
 			&cli.StringSliceFlag{Name: "state", Usage: "event state for modulemd documents (repeatable)", Value: cli.NewStringSlice("ready")},
-			&cli.StringFlag{Name: "format", Aliases: []string{"o", "output"}, Value: "text", Usage: "output format: " + strings.Join(rulediff.Formats(), ", ")},
+			formatFlag(report.DiffFormats...),
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when decisions change"},
 			stateFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format := c.String("format")
-			if !slices.Contains(rulediff.Formats(), format) {
-				return usageErr("--format must be one of %s, not %q", strings.Join(rulediff.Formats(), ", "), format)
+			if err := noArgs(c); err != nil {
+				return err
 			}
-			if c.NArg() > 0 {
-				return usageErr("diff takes no arguments (give --old, --new and --events)")
+			opts := rulediff.LoadOptions{States: c.StringSlice("state")}
+			if d := c.String("modulemd-dir"); d != "" {
+				dir, err := mbs.NewDir(d)
+				if err != nil {
+					return failErr(err)
+				}
+				opts.Modulemds = dir
 			}
-			cases, err := rulediff.LoadCases(c.StringSlice("events"), c.StringSlice("state"))
+			cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
 			if err != nil {
 				return failErr(fmt.Errorf("reading builds: %w", err))
+			}
+			if len(cases) == 0 {
+				return failErr(errors.New("no builds found in --events"))
 			}
 			old, err := loadRules(c, c.StringSlice("old"))
 			if err != nil {
@@ -51,11 +62,14 @@ or not decisions change unless --exit-code is given (then 1 on changes);
 				return err
 			}
 			rep := rulediff.Compare(old, nw, cases)
-			if err := rulediff.Write(c.App.Writer, format, rep); err != nil {
+			if err := report.Diff(c.App.Writer, c.String("format"), rep); err != nil {
 				return failErr(err)
 			}
-			if c.Bool("exit-code") && rep.Changed > 0 {
-				return &exitError{code: 1, err: errors.New("")}
+			switch {
+			case rep.Compared == 0:
+				return failErr(fmt.Errorf("none of the %d builds could be decided", rep.Cases))
+			case c.Bool("exit-code") && rep.Changed > 0:
+				return failed()
 			}
 			return nil
 		},

@@ -2,36 +2,28 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/mbs"
+	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 )
 
 func rulesFlag() *cli.StringSliceFlag {
-	return &cli.StringSliceFlag{Name: "rules", Aliases: []string{"r"}, Usage: "rule `FILE` or directory (repeatable)", Required: true}
-}
-
-func outputFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json"}
+	return &cli.StringSliceFlag{Name: "rules", Aliases: []string{"r"}, Usage: "rule `PATH`, file or directory; several make one ordered set (repeatable)", Required: true}
 }
 
 func stateFlag() *cli.StringFlag {
 	return &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)"}
 }
 
-func checkOutput(c *cli.Context) (string, error) {
-	o := c.String("output")
-	if o != "text" && o != "json" {
-		return "", usageErr("--output must be text or json, not %q", o)
-	}
-	return o, nil
+func modulemdDirFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "modulemd-dir", Usage: "find an event's modulemd in `DIR`, as serve --dev does (<id>.yaml, or matched on name, stream, version and context)"}
 }
 
 // loadRules loads the rule set, printing every problem of a refused set to
@@ -45,43 +37,56 @@ func loadRules(c *cli.Context, paths []string) (*ruleset.Ruleset, error) {
 	return rs, nil
 }
 
+// modulemdDir is the --modulemd-dir source, or nil.
+func modulemdDir(c *cli.Context) (eval.ModulemdSource, error) {
+	d := c.String("modulemd-dir")
+	if d == "" {
+		return nil, nil
+	}
+	dir, err := mbs.NewDir(d)
+	if err != nil {
+		return nil, failErr(err)
+	}
+	return dir, nil
+}
+
 func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
 		Usage: "decide for recorded events, offline",
-		Description: `Decides for one event (--event with --modulemd) or a batch (--events, one
-JSON object per line: {"event": {MBS message}, "modulemd": "<modulemd YAML>"}).
-Each decision is printed as one JSON object per line with -o json (the shape
-is documented in the README). Exit 0 when every case got a decision, 1 when
-the rule set is refused or the input cannot be read, 2 on usage errors.`,
+		Description: `Decides for one event (--event with --modulemd or --modulemd-dir) or for
+an events file (--events, - for stdin): one JSON object per line, either
+{"event": {MBS message}, "modulemd": "<modulemd YAML>"} or an MBS message as
+the service receives it, whose document comes from --modulemd-dir. Each
+decision is one JSON object per line with -o json (the shape is documented
+in the README). Exit 0 when every case got a line (outcome error included),
+1 when the rule set is refused or the input cannot be read, 2 on usage
+errors.`,
 		Flags: []cli.Flag{
 			rulesFlag(),
 			&cli.StringFlag{Name: "event", Usage: "MBS message `FILE` (JSON)"},
 			&cli.StringFlag{Name: "modulemd", Usage: "modulemd `FILE` of the event's build"},
-			&cli.StringFlag{Name: "events", Usage: "batch `FILE` of cases (JSON lines, - for stdin)"},
-			outputFlag(),
+			&cli.StringFlag{Name: "events", Usage: "events `FILE` (JSON lines, - for stdin)"},
+			modulemdDirFlag(),
+			formatFlag(report.EvalFormats...),
 			stateFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			out, err := checkOutput(c)
-			if err != nil {
+			if err := noArgs(c); err != nil {
 				return err
 			}
-			single := c.IsSet("event") || c.IsSet("modulemd")
-			if single == c.IsSet("events") || (single && !(c.IsSet("event") && c.IsSet("modulemd"))) {
-				return usageErr("give either --event and --modulemd, or --events")
+			if err := conflicts(c, [2]string{"event", "events"}, [2]string{"modulemd", "events"}, [2]string{"modulemd", "modulemd-dir"}); err != nil {
+				return err
 			}
-			var cases []eval.Case
-			if single {
-				ev, err := os.ReadFile(c.String("event"))
-				if err != nil {
-					return failErr(err)
-				}
-				mmd, err := os.ReadFile(c.String("modulemd"))
-				if err != nil {
-					return failErr(err)
-				}
-				cases = append(cases, eval.Case{Event: ev, Modulemd: string(mmd)})
+			switch {
+			case !c.IsSet("event") && !c.IsSet("events"):
+				return usageErr("give --event (with --modulemd or --modulemd-dir) or --events")
+			case c.IsSet("event") && !c.IsSet("modulemd") && !c.IsSet("modulemd-dir"):
+				return usageErr("--event needs --modulemd or --modulemd-dir")
+			}
+			src, err := modulemdDir(c)
+			if err != nil {
+				return err
 			}
 			rs, err := loadRules(c, c.StringSlice("rules"))
 			if err != nil {
@@ -89,68 +94,74 @@ the rule set is refused or the input cannot be read, 2 on usage errors.`,
 			}
 			w := bufio.NewWriter(c.App.Writer)
 			defer w.Flush()
-			emit := func(r eval.Result) error {
-				if out == "json" {
-					b, err := json.Marshal(r)
-					if err != nil {
-						return err
-					}
-					_, err = fmt.Fprintf(w, "%s\n", b)
-					return err
+			format := c.String("format")
+			if c.IsSet("event") {
+				ec, err := singleCase(c.String("event"), c.String("modulemd"))
+				if err != nil {
+					return failErr(err)
 				}
-				return writeResultText(w, r)
+				return report.Decision(w, format, decideCase(c, rs, src, ec))
 			}
-			if single {
-				return emit(eval.Run(rs, cases[0]))
+			in, closeIn, err := openInput(c, c.String("events"))
+			if err != nil {
+				return failErr(err)
 			}
-			return evalBatch(c.String("events"), rs, emit)
+			defer closeIn()
+			err = eval.ReadEvents(in, func(line int, ec eval.EventCase, err error) error {
+				if cerr := c.Context.Err(); cerr != nil {
+					return cerr
+				}
+				r := eval.ErrorResult(fmt.Errorf("line %d: %w", line, err))
+				if err == nil {
+					r = decideCase(c, rs, src, ec)
+				}
+				return report.Decision(w, format, r)
+			})
+			if err != nil {
+				return failErr(err)
+			}
+			return nil
 		},
 	}
 }
 
-func evalBatch(path string, rs *ruleset.Ruleset, emit func(eval.Result) error) error {
-	var in io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return failErr(err)
-		}
-		defer f.Close()
-		in = f
-	}
-	err := eval.ReadCases(in, func(line int, cs eval.Case, err error) error {
-		if err != nil {
-			return emit(eval.ErrorResult(fmt.Errorf("line %d: %w", line, err)))
-		}
-		return emit(eval.Run(rs, cs))
-	})
+// singleCase reads --event and, when given, --modulemd.
+func singleCase(eventFile, modulemdFile string) (eval.EventCase, error) {
+	ev, err := os.ReadFile(eventFile)
 	if err != nil {
-		return failErr(err)
+		return eval.EventCase{}, err
 	}
-	return nil
+	ec := eval.EventCase{Event: ev}
+	if modulemdFile != "" {
+		mmd, err := os.ReadFile(modulemdFile)
+		if err != nil {
+			return eval.EventCase{}, err
+		}
+		ec.Modulemd, ec.HasModulemd = string(mmd), true
+	}
+	return ec, nil
 }
 
-func writeResultText(w io.Writer, r eval.Result) error {
-	switch {
-	case r.Outcome == eval.OutcomeError:
-		where := ""
-		if r.RuleID != nil {
-			where = fmt.Sprintf(" in rule %d %q", *r.RuleIndex, *r.RuleID)
-		}
-		_, err := fmt.Fprintf(w, "error%s: %s\n", where, *r.Error)
-		return err
-	case r.RuleID != nil:
-		fmt.Fprintf(w, "matched rule %d %q\n", *r.RuleIndex, *r.RuleID)
-		fmt.Fprintf(w, "destinations: %s\n", strings.Join(r.Destinations, ", "))
-		for _, tc := range r.TagCalls {
-			fmt.Fprintf(w, "  tagBuild(%s, %s)\n", tc[0], tc[1])
-		}
-	default:
-		fmt.Fprintln(w, r.Outcome)
+func decideCase(c *cli.Context, rs *ruleset.Ruleset, src eval.ModulemdSource, ec eval.EventCase) eval.Result {
+	ev, doc, err := ec.Resolve(c.Context, src)
+	if err != nil {
+		return eval.ErrorResult(err)
 	}
-	for _, m := range r.Messages {
-		b, _ := json.Marshal(m.Body)
-		fmt.Fprintf(w, "publish %s %s\n", m.Topic, b)
+	return eval.Decide(rs, ev, doc)
+}
+
+// openInput opens a file argument, "-" being stdin.
+func openInput(c *cli.Context, name string) (io.Reader, func(), error) {
+	if name == "-" {
+		in := c.App.Reader
+		if in == nil {
+			in = os.Stdin
+		}
+		return in, func() {}, nil
 	}
-	return nil
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }

@@ -53,7 +53,7 @@ func TestKojiCommands(t *testing.T) {
 			}
 			args = append(args, "--config", conf)
 			var out, errOut bytes.Buffer
-			code := run(context.Background(), args, &out, &errOut)
+			code := run(context.Background(), args, nil, &out, &errOut)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out.String(), errOut.String())
 			}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/lint"
+	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -19,13 +19,14 @@ func lintCommand() *cli.Command {
 		Name:      "lint",
 		Usage:     "check rule files for mistakes",
 		ArgsUsage: "PATH...",
-		Description: `Checks rule files (legacy Modularity YAML and CEL rule files; directories
-give their *.yaml files, rule tests excepted) and reports every load error and
-the warnings of the diagnostic table in the README, each with a code
-(MTS1xx errors, MTS2xx warnings, MTS3xx information). Exit 0 when no error
-was found (no warning either with --strict), 1 otherwise, 2 on usage errors.`,
+		Description: `Checks the rule set the paths give (files, and directories' *.yaml files
+in name order, rule tests excepted; together one ordered set, as the service
+loads it) and reports every load error and the warnings of the diagnostic
+table in the README, each with a code (MTS1xx errors, MTS2xx warnings,
+MTS3xx information). Exit 0 when no error was found (no warning either with
+--strict), 1 otherwise, 2 on usage errors.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"o", "output"}, Value: "text", Usage: "output format: " + strings.Join(lint.Formats(), ", ")},
+			formatFlag(report.LintFormats...),
 			&cli.BoolFlag{Name: "strict", Usage: "fail on warnings too"},
 			&cli.Uint64Flag{Name: "max-cost", Value: policy.DefaultCostLimit, Usage: "estimated CEL cost above which a rule is reported"},
 			&cli.Uint64Flag{Name: "assume-size", Value: lint.DefaultAssumedSize, Usage: "size of document collections and strings assumed by cost estimates"},
@@ -34,12 +35,11 @@ was found (no warning either with --strict), 1 otherwise, 2 on usage errors.`,
 			stateFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format := c.String("format")
-			if !slices.Contains(lint.Formats(), format) {
-				return usageErr("--format must be one of %s, not %q", strings.Join(lint.Formats(), ", "), format)
-			}
 			if c.NArg() == 0 {
 				return usageErr("lint: give rule files or directories")
+			}
+			if c.IsSet("koji-config") && !c.IsSet("koji-profile") {
+				return usageErr("--koji-config needs --koji-profile")
 			}
 			opts := lint.Options{DefaultState: c.String("default-state"), MaxCost: c.Uint64("max-cost"), AssumedSize: c.Uint64("assume-size")}
 			if p := c.String("koji-profile"); p != "" {
@@ -53,15 +53,21 @@ was found (no warning either with --strict), 1 otherwise, 2 on usage errors.`,
 				}
 				opts.Tags = kojiTags{client}
 			}
+			stop := progress(c, "linting")
 			res, err := lint.Paths(c.Context, c.Args().Slice(), opts)
+			stop()
 			if err != nil {
 				return failErr(err)
 			}
-			if err := lint.Write(c.App.Writer, format, res, c.Bool("strict"), version); err != nil {
+			if len(res.Files) == 0 {
+				return failErr(fmt.Errorf("no rule files in %s (a directory gives its own *.yaml files; subdirectories are policies of their own)", strings.Join(c.Args().Slice(), ", ")))
+			}
+			tool := report.Tool{Name: "mts lint", Version: c.App.Version, InformationURI: "https://github.com/fedora-modularity/mts"}
+			if err := report.Lint(c.App.Writer, c.String("format"), res, c.Bool("strict"), tool); err != nil {
 				return failErr(err)
 			}
 			if res.Failed(c.Bool("strict")) {
-				return &exitError{code: 1, err: errors.New("")}
+				return failed()
 			}
 			return nil
 		},

@@ -8,45 +8,36 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// isGraceful tells the commands that stop on their own after a signal,
+// taking the time they need (serve finishes the events in flight), and
+// exit 0 when they stopped cleanly.
+func isGraceful(cmd *cli.Command) bool { return cmd != nil && cmd.Name == "serve" }
 
-// exitError carries a process exit code through urfave/cli.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// usageErr marks a usage error (exit 2).
-func usageErr(format string, args ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
-}
-
-// failErr marks a failure found (exit 1).
-func failErr(err error) error {
-	return &exitError{code: 1, err: err}
-}
-
-func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
-		Name:      "mts",
-		Usage:     "tag module builds in Koji according to rules",
-		Version:   version,
-		Writer:    stdout,
-		ErrWriter: stderr,
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "mts",
+		Usage:                "tag module builds in Koji according to rules",
+		Version:              Version(),
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
 		// Errors are printed once, by run, with the right exit code.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageErr("%v", err)
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return printVersion(c)
+			}
+			return &exitError{code: 2, err: errors.New("give a command")}
 		},
 		Commands: []*cli.Command{
 			versionCommand(),
@@ -58,41 +49,81 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			testCommand(),
 			diffCommand(),
 			kojiCommand(),
+			completionCommand(),
+			manCommand(),
 		},
 	}
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return &exitError{code: 2, err: err}
+	}
+	prepare(app.Commands)
+	return app
+}
+
+func printVersion(c *cli.Context) error {
+	_, err := fmt.Fprintf(c.App.Writer, "mts %s\n", c.App.Version)
+	return err
 }
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "version",
-		Usage: "print the version",
-		Action: func(c *cli.Context) error {
-			_, err := fmt.Fprintf(c.App.Writer, "mts %s\n", version)
-			return err
-		},
+		Name:   "version",
+		Usage:  "print the version",
+		Action: func(c *cli.Context) error { return errors.Join(noArgs(c), printVersion(c)) },
 	}
 }
 
 // run executes the command line and returns the process exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var sig signals
+	ctx, stop := sig.notify(ctx)
+	defer stop()
+	app := newApp(stdin, stdout, stderr)
+	args, cmd, err := reorder(app, args)
+	if err != nil {
+		return exitCode(app, nil, stderr, err)
+	}
+	if !isGraceful(cmd) {
+		// A command that does not stop in time after a signal is ended,
+		// so that every command stops within a second.
+		go func() {
+			<-ctx.Done()
+			if code := sig.code(); code > 0 {
+				time.Sleep(stopGrace)
+				os.Exit(code)
+			}
+		}()
+	}
+	err = app.RunContext(ctx, args)
+	if code := sig.code(); code > 0 && (!isGraceful(cmd)) {
+		return code
+	}
+	return exitCode(app, cmd, stderr, err)
+}
+
+// exitCode prints err as the conventions say and returns the exit code;
+// cmd is the command that ran, whose usage a usage error shows.
+func exitCode(app *cli.App, cmd *cli.Command, stderr io.Writer, err error) int {
 	if err == nil {
 		return 0
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(stderr, "mts:", ee.err)
-		}
-		return ee.code
+	if !errors.As(err, &ee) {
+		fmt.Fprintln(stderr, "mts:", err)
+		return 1
 	}
-	fmt.Fprintln(stderr, "mts:", err)
-	return 1
+	if msg := ee.Error(); msg != "" {
+		fmt.Fprintln(stderr, "mts:", msg)
+	}
+	if ee.code == 2 {
+		if ee.usage == nil {
+			ee.usage = cmd
+		}
+		printUsage(stderr, app, ee.usage)
+	}
+	return ee.code
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -270,7 +270,7 @@ func runServe(c *cli.Context) error {
 		go func() { _ = rules.Run(watchCtx) }()
 	}
 
-	log.Info("mts serve started", "version", version, "backend", backendName(cfg), "workers", cfg.Workers,
+	log.Info("mts serve started", "version", c.App.Version, "backend", backendName(cfg), "workers", cfg.Workers,
 		"dry_run", svcCfg.DryRun, "revision", rules.Current().Revision)
 	err = svc.Run(ctx)
 	log.Info("mts serve stopped")

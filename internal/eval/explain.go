@@ -28,7 +28,10 @@ type RuleVerdict struct {
 	// Match is the rule's CEL condition, shown for CEL rules.
 	Match string        `json:"match,omitempty"`
 	Steps []policy.Step `json:"criteria,omitempty"`
-	Error string        `json:"error,omitempty"`
+	// Values are, for a CEL rule, the value of each sub-expression of its
+	// condition that decided.
+	Values []policy.ExprValue `json:"values,omitempty"`
+	Error  string             `json:"error,omitempty"`
 }
 
 // Explain decides like Decide and records why.
@@ -62,8 +65,26 @@ func Explain(rs *ruleset.Ruleset, ev build.Event, doc *modulemd.Document) Explan
 			}
 		} else {
 			v.Match = t.Rule.Match
+			if !t.Skipped {
+				v.Values = celValues(rs, t.Rule, doc.Input(ev))
+			}
 		}
 		x.Rules = append(x.Rules, v)
 	}
 	return x
+}
+
+// celValues re-evaluates a CEL rule's condition to show its values; an
+// expression that cannot be re-evaluated shows none (its verdict and error
+// are reported anyway).
+func celValues(rs *ruleset.Ruleset, r *policy.Rule, in *policy.Input) []policy.ExprValue {
+	env, err := ruleset.NewEnv()
+	if err != nil {
+		return nil
+	}
+	vals, err := env.MatchValues(rs.Set, r, in)
+	if err != nil {
+		return nil
+	}
+	return vals
 }

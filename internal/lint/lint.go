@@ -7,14 +7,15 @@ package lint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -118,7 +119,7 @@ func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagno
 	l := &linter{opts: opts}
 	f, errs := ruleset.ParseFile(name, data, ruleset.Options{DefaultState: opts.DefaultState})
 	for _, e := range errs {
-		l.loadError(e, f == nil)
+		l.loadError(e)
 	}
 	if f == nil {
 		return l.sorted(), nil
@@ -143,10 +144,7 @@ func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagno
 		}
 	}
 	for _, e := range compileAll(env, good) {
-		{
-			l.add(Diagnostic{Code: CodeCEL, Severity: Error, Pos: e.Source, RuleID: e.RuleID, Message: e.Msg,
-				Hint: "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data)"})
-		}
+		l.loadError(e)
 	}
 	switch f.Format {
 	case ruleset.FormatCEL:
@@ -173,16 +171,21 @@ type linter struct {
 
 func (l *linter) add(d Diagnostic) { l.diags = append(l.diags, d) }
 
-func (l *linter) loadError(e policy.Error, syntax bool) {
+// loadError classifies a problem the loader or the compiler found by its
+// cause.
+func (l *linter) loadError(e policy.Error) {
 	d := Diagnostic{Code: CodeLoad, Severity: Error, Pos: e.Source, RuleID: e.RuleID, Message: e.Msg,
 		Hint: "the service refuses the whole rule set until this is fixed"}
 	switch {
-	case syntax:
+	case errors.Is(e, pyyaml.ErrSyntax):
 		d.Code = CodeSyntax
 		d.Hint = "the file is not valid YAML"
-	case strings.Contains(e.Msg, "unusable pattern"):
+	case errors.Is(e, compat.ErrRegex):
 		d.Code = CodePattern
 		d.Hint = "patterns are Python regular expressions run on RE2: look-around, back-references, atomic groups and possessive quantifiers are not available"
+	case errors.Is(e, policy.ErrCompile):
+		d.Code = CodeCEL
+		d.Hint = "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data)"
 	}
 	l.add(d)
 }

@@ -4,9 +4,8 @@
 package rulediff
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +17,6 @@ import (
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/ruletest"
-	"github.com/fedora-modularity/mts/policy"
 )
 
 // Case is one build to decide for.
@@ -26,20 +24,39 @@ type Case struct {
 	// Source is where the case comes from: a modulemd file, or an events
 	// file and line.
 	Source string
-	// Event is the build's event; for a batch line that cannot be read,
-	// the zero event with Err set.
+	// Event is the build's event, as far as it could be read.
 	Event build.Event
 	Doc   *modulemd.Document
-	Err   error
-	// batch is the line of an events file, decided with eval.Run.
-	batch *eval.Case
+	// Err is why the case cannot be decided (an unreadable document or
+	// event line, no modulemd for an event); such a case is reported, not
+	// compared.
+	Err error
+}
+
+// Modulemds finds the document of an event, as `serve --dev
+// --modulemd-dir` does (mbs.Dir).
+type Modulemds interface {
+	Modulemd(ctx context.Context, ev build.Event) ([]byte, error)
+}
+
+// LoadOptions say how to read a corpus.
+type LoadOptions struct {
+	// States are the event states a modulemd document is decided for
+	// (default ready).
+	States []string
+	// Modulemds gives the documents of bare MBS messages in events files;
+	// without it such a line is a case that cannot be decided.
+	Modulemds Modulemds
 }
 
 // LoadCases reads the builds at paths: modulemd files, directories of
-// them (*.yaml and *.yml, in name order), and events files in the `mts
-// eval` batch shape (*.jsonl or *.json: one {"event", "modulemd"} object
-// per line). A modulemd document gives one case per state in states.
-func LoadCases(paths, states []string) ([]Case, error) {
+// them (*.yaml and *.yml, in name order), and events files (*.jsonl or
+// *.json), whose lines are either `mts eval` batch objects ({"event",
+// "modulemd"}) or MBS messages as the service receives them. A modulemd
+// document gives one case per state. Nothing is dropped: what cannot be
+// read is a case with Err. It fails only when a path cannot be read.
+func LoadCases(ctx context.Context, paths []string, opts LoadOptions) ([]Case, error) {
+	states := opts.States
 	if len(states) == 0 {
 		states = []string{"ready"}
 	}
@@ -72,7 +89,7 @@ func LoadCases(paths, states []string) ([]Case, error) {
 			continue
 		}
 		if strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, ".json") {
-			cs, err := batchCases(p)
+			cs, err := eventCases(ctx, p, opts.Modulemds)
 			if err != nil {
 				return nil, err
 			}
@@ -93,31 +110,25 @@ func modulemdCases(path string, states []string) ([]Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := modulemd.Parse(text)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
+	doc, perr := modulemd.Parse(text)
 	var out []Case
 	for _, s := range states {
-		out = append(out, Case{Source: path, Event: ruletest.EventFor(doc, ruletest.Event{}, s), Doc: doc})
+		out = append(out, Case{Source: path, Event: ruletest.EventFor(text, ruletest.Event{}, s), Doc: doc, Err: perr})
 	}
 	return out, nil
 }
 
-func batchCases(path string) ([]Case, error) {
+func eventCases(ctx context.Context, path string, mmds Modulemds) ([]Case, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var out []Case
-	err = eval.ReadCases(f, func(line int, bc eval.Case, err error) error {
+	err = eval.ReadEvents(f, func(line int, ec eval.EventCase, err error) error {
 		c := Case{Source: fmt.Sprintf("%s:%d", path, line), Err: err}
 		if err == nil {
-			c.batch = &bc
-			if ev, err := build.Decode(bc.Event); err == nil {
-				c.Event = ev
-			}
+			c.Event, c.Doc, c.Err = ec.Resolve(ctx, mmds)
 		}
 		out = append(out, c)
 		return nil
@@ -145,28 +156,34 @@ type Change struct {
 
 // Report is the comparison of two rule sets.
 type Report struct {
-	Old     []string `json:"old"`
-	New     []string `json:"new"`
-	Cases   int      `json:"cases"`
-	Changed int      `json:"changed"`
-	Changes []Change `json:"changes"`
+	Old   []string `json:"old"`
+	New   []string `json:"new"`
+	Cases int      `json:"cases"`
+	// Compared is the number of cases decided by both sets; the others
+	// are in Errors.
+	Compared int       `json:"compared"`
+	Changed  int       `json:"changed"`
+	Changes  []Change  `json:"changes"`
+	Errors   []Problem `json:"errors"`
 }
 
-func decide(rs *ruleset.Ruleset, c Case) Decision {
-	switch {
-	case c.Err != nil:
-		return ruletest.FromResult(eval.ErrorResult(c.Err))
-	case c.batch != nil:
-		return ruletest.FromResult(eval.Run(rs, *c.batch))
-	}
-	return ruletest.FromResult(eval.Decide(rs, c.Event, c.Doc))
+// Problem is a case that could not be decided, and why.
+type Problem struct {
+	Source string `json:"source"`
+	Error  string `json:"error"`
 }
 
 // Compare decides every case with both rule sets.
 func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
-	r := &Report{Old: old.Files, New: new.Files, Cases: len(cases), Changes: []Change{}}
+	r := &Report{Old: old.Files, New: new.Files, Cases: len(cases), Changes: []Change{}, Errors: []Problem{}}
 	for _, c := range cases {
-		a, b := decide(old, c), decide(new, c)
+		if c.Err != nil {
+			r.Errors = append(r.Errors, Problem{Source: c.Source, Error: c.Err.Error()})
+			continue
+		}
+		r.Compared++
+		a := ruletest.FromResult(eval.Decide(old, c.Event, c.Doc))
+		b := ruletest.FromResult(eval.Decide(new, c.Event, c.Doc))
 		var what []string
 		if a.Outcome != b.Outcome {
 			what = append(what, "outcome")
@@ -184,64 +201,9 @@ func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 			continue
 		}
 		ev := c.Event
-		r.Changes = append(r.Changes, Change{Source: c.Source, Build: fmt.Sprintf("%s:%s:%s:%s", ev.Name, ev.Stream, ev.Version, ev.Context),
+		r.Changes = append(r.Changes, Change{Source: c.Source, Build: ev.NSVC(),
 			State: ev.StateName, Event: ev, Old: a, New: b, What: what})
 	}
 	r.Changed = len(r.Changes)
 	return r
-}
-
-// Formats lists the output formats Write knows.
-func Formats() []string { return []string{"text", "markdown", "json"} }
-
-// Write renders a report: text (one block per change), markdown (a table
-// to paste into a pull request) or json.
-func Write(w io.Writer, format string, r *Report) error {
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "markdown":
-		return writeMarkdown(w, r)
-	case "text":
-		for _, c := range r.Changes {
-			fmt.Fprintf(w, "%s %s (%s): %s\n", c.Build, c.State, c.Source, strings.Join(c.What, ", "))
-			fmt.Fprintf(w, "  - %s\n  + %s\n", describe(c.Old), describe(c.New))
-		}
-		_, err := fmt.Fprintf(w, "%d of %d decisions change\n", r.Changed, r.Cases)
-		return err
-	}
-	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
-}
-
-func describe(d Decision) string {
-	switch d.Outcome {
-	case string(policy.Matched):
-		return fmt.Sprintf("rule %q -> %s", d.Rule, strings.Join(d.Destinations, ", "))
-	case eval.OutcomeError:
-		if d.Rule != "" {
-			return fmt.Sprintf("error in rule %q: %s", d.Rule, d.Error)
-		}
-		return "error: " + d.Error
-	}
-	return d.Outcome
-}
-
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
-}
-
-func writeMarkdown(w io.Writer, r *Report) error {
-	if r.Changed == 0 {
-		_, err := fmt.Fprintf(w, "**No decision changes** for %d builds.\n", r.Cases)
-		return err
-	}
-	fmt.Fprintf(w, "**%d of %d decisions change.**\n\n", r.Changed, r.Cases)
-	fmt.Fprintln(w, "| Build | State | Before | After |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- |")
-	for _, c := range r.Changes {
-		fmt.Fprintf(w, "| `%s` (%s) | %s | %s | %s |\n", mdCell(c.Build), mdCell(filepath.Base(c.Source)), c.State, mdCell(describe(c.Old)), mdCell(describe(c.New)))
-	}
-	return nil
 }

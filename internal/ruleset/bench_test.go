@@ -48,7 +48,7 @@ func benchDoc(b *testing.B, name string) *modulemd.Document {
 
 func BenchmarkDecision(b *testing.B) {
 	b.Run("fedora", func(b *testing.B) {
-		rs, err := Load([]string{"../../rules/fedora.yaml"}, Options{})
+		rs, err := Load([]string{"../../rules/fedora/fedora.yaml"}, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func BenchmarkDecision(b *testing.B) {
 // document, then decide.
 func BenchmarkEvent(b *testing.B) {
 	b.Run("fedora", func(b *testing.B) {
-		rs, err := Load([]string{"../../rules/fedora.yaml"}, Options{})
+		rs, err := Load([]string{"../../rules/fedora/fedora.yaml"}, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

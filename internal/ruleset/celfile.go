@@ -40,7 +40,7 @@ type celRule struct {
 	Destinations string    `yaml:"destinations"`
 }
 
-func parseCEL(file string, root *yaml.Node, opts Options) ([]policy.Spec, policy.Errors) {
+func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy.Spec, policy.Errors) {
 	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
 	var errs policy.Errors
 	// Unknown keys are refused, so that a typo is an error rather than a
@@ -63,7 +63,8 @@ func parseCEL(file string, root *yaml.Node, opts Options) ([]policy.Spec, policy
 			errs = append(errs, policy.Error{Source: pos(n), Msg: "a variable needs a name and an expression"})
 			continue
 		}
-		scope.Variables = append(scope.Variables, policy.Variable{Name: v.Name, Expr: v.Expression, Source: pos(valueNode(n, "expression"))})
+		en := valueNode(n, "expression")
+		scope.Variables = append(scope.Variables, policy.Variable{Name: v.Name, Expr: v.Expression, Source: pos(en), Locator: scalarLocator(file, data, en)})
 	}
 	rulesNode := child(root, "rules")
 	if rulesNode == nil {
@@ -81,7 +82,9 @@ func parseCEL(file string, root *yaml.Node, opts Options) ([]policy.Spec, policy
 			ID: r.ID, Index: i + 1, Source: pos(n), Scope: scope,
 			Match: r.Match, MatchPos: pos(valueNode(n, "match")),
 			Destinations: r.Destinations, DestinationsPos: pos(valueNode(n, "destinations")),
-			Meta: &CELMeta{Description: r.Description, Node: n},
+			MatchLocator:        scalarLocator(file, data, child(n, "match")),
+			DestinationsLocator: scalarLocator(file, data, child(n, "destinations")),
+			Meta:                &CELMeta{Description: r.Description, Node: n},
 		}
 		fail := func(at *yaml.Node, format string, args ...any) {
 			errs = append(errs, policy.Error{Source: pos(at), RuleID: r.ID, Msg: fmt.Sprintf(format, args...)})

@@ -24,7 +24,7 @@ func addSeeds(f *testing.F, files ...string) {
 // accept them or refuse them with positioned problems, never panic, and
 // what it accepts must evaluate without panicking.
 func FuzzLegacyLoad(f *testing.F) {
-	addSeeds(f, "../../rules/fedora.yaml", "../../testdata/rules/mts-test-rules.yaml")
+	addSeeds(f, "../../rules/fedora/fedora.yaml", "../../testdata/rules/mts-test-rules.yaml")
 	f.Add([]byte("- {id: a, type: module, rule: {name: '^(?P<n>x)$'}, destinations: '\\g<n>'}"))
 	f.Add([]byte("- id: a\n  rule:\n"))
 	doc := fuzzDoc(f)
@@ -35,7 +35,7 @@ func FuzzLegacyLoad(f *testing.F) {
 
 // FuzzCELLoad does the same for CEL rule files.
 func FuzzCELLoad(f *testing.F) {
-	addSeeds(f, "../../rules/fedora.cel.yaml")
+	addSeeds(f, "../../rules/fedora-cel/fedora.cel.yaml")
 	f.Add([]byte("format: cel\nrules:\n  - {id: a, match: \"build.name == 'x'\", destinations: \"['t']\"}\n"))
 	f.Add([]byte("format: cel\nvariables: [{name: v, expression: '1'}]\nrules: [{id: a, state: [ready, done], destinations: \"'t'\"}]\n"))
 	doc := fuzzDoc(f)

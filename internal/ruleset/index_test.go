@@ -84,7 +84,7 @@ func TestIndexDecidesAsTheFullWalk(t *testing.T) {
 }
 
 func TestFilesRevisionIsLoadsRevision(t *testing.T) {
-	paths := []string{"../../rules/fedora.yaml", "../../rules/fedora.cel.yaml"}
+	paths := []string{"../../rules/fedora/fedora.yaml", "../../rules/fedora-cel/fedora.cel.yaml"}
 	rs, err := Load(paths, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -138,13 +138,13 @@ func IsTestFile(name string) bool {
 func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
 	root, err := pyyaml.Parse(data)
 	if err != nil {
-		return nil, policy.Errors{{Source: syntaxPos(name, err), Msg: err.Error()}}
+		return nil, policy.Errors{{Source: SyntaxPos(name, data, err), Msg: SyntaxMessage(err), Err: err}}
 	}
 	f := &File{Name: name, Root: root, Format: Detect(root)}
 	var errs policy.Errors
 	switch f.Format {
 	case FormatCEL:
-		f.Specs, errs = parseCEL(name, root, opts)
+		f.Specs, errs = parseCEL(name, data, root, opts)
 	default:
 		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState, opts.library)
 	}
@@ -162,16 +162,6 @@ func Detect(root *yaml.Node) Format {
 		}
 	}
 	return FormatLegacy
-}
-
-// syntaxPos extracts the line yaml.v3 reports ("line N: ...").
-func syntaxPos(name string, err error) policy.Position {
-	p := policy.Position{File: name}
-	msg := err.Error()
-	if i := strings.Index(msg, "line "); i >= 0 {
-		fmt.Sscanf(msg[i:], "line %d", &p.Line)
-	}
-	return p
 }
 
 // NewEnv builds the CEL environment with the legacy functions.

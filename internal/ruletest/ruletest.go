@@ -4,6 +4,7 @@
 package ruletest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +15,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/modulemd"
@@ -105,6 +105,10 @@ type Status string
 const (
 	Pass Status = "pass"
 	Fail Status = "fail"
+	// Error is a case that could not run (a missing or unreadable
+	// document, a test file or rule set that cannot be loaded); it counts
+	// as failed.
+	Error Status = "error"
 )
 
 // CaseResult is how one case fared.
@@ -127,7 +131,8 @@ type Report struct {
 	Updated []string `json:"updated,omitempty"`
 }
 
-// Counts returns the numbers of passed and failed cases.
+// Counts returns the numbers of passed and failed cases; failed includes
+// the cases that could not run.
 func (r *Report) Counts() (passed, failed int) {
 	for _, c := range r.Cases {
 		if c.Status == Pass {
@@ -180,18 +185,31 @@ type Options struct {
 	Update bool
 }
 
-// Run runs the test files at paths (see Find). A file that cannot be read
-// or loaded is an error; failing cases are in the report.
-func Run(paths []string, opts Options) (*Report, error) {
+// ErrNoTests is returned when the paths hold no test file.
+var ErrNoTests = errors.New("no rule test files found (*.test.yaml, *_test.yaml, *.tests.yaml)")
+
+// Run runs the test files at paths (see Find). Nothing is hidden: a test
+// file that cannot be read or whose rules are refused is one case of
+// status Error naming the file, a case that cannot run is a case of
+// status Error with its reason, and every other case still runs. Run
+// fails only when a path does not exist or no test file is found.
+func Run(ctx context.Context, paths []string, opts Options) (*Report, error) {
 	files, err := Find(paths)
 	if err != nil {
 		return nil, err
 	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%w in %s", ErrNoTests, strings.Join(paths, ", "))
+	}
 	rep := &Report{Files: files, Cases: []CaseResult{}}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		cases, updated, err := runFile(f, opts)
 		if err != nil {
-			return nil, err
+			cases = []CaseResult{{File: f, Line: lineOf(err), Section: "", Name: "(test file)", Status: Error,
+				Failures: []string{err.Error()}}}
 		}
 		rep.Cases = append(rep.Cases, cases...)
 		if updated {
@@ -208,21 +226,21 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, false, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+		return nil, false, &FileError{Line: ruleset.SyntaxPos(path, data, err).Line, Err: fmt.Errorf("%w: %w", ErrFormat, err)}
 	}
 	if len(doc.Content) == 0 {
-		return nil, false, fmt.Errorf("%w: %s: empty", ErrFormat, path)
+		return nil, false, &FileError{Err: fmt.Errorf("%w: empty", ErrFormat)}
 	}
 	root := doc.Content[0]
 	if err := checkKnown(root); err != nil {
-		return nil, false, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+		return nil, false, &FileError{Line: lineOf(err), Err: fmt.Errorf("%w: %w", ErrFormat, err)}
 	}
 	var tf File
 	if err := root.Decode(&tf); err != nil {
-		return nil, false, fmt.Errorf("%w: %s: %w", ErrFormat, path, err)
+		return nil, false, &FileError{Err: fmt.Errorf("%w: %w", ErrFormat, err)}
 	}
 	if len(tf.Rules) == 0 {
-		return nil, false, fmt.Errorf("%w: %s: no rules file named (rules: FILE)", ErrFormat, path)
+		return nil, false, &FileError{Line: root.Line, Err: fmt.Errorf("%w: no rules file named (rules: FILE)", ErrFormat)}
 	}
 	dir := filepath.Dir(path)
 	var rules []string
@@ -231,7 +249,7 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 	}
 	rs, err := ruleset.Load(rules, ruleset.Options{DefaultState: tf.DefaultState})
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: rules: %w", path, err)
+		return nil, false, &FileError{Line: child(root, "rules").Line, Err: fmt.Errorf("rules: %w", err)}
 	}
 	var out []CaseResult
 	changed := false
@@ -243,7 +261,9 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 			cr := CaseResult{File: path, Line: node.Line, Section: sec.Name, Name: c.Name, Want: c.Expect}
 			got, err := decide(rs, dir, c)
 			if err != nil {
-				return nil, false, fmt.Errorf("%s:%d: case %q: %w", path, node.Line, c.Name, err)
+				cr.Status, cr.Failures = Error, []string{"cannot run: " + err.Error()}
+				out = append(out, cr)
+				continue
 			}
 			cr.Got = got
 			if opts.Update {
@@ -274,6 +294,35 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 	return out, changed, nil
 }
 
+// FileError is a test file that cannot be used, at a line of it when known.
+type FileError struct {
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+func lineOf(err error) int {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return fe.Line
+	}
+	var le *lineError
+	if errors.As(err, &le) {
+		return le.line
+	}
+	return 0
+}
+
+// lineError is a problem at a line of a test file.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
+
 // decide makes the decision for one case.
 func decide(rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
 	text := []byte(c.Document)
@@ -293,24 +342,31 @@ func decide(rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
 	if err != nil {
 		return Expect{}, err
 	}
-	ev := EventFor(doc, c.Event, c.State)
+	ev := EventFor(text, c.Event, c.State)
 	return FromResult(eval.Decide(rs, ev, doc)), nil
 }
 
 // EventFor is the event of a build: fields given win, the others come
-// from the modulemd's data, the state defaults to ready and the id to 1.
-func EventFor(doc *modulemd.Document, e Event, state string) build.Event {
-	field := func(given, key string) string {
-		if given != "" {
+// from the modulemd's data as the scalar text of the document (text), as
+// MBS sends them: `stream: 8.10` is "8.10", not the YAML 1.1 float. The
+// state defaults to ready and the id to 1.
+func EventFor(text []byte, e Event, state string) build.Event {
+	var doc struct {
+		Data struct {
+			Name, Stream, Version, Context yaml.Node
+		} `yaml:"data"`
+	}
+	// A document that does not read gets no defaults; its decision
+	// reports why.
+	_ = yaml.Unmarshal(text, &doc)
+	field := func(given string, n yaml.Node) string {
+		if given != "" || n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 			return given
 		}
-		if v, ok := doc.Data.Get(key); ok && v != nil {
-			return pyyaml.Str(v)
-		}
-		return ""
+		return n.Value
 	}
-	ev := build.Event{ID: e.ID, Name: field(e.Name, "name"), Stream: field(e.Stream, "stream"),
-		Version: field(e.Version, "version"), Context: field(e.Context, "context"), StateName: state}
+	ev := build.Event{ID: e.ID, Name: field(e.Name, doc.Data.Name), Stream: field(e.Stream, doc.Data.Stream),
+		Version: field(e.Version, doc.Data.Version), Context: field(e.Context, doc.Data.Context), StateName: state}
 	if ev.ID == 0 {
 		ev.ID = 1
 	}
@@ -401,12 +457,12 @@ func checkKnown(root *yaml.Node) error {
 	var check func(n *yaml.Node, kind string) error
 	check = func(n *yaml.Node, kind string) error {
 		if n.Kind != yaml.MappingNode {
-			return fmt.Errorf("line %d: a %s must be a mapping", n.Line, kind)
+			return &lineError{n.Line, fmt.Sprintf("a %s must be a mapping", kind)}
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if !slices.Contains(known[kind], k.Value) {
-				return fmt.Errorf("line %d: unknown key %q in a %s (known: %s)", k.Line, k.Value, kind, strings.Join(known[kind], ", "))
+				return &lineError{k.Line, fmt.Sprintf("unknown key %q in a %s (known: %s)", k.Value, kind, strings.Join(known[kind], ", "))}
 			}
 			sub := map[string]string{"event": "event", "expect": "expect"}[k.Value]
 			if kind == "case" && sub != "" {
@@ -417,7 +473,7 @@ func checkKnown(root *yaml.Node) error {
 			list := map[string]string{"section": "section", "tests": "case"}[k.Value]
 			if list != "" && (kind == "file" || kind == "section") {
 				if v.Kind != yaml.SequenceNode {
-					return fmt.Errorf("line %d: %s must be a list", v.Line, k.Value)
+					return &lineError{v.Line, fmt.Sprintf("%s must be a list", k.Value)}
 				}
 				for _, e := range v.Content {
 					if err := check(e, list); err != nil {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the mts container image from Containerfile with buildah (vfs
 # storage, chroot isolation: works as root on a CI machine without a
-# container runtime) and runs `mts version` and `mts lint rules/` in it.
+# container runtime) and runs `mts version` and `mts lint` on each shipped
+# policy in it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,5 +30,6 @@ b build --isolation chroot -f "$ctx/Containerfile" -t "$image" "$ctx"
 ctr=$(b from "$image")
 b run --isolation chroot "$ctr" -- /usr/bin/mts version
 b run --isolation chroot "$ctr" -- /usr/bin/mts lint rules/
+b run --isolation chroot "$ctr" -- /usr/bin/mts lint policies/fedora-cel/
 b run --isolation chroot "$ctr" -- /usr/bin/mts serve --help >/dev/null
 echo "container: ok"

@@ -1,24 +1,23 @@
-package ruletest
+package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
+
+	"github.com/fedora-modularity/mts/internal/ruletest"
 )
 
-// Formats lists the output formats Write knows.
-func Formats() []string { return []string{"text", "json", "junit"} }
-
-// Write renders a report; verbose lists passing cases too in text.
-func Write(w io.Writer, format string, r *Report, verbose bool) error {
+// Tests writes a rule test report in one of TestFormats; verbose lists
+// passing cases too in text.
+func Tests(w io.Writer, format string, r *ruletest.Report, verbose bool) error {
 	passed, failed := r.Counts()
 	switch format {
-	case "text":
+	case Text:
 		for _, c := range r.Cases {
-			if c.Status == Pass {
+			if c.Status == ruletest.Pass {
 				if verbose {
 					fmt.Fprintf(w, "ok   %s:%d: %s / %s\n", c.File, c.Line, c.Section, c.Name)
 				}
@@ -34,23 +33,22 @@ func Write(w io.Writer, format string, r *Report, verbose bool) error {
 		}
 		_, err := fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
 		return err
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			*Report
+	case JSON:
+		return writeJSON(w, struct {
+			*ruletest.Report
 			Passed int `json:"passed"`
 			Failed int `json:"failed"`
 		}{r, passed, failed})
-	case "junit":
-		return writeJUnit(w, r)
+	case JUnit:
+		return testsJUnit(w, r)
 	}
-	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+	return unknown(format, TestFormats)
 }
 
-// writeJUnit writes one test suite per test file, one test case per case.
-// writeJUnit writes a test suite per test file, a test case per case.
-func writeJUnit(w io.Writer, r *Report) error {
+// testsJUnit writes a test suite per test file, a test case per case. A
+// case that could not run is an error of its suite rather than a failure,
+// as test runners report a test that did not get to its assertions.
+func testsJUnit(w io.Writer, r *ruletest.Report) error {
 	var suites []junit.Testsuite
 	index := map[string]int{}
 	for _, c := range r.Cases {
@@ -62,8 +60,11 @@ func writeJUnit(w io.Writer, r *Report) error {
 		}
 		jc := junit.Testcase{Name: c.Name, Classname: c.Section,
 			SystemOut: &junit.Output{Data: fmt.Sprintf("%s:%d", c.File, c.Line)}}
-		if c.Status == Fail {
+		switch c.Status {
+		case ruletest.Fail:
 			jc.Failure = &junit.Result{Message: c.Failures[0], Type: "decision", Data: strings.Join(c.Failures, "\n")}
+		case ruletest.Error:
+			jc.Error = &junit.Result{Message: c.Failures[0], Type: "error", Data: strings.Join(c.Failures, "\n")}
 		}
 		suites[i].AddTestcase(jc)
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// progressAfter is how long work runs before progress is shown.
+const progressAfter = 2 * time.Second
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress shows, on stderr when it is a terminal, that long work is
+// still going: after a few seconds, one line updated every second. The
+// returned function stops it and clears the line.
+func progress(c *cli.Context, what string) func() {
+	w := c.App.ErrWriter
+	if !isTerminal(w) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		start := time.Now()
+		shown := false
+		t := time.NewTimer(progressAfter)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if shown {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case <-c.Context.Done():
+				if shown {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				shown = true
+				fmt.Fprintf(w, "\rmts: %s... %s", what, time.Since(start).Truncate(time.Second))
+				t.Reset(time.Second)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}

@@ -1,0 +1,90 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fedora-modularity/mts/internal/eval"
+)
+
+// Decision writes one `mts eval` result: a JSON line, or text.
+func Decision(w io.Writer, format string, r eval.Result) error {
+	switch format {
+	case JSON:
+		return writeJSONLine(w, r)
+	case Text:
+		return decisionText(w, r)
+	}
+	return unknown(format, EvalFormats)
+}
+
+func decisionText(w io.Writer, r eval.Result) error {
+	switch {
+	case r.Outcome == eval.OutcomeError:
+		where := ""
+		if r.RuleID != nil {
+			where = fmt.Sprintf(" in rule %d %q", *r.RuleIndex, *r.RuleID)
+		}
+		fmt.Fprintf(w, "error%s: %s\n", where, *r.Error)
+	case r.RuleID != nil:
+		fmt.Fprintf(w, "matched rule %d %q\n", *r.RuleIndex, *r.RuleID)
+		fmt.Fprintf(w, "destinations: %s\n", strings.Join(r.Destinations, ", "))
+		for _, tc := range r.TagCalls {
+			fmt.Fprintf(w, "  tagBuild(%s, %s)\n", tc[0], tc[1])
+		}
+	default:
+		fmt.Fprintln(w, r.Outcome)
+	}
+	for _, m := range r.Messages {
+		b, err := json.Marshal(m.Body)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "publish %s %s\n", m.Topic, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Explain writes an explanation in one of ExplainFormats.
+func Explain(w io.Writer, format string, x eval.Explanation) error {
+	switch format {
+	case JSON:
+		return writeJSON(w, x)
+	case Text:
+	default:
+		return unknown(format, ExplainFormats)
+	}
+	ev := x.Event
+	fmt.Fprintf(w, "build %s (id %d), state %s, rules revision %s\n", ev.NSVC(), ev.ID, ev.StateName, x.Revision)
+	if len(x.Rules) == 0 {
+		fmt.Fprintf(w, "no rule applies to state %q\n", ev.StateName)
+	}
+	for _, r := range x.Rules {
+		fmt.Fprintf(w, "\nrule %d %q (%s): %s\n", r.Index, r.ID, r.Source, r.Verdict)
+		if r.Match != "" {
+			fmt.Fprintf(w, "  match: %s\n", r.Match)
+		}
+		for _, s := range r.Steps {
+			mark := "no"
+			if s.Result {
+				mark = "yes"
+			}
+			fmt.Fprintf(w, "  %-3s %s (line %d): expected %s, saw %s\n", mark, s.Label, s.Source.Line, s.Expected, s.Seen)
+			if s.Note != "" {
+				fmt.Fprintf(w, "      %s\n", s.Note)
+			}
+		}
+		for _, v := range r.Values {
+			fmt.Fprintf(w, "  %s = %s\n", v.Expr, v.Value)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", r.Error)
+		}
+	}
+	fmt.Fprintln(w)
+	return decisionText(w, x.Result)
+}

@@ -1,0 +1,82 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/rulediff"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Diff writes a rule diff in one of DiffFormats: text (one block per
+// change), markdown (a table for a pull request) or json. Cases that could
+// not be decided are listed in every format.
+func Diff(w io.Writer, format string, r *rulediff.Report) error {
+	switch format {
+	case JSON:
+		return writeJSON(w, r)
+	case Markdown:
+		return diffMarkdown(w, r)
+	case Text:
+		for _, c := range r.Changes {
+			fmt.Fprintf(w, "%s %s (%s): %s\n", c.Build, c.State, c.Source, strings.Join(c.What, ", "))
+			fmt.Fprintf(w, "  - %s\n  + %s\n", describe(c.Old), describe(c.New))
+		}
+		for _, p := range r.Errors {
+			fmt.Fprintf(w, "%s: error: %s\n", p.Source, p.Error)
+		}
+		_, err := fmt.Fprintf(w, "%s\n", diffSummary(r))
+		return err
+	}
+	return unknown(format, DiffFormats)
+}
+
+func diffSummary(r *rulediff.Report) string {
+	s := fmt.Sprintf("%d of %d decisions change", r.Changed, r.Compared)
+	if len(r.Errors) > 0 {
+		s += fmt.Sprintf("; %d of %d builds could not be decided", len(r.Errors), r.Cases)
+	}
+	return s
+}
+
+func describe(d rulediff.Decision) string {
+	switch d.Outcome {
+	case string(policy.Matched):
+		return fmt.Sprintf("rule %q -> %s", d.Rule, strings.Join(d.Destinations, ", "))
+	case eval.OutcomeError:
+		if d.Rule != "" {
+			return fmt.Sprintf("error in rule %q: %s", d.Rule, d.Error)
+		}
+		return "error: " + d.Error
+	}
+	return d.Outcome
+}
+
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+func diffMarkdown(w io.Writer, r *rulediff.Report) error {
+	if r.Changed == 0 {
+		fmt.Fprintf(w, "**No decision changes** for %d builds.\n", r.Compared)
+	} else {
+		fmt.Fprintf(w, "**%d of %d decisions change.**\n\n", r.Changed, r.Compared)
+		fmt.Fprintln(w, "| Build | State | Before | After |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- |")
+		for _, c := range r.Changes {
+			fmt.Fprintf(w, "| `%s` (%s) | %s | %s | %s |\n", mdCell(c.Build), mdCell(filepath.Base(c.Source)), c.State, mdCell(describe(c.Old)), mdCell(describe(c.New)))
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "\n**%d of %d builds could not be decided:**\n\n", len(r.Errors), r.Cases)
+		fmt.Fprintln(w, "| Build | Error |")
+		fmt.Fprintln(w, "| --- | --- |")
+		for _, p := range r.Errors {
+			fmt.Fprintf(w, "| %s | %s |\n", mdCell(p.Source), mdCell(p.Error))
+		}
+	}
+	return nil
+}
