@@ -25,6 +25,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/reload"
+	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/koji"
@@ -41,7 +42,16 @@ MTS_USE_STOMP, MTS_STOMP_URI, MTS_STOMP_CRT, MTS_STOMP_KEY), then flags.
 With --dev no broker and no Koji are used: events are read from --events
 (JSON lines, "-" for stdin), modulemd documents from --modulemd-dir (or
 MBS), nothing is tagged, and the messages that would be published are
-written to stdout as {"topic": ..., "body": ...} lines.`,
+written to stdout as one line per event a person can read (build, state,
+outcome, rule, destinations, or why it was skipped or failed); -o json
+writes the announcements instead, as {"topic": ..., "body": ...} lines.
+Logs go to stderr, as text on a terminal and JSON otherwise.
+
+--check-config checks the configuration without connecting (every key,
+the broker URIs, the files that must be readable, the koji profile, the
+rules) and prints each problem with its key and line; --connect also tries
+the broker, the Koji login and MBS once. Exit 0 when all is well, 1 when a
+problem was found.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "YAML configuration `FILE` (default $MTS_CONFIG_FILE)"},
 			&cli.BoolFlag{Name: "dev", Usage: "development mode: events from --events, no broker, no Koji"},
@@ -57,21 +67,25 @@ written to stdout as {"topic": ..., "body": ...} lines.`,
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
 			&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
 			&cli.StringFlag{Name: "decision-log", Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
+			&cli.BoolFlag{Name: "check-config", Usage: "check the configuration, its files, the koji profile and the rules without connecting, then exit"},
+			&cli.BoolFlag{Name: "connect", Usage: "with --check-config: also try the broker, the Koji login and MBS once"},
+			formatFlag("text", "json"),
 		},
 		Action: runServe,
 	}
 }
 
+// loadServeConfig reads the settings; a file with problems still gives
+// the settings it could read, with the problems as the error.
 func loadServeConfig(c *cli.Context) (*config.Config, error) {
 	cfg := config.Defaults()
 	file := c.String("config")
 	if file == "" {
 		file = os.Getenv(config.EnvConfigFile)
 	}
+	var loadErr error
 	if file != "" {
-		if err := cfg.LoadFile(file); err != nil {
-			return nil, err
-		}
+		loadErr = cfg.LoadFile(file)
 	}
 	cfg.ApplyEnv(os.LookupEnv)
 	if c.IsSet("dev") {
@@ -104,10 +118,7 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 		// One worker keeps the output in the order of the input.
 		cfg.Workers = 1
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return cfg, loadErr
 }
 
 func logLevel(s string) slog.Level {
@@ -123,17 +134,29 @@ func logLevel(s string) slog.Level {
 }
 
 func runServe(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usageErr("serve: unexpected argument %q", c.Args().First())
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	if err := conflicts(c, [2]string{"rules", "rules-url"}); err != nil {
+		return err
+	}
+	if c.IsSet("connect") && !c.Bool("check-config") {
+		return usageErr("--connect needs --check-config")
 	}
 	cfg, err := loadServeConfig(c)
+	if c.Bool("check-config") {
+		return checkConfig(c, cfg, err)
+	}
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
-		return usageErr("serve: %v", err)
+		return failErr(err)
 	}
 	if c.IsSet("events") && !cfg.Dev {
-		return usageErr("serve: --events needs --dev")
+		return usageErr("--events needs --dev")
 	}
-	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	log := newLogger(c.App.ErrWriter, logLevel(cfg.LogLevel))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ctx := c.Context
@@ -196,17 +219,22 @@ func runServe(c *cli.Context) error {
 	}
 
 	var dlog io.Writer
+	if cfg.Dev && c.String("format") == report.Text {
+		// A person reads the quick start: one line per decision on
+		// stdout instead of the announcements.
+		dlog = report.RecordLines(c.App.Writer)
+	}
 	switch cfg.DecisionLog {
 	case "":
 	case "-":
-		dlog = c.App.ErrWriter
+		dlog = teeWriter(dlog, c.App.ErrWriter)
 	default:
 		f, err := os.OpenFile(cfg.DecisionLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return failErr(fmt.Errorf("decision_log: %w", err))
 		}
 		closers = append(closers, func() { f.Close() })
-		dlog = f
+		dlog = teeWriter(dlog, f)
 	}
 
 	svcCfg := service.Config{
@@ -277,6 +305,14 @@ func runServe(c *cli.Context) error {
 	return err
 }
 
+// teeWriter writes to both writers, either of which may be nil.
+func teeWriter(a, b io.Writer) io.Writer {
+	if a == nil {
+		return b
+	}
+	return io.MultiWriter(a, b)
+}
+
 func backendName(cfg *config.Config) string {
 	if cfg.Dev {
 		return "dev"
@@ -322,7 +358,11 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 		if in == nil {
 			in = os.Stdin
 		}
-		return service.NewLineConsumer(in, log), service.NewLinePublisher(c.App.Writer), nil
+		out := c.App.Writer
+		if c.String("format") == report.Text {
+			out = io.Discard
+		}
+		return service.NewLineConsumer(in, log), service.NewLinePublisher(out), nil
 	}
 	opts := []bus.Option{bus.WithLogger(log), bus.WithRegisterer(reg)}
 	var (

@@ -6,17 +6,17 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	yamlv4 "go.yaml.in/yaml/v4"
 )
 
 // Messaging backends.
@@ -39,7 +39,7 @@ type Duration time.Duration
 // UnmarshalYAML accepts "90s" or 90.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 30s or a number of seconds", n.Line)
+		return errors.New("want a duration such as 30s or a number of seconds")
 	}
 	if secs, err := strconv.ParseFloat(n.Value, 64); err == nil {
 		*d = Duration(secs * float64(time.Second))
@@ -47,7 +47,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: want a duration such as 30s or a number of seconds: %w", n.Line, err)
+		return fmt.Errorf("want a duration such as 30s or a number of seconds, not %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
@@ -118,6 +118,16 @@ type Config struct {
 	ListenAddress string `yaml:"listen_address"`
 	LogLevel      string `yaml:"log_level"`
 	DecisionLog   string `yaml:"decision_log"`
+
+	// src is where the file set each key, for problems to name the line.
+	src source
+}
+
+// source is the file a configuration was read from and the line of each
+// key in it.
+type source struct {
+	file  string
+	lines map[string]int
 }
 
 // Defaults are the settings before any file, variable or flag.
@@ -162,14 +172,199 @@ func (c *Config) LoadFile(path string) error {
 	return c.LoadBytes(path, data)
 }
 
-// LoadBytes reads YAML data named name over c.
+// LoadBytes reads YAML data named name over c. Every problem names the
+// file, the line and the key, in the words of the setting, never a Go
+// type: the error is Problems wrapped with "config: ".
 func (c *Config) LoadBytes(name string, data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config: %s: %w", name, err)
+	c.src = source{file: name, lines: map[string]int{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		line := 0
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+			_, msg, _ = strings.Cut(msg, ": ")
+		}
+		// yaml.v3 gives the line where the construct began; v4 keeps the
+		// problem's own mark.
+		var n yamlv4.Node
+		var le *yamlv4.LoadError
+		if errors.As(yamlv4.Unmarshal(data, &n), &le) && le.Mark.Line > 0 {
+			line = le.Mark.Line
+		}
+		return fmt.Errorf("config: %w", Problems{{File: name, Line: line, Msg: "not valid YAML: " + msg}})
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("config: %w", Problems{{File: name, Line: root.Line, Msg: "the file must be a mapping of settings (key: value)"}})
+	}
+	fields := c.fields()
+	var probs Problems
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		p := Problem{File: name, Line: k.Line, Key: k.Value}
+		f, ok := fields[k.Value]
+		if !ok {
+			p.Msg = "unknown key"
+			if near := nearest(k.Value, fields); near != "" {
+				p.Msg += fmt.Sprintf(" (did you mean %s?)", near)
+			}
+			probs = append(probs, p)
+			continue
+		}
+		if _, dup := c.src.lines[k.Value]; dup {
+			p.Msg = fmt.Sprintf("set twice (also on line %d)", c.src.lines[k.Value])
+			probs = append(probs, p)
+			continue
+		}
+		c.src.lines[k.Value] = k.Line
+		if err := decodeValue(v, f); err != nil {
+			p.Line, p.Msg = v.Line, err.Error()
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("config: %w", probs)
 	}
 	return nil
+}
+
+// fields maps each configuration key to its field in c.
+func (c *Config) fields() map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); key != "" && key != "-" {
+			out[key] = v.Field(i)
+		}
+	}
+	return out
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+// decodeValue sets field from n, saying what the setting wants when n
+// does not give it.
+func decodeValue(n *yaml.Node, field reflect.Value) error {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if field.Type() == durationType {
+		var d Duration
+		if err := d.UnmarshalYAML(n); err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(d))
+		return nil
+	}
+	want := map[reflect.Kind]string{
+		reflect.Bool:   "true or false",
+		reflect.Int:    "a whole number",
+		reflect.String: "a text value",
+		reflect.Slice:  "a list of text values",
+	}[field.Kind()]
+	if field.Kind() == reflect.Slice && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		// One value where a list is wanted is a list of one.
+		n = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}}
+	}
+	if field.Kind() != reflect.Slice && n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want %s, not a %s", want, kindName(n))
+	}
+	ptr := reflect.New(field.Type())
+	if err := n.Decode(ptr.Interface()); err != nil {
+		if n.Kind == yaml.ScalarNode {
+			return fmt.Errorf("want %s, not %q", want, n.Value)
+		}
+		return fmt.Errorf("want %s", want)
+	}
+	field.Set(ptr.Elem())
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "value"
+}
+
+// nearest is the known key closest to key, when it is a likely typo.
+func nearest(key string, fields map[string]reflect.Value) string {
+	best, bestD := "", 3
+	for k := range fields {
+		if d := distance(key, k); d < bestD || d == bestD && best != "" && k < best {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// Problem is one thing wrong with a configuration, at the key (and the
+// line of the file, when the file set it) it is about.
+type Problem struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Key  string `json:"key,omitempty"`
+	Msg  string `json:"message"`
+}
+
+func (p Problem) Error() string {
+	var b strings.Builder
+	if p.File != "" && p.Line > 0 {
+		fmt.Fprintf(&b, "%s:%d: ", p.File, p.Line)
+	}
+	if p.Key != "" {
+		b.WriteString(p.Key + ": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems is every problem found.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// problem is a Problem about key, at its line when the file set it.
+func (c *Config) problem(key, format string, args ...any) Problem {
+	p := Problem{Key: key, Msg: fmt.Sprintf(format, args...)}
+	if line, ok := c.src.lines[key]; ok {
+		p.File, p.Line = c.src.file, line
+	}
+	return p
 }
 
 // Environment variables of the reference service.
@@ -247,9 +442,16 @@ var states = map[string]bool{
 // Validate checks the settings. Every problem is reported, each starting
 // with the key it is about.
 func (c *Config) Validate() error {
-	var errs []error
+	if probs := c.problems(); len(probs) > 0 {
+		return fmt.Errorf("config: %w", probs)
+	}
+	return nil
+}
+
+func (c *Config) problems() Problems {
+	var probs Problems
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		probs = append(probs, c.problem(key, format, args...))
 	}
 	switch {
 	case len(c.Rules) == 0 && c.RulesFileURL == "":
@@ -293,9 +495,9 @@ func (c *Config) Validate() error {
 	if c.KojiCert != "" && c.Keytab != "" {
 		bad("koji_cert", "choose koji_cert or keytab, not both")
 	}
-	if !c.Dev {
-		c.validateBus(bad)
-	}
+	// The backend is checked in development mode too: a configuration
+	// that works with --dev must not fail when it goes live.
+	c.validateBus(bad)
 	if c.Workers < 1 {
 		bad("workers", "must be at least 1")
 	}
@@ -316,13 +518,16 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level", "%q: want DEBUG, INFO, WARNING or ERROR", c.LogLevel)
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("config: %w", errors.Join(errs...))
+	return probs
 }
 
 func (c *Config) validateBus(bad func(key, format string, args ...any)) {
+	known := c.MessagingBackend == BackendRhmsg || c.MessagingBackend == BackendFedoraMessaging || c.MessagingBackend == BackendFedmsg
+	if c.Dev && known {
+		// Development mode reads events from a file: no broker settings
+		// are used.
+		return
+	}
 	switch c.MessagingBackend {
 	case BackendRhmsg:
 		if len(c.RhmsgBrokers) == 0 {

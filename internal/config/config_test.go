@@ -64,8 +64,15 @@ func TestValidateNamesTheKey(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "rule_file_url: x\n", "field rule_file_url not found"},
-		{"bad type", "workers: many\n", "line 1"},
+		{"unknown key", "rule_file_url: x\n", "mts.yaml:1: rule_file_url: unknown key (did you mean rules_file_url?)"},
+		{"bad type", "rules: [a]\nworkers: many\n", `mts.yaml:2: workers: want a whole number, not "many"`},
+		{"bad bool", "dry_run: maybe\n", `mts.yaml:1: dry_run: want true or false, not "maybe"`},
+		{"list for text", "koji_profile: [a, b]\n", "mts.yaml:1: koji_profile: want a text value, not a list"},
+		{"twice", "workers: 1\nworkers: 2\n", "mts.yaml:2: workers: set twice (also on line 1)"},
+		{"not a mapping", "- a\n", "mts.yaml:1: the file must be a mapping"},
+		{"syntax", "a: [b\n", "mts.yaml:2: not valid YAML"},
+		{"validate names the line", "rules: [a]\n\nworkers: 0\n", "mts.yaml:3: workers: must be at least 1"},
+		{"kafka in dev", "rules: [a]\ndev: true\nmessaging_backend: kafka\n", `mts.yaml:3: messaging_backend: "kafka"`},
 		{"no rules", "", "rules: no rules"},
 		{"both rule sources", "rules: [a]\nrules_file_url: http://x/\n", "rules_file_url: set either"},
 		{"bad url", "rules_file_url: ftp://x/\n", "rules_file_url: \"ftp://x/\""},

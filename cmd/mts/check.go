@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/internal/config"
+	"github.com/fedora-modularity/mts/internal/report"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/koji"
+)
+
+// probeTimeout bounds each connection --check-config --connect tries.
+const probeTimeout = 20 * time.Second
+
+// checkConfig is `serve --check-config`: every problem of the deployment,
+// each with its key and line, on stdout; exit 1 when there is one.
+func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
+	var probs config.Problems
+	if loadErr != nil && !errors.As(loadErr, &probs) {
+		return failErr(loadErr)
+	}
+	probs = append(probs, cfg.Check(config.CheckOptions{
+		Rules: func(paths []string) []config.Problem {
+			_, err := ruleset.Load(paths, ruleset.Options{DefaultState: cfg.BuildState})
+			if err == nil {
+				return nil
+			}
+			rp := ruleset.Problems(err)
+			if rp == nil {
+				return []config.Problem{{Key: "rules", Msg: err.Error()}}
+			}
+			var out []config.Problem
+			for _, p := range rp {
+				// The rule file's own place, which is where to fix it.
+				out = append(out, config.Problem{File: p.Source.File, Line: p.Source.Line, Key: "rules", Msg: strings.TrimPrefix(p.Error(), p.Source.String()+": ")})
+			}
+			return out
+		},
+		KojiProfile: func(profile, file string) error {
+			_, err := koji.LoadConfig(profile, koji.LoadOptions{File: file})
+			return err
+		},
+	})...)
+	connected := false
+	if c.Bool("connect") && len(probs) == 0 {
+		probes, closeAll, err := connectProbes(cfg)
+		if err != nil {
+			probs = append(probs, config.Problem{Msg: err.Error()})
+		} else {
+			probs = append(probs, cfg.RunProbes(c.Context, probeTimeout, probes)...)
+			closeAll()
+			connected = true
+		}
+	}
+	if err := writeCheck(c.App.Writer, c.String("format"), cfg, probs, connected); err != nil {
+		return err
+	}
+	if len(probs) > 0 {
+		return failed()
+	}
+	return nil
+}
+
+func writeCheck(w io.Writer, format string, cfg *config.Config, probs config.Problems, connected bool) error {
+	if format == report.JSON {
+		return report.JSONDocument(w, struct {
+			OK        bool             `json:"ok"`
+			Connected bool             `json:"connected"`
+			Problems  []config.Problem `json:"problems"`
+		}{len(probs) == 0, connected, append([]config.Problem{}, probs...)})
+	}
+	for _, p := range probs {
+		fmt.Fprintln(w, p.Error())
+	}
+	what := "checked without connecting"
+	if connected {
+		what = "checked, and the broker, Koji and MBS answered"
+	}
+	if len(probs) > 0 {
+		_, err := fmt.Fprintf(w, "%d problems\n", len(probs))
+		return err
+	}
+	_, err := fmt.Fprintf(w, "configuration ok (%s; backend %s)\n", what, backendName(cfg))
+	return err
+}
+
+// connectProbes are the connections --connect tries once: the brokers, the
+// Koji login, MBS and the rules URL.
+func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
+	var probes []config.Probe
+	closeAll := func() {}
+	if cfg.Dev {
+		return nil, closeAll, nil
+	}
+	switch cfg.MessagingBackend {
+	case config.BackendRhmsg:
+		tlsCfg, err := bus.ClientTLS(nil, cfg.RhmsgCertificate, cfg.RhmsgPrivateKey, cfg.RhmsgCACert)
+		if err != nil {
+			return nil, nil, fmt.Errorf("rhmsg_certificate: %w", err)
+		}
+		for _, entry := range cfg.RhmsgBrokers {
+			for _, u := range strings.Split(entry, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					probes = append(probes, dialProbe("rhmsg_brokers", u, tlsCfg, cfg.RhmsgCertificate != ""))
+				}
+			}
+		}
+	case config.BackendFedoraMessaging:
+		tlsCfg, err := bus.ClientTLS(nil, cfg.AMQPCertificate, cfg.AMQPPrivateKey, cfg.AMQPCACert)
+		if err != nil {
+			return nil, nil, fmt.Errorf("amqp_certificate: %w", err)
+		}
+		probes = append(probes, dialProbe("amqp_url", cfg.AMQPURL, tlsCfg, false))
+	case config.BackendFedmsg:
+		for _, e := range cfg.FedmsgEndpoints {
+			probes = append(probes, dialProbe("fedmsg_endpoints", e, nil, false))
+		}
+	}
+	if !cfg.DryRun || cfg.ModulemdSource == config.SourceKoji {
+		kc, err := newKoji(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		if err != nil {
+			return nil, nil, fmt.Errorf("koji_profile: %w", err)
+		}
+		closeAll = kc.Close
+		probes = append(probes, config.Probe{Name: "Koji login at " + kc.Server(), Key: "koji_profile", Try: func(ctx context.Context) error {
+			u, err := kc.GetLoggedInUser(ctx)
+			if err != nil {
+				return err
+			}
+			if u == nil || u.Name == "" {
+				return errors.New("logged in as nobody")
+			}
+			return kc.Logout(ctx)
+		}})
+	}
+	client := &http.Client{Timeout: cfg.RequestsTimeout.D()}
+	if cfg.ModulemdSource == config.SourceMBS {
+		probes = append(probes, httpProbe(client, "MBS", "mbs_api_url", strings.TrimSuffix(cfg.MBSAPIURL, "/")+"/module-builds/?per_page=1"))
+	}
+	if cfg.RulesFileURL != "" {
+		probes = append(probes, httpProbe(client, "rules file", "rules_file_url", cfg.RulesFileURL))
+	}
+	return probes, closeAll, nil
+}
+
+// dialProbe opens a TCP (and TLS) connection to a broker and closes it:
+// the address resolves, the port answers and the TLS handshake, client
+// certificate included, goes through. Nothing is consumed.
+func dialProbe(key, raw string, tlsCfg *tls.Config, tlsDefault bool) config.Probe {
+	addr, useTLS := raw, tlsDefault
+	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
+		u, err := url.Parse(raw)
+		if err == nil && u.Host != "" {
+			rest = u.Host
+		}
+		addr = rest
+		switch strings.ToLower(scheme) {
+		case "stomp+ssl", "ssl", "stomp+tls", "tls", "stomps", "amqps":
+			useTLS = true
+		default:
+			useTLS = false
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil && scheme == "amqps" {
+			addr = net.JoinHostPort(addr, "5671")
+		} else if err != nil && scheme == "amqp" {
+			addr = net.JoinHostPort(addr, "5672")
+		}
+	}
+	return config.Probe{Name: "broker " + raw, Key: key, Try: func(ctx context.Context) error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if !useTLS {
+			return nil
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		tc := &tls.Config{}
+		if tlsCfg != nil {
+			tc = tlsCfg.Clone()
+		}
+		if tc.ServerName == "" {
+			tc.ServerName = host
+		}
+		t := tls.Client(conn, tc)
+		return t.HandshakeContext(ctx)
+	}}
+}
+
+func httpProbe(client *http.Client, name, key, u string) config.Probe {
+	return config.Probe{Name: name + " " + u, Key: key, Try: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("HTTP %s", resp.Status)
+		}
+		return nil
+	}}
+}
+
+// newLogger writes logs to w: text for a person at a terminal, JSON lines
+// for a log collector otherwise.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,92 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/policy"
+)
+
+// Record writes one decision of the service as a line a person can read:
+// the build, its state, the outcome and the rule with the destinations,
+// or the reason it was skipped or failed.
+func Record(w io.Writer, r eval.Record) error {
+	ev := r.Event
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (id %d) %s: %s", ev.NSVC(), ev.ID, ev.StateName, r.Outcome)
+	switch r.Outcome {
+	case string(policy.Matched):
+		fmt.Fprintf(&b, " by rule %d %q -> %s", deref(r.RuleIndex), derefs(r.RuleID), strings.Join(r.Destinations, ", "))
+		if r.DryRun {
+			b.WriteString(" (dry run: nothing tagged)")
+		}
+	case string(policy.Unmatched):
+		b.WriteString(": no rule matched, build.tag.unmatched announced")
+	case string(policy.Skipped):
+		fmt.Fprintf(&b, ": no rule for state %q", ev.StateName)
+	case eval.OutcomeError:
+		if r.RuleID != nil {
+			fmt.Fprintf(&b, " in rule %d %q", deref(r.RuleIndex), *r.RuleID)
+		}
+	}
+	if r.Error != nil && r.Outcome != eval.OutcomeError {
+		// A decision made but not carried out (Koji or the bus failed).
+		fmt.Fprintf(&b, "; not done: %s", *r.Error)
+	} else if r.Error != nil {
+		fmt.Fprintf(&b, ": %s", *r.Error)
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func derefs(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// RecordLines is an io.Writer taking decision log lines (JSON eval.Record,
+// one per line, as the service writes its decision_log) and writing each
+// as Record does, for `serve --dev`.
+func RecordLines(w io.Writer) io.Writer { return &recordLines{w: w} }
+
+type recordLines struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf bytes.Buffer
+}
+
+func (l *recordLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadBytes('\n')
+		if err != nil {
+			// An incomplete line waits for the rest.
+			l.buf.Write(line)
+			return len(p), nil
+		}
+		var r eval.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return len(p), fmt.Errorf("decision line: %w", err)
+		}
+		if err := Record(l.w, r); err != nil {
+			return len(p), err
+		}
+	}
+}
