@@ -116,10 +116,18 @@ var ErrCompile = errors.New("CEL expression does not compile")
 type CompileError struct {
 	// Line and Col are 1-based, in the expression's text; 0 when unknown.
 	Line, Col int
-	Err       error
+	// Msg is what is wrong, without cel-go's copy of the expression: the
+	// error's position is the place in the rule file.
+	Msg string
+	Err error
 }
 
-func (e *CompileError) Error() string { return e.Err.Error() }
+func (e *CompileError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return e.Err.Error()
+}
 
 // Unwrap returns the cel-go error and ErrCompile.
 func (e *CompileError) Unwrap() []error { return []error{e.Err, ErrCompile} }
@@ -311,11 +319,14 @@ func (e *Env) boundedOptions() []cel.ProgramOption {
 // first one in the expression's text.
 func compileError(iss *cel.Issues) *CompileError {
 	ce := &CompileError{Err: iss.Err()}
-	if errs := iss.Errors(); len(errs) > 0 {
-		if loc := errs[0].Location; loc != nil && loc.Line() > 0 {
+	var msgs []string
+	for i, e := range iss.Errors() {
+		msgs = append(msgs, e.Message)
+		if loc := e.Location; i == 0 && loc != nil && loc.Line() > 0 {
 			ce.Line, ce.Col = loc.Line(), loc.Column()+1
 		}
 	}
+	ce.Msg = strings.Join(msgs, "; ")
 	return ce
 }
 

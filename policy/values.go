@@ -75,6 +75,8 @@ func (e *Env) MatchValues(set *Set, r *Rule, in *Input) ([]ExprValue, error) {
 		if err != nil {
 			return
 		}
+		// The unparser wraps long expressions; one line reads better here.
+		text = strings.Join(strings.Fields(text), " ")
 		out = append(out, ExprValue{Expr: text, Value: formatValue(v)})
 	}
 	var walk func(x ast.Expr)

@@ -46,7 +46,7 @@ func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
 			var out []config.Problem
 			for _, p := range rp {
 				// The rule file's own place, which is where to fix it.
-				out = append(out, config.Problem{File: p.Source.File, Line: p.Source.Line, Key: "rules", Msg: strings.TrimPrefix(p.Error(), p.Source.String()+": ")})
+				out = append(out, config.Problem{File: p.Source.File, Line: p.Source.Line, Col: p.Source.Col, Key: "rules", Msg: strings.TrimPrefix(p.Error(), p.Source.String()+": ")})
 			}
 			return out
 		},

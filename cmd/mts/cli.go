@@ -367,4 +367,4 @@ func (s *signals) code() int {
 
 // stopGrace is how long a command may take to stop after a signal before
 // the process ends without it.
-const stopGrace = 900 * time.Millisecond
+const stopGrace = 750 * time.Millisecond

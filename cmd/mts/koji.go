@@ -45,8 +45,11 @@ well, 1 when a problem was found, 2 on usage errors.`,
 }
 
 func kojiClient(c *cli.Context) (*koji.Client, error) {
-	if c.NArg() > 0 {
-		return nil, usageErr("koji %s: unexpected arguments %q", c.Command.Name, c.Args().Slice())
+	if err := noArgs(c); err != nil {
+		return nil, err
+	}
+	if err := conflicts(c, [2]string{"cert", "keytab"}); err != nil {
+		return nil, err
 	}
 	if (c.String("keytab") == "") != (c.String("principal") == "") {
 		return nil, usageErr("--keytab and --principal go together")

@@ -96,7 +96,13 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Env = os.Environ()
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Standard input stays open and silent, as a terminal would.
+	stdinR, stdinW, err := os.Pipe()
+	ts.Check(err)
+	defer stdinW.Close()
+	cmd.Stdin = stdinR
 	ts.Check(cmd.Start())
+	stdinR.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

@@ -305,6 +305,37 @@ func runServe(c *cli.Context) error {
 	return err
 }
 
+// contextReader is r, ending with io.EOF once ctx is done even while a
+// read is blocked; the blocked read is left behind.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+func (cr *contextReader) Read(p []byte) (int, error) {
+	if cr.ctx.Err() != nil {
+		return 0, io.EOF
+	}
+	buf := make([]byte, len(p))
+	done := make(chan readResult, 1)
+	go func() {
+		n, err := cr.r.Read(buf)
+		done <- readResult{n, err}
+	}()
+	select {
+	case res := <-done:
+		copy(p, buf[:res.n])
+		return res.n, res.err
+	case <-cr.ctx.Done():
+		return 0, io.EOF
+	}
+}
+
 // teeWriter writes to both writers, either of which may be nil.
 func teeWriter(a, b io.Writer) io.Writer {
 	if a == nil {
@@ -358,6 +389,9 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 		if in == nil {
 			in = os.Stdin
 		}
+		// A read from a terminal or a pipe does not end with the context:
+		// stop reading on a signal so that the service can stop.
+		in = &contextReader{ctx: c.Context, r: in}
 		out := c.App.Writer
 		if c.String("format") == report.Text {
 			out = io.Discard

@@ -331,13 +331,17 @@ func distance(a, b string) int {
 type Problem struct {
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
 	Key  string `json:"key,omitempty"`
 	Msg  string `json:"message"`
 }
 
 func (p Problem) Error() string {
 	var b strings.Builder
-	if p.File != "" && p.Line > 0 {
+	switch {
+	case p.File != "" && p.Line > 0 && p.Col > 0:
+		fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Col)
+	case p.File != "" && p.Line > 0:
 		fmt.Fprintf(&b, "%s:%d: ", p.File, p.Line)
 	}
 	if p.Key != "" {
