@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -130,8 +129,8 @@ func formatFlag(formats ...string) *cli.StringFlag {
 	}
 }
 
-// prepare applies the conventions to every command of app: usage errors
-// are exitErrors naming the command, required flags are checked without
+// prepare applies the conventions to every command: flag errors are usage
+// errors naming the command, and required flags are checked without
 // urfave printing help on stdout.
 func prepare(cmds []*cli.Command) {
 	for _, cmd := range cmds {
@@ -167,19 +166,7 @@ func prepare(cmds []*cli.Command) {
 				return nil
 			}
 		}
-		if cmd.Subcommands != nil {
-			prepare(cmd.Subcommands)
-		} else if cmd.Action != nil {
-			action := cmd.Action
-			cmd.Action = func(c *cli.Context) error {
-				err := action(c)
-				var ee *exitError
-				if errors.As(err, &ee) && ee.code == 2 && ee.usage == nil {
-					ee.usage = cmd
-				}
-				return err
-			}
-		}
+		prepare(cmd.Subcommands)
 	}
 }
 
@@ -367,4 +354,4 @@ func (s *signals) code() int {
 
 // stopGrace is how long a command may take to stop after a signal before
 // the process ends without it.
-const stopGrace = 750 * time.Millisecond
+const stopGrace = 500 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/koji"
 )
 
@@ -18,6 +19,7 @@ func kojiCommand() *cli.Command {
 		&cli.StringFlag{Name: "cert", Usage: "log in with this client certificate `PEM` (certificate and key) instead of the profile's authtype"},
 		&cli.StringFlag{Name: "keytab", Usage: "log in with Kerberos from this `KEYTAB` (with --principal)"},
 		&cli.StringFlag{Name: "principal", Usage: "Kerberos `PRINCIPAL` for --keytab"},
+		formatFlag("text", "json"),
 	}
 	return &cli.Command{
 		Name:  "koji",
@@ -85,11 +87,26 @@ func kojiWhoami(c *cli.Context) error {
 	if err != nil {
 		return failErr(err)
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "user: %s\nauth: %s\nserver: %s\n", u.Name, cl.AuthMethod(), cl.Server())
+	if c.String("format") == report.JSON {
+		err = report.JSONDocument(c.App.Writer, struct {
+			User   string `json:"user"`
+			Auth   string `json:"auth"`
+			Server string `json:"server"`
+		}{u.Name, cl.AuthMethod(), cl.Server()})
+	} else {
+		_, err = fmt.Fprintf(c.App.Writer, "user: %s\nauth: %s\nserver: %s\n", u.Name, cl.AuthMethod(), cl.Server())
+	}
 	if err == nil {
 		err = cl.Logout(c.Context)
 	}
 	return err
+}
+
+// tagCheck is how one tag fared in `koji check`.
+type tagCheck struct {
+	Tag      string   `json:"tag"`
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 func kojiCheck(c *cli.Context) error {
@@ -108,40 +125,61 @@ func kojiCheck(c *cli.Context) error {
 	}
 	defer cl.Close()
 	defer func() { _ = cl.Logout(c.Context) }()
-	w := c.App.Writer
 	u, err := cl.GetLoggedInUser(c.Context)
 	if err != nil {
 		return failErr(err)
 	}
-	fmt.Fprintf(w, "logged in as %s (%s)\n", u.Name, cl.AuthMethod())
+	var notes []string
 	perms, permErr := cl.GetUserPerms(c.Context)
 	if permErr != nil {
-		fmt.Fprintf(w, "note: cannot read the user's permissions: %v\n", permErr)
+		notes = append(notes, fmt.Sprintf("cannot read the user's permissions: %v", permErr))
 	}
+	var results []tagCheck
 	problems := 0
 	for _, name := range tags {
+		tc := tagCheck{Tag: name}
 		t, err := cl.GetTag(c.Context, name)
 		switch {
 		case errors.Is(err, koji.ErrNotFound):
-			fmt.Fprintf(w, "PROBLEM %s: no such tag\n", name)
-			problems++
-			continue
+			tc.Problems = append(tc.Problems, "no such tag")
 		case err != nil:
 			return failErr(err)
+		default:
+			if t.Locked {
+				tc.Problems = append(tc.Problems, "tag is locked")
+			}
+			if t.Perm != "" && permErr == nil && !slices.Contains(perms, t.Perm) && !slices.Contains(perms, "admin") {
+				tc.Problems = append(tc.Problems, fmt.Sprintf("tagging needs permission %q, which %s lacks", t.Perm, u.Name))
+			}
 		}
-		var issues []string
-		if t.Locked {
-			issues = append(issues, "tag is locked")
-		}
-		if t.Perm != "" && permErr == nil && !slices.Contains(perms, t.Perm) && !slices.Contains(perms, "admin") {
-			issues = append(issues, fmt.Sprintf("tagging needs permission %q, which %s lacks", t.Perm, u.Name))
-		}
-		if len(issues) > 0 {
-			fmt.Fprintf(w, "PROBLEM %s: %s\n", name, strings.Join(issues, "; "))
+		tc.OK = len(tc.Problems) == 0
+		if !tc.OK {
 			problems++
-			continue
 		}
-		fmt.Fprintf(w, "ok %s\n", name)
+		results = append(results, tc)
+	}
+	w := c.App.Writer
+	if c.String("format") == report.JSON {
+		if err := report.JSONDocument(w, struct {
+			User  string     `json:"user"`
+			Auth  string     `json:"auth"`
+			Notes []string   `json:"notes,omitempty"`
+			Tags  []tagCheck `json:"tags"`
+		}{u.Name, cl.AuthMethod(), notes, results}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "logged in as %s (%s)\n", u.Name, cl.AuthMethod())
+		for _, n := range notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
+		for _, tc := range results {
+			if tc.OK {
+				fmt.Fprintf(w, "ok %s\n", tc.Tag)
+			} else {
+				fmt.Fprintf(w, "PROBLEM %s: %s\n", tc.Tag, strings.Join(tc.Problems, "; "))
+			}
+		}
 	}
 	if problems > 0 {
 		return failErr(fmt.Errorf("%d of %d tags have problems", problems, len(tags)))

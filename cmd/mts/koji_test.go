@@ -42,6 +42,10 @@ func TestKojiCommands(t *testing.T) {
 			`PROBLEM f31-admin-only: tagging needs permission "admin"`,
 			"PROBLEM f31-missing: no such tag",
 		}},
+		{"whoami json", []string{"whoami", "-o", "json"}, 0, []string{`"user": "mts"`, `"auth": "ssl"`}},
+		{"check json", []string{"check", "--tags", "f31-ok,f31-locked", "-o", "json"}, 1, []string{
+			`"tag": "f31-ok",`, `"ok": true`, `"problems": [`, `"tag is locked"`,
+		}},
 		{"check without tags", []string{"check"}, 2, nil},
 		{"unknown profile", []string{"whoami", "--profile", "nope"}, 1, nil},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -53,13 +54,31 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 				}
 				opts.Tags = kojiTags{client}
 			}
-			stop := progress(c, "linting")
-			res, err := lint.Paths(c.Context, c.Args().Slice(), opts)
-			stop()
-			if err != nil {
-				return failErr(err)
+			// A path that cannot be read is a finding like any other, so
+			// that every format (a SARIF upload, GitHub annotations) says so.
+			var paths []string
+			var unreadable []lint.Diagnostic
+			for _, p := range c.Args().Slice() {
+				if _, err := os.Stat(p); err != nil {
+					unreadable = append(unreadable, lint.Diagnostic{Code: lint.CodeLoad, Severity: lint.Error,
+						Pos: policy.Position{File: p}, Message: "cannot read the rules: " + errors.Unwrap(err).Error(),
+						Hint: "the service refuses to start on a rule path it cannot read"})
+					continue
+				}
+				paths = append(paths, p)
 			}
-			if len(res.Files) == 0 {
+			res := &lint.Result{Files: []string{}, Diagnostics: []lint.Diagnostic{}}
+			if len(paths) > 0 {
+				stop := progress(c, "linting")
+				r, err := lint.Paths(c.Context, paths, opts)
+				stop()
+				if err != nil {
+					return failErr(err)
+				}
+				res = r
+			}
+			res.Diagnostics = append(unreadable, res.Diagnostics...)
+			if len(res.Files) == 0 && len(unreadable) == 0 {
 				return failErr(fmt.Errorf("no rule files in %s (a directory gives its own *.yaml files; subdirectories are policies of their own)", strings.Join(c.Args().Slice(), ", ")))
 			}
 			tool := report.Tool{Name: "mts lint", Version: c.App.Version, InformationURI: "https://github.com/fedora-modularity/mts"}
