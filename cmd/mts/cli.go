@@ -214,6 +214,9 @@ func reorder(app *cli.App, args []string) ([]string, *cli.Command, error) {
 		out, rest = append(out, rest[0]), rest[1:]
 	}
 	if len(rest) > 0 && (rest[0] == "help" || rest[0] == "h") {
+		if len(rest) > 1 && findCommand(app.Commands, rest[1]) == nil {
+			return nil, nil, &exitError{code: 2, err: fmt.Errorf("unknown command %q", rest[1])}
+		}
 		return args, nil, nil
 	}
 	cmds := app.Commands

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -26,17 +27,21 @@ func isTerminal(w io.Writer) bool {
 // still going: after a few seconds, one line updated every second. The
 // returned function stops it and clears the line.
 func progress(c *cli.Context, what string) func() {
-	w := c.App.ErrWriter
-	if !isTerminal(w) {
+	if !isTerminal(c.App.ErrWriter) {
 		return func() {}
 	}
+	return showProgress(c.Context, c.App.ErrWriter, what, progressAfter)
+}
+
+// showProgress writes the progress line to w after the first wait.
+func showProgress(ctx context.Context, w io.Writer, what string, after time.Duration) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		start := time.Now()
 		shown := false
-		t := time.NewTimer(progressAfter)
+		t := time.NewTimer(after)
 		defer t.Stop()
 		for {
 			select {
@@ -45,7 +50,7 @@ func progress(c *cli.Context, what string) func() {
 					fmt.Fprint(w, "\r\033[K")
 				}
 				return
-			case <-c.Context.Done():
+			case <-ctx.Done():
 				if shown {
 					fmt.Fprint(w, "\r\033[K")
 				}
