@@ -46,6 +46,8 @@ could be decided; 2 on usage errors.`,
 				}
 				opts.Modulemds = dir
 			}
+			stop := progress(c, "deciding")
+			defer stop()
 			cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
 			if err != nil {
 				return failErr(fmt.Errorf("reading builds: %w", err))
@@ -62,6 +64,7 @@ could be decided; 2 on usage errors.`,
 				return err
 			}
 			rep := rulediff.Compare(old, nw, cases)
+			stop()
 			if err := report.Diff(c.App.Writer, c.String("format"), rep); err != nil {
 				return failErr(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,7 +26,8 @@ func isTerminal(w io.Writer) bool {
 
 // progress shows, on stderr when it is a terminal, that long work is
 // still going: after a few seconds, one line updated every second. The
-// returned function stops it and clears the line.
+// returned function stops it and clears the line; it may be called more
+// than once.
 func progress(c *cli.Context, what string) func() {
 	if !isTerminal(c.App.ErrWriter) {
 		return func() {}
@@ -62,8 +64,9 @@ func showProgress(ctx context.Context, w io.Writer, what string, after time.Dura
 			}
 		}
 	}()
+	var once sync.Once
 	return func() {
-		close(done)
+		once.Do(func() { close(done) })
 		<-stopped
 	}
 }

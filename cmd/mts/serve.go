@@ -213,15 +213,20 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return failErr(err)
 	}
+	devText := cfg.Dev && c.String("format") == report.Text
+	if devText {
+		consumer = filterLines{Consumer: consumer, w: c.App.Writer, filter: cfg.BuildStateMsgFilter}
+		src = documentLines{ModulemdSource: src, w: c.App.Writer}
+	}
 	closers = append(closers, func() { consumer.Close() })
 	if pub != nil {
 		closers = append(closers, func() { pub.Close() })
 	}
 
 	var dlog io.Writer
-	if cfg.Dev && c.String("format") == report.Text {
-		// A person reads the quick start: one line per decision on
-		// stdout instead of the announcements.
+	if devText {
+		// A person reads the quick start: one line per event on stdout
+		// instead of the announcements.
 		dlog = report.RecordLines(c.App.Writer)
 	}
 	switch cfg.DecisionLog {

@@ -34,10 +34,14 @@ func Record(w io.Writer, r eval.Record) error {
 			fmt.Fprintf(&b, " in rule %d %q", deref(r.RuleIndex), *r.RuleID)
 		}
 	}
-	if r.Error != nil && r.Outcome != eval.OutcomeError {
+	decided := r.Outcome == string(policy.Matched) || r.Outcome == string(policy.Unmatched) || r.Outcome == string(policy.Skipped)
+	switch {
+	case r.Error != nil && decided:
 		// A decision made but not carried out (Koji or the bus failed).
 		fmt.Fprintf(&b, "; not done: %s", *r.Error)
-	} else if r.Error != nil {
+	case r.Error != nil:
+		// Why there is no decision: a failure, or the event was dropped
+		// before any rule (filtered).
 		fmt.Fprintf(&b, ": %s", *r.Error)
 	}
 	b.WriteByte('\n')
