@@ -52,8 +52,10 @@ func lintLine(d lint.Diagnostic) string {
 }
 
 func lintText(w io.Writer, r *lint.Result) error {
+	src := sources{}
 	for _, d := range r.Diagnostics {
 		fmt.Fprintln(w, lintLine(d))
+		src.snippet(w, d.Pos)
 		if d.Hint != "" {
 			fmt.Fprintf(w, "    hint: %s\n", d.Hint)
 		}
