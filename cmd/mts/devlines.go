@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -24,7 +23,7 @@ import (
 // scratch rule drops, as the consumer hands it over.
 type filterLines struct {
 	bus.Consumer
-	w      io.Writer
+	lines  *report.Lines
 	filter []string
 }
 
@@ -42,7 +41,7 @@ func (f filterLines) Receive(ctx context.Context) (bus.Delivery, error) {
 		reason = "scratch builds are never tagged"
 	}
 	if reason != "" {
-		writeDropped(f.w, ev, "filtered", reason)
+		writeDropped(f.lines, ev, "filtered", reason)
 	}
 	return d, nil
 }
@@ -51,18 +50,18 @@ func (f filterLines) Receive(ctx context.Context) (bus.Delivery, error) {
 // had; transient MBS failures are retried by the service and not written.
 type documentLines struct {
 	service.ModulemdSource
-	w io.Writer
+	lines *report.Lines
 }
 
 func (s documentLines) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
 	text, err := s.ModulemdSource.Modulemd(ctx, ev)
 	if err != nil && ctx.Err() == nil && !mbs.Transient(err) {
-		writeDropped(s.w, ev, eval.OutcomeError, "no modulemd: "+err.Error())
+		writeDropped(s.lines, ev, eval.OutcomeError, "no modulemd: "+err.Error())
 	}
 	return text, err
 }
 
-func writeDropped(w io.Writer, ev build.Event, outcome, reason string) {
-	r := eval.Record{Event: ev, Result: eval.Result{Outcome: outcome, Error: &reason}}
-	_ = report.Record(w, r)
+func writeDropped(l *report.Lines, ev build.Event, outcome, reason string) {
+	// A line that cannot be written is no reason to hold the event.
+	_ = l.Record(eval.Record{Event: ev, Result: eval.Result{Outcome: outcome, Error: &reason}})
 }

@@ -213,10 +213,14 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return failErr(err)
 	}
-	devText := cfg.Dev && c.String("format") == report.Text
-	if devText {
-		consumer = filterLines{Consumer: consumer, w: c.App.Writer, filter: cfg.BuildStateMsgFilter}
-		src = documentLines{ModulemdSource: src, w: c.App.Writer}
+	// A person reads the quick start: one line per event on stdout
+	// instead of the announcements, and a summary at the end.
+	var lines *report.Lines
+	if cfg.Dev && c.String("format") == report.Text {
+		lines = report.NewLines(c.App.Writer)
+		consumer = filterLines{Consumer: consumer, lines: lines, filter: cfg.BuildStateMsgFilter}
+		src = documentLines{ModulemdSource: src, lines: lines}
+		defer func() { _ = lines.Summary() }()
 	}
 	closers = append(closers, func() { consumer.Close() })
 	if pub != nil {
@@ -224,10 +228,8 @@ func runServe(c *cli.Context) error {
 	}
 
 	var dlog io.Writer
-	if devText {
-		// A person reads the quick start: one line per event on stdout
-		// instead of the announcements.
-		dlog = report.RecordLines(c.App.Writer)
+	if lines != nil {
+		dlog = lines
 	}
 	switch cfg.DecisionLog {
 	case "":

@@ -63,25 +63,29 @@ func derefs(p *string) string {
 	return *p
 }
 
-// RecordLines is an io.Writer taking decision log lines (JSON eval.Record,
-// one per line, as the service writes its decision_log) and writing each
-// as Record does, for `serve --dev`.
-func RecordLines(w io.Writer) io.Writer { return &recordLines{w: w} }
-
-type recordLines struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf bytes.Buffer
+// Lines writes the service's decisions as Record lines and counts their
+// outcomes, for `serve --dev`. As an io.Writer it takes decision log lines
+// (JSON eval.Record, one per line, as the service writes its
+// decision_log); Record adds one directly.
+type Lines struct {
+	mu     sync.Mutex
+	w      io.Writer
+	buf    bytes.Buffer
+	counts map[string]int
+	order  []string
 }
 
-func (l *recordLines) Write(p []byte) (int, error) {
+// NewLines writes to w.
+func NewLines(w io.Writer) *Lines { return &Lines{w: w, counts: map[string]int{}} }
+
+// Write takes decision log lines; a partial line waits for its end.
+func (l *Lines) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.buf.Write(p)
 	for {
 		line, err := l.buf.ReadBytes('\n')
 		if err != nil {
-			// An incomplete line waits for the rest.
 			l.buf.Write(line)
 			return len(p), nil
 		}
@@ -89,8 +93,42 @@ func (l *recordLines) Write(p []byte) (int, error) {
 		if err := json.Unmarshal(line, &r); err != nil {
 			return len(p), fmt.Errorf("decision line: %w", err)
 		}
-		if err := Record(l.w, r); err != nil {
+		if err := l.record(r); err != nil {
 			return len(p), err
 		}
 	}
+}
+
+// Record writes one record.
+func (l *Lines) Record(r eval.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.record(r)
+}
+
+func (l *Lines) record(r eval.Record) error {
+	if _, ok := l.counts[r.Outcome]; !ok {
+		l.order = append(l.order, r.Outcome)
+	}
+	l.counts[r.Outcome]++
+	return Record(l.w, r)
+}
+
+// Summary writes the count of events per outcome, in the order the
+// outcomes first came.
+func (l *Lines) Summary() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	total := 0
+	var parts []string
+	for _, o := range l.order {
+		total += l.counts[o]
+		parts = append(parts, fmt.Sprintf("%d %s", l.counts[o], o))
+	}
+	if total == 0 {
+		_, err := fmt.Fprintln(l.w, "no events")
+		return err
+	}
+	_, err := fmt.Fprintf(l.w, "%d events: %s\n", total, strings.Join(parts, ", "))
+	return err
 }

@@ -103,14 +103,18 @@ func TestRecordLine(t *testing.T) {
 
 func TestRecordLinesSplitsWrites(t *testing.T) {
 	var b strings.Builder
-	w := RecordLines(&b)
+	w := NewLines(&b)
 	line := `{"event":{"id":1,"name":"n","stream":"s","version":"1","context":"c","state_name":"done"},"outcome":"skipped"}` + "\n"
 	for _, part := range []string{line[:10], line[10:] + line[:5], line[5:]} {
 		if _, err := w.Write([]byte(part)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if want := "n:s:1:c (id 1) done: skipped: no rule for state \"done\"\n"; b.String() != want+want {
+	if err := w.Summary(); err != nil {
+		t.Fatal(err)
+	}
+	want := "n:s:1:c (id 1) done: skipped: no rule for state \"done\"\n"
+	if b.String() != want+want+"2 events: 2 skipped\n" {
 		t.Errorf("got %q", b.String())
 	}
 }
