@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -26,9 +27,14 @@ import (
 //   - a reporting command takes -o/--format (formatFlag) and writes only
 //     the requested output on stdout.
 //
-// A command returns usageErr or failErr from its Action; run turns them
-// into the exit code. Required flags (Required: true) and flag values are
-// checked by run too, as usage errors.
+// A command returns usageErr (or conflicts, noArgs) or failErr (failed
+// when its report already said why) from its Action; run turns them into
+// the exit code and the message. Required flags (Required: true) and flag
+// values are checked before the Action, as usage errors. c.Context ends on
+// the first SIGINT or SIGTERM: a command that waits should watch it, and
+// one that does not stop is ended half a second later with 130 or 143
+// (isGraceful lists the commands that stop in their own time). Work that
+// can take long calls progress.
 
 // version, when set at build time (-ldflags "-X main.version=v1.2.3"),
 // overrides the version from the build info.
@@ -136,16 +142,12 @@ func prepare(cmds []*cli.Command) {
 	for _, cmd := range cmds {
 		var required []string
 		for _, f := range cmd.Flags {
-			switch f := f.(type) {
-			case *cli.StringFlag:
-				if f.Required {
-					f.Required = false
-					required = append(required, f.Name)
-				}
-			case *cli.StringSliceFlag:
-				if f.Required {
-					f.Required = false
-					required = append(required, f.Name)
+			// Every urfave flag type has the field; urfave would answer a
+			// missing one with the help on stdout.
+			if v := reflect.ValueOf(f); v.Kind() == reflect.Pointer {
+				if r := v.Elem().FieldByName("Required"); r.IsValid() && r.Kind() == reflect.Bool && r.Bool() {
+					r.SetBool(false)
+					required = append(required, f.Names()[0])
 				}
 			}
 		}
