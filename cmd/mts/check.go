@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/bus/amqp"
+	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -55,7 +55,7 @@ func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
 			return err
 		},
 	})...)
-	connected := false
+	var reached []string
 	if c.Bool("connect") && len(probs) == 0 {
 		probes, closeAll, err := connectProbes(cfg)
 		if err != nil {
@@ -63,10 +63,12 @@ func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
 		} else {
 			probs = append(probs, cfg.RunProbes(c.Context, probeTimeout, probes)...)
 			closeAll()
-			connected = true
+			for _, p := range probes {
+				reached = append(reached, targetName[p.Key])
+			}
 		}
 	}
-	if err := writeCheck(c.App.Writer, c.String("format"), cfg, probs, connected); err != nil {
+	if err := writeCheck(c.App.Writer, c.String("format"), cfg, probs, reached); err != nil {
 		return err
 	}
 	if len(probs) > 0 {
@@ -75,20 +77,34 @@ func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
 	return nil
 }
 
-func writeCheck(w io.Writer, format string, cfg *config.Config, probs config.Problems, connected bool) error {
+// joinAnd lists items as a sentence does: "a, b and c".
+func joinAnd(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// targetName says what a probe of a key reaches, for the summary.
+var targetName = map[string]string{
+	"rhmsg_brokers": "the brokers", "amqp_url": "the broker", "fedmsg_endpoints": "the endpoints",
+	"koji_profile": "Koji", "mbs_api_url": "MBS", "rules_file_url": "the rules URL",
+}
+
+func writeCheck(w io.Writer, format string, cfg *config.Config, probs config.Problems, reached []string) error {
 	if format == report.JSON {
 		return report.JSONDocument(w, struct {
-			OK        bool             `json:"ok"`
-			Connected bool             `json:"connected"`
-			Problems  []config.Problem `json:"problems"`
-		}{len(probs) == 0, connected, append([]config.Problem{}, probs...)})
+			OK       bool             `json:"ok"`
+			Reached  []string         `json:"connected_to"`
+			Problems []config.Problem `json:"problems"`
+		}{len(probs) == 0, append([]string{}, reached...), append([]config.Problem{}, probs...)})
 	}
 	for _, p := range probs {
 		fmt.Fprintln(w, p.Error())
 	}
 	what := "checked without connecting"
-	if connected {
-		what = "checked, and the broker, Koji and MBS answered"
+	if len(reached) > 0 {
+		what = "checked, and " + joinAnd(reached) + " answered"
 	}
 	if len(probs) > 0 {
 		_, err := fmt.Fprintf(w, "%d problems\n", len(probs))
@@ -108,26 +124,18 @@ func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
 	}
 	switch cfg.MessagingBackend {
 	case config.BackendRhmsg:
-		tlsCfg, err := bus.ClientTLS(nil, cfg.RhmsgCertificate, cfg.RhmsgPrivateKey, cfg.RhmsgCACert)
-		if err != nil {
-			return nil, nil, fmt.Errorf("rhmsg_certificate: %w", err)
-		}
-		for _, entry := range cfg.RhmsgBrokers {
-			for _, u := range strings.Split(entry, ",") {
-				if u = strings.TrimSpace(u); u != "" {
-					probes = append(probes, dialProbe("rhmsg_brokers", u, tlsCfg, cfg.RhmsgCertificate != ""))
-				}
-			}
-		}
+		sc := stompConfig(cfg)
+		probes = append(probes, config.Probe{Name: "connecting", Key: "rhmsg_brokers", Try: func(ctx context.Context) error {
+			return stomp.Probe(ctx, sc)
+		}})
 	case config.BackendFedoraMessaging:
-		tlsCfg, err := bus.ClientTLS(nil, cfg.AMQPCertificate, cfg.AMQPPrivateKey, cfg.AMQPCACert)
-		if err != nil {
-			return nil, nil, fmt.Errorf("amqp_certificate: %w", err)
-		}
-		probes = append(probes, dialProbe("amqp_url", cfg.AMQPURL, tlsCfg, false))
+		ac := amqpConfig(cfg)
+		probes = append(probes, config.Probe{Name: "connecting", Key: "amqp_url", Try: func(ctx context.Context) error {
+			return amqp.Probe(ctx, ac)
+		}})
 	case config.BackendFedmsg:
 		for _, e := range cfg.FedmsgEndpoints {
-			probes = append(probes, dialProbe("fedmsg_endpoints", e, nil, false))
+			probes = append(probes, dialProbe("fedmsg_endpoints", e))
 		}
 	}
 	if !cfg.DryRun || cfg.ModulemdSource == config.SourceKoji {
@@ -157,49 +165,20 @@ func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
 	return probes, closeAll, nil
 }
 
-// dialProbe opens a TCP (and TLS) connection to a broker and closes it:
-// the address resolves, the port answers and the TLS handshake, client
-// certificate included, goes through. Nothing is consumed.
-func dialProbe(key, raw string, tlsCfg *tls.Config, tlsDefault bool) config.Probe {
-	addr, useTLS := raw, tlsDefault
-	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
-		u, err := url.Parse(raw)
-		if err == nil && u.Host != "" {
-			rest = u.Host
-		}
-		addr = rest
-		switch strings.ToLower(scheme) {
-		case "stomp+ssl", "ssl", "stomp+tls", "tls", "stomps", "amqps":
-			useTLS = true
-		default:
-			useTLS = false
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil && scheme == "amqps" {
-			addr = net.JoinHostPort(addr, "5671")
-		} else if err != nil && scheme == "amqp" {
-			addr = net.JoinHostPort(addr, "5672")
-		}
+// dialProbe opens a TCP connection to a fedmsg endpoint and closes it:
+// ZeroMQ peers say nothing more before a message.
+func dialProbe(key, raw string) config.Probe {
+	addr := raw
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		addr = u.Host
 	}
-	return config.Probe{Name: "broker " + raw, Key: key, Try: func(ctx context.Context) error {
+	return config.Probe{Name: "endpoint " + raw, Key: key, Try: func(ctx context.Context) error {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
-		if !useTLS {
-			return nil
-		}
-		host, _, _ := net.SplitHostPort(addr)
-		tc := &tls.Config{}
-		if tlsCfg != nil {
-			tc = tlsCfg.Clone()
-		}
-		if tc.ServerName == "" {
-			tc.ServerName = host
-		}
-		t := tls.Client(conn, tc)
-		return t.HandshakeContext(ctx)
+		return conn.Close()
 	}}
 }
 

@@ -343,6 +343,23 @@ func (cr *contextReader) Read(p []byte) (int, error) {
 	}
 }
 
+func stompConfig(cfg *config.Config) stomp.Config {
+	return stomp.Config{
+		URIs: cfg.RhmsgBrokers, CertFile: cfg.RhmsgCertificate, KeyFile: cfg.RhmsgPrivateKey,
+		CAFile: cfg.RhmsgCACert, Login: cfg.RhmsgLogin, Passcode: cfg.RhmsgPasscode,
+		Broker: stomp.Broker(cfg.RhmsgBrokerType), Queue: cfg.RhmsgQueue, Topic: cfg.RhmsgTopic,
+		TopicPrefix: cfg.RhmsgTopicPrefix, Prefetch: min(cfg.Workers, stomp.MaxPrefetch),
+	}
+}
+
+func amqpConfig(cfg *config.Config) amqp.Config {
+	return amqp.Config{
+		URL: cfg.AMQPURL, CertFile: cfg.AMQPCertificate, KeyFile: cfg.AMQPPrivateKey, CAFile: cfg.AMQPCACert,
+		Queue: cfg.AMQPQueue, Bindings: cfg.AMQPRoutingKeys, Prefetch: cfg.Workers,
+		TopicPrefix: cfg.AMQPTopicPrefix,
+	}
+}
+
 // teeWriter writes to both writers, either of which may be nil.
 func teeWriter(a, b io.Writer) io.Writer {
 	if a == nil {
@@ -413,12 +430,7 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 	)
 	switch cfg.MessagingBackend {
 	case config.BackendRhmsg:
-		sc := stomp.Config{
-			URIs: cfg.RhmsgBrokers, CertFile: cfg.RhmsgCertificate, KeyFile: cfg.RhmsgPrivateKey,
-			CAFile: cfg.RhmsgCACert, Login: cfg.RhmsgLogin, Passcode: cfg.RhmsgPasscode,
-			Broker: stomp.Broker(cfg.RhmsgBrokerType), Queue: cfg.RhmsgQueue, Topic: cfg.RhmsgTopic,
-			TopicPrefix: cfg.RhmsgTopicPrefix, Prefetch: min(cfg.Workers, stomp.MaxPrefetch),
-		}
+		sc := stompConfig(cfg)
 		if consumer, err = stomp.NewConsumer(sc, opts...); err != nil {
 			return nil, nil, err
 		}
@@ -429,11 +441,7 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 			}
 		}
 	case config.BackendFedoraMessaging:
-		ac := amqp.Config{
-			URL: cfg.AMQPURL, CertFile: cfg.AMQPCertificate, KeyFile: cfg.AMQPPrivateKey, CAFile: cfg.AMQPCACert,
-			Queue: cfg.AMQPQueue, Bindings: cfg.AMQPRoutingKeys, Prefetch: cfg.Workers,
-			TopicPrefix: cfg.AMQPTopicPrefix,
-		}
+		ac := amqpConfig(cfg)
 		if consumer, err = amqp.NewConsumer(ac, opts...); err != nil {
 			return nil, nil, err
 		}
