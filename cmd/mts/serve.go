@@ -96,23 +96,27 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 	}
 	if c.IsSet("rules") {
 		cfg.Rules, cfg.RulesFileURL = c.StringSlice("rules"), ""
+		cfg.SetFrom("rules", "--rules")
 	}
 	if c.IsSet("rules-url") {
 		cfg.RulesFileURL, cfg.Rules = c.String("rules-url"), nil
+		cfg.SetFrom("rules_file_url", "--rules-url")
 	}
-	setString := func(flag string, dst *string) {
+	setString := func(flag, key string, dst *string) {
 		if c.IsSet(flag) {
 			*dst = c.String(flag)
+			cfg.SetFrom(key, "--"+flag)
 		}
 	}
-	setString("mbs-api-url", &cfg.MBSAPIURL)
-	setString("koji-profile", &cfg.KojiProfile)
-	setString("messaging-backend", &cfg.MessagingBackend)
-	setString("listen", &cfg.ListenAddress)
-	setString("log-level", &cfg.LogLevel)
-	setString("decision-log", &cfg.DecisionLog)
+	setString("mbs-api-url", "mbs_api_url", &cfg.MBSAPIURL)
+	setString("koji-profile", "koji_profile", &cfg.KojiProfile)
+	setString("messaging-backend", "messaging_backend", &cfg.MessagingBackend)
+	setString("listen", "listen_address", &cfg.ListenAddress)
+	setString("log-level", "log_level", &cfg.LogLevel)
+	setString("decision-log", "decision_log", &cfg.DecisionLog)
 	if c.IsSet("workers") {
 		cfg.Workers = c.Int("workers")
+		cfg.SetFrom("workers", "--workers")
 	}
 	if cfg.Dev && !c.IsSet("workers") {
 		// One worker keeps the output in the order of the input.

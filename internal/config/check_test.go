@@ -53,3 +53,17 @@ func TestCheckFiles(t *testing.T) {
 		t.Errorf("unreadable certificate not reported:\n%s", got)
 	}
 }
+
+func TestProblemsNameTheEnvironmentVariable(t *testing.T) {
+	c := Defaults()
+	if err := c.LoadBytes("c.yaml", []byte("rules: [a]\nrhmsg_brokers: [ok:1]\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyEnv(func(k string) (string, bool) {
+		return map[string]string{EnvUseStomp: "1", EnvStompURI: "broker.example.com"}[k], k == EnvUseStomp || k == EnvStompURI
+	})
+	got := c.Check(CheckOptions{}).Error()
+	if !strings.Contains(got, `rhmsg_brokers (from MTS_STOMP_URI): "broker.example.com" has no port`) {
+		t.Errorf("problems:\n%s", got)
+	}
+}

@@ -128,7 +128,22 @@ type Config struct {
 type source struct {
 	file  string
 	lines map[string]int
+	// origin names the environment variable or flag that set a key over
+	// the file.
+	origin map[string]string
 }
+
+func (s *source) setFrom(key, origin string) {
+	if s.origin == nil {
+		s.origin = map[string]string{}
+	}
+	s.origin[key] = origin
+}
+
+// SetFrom records that key was set by origin (a command-line flag, such
+// as "--rules"), so that a problem with it names the flag rather than a
+// line of the file.
+func (c *Config) SetFrom(key, origin string) { c.src.setFrom(key, origin) }
 
 // Defaults are the settings before any file, variable or flag.
 func Defaults() *Config {
@@ -176,7 +191,7 @@ func (c *Config) LoadFile(path string) error {
 // file, the line and the key, in the words of the setting, never a Go
 // type: the error is Problems wrapped with "config: ".
 func (c *Config) LoadBytes(name string, data []byte) error {
-	c.src = source{file: name, lines: map[string]int{}}
+	c.src.file, c.src.lines = name, map[string]int{}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line := 0
@@ -362,10 +377,13 @@ func (ps Problems) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
-// problem is a Problem about key, at its line when the file set it.
+// problem is a Problem about key, at its line when the file set it, or
+// naming the environment variable or flag that set it.
 func (c *Config) problem(key, format string, args ...any) Problem {
 	p := Problem{Key: key, Msg: fmt.Sprintf(format, args...)}
-	if line, ok := c.src.lines[key]; ok {
+	if origin, ok := c.src.origin[key]; ok {
+		p.Key = fmt.Sprintf("%s (from %s)", key, origin)
+	} else if line, ok := c.src.lines[key]; ok {
 		p.File, p.Line = c.src.file, line
 	}
 	return p
@@ -397,21 +415,27 @@ func truthy(v string) bool {
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 	if v, ok := lookup(EnvDryRun); ok {
 		c.DryRun = truthy(v)
+		c.src.setFrom("dry_run", EnvDryRun)
 	}
 	if v, ok := lookup(EnvDev); ok {
 		c.Dev = truthy(v)
+		c.src.setFrom("dev", EnvDev)
 	}
 	if v, ok := lookup(EnvUseStomp); ok && truthy(v) {
 		c.MessagingBackend = BackendRhmsg
+		c.src.setFrom("messaging_backend", EnvUseStomp)
 	}
 	if v, ok := lookup(EnvStompURI); ok && v != "" {
 		c.RhmsgBrokers = splitList(v)
+		c.src.setFrom("rhmsg_brokers", EnvStompURI)
 	}
 	if v, ok := lookup(EnvStompCrt); ok && v != "" {
 		c.RhmsgCertificate = v
+		c.src.setFrom("rhmsg_certificate", EnvStompCrt)
 	}
 	if v, ok := lookup(EnvStompKey); ok && v != "" {
 		c.RhmsgPrivateKey = v
+		c.src.setFrom("rhmsg_private_key", EnvStompKey)
 	}
 }
 
