@@ -96,6 +96,10 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
 	var errs policy.Errors
 	sp := policy.Spec{Index: index, Source: pos(item)}
+	compile := CompilePattern
+	if lib != nil {
+		compile = lib.Pattern
+	}
 	fail := func(n *yaml.Node, format string, args ...any) {
 		errs = append(errs, policy.Error{Source: pos(n), RuleID: sp.ID, Msg: fmt.Sprintf(format, args...)})
 	}
@@ -187,8 +191,8 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 					continue
 				case "development":
 				default:
-					if _, err := compileExpected(expected); err != nil {
-						fail(patternNode(vn), "criterion %q: %v", key, err)
+					if _, err := compileExpected(expected, compile); err != nil {
+						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
 						continue
 					}
 				}
@@ -198,7 +202,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	}
 	sp.Match, sp.MatchAST, sp.Destinations, sp.DestinationsAST = ruleCEL(meta)
 	if len(errs) == 0 {
-		sp.Guard = guard(meta.Criteria, lib)
+		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
 	}
 	return sp, errs
 }
@@ -235,12 +239,12 @@ func ruleCEL(meta *RuleMeta) (match string, matchAST *cel.Ast, dests string, des
 
 // patternNode finds the first scalar under n whose pattern does not
 // compile, so the error points at it rather than at its parent mapping.
-func patternNode(n *yaml.Node) *yaml.Node {
+func patternNode(n *yaml.Node, compile func(string) (*Pattern, error)) *yaml.Node {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		return n
 	case yaml.AliasNode:
-		return patternNode(n.Alias)
+		return patternNode(n.Alias, compile)
 	}
 	start := 0
 	step := 1
@@ -254,13 +258,13 @@ func patternNode(n *yaml.Node) *yaml.Node {
 			return c
 		}
 		if s, ok := v.(string); ok {
-			if _, err := CompilePattern(s); err != nil {
+			if _, err := compile(s); err != nil {
 				return c
 			}
 		}
 		if c.Kind != yaml.ScalarNode {
-			if _, err := compileExpected(v); err != nil {
-				return patternNode(c)
+			if _, err := compileExpected(v, compile); err != nil {
+				return patternNode(c, compile)
 			}
 		}
 	}
@@ -280,52 +284,6 @@ func describe(v any, err error) string {
 		return "a mapping"
 	}
 	return fmt.Sprintf("%s (%s)", pyyaml.Repr(v), pyTypeName(v))
-}
-
-// guard derives the index guard of a rule: a top-level key matched by
-// patterns that all start with a literal anchored at the start of text.
-func guard(cs []Criterion, lib *Library) *policy.Guard {
-	var checks []policy.Check
-	for _, c := range cs {
-		if _, isMap := c.Expected.(*pyyaml.Map); !isMap {
-			continue
-		}
-		if lib == nil {
-			return nil
-		}
-		crit, err := lib.criterion(c.Key, c.Spec)
-		if err != nil {
-			return nil
-		}
-		checks = append(checks, crit)
-	}
-	for _, c := range cs {
-		var pats []string
-		switch e := c.Expected.(type) {
-		case string:
-			pats = []string{e}
-		default:
-			// Lists are matched element by element, not against str(), so a
-			// prefix of str(value) says nothing about them.
-			continue
-		}
-		var prefixes []string
-		for _, p := range pats {
-			re, err := CompilePattern(p)
-			if err != nil {
-				break
-			}
-			pre, ok := re.LiteralPrefix()
-			if !ok {
-				break
-			}
-			prefixes = append(prefixes, pre)
-		}
-		if len(prefixes) == len(pats) {
-			return &policy.Guard{Key: c.Key, Prefixes: prefixes, Checks: checks}
-		}
-	}
-	return nil
 }
 
 // celString quotes s as a CEL string literal, raw when that reads better.

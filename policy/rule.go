@@ -43,27 +43,6 @@ type Scope struct {
 	Variables []Variable
 }
 
-// Guard is a necessary condition of a rule that the rule set can check
-// without evaluating the rule: the Python str() of the top-level modulemd
-// data key Key must start with one of Prefixes. Rule sets index rules on
-// their guards so that large sets try only rules that can match.
-type Guard struct {
-	Key      string
-	Prefixes []string
-	// Checks are the conditions under which the rule fails to evaluate on
-	// a document whatever its guard says. A rule the index skips must still
-	// fail the decision where a walk through the rules would have reached
-	// it and failed.
-	Checks []Check
-}
-
-// Check reports whether evaluating a rule would fail on the decision's
-// document. Implementations are comparable (pointers) so that a check
-// shared by many rules runs once per decision.
-type Check interface {
-	Check(st *State) error
-}
-
 // Spec is a rule before compilation.
 type Spec struct {
 	ID     string
@@ -82,7 +61,13 @@ type Spec struct {
 	// dominates loading large rule sets. The texts must parse to them.
 	MatchAST, DestinationsAST *cel.Ast
 	Scope                     *Scope
-	Guard                     *Guard
+	// Guards are necessary conditions of the rule (one per criterion that
+	// has literal text); the set indexes the rule under the most
+	// selective. A rule without guards is tried on every build.
+	Guards []Guard
+	// Checks are the conditions under which the rule fails to evaluate on
+	// a document whatever its guards say.
+	Checks []Check
 	// Meta carries what the rule's format knows about it (for explain and
 	// lint); the engine does not look at it.
 	Meta any
@@ -180,7 +165,11 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrRefused, errs)
 	}
-	return newSet(rules, nvars, e.cel.CELTypeAdapter()), nil
+	set, err := newSet(rules, nvars, e.cel.CELTypeAdapter())
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
 }
 
 func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Errors) {

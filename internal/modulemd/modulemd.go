@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/policy"
@@ -40,13 +41,10 @@ func Parse(text []byte) (*Document, error) {
 	return &Document{Root: root, Data: data}, nil
 }
 
-// IndexValue implements policy.Indexer: Python str() of a data key.
-func (d *Document) IndexValue(key string) (string, bool) {
-	v, ok := d.Data.Get(key)
-	if !ok || v == nil {
-		return "", false
-	}
-	return pyyaml.Str(v), true
+// IndexValues implements policy.Indexer with the values legacy rules
+// match (compat.IndexValues).
+func (d *Document) IndexValues(key string, buf []string) []string {
+	return compat.IndexValues(d.Data, key, buf)
 }
 
 // Input is the rule engine's input for this document and event.

@@ -2,6 +2,8 @@ package modulemd
 
 import (
 	"errors"
+
+	"github.com/fedora-modularity/mts/compat"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,7 +24,7 @@ func TestParseCorpus(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if _, ok := doc.IndexValue("name"); !ok {
+		if v := doc.IndexValues(compat.IndexKeyStr("name"), nil); len(v) != 1 {
 			t.Errorf("%s: no name", f)
 		}
 	}
@@ -41,10 +43,10 @@ func TestIndexValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := doc.IndexValue("stream"); !ok || v != "8.1" {
-		t.Errorf("stream = %q, %v", v, ok)
+	if v := doc.IndexValues(compat.IndexKeyStr("stream"), nil); len(v) != 1 || v[0] != "8.1" {
+		t.Errorf("stream = %q", v)
 	}
-	if _, ok := doc.IndexValue("context"); ok {
+	if v := doc.IndexValues(compat.IndexKeyStr("context"), nil); len(v) != 0 {
 		t.Error("null context indexed")
 	}
 }
