@@ -311,3 +311,4 @@ func (m *merger) down(i int) {
 		i = c
 	}
 }
+

@@ -54,7 +54,10 @@ var shapeNames = [...]string{"exact-name", "name-list", "prefix-suffix", "suffix
 func (s Shape) String() string { return shapeNames[s] }
 
 // Mix gives each shape's share of the rules. Platform and NoLiteral rules
-// are placed at the end of the file, as catching rules are.
+// are placed at the end of the file, as catching rules are, and there are
+// at most MaxCatching of them whatever the size: each catches every build
+// of its platform or kind, so a real file has a handful, not one in a
+// hundred.
 type Mix struct {
 	Name    string
 	Weights [nShapes]int
@@ -115,6 +118,9 @@ type Event struct {
 	Name, Stream, Version, Context, State string
 }
 
+// MaxCatching bounds the Platform and NoLiteral rules of a set.
+const MaxCatching = 32
+
 // Generate writes n rules of the mix from seed.
 func Generate(seed uint64, n int, mix Mix) *Set {
 	rng := rand.New(rand.NewPCG(seed, uint64(n)))
@@ -133,12 +139,13 @@ func Generate(seed uint64, n int, mix Mix) *Set {
 		return ExactName
 	}
 	var body, tail []Shape
-	for i := 0; i < n; i++ {
+	for len(body)+len(tail) < n {
 		s := pick()
-		if s == Platform || s == NoLiteral {
-			tail = append(tail, s)
-		} else {
+		switch {
+		case s != Platform && s != NoLiteral:
 			body = append(body, s)
+		case len(tail) < MaxCatching:
+			tail = append(tail, s)
 		}
 	}
 	set := &Set{Shapes: append(body, tail...)}
