@@ -311,4 +311,3 @@ func (m *merger) down(i int) {
 		i = c
 	}
 }
-
