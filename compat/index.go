@@ -131,7 +131,7 @@ func guards(cs []Criterion, lib *Library) ([]policy.Guard, []policy.Check) {
 		case []any:
 			add(keyElems+c.Key, lib.listLiterals(e))
 		case *pyyaml.Map:
-			crit, err := lib.criterion(c.Key, c.Spec)
+			crit, err := lib.intern(c.Key, c.Spec, e)
 			if err != nil {
 				return nil, nil
 			}

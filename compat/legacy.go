@@ -48,10 +48,12 @@ type RuleMeta struct {
 	Node    *yaml.Node
 }
 
-// Compact drops the YAML syntax tree the meta refers to, which only lint
-// needs, so that a loaded rule set does not keep its whole file in memory.
+// Compact drops the YAML syntax tree the meta refers to and the key
+// positions, which only lint needs, so that a loaded rule set does not keep
+// its whole file in memory.
 func (m *RuleMeta) Compact() {
 	m.Node = nil
+	m.Keys, m.RuleKeys = nil, nil
 	for i := range m.Criteria {
 		m.Criteria[i].Node = nil
 	}
@@ -191,7 +193,13 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 					continue
 				case "development":
 				default:
-					if _, err := compileExpected(expected, compile); err != nil {
+					var err error
+					if lib != nil {
+						_, err = lib.intern(key, c.Spec, expected)
+					} else {
+						_, err = compileExpected(expected, compile)
+					}
+					if err != nil {
 						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
 						continue
 					}
@@ -201,6 +209,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 		}
 	}
 	sp.Match, sp.MatchAST, sp.Destinations, sp.DestinationsAST = ruleCEL(meta)
+	sp.BoundedCost = true
 	if len(errs) == 0 {
 		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
 	}
@@ -214,7 +223,11 @@ func ruleCEL(meta *RuleMeta) (match string, matchAST *cel.Ast, dests string, des
 	var terms []*exprpb.Expr
 	add := func(fn string, c Criterion) {
 		texts = append(texts, fmt.Sprintf("%s(%s, %s, %s)", fn, policy.VarData, celString(c.Key), celString(c.Spec)))
-		terms = append(terms, b.call(fn, b.ident(policy.VarData), b.str(c.Key), b.str(c.Spec)))
+		overload := overloadMatch
+		if fn == FuncValid {
+			overload = overloadValid
+		}
+		terms = append(terms, b.call(fn, overload, typeBool, b.data(), b.str(c.Key), b.str(c.Spec)))
 	}
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
@@ -233,7 +246,7 @@ func ruleCEL(meta *RuleMeta) (match string, matchAST *cel.Ast, dests string, des
 	}
 	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
 	var db exprBuilder
-	destsAST = db.ast(db.call(FuncDestinations, db.str(meta.Template)), dests)
+	destsAST = db.ast(db.call(FuncDestinations, overloadDestinations, typeStrings, db.str(meta.Template)), dests)
 	return match, matchAST, dests, destsAST
 }
 

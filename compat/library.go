@@ -132,22 +132,36 @@ func (l *Library) EnvOption() policy.EnvOption {
 // criterion interns the criterion for key and expected-value text.
 func (l *Library) criterion(key, spec string) (*criterion, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	id := key + "\x00" + spec
-	if c, ok := l.criteria[id]; ok {
+	c, ok := l.criteria[key+"\x00"+spec]
+	l.mu.Unlock()
+	if ok {
 		return c, nil
 	}
 	expected, err := pyyaml.Load([]byte(spec))
 	if err != nil {
 		return nil, fmt.Errorf("expected value of %q: %w", key, err)
 	}
-	c := &criterion{id: l.nextID, key: key, spec: spec, expected: expected}
-	l.nextID++
+	return l.intern(key, spec, expected)
+}
+
+// intern is criterion for an expected value already decoded (spec is its
+// flow text), as the loader has it.
+func (l *Library) intern(key, spec string, expected any) (*criterion, error) {
+	var m matcher
 	if key != "development" {
-		if c.m, err = compileExpected(expected, l.Pattern); err != nil {
+		var err error
+		if m, err = compileExpected(expected, l.Pattern); err != nil {
 			return nil, err
 		}
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := key + "\x00" + spec
+	if c, ok := l.criteria[id]; ok {
+		return c, nil
+	}
+	c := &criterion{id: l.nextID, key: key, spec: spec, expected: expected, m: m}
+	l.nextID++
 	if m, ok := expected.(*pyyaml.Map); ok {
 		n := newShapeNode(m)
 		sk := key + "\x00" + n.String()

@@ -57,9 +57,14 @@ type Spec struct {
 	Destinations    string
 	DestinationsPos Position
 	// MatchAST and DestinationsAST, when set, are Match and Destinations
+	// already parsed (or type-checked: then they are not checked again),
 	// already parsed, so that generated rules skip the CEL parser, which
 	// dominates loading large rule sets. The texts must parse to them.
 	MatchAST, DestinationsAST *cel.Ast
+	// BoundedCost tells that the expressions' cost is small whatever the
+	// document (a fixed sequence of calls), so it is neither estimated at
+	// load nor tracked at run time.
+	BoundedCost bool
 	Scope                     *Scope
 	// Guards are necessary conditions of the rule (one per criterion that
 	// has literal text); the set indexes the rule under the most
@@ -176,13 +181,13 @@ func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Erro
 	var errs Errors
 	r := &Rule{Spec: sp, scope: cs}
 	if strings.TrimSpace(sp.Match) != "" {
-		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType)
+		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType, sp.BoundedCost)
 		if err != nil {
 			errs = append(errs, Error{Source: pick(sp.MatchPos, sp.Source), RuleID: sp.ID, Msg: "match: " + err.Error()})
 		}
 		r.match = prg
 	}
-	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil)
+	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil, sp.BoundedCost)
 	if err != nil {
 		errs = append(errs, Error{Source: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID, Msg: "destinations: " + err.Error()})
 	}
@@ -256,12 +261,15 @@ func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNo
 func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
 // program type-checks src; want nil means string or list(string).
-func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type) (cel.Program, error) {
+func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type, bounded bool) (cel.Program, error) {
 	var ast *cel.Ast
 	var iss *cel.Issues
-	if parsed != nil {
+	switch {
+	case parsed != nil && parsed.IsChecked():
+		ast = parsed
+	case parsed != nil:
 		ast, iss = env.Check(parsed)
-	} else {
+	default:
 		ast, iss = env.Compile(src)
 	}
 	if iss.Err() != nil {
@@ -277,7 +285,9 @@ func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type)
 		return nil, fmt.Errorf("has type %s, want string or list(string)", out)
 	}
 	opts := e.programOptions()
-	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
+	if bounded {
+		opts = e.boundedOptions()
+	} else if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
 		opts = e.boundedOptions()
 	}
 	prg, err := env.Program(ast, opts...)
