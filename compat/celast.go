@@ -16,7 +16,11 @@ import (
 // itself: every legacy rule is the same few calls with constant
 // arguments, whose types and overloads are known.
 type exprBuilder struct {
-	id    int64
+	id   int64
+	last *exprpb.Type // the type of the expression built last
+	// types holds the result type only: planning a program needs the
+	// references, and converting each type from its proto form is what
+	// loading large sets would spend its time on.
 	types map[int64]*exprpb.Type
 	refs  map[int64]*exprpb.Reference
 }
@@ -34,7 +38,7 @@ func (b *exprBuilder) next(t *exprpb.Type, r *exprpb.Reference) int64 {
 		b.types, b.refs = map[int64]*exprpb.Type{}, map[int64]*exprpb.Reference{}
 	}
 	b.id++
-	b.types[b.id] = t
+	b.last = t
 	if r != nil {
 		b.refs[b.id] = r
 	}
@@ -57,6 +61,13 @@ func (b *exprBuilder) call(fn, overload string, out *exprpb.Type, args ...*exprp
 		ExprKind: &exprpb.Expr_CallExpr{CallExpr: &exprpb.Expr_Call{Function: fn, Args: args}}}
 }
 
+func (b *exprBuilder) typeOf(e *exprpb.Expr) *exprpb.Type {
+	if e.Id == b.id {
+		return b.last
+	}
+	return typeDyn
+}
+
 // and joins terms with &&, left to right.
 func (b *exprBuilder) and(terms []*exprpb.Expr) *exprpb.Expr {
 	out := terms[0]
@@ -67,6 +78,7 @@ func (b *exprBuilder) and(terms []*exprpb.Expr) *exprpb.Expr {
 }
 
 func (b *exprBuilder) ast(e *exprpb.Expr, text string) *cel.Ast {
+	b.types[e.Id] = b.typeOf(e)
 	a, err := cel.CheckedExprToAstWithSource(&exprpb.CheckedExpr{Expr: e, SourceInfo: &exprpb.SourceInfo{},
 		TypeMap: b.types, ReferenceMap: b.refs}, common.NewTextSource(text))
 	if err != nil {
