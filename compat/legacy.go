@@ -82,13 +82,17 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library)
 	if root.Kind != yaml.SequenceNode {
 		return nil, policy.Errors{{Source: pos(root), Msg: "a legacy rule file must be a list of rule definitions"}}
 	}
+	all := make([]policy.Spec, len(root.Content))
+	allErrs := make([]policy.Errors, len(root.Content))
+	policy.Parallel(len(root.Content), func(i int) {
+		all[i], allErrs[i] = legacyRule(file, i+1, root.Content[i], defaultState, lib)
+	})
 	var specs []policy.Spec
 	var errs policy.Errors
-	for i, item := range root.Content {
-		sp, es := legacyRule(file, i+1, item, defaultState, lib)
+	for i, es := range allErrs {
 		errs = append(errs, es...)
 		if len(es) == 0 {
-			specs = append(specs, sp)
+			specs = append(specs, all[i])
 		}
 	}
 	return specs, errs

@@ -3,9 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
@@ -143,27 +141,14 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 
 	rules := make([]*Rule, len(specs))
 	ruleErrs := make([]Errors, len(specs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				sp := specs[i]
-				env := e.cel
-				if cs := scopes[sp.Scope]; cs != nil {
-					env = envs[sp.Scope]
-				}
-				rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
-			}
-		}()
-	}
-	for i := range specs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	Parallel(len(specs), func(i int) {
+		sp := specs[i]
+		env := e.cel
+		if cs := scopes[sp.Scope]; cs != nil {
+			env = envs[sp.Scope]
+		}
+		rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
+	})
 	for _, re := range ruleErrs {
 		errs = append(errs, re...)
 	}

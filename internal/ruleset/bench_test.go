@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +118,10 @@ func BenchmarkEvent(b *testing.B) {
 	})
 }
 
+// BenchmarkLoad loads generated mixed sets. Besides wall time it reports
+// the CPU time the process spent per load (steadier than wall time on a
+// shared machine), the live heap once loaded and the peak resident size of
+// the process so far (VmHWM: run one size at a time for its own peak).
 func BenchmarkLoad(b *testing.B) {
 	mix, _ := rulegen.MixNamed("mixed")
 	for _, n := range []int{10000, 100000} {
@@ -123,6 +129,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(fmt.Sprintf("mixed-%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var ms runtime.MemStats
+			cpu0 := cpuTime()
 			for b.Loop() {
 				rs, err := LoadBytes("mixed.yaml", data, Options{})
 				if err != nil {
@@ -133,6 +140,33 @@ func BenchmarkLoad(b *testing.B) {
 				b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "MB-heap-after-load")
 				runtime.KeepAlive(rs)
 			}
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric(peakRSS(b)/(1<<20), "MB-peak-RSS")
 		})
 	}
+}
+
+// cpuTime is the user and system time of the process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS reads the process's peak resident size from /proc.
+func peakRSS(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
 }
