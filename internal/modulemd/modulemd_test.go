@@ -6,6 +6,7 @@ import (
 	"github.com/fedora-modularity/mts/compat"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +72,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("document without data")
 		}
 	})
+}
+
+func TestParseLimit(t *testing.T) {
+	text := []byte("data: {name: x, description: '" + strings.Repeat("y", 100) + "'}")
+	if _, err := ParseLimit(text, 50); !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ParseLimit over the limit: %v", err)
+	}
+	if _, err := ParseLimit(text, len(text)); err != nil {
+		t.Fatalf("ParseLimit at the limit: %v", err)
+	}
 }
