@@ -63,7 +63,7 @@ type Spec struct {
 	// document (a fixed sequence of calls), so it is neither estimated at
 	// load nor tracked at run time.
 	BoundedCost bool
-	Scope                     *Scope
+	Scope       *Scope
 	// Guards are necessary conditions of the rule (one per criterion that
 	// has literal text); the set indexes the rule under the most
 	// selective. A rule without guards is tried on every build.
