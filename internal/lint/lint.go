@@ -274,4 +274,3 @@ func pick(p, fallback policy.Position) policy.Position {
 	}
 	return fallback
 }
-
