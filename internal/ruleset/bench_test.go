@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/rulegen"
@@ -113,6 +114,32 @@ func BenchmarkEvent(b *testing.B) {
 			}
 			if d, err := rs.Decide(ev, doc); err != nil || d.Outcome != policy.Matched {
 				b.Fatalf("%v %v", d.Outcome, err)
+			}
+		}
+	})
+	// Where the time of an event goes: the YAML library building its node
+	// tree, then our YAML 1.1 resolution into Python-like values.
+	data, err := os.ReadFile("../../testdata/modulemd/nodejs-12-f31.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("yaml-nodes", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := pyyaml.Parse(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("yaml-1.1-values", func(b *testing.B) {
+		root, err := pyyaml.Parse(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := pyyaml.Decode(root); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
