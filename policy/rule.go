@@ -120,7 +120,10 @@ type compiledScope struct {
 
 // Compile compiles specs, in order, into a rule set. It returns every
 // problem it finds, as Errors wrapped with ErrRefused. Rules are compiled
-// in parallel: large sets are dominated by parsing and checking CEL.
+// in parallel: large sets are dominated by parsing and checking CEL. It
+// clears the specs' parsed expressions as it goes (they are not needed
+// once compiled), so that loading does not hold them and the programs at
+// once.
 func (e *Env) Compile(specs []Spec) (*Set, error) {
 	var errs Errors
 	scopes := map[*Scope]*compiledScope{}
@@ -148,6 +151,7 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 			env = envs[sp.Scope]
 		}
 		rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
+		specs[i].MatchAST, specs[i].DestinationsAST = nil, nil
 	})
 	for _, re := range ruleErrs {
 		errs = append(errs, re...)

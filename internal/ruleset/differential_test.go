@@ -101,7 +101,7 @@ func ruleName(r *policy.Rule) string {
 func TestIndexDecidesAsTheWalk(t *testing.T) {
 	corpus := testdataCases(t)
 	for _, mix := range rulegen.Mixes {
-		for _, n := range []int{300, 3000} {
+		for _, n := range []int{300, 1500} {
 			t.Run(fmt.Sprintf("%s-%d", mix.Name, n), func(t *testing.T) {
 				gen := rulegen.Generate(7, n, mix)
 				rs, err := LoadBytes("gen.yaml", gen.YAML, Options{})
