@@ -212,7 +212,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 			}
 		}
 	}
-	sp.Match, sp.MatchAST, sp.Destinations, sp.DestinationsAST = ruleCEL(meta)
+	sp.Match, sp.Destinations, sp.Parse = ruleCEL(meta)
 	sp.BoundedCost = true
 	if len(errs) == 0 {
 		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
@@ -220,38 +220,48 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	return sp, errs
 }
 
-// ruleCEL writes the CEL of a legacy rule, as text and parsed.
-func ruleCEL(meta *RuleMeta) (match string, matchAST *cel.Ast, dests string, destsAST *cel.Ast) {
-	var b exprBuilder
-	var texts []string
-	var terms []*exprpb.Expr
-	add := func(fn string, c Criterion) {
-		texts = append(texts, fmt.Sprintf("%s(%s, %s, %s)", fn, policy.VarData, celString(c.Key), celString(c.Spec)))
-		overload := overloadMatch
-		if fn == FuncValid {
-			overload = overloadValid
-		}
-		terms = append(terms, b.call(fn, overload, typeBool, b.data(), b.str(c.Key), b.str(c.Spec)))
-	}
+// ruleCEL writes the CEL of a legacy rule as text, and the function that
+// builds it type-checked when the rule is compiled: built at once for
+// every rule, the syntax trees of a large set would take more memory than
+// its programs.
+func ruleCEL(meta *RuleMeta) (match, dests string, build func() (*cel.Ast, *cel.Ast)) {
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
 	// key that did not match.
+	type call struct {
+		fn, overload string
+		c            Criterion
+	}
+	var calls []call
 	for i, c := range meta.Criteria {
 		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
-			add(FuncValid, c)
+			calls = append(calls, call{FuncValid, overloadValid, c})
 		}
 	}
 	for _, c := range meta.Criteria {
-		add(FuncMatch, c)
+		calls = append(calls, call{FuncMatch, overloadMatch, c})
 	}
-	if len(terms) > 0 {
-		match = strings.Join(texts, " && ")
-		matchAST = b.ast(b.and(terms), match)
+	texts := make([]string, len(calls))
+	for i, k := range calls {
+		texts[i] = fmt.Sprintf("%s(%s, %s, %s)", k.fn, policy.VarData, celString(k.c.Key), celString(k.c.Spec))
 	}
-	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
-	var db exprBuilder
-	destsAST = db.ast(db.call(FuncDestinations, overloadDestinations, typeStrings, db.str(meta.Template)), dests)
-	return match, matchAST, dests, destsAST
+	match = strings.Join(texts, " && ")
+	template := meta.Template
+	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(template))
+	build = func() (*cel.Ast, *cel.Ast) {
+		var matchAST *cel.Ast
+		if len(calls) > 0 {
+			var b exprBuilder
+			terms := make([]*exprpb.Expr, len(calls))
+			for i, k := range calls {
+				terms[i] = b.call(k.fn, k.overload, typeBool, b.data(), b.str(k.c.Key), b.str(k.c.Spec))
+			}
+			matchAST = b.ast(b.and(terms), match)
+		}
+		var db exprBuilder
+		return matchAST, db.ast(db.call(FuncDestinations, overloadDestinations, typeStrings, db.str(template)), dests)
+	}
+	return match, dests, build
 }
 
 // patternNode finds the first scalar under n whose pattern does not

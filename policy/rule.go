@@ -59,6 +59,9 @@ type Spec struct {
 	// already parsed, so that generated rules skip the CEL parser, which
 	// dominates loading large rule sets. The texts must parse to them.
 	MatchAST, DestinationsAST *cel.Ast
+	// Parse, when set, gives MatchAST and DestinationsAST when the rule is
+	// compiled, so that they exist only while it is.
+	Parse func() (match, destinations *cel.Ast)
 	// BoundedCost tells that the expressions' cost is small whatever the
 	// document (a fixed sequence of calls), so it is neither estimated at
 	// load nor tracked at run time.
@@ -168,6 +171,10 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 
 func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Errors) {
 	var errs Errors
+	if sp.Parse != nil {
+		sp.MatchAST, sp.DestinationsAST = sp.Parse()
+		sp.Parse = nil
+	}
 	r := &Rule{Spec: sp, scope: cs}
 	if strings.TrimSpace(sp.Match) != "" {
 		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType, sp.BoundedCost)
