@@ -84,8 +84,17 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library)
 	}
 	all := make([]policy.Spec, len(root.Content))
 	allErrs := make([]policy.Errors, len(root.Content))
+	drop := lib != nil && lib.DropSyntax
 	policy.Parallel(len(root.Content), func(i int) {
 		all[i], allErrs[i] = legacyRule(file, i+1, root.Content[i], defaultState, lib)
+		if drop {
+			// The rule's part of the tree becomes garbage while the rest
+			// is still read: a large file's tree is bigger than its rules.
+			if m, ok := all[i].Meta.(*RuleMeta); ok {
+				m.Compact()
+			}
+			root.Content[i] = nil
+		}
 	})
 	var specs []policy.Spec
 	var errs policy.Errors

@@ -51,6 +51,10 @@ type Library struct {
 	base     types.Adapter
 	// MaxPatternLen, when not zero, refuses longer patterns.
 	MaxPatternLen int
+	// DropSyntax makes LoadLegacy drop each rule's YAML nodes (RuleMeta
+	// Compact) and its entry of the file's tree as soon as the rule is
+	// read, for loading; lint keeps them for positions.
+	DropSyntax bool
 }
 
 type compiled struct {

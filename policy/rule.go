@@ -154,7 +154,7 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 			env = envs[sp.Scope]
 		}
 		rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
-		specs[i].MatchAST, specs[i].DestinationsAST = nil, nil
+		specs[i].MatchAST, specs[i].DestinationsAST, specs[i].Parse = nil, nil, nil
 	})
 	for _, re := range ruleErrs {
 		errs = append(errs, re...)
