@@ -29,10 +29,14 @@ func TestGeneratedTextMatchesAST(t *testing.T) {
 			t.Fatal(errs)
 		}
 		for _, sp := range file.Specs {
+			if sp.Parse == nil {
+				t.Fatalf("%s %q: no parsed form", f, sp.ID)
+			}
+			matchAST, destsAST := sp.Parse()
 			for _, pair := range []struct {
 				text string
 				ast  *cel.Ast
-			}{{sp.Match, sp.MatchAST}, {sp.Destinations, sp.DestinationsAST}} {
+			}{{sp.Match, matchAST}, {sp.Destinations, destsAST}} {
 				if pair.ast == nil {
 					if pair.text != "" {
 						t.Errorf("%s %q: text %q without a parsed form", f, sp.ID, pair.text)

@@ -16,6 +16,9 @@ type criterion struct {
 	spec     string // the expected value as YAML flow text
 	expected any
 	m        matcher // nil for development
+	// shape, for a mapping, tells cheaply whether a document can make
+	// the criterion fail; shared by the criteria of one shape.
+	shape *shape
 }
 
 // matcher matches an expected value (a pattern, a list of them, or a
@@ -25,14 +28,15 @@ type matcher interface {
 	match(v any, caps *[][]Capture) (bool, error)
 }
 
-// compileExpected builds the matcher of an expected value.
-func compileExpected(e any) (matcher, error) {
+// compileExpected builds the matcher of an expected value, compiling its
+// patterns with compile.
+func compileExpected(e any, compile func(string) (*Pattern, error)) (matcher, error) {
 	switch e := e.(type) {
 	case *pyyaml.Map:
 		mm := &mappingMatcher{}
 		for _, k := range e.Keys() {
 			v, _ := e.Get(k)
-			sub, err := compileExpected(v)
+			sub, err := compileExpected(v, compile)
 			if err != nil {
 				return nil, err
 			}
@@ -43,7 +47,7 @@ func compileExpected(e any) (matcher, error) {
 	case []any:
 		lm := &listMatcher{}
 		for _, p := range e {
-			vm, err := compileValue(p)
+			vm, err := compileValue(p, compile)
 			if err != nil {
 				return nil, err
 			}
@@ -51,15 +55,15 @@ func compileExpected(e any) (matcher, error) {
 		}
 		return lm, nil
 	}
-	return compileValue(e)
+	return compileValue(e, compile)
 }
 
-func compileValue(p any) (*valueMatcher, error) {
+func compileValue(p any, compile func(string) (*Pattern, error)) (*valueMatcher, error) {
 	s, ok := p.(string)
 	if !ok {
 		return &valueMatcher{literal: p}, nil
 	}
-	re, err := CompilePattern(s)
+	re, err := compile(s)
 	if err != nil {
 		return nil, err
 	}
@@ -268,9 +272,84 @@ func (c *criterion) Check(st *policy.State) error {
 	if !ok {
 		return fmt.Errorf("data is %T, not a modulemd mapping", st.Data())
 	}
+	if c.shape != nil {
+		safe, done := st.Slot(c.shape.id)
+		if !done {
+			safe.OK = c.shape.safe(data)
+		}
+		if safe.OK {
+			return nil
+		}
+	}
 	slot, done := st.Slot(c.id)
 	if !done {
 		slot.OK, slot.Err = c.eval(data, &slot.Groups)
 	}
 	return slot.Err
+}
+
+// shape is the nesting of an expected mapping: the keys whose expected
+// values are mappings. A document where every value met along it is a
+// mapping or missing cannot make a criterion of that shape fail.
+type shape struct {
+	id   int
+	key  string
+	subs *shapeNode
+}
+
+type shapeNode struct {
+	keys []any
+	subs []*shapeNode
+}
+
+func newShapeNode(m *pyyaml.Map) *shapeNode {
+	n := &shapeNode{}
+	for _, k := range m.Keys() {
+		if v, _ := m.Get(k); v != nil {
+			if sub, ok := v.(*pyyaml.Map); ok {
+				n.keys = append(n.keys, k)
+				n.subs = append(n.subs, newShapeNode(sub))
+			}
+		}
+	}
+	return n
+}
+
+// String identifies the shape: equal texts, equal shapes.
+func (n *shapeNode) String() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range n.keys {
+		b.WriteString(pyyaml.Repr(k))
+		b.WriteString(n.subs[i].String())
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func (s *shape) safe(data *pyyaml.Map) bool {
+	v, ok := data.Get(s.key)
+	if !ok || v == nil {
+		return true
+	}
+	if l, ok := v.([]any); ok {
+		if len(l) == 0 {
+			return false
+		}
+		v = l[0]
+	}
+	return s.subs.safe(v)
+}
+
+func (n *shapeNode) safe(v any) bool {
+	m, ok := v.(*pyyaml.Map)
+	if !ok {
+		return false
+	}
+	for i, k := range n.keys {
+		if c, ok := m.Get(k); ok && c != nil && !n.subs[i].safe(c) {
+			return false
+		}
+	}
+	return true
 }

@@ -48,10 +48,12 @@ type RuleMeta struct {
 	Node    *yaml.Node
 }
 
-// Compact drops the YAML syntax tree the meta refers to, which only lint
-// needs, so that a loaded rule set does not keep its whole file in memory.
+// Compact drops the YAML syntax tree the meta refers to and the key
+// positions, which only lint needs, so that a loaded rule set does not keep
+// its whole file in memory.
 func (m *RuleMeta) Compact() {
 	m.Node = nil
+	m.Keys, m.RuleKeys = nil, nil
 	for i := range m.Criteria {
 		m.Criteria[i].Node = nil
 	}
@@ -80,13 +82,26 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library)
 	if root.Kind != yaml.SequenceNode {
 		return nil, policy.Errors{{Source: pos(root), Msg: "a legacy rule file must be a list of rule definitions"}}
 	}
+	all := make([]policy.Spec, len(root.Content))
+	allErrs := make([]policy.Errors, len(root.Content))
+	drop := lib != nil && lib.DropSyntax
+	policy.Parallel(len(root.Content), func(i int) {
+		all[i], allErrs[i] = legacyRule(file, i+1, root.Content[i], defaultState, lib)
+		if drop {
+			// The rule's part of the tree becomes garbage while the rest
+			// is still read: a large file's tree is bigger than its rules.
+			if m, ok := all[i].Meta.(*RuleMeta); ok {
+				m.Compact()
+			}
+			root.Content[i] = nil
+		}
+	})
 	var specs []policy.Spec
 	var errs policy.Errors
-	for i, item := range root.Content {
-		sp, es := legacyRule(file, i+1, item, defaultState, lib)
+	for i, es := range allErrs {
 		errs = append(errs, es...)
 		if len(es) == 0 {
-			specs = append(specs, sp)
+			specs = append(specs, all[i])
 		}
 	}
 	return specs, errs
@@ -96,6 +111,10 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
 	var errs policy.Errors
 	sp := policy.Spec{Index: index, Source: pos(item)}
+	compile := CompilePattern
+	if lib != nil {
+		compile = lib.Pattern
+	}
 	fail := func(n *yaml.Node, format string, args ...any) {
 		e := policy.Error{Source: pos(n), RuleID: sp.ID, Msg: fmt.Sprintf(format, args...)}
 		// The cause stays with the problem, for errors.Is (ErrRegex).
@@ -194,8 +213,14 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 					continue
 				case "development":
 				default:
-					if _, err := compileExpected(expected); err != nil {
-						fail(patternNode(vn), "criterion %q: %v", key, err)
+					var err error
+					if lib != nil {
+						_, err = lib.intern(key, c.Spec, expected)
+					} else {
+						_, err = compileExpected(expected, compile)
+					}
+					if err != nil {
+						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
 						continue
 					}
 				}
@@ -203,51 +228,66 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 			}
 		}
 	}
-	sp.Match, sp.MatchAST, sp.Destinations, sp.DestinationsAST = ruleCEL(meta)
+	sp.Match, sp.Destinations, sp.Parse = ruleCEL(meta)
+	sp.BoundedCost = true
 	if len(errs) == 0 {
-		sp.Guard = guard(meta.Criteria, lib)
+		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
 	}
 	return sp, errs
 }
 
-// ruleCEL writes the CEL of a legacy rule, as text and parsed.
-func ruleCEL(meta *RuleMeta) (match string, matchAST *cel.Ast, dests string, destsAST *cel.Ast) {
-	var b exprBuilder
-	var texts []string
-	var terms []*exprpb.Expr
-	add := func(fn string, c Criterion) {
-		texts = append(texts, fmt.Sprintf("%s(%s, %s, %s)", fn, policy.VarData, celString(c.Key), celString(c.Spec)))
-		terms = append(terms, b.call(fn, b.ident(policy.VarData), b.str(c.Key), b.str(c.Spec)))
-	}
+// ruleCEL writes the CEL of a legacy rule as text, and the function that
+// builds it type-checked when the rule is compiled: built at once for
+// every rule, the syntax trees of a large set would take more memory than
+// its programs.
+func ruleCEL(meta *RuleMeta) (match, dests string, build func() (*cel.Ast, *cel.Ast)) {
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
 	// key that did not match.
+	type call struct {
+		fn, overload string
+		c            Criterion
+	}
+	var calls []call
 	for i, c := range meta.Criteria {
 		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
-			add(FuncValid, c)
+			calls = append(calls, call{FuncValid, overloadValid, c})
 		}
 	}
 	for _, c := range meta.Criteria {
-		add(FuncMatch, c)
+		calls = append(calls, call{FuncMatch, overloadMatch, c})
 	}
-	if len(terms) > 0 {
-		match = strings.Join(texts, " && ")
-		matchAST = b.ast(b.and(terms), match)
+	texts := make([]string, len(calls))
+	for i, k := range calls {
+		texts[i] = fmt.Sprintf("%s(%s, %s, %s)", k.fn, policy.VarData, celString(k.c.Key), celString(k.c.Spec))
 	}
-	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
-	var db exprBuilder
-	destsAST = db.ast(db.call(FuncDestinations, db.str(meta.Template)), dests)
-	return match, matchAST, dests, destsAST
+	match = strings.Join(texts, " && ")
+	template := meta.Template
+	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(template))
+	build = func() (*cel.Ast, *cel.Ast) {
+		var matchAST *cel.Ast
+		if len(calls) > 0 {
+			var b exprBuilder
+			terms := make([]*exprpb.Expr, len(calls))
+			for i, k := range calls {
+				terms[i] = b.call(k.fn, k.overload, typeBool, b.data(), b.str(k.c.Key), b.str(k.c.Spec))
+			}
+			matchAST = b.ast(b.and(terms), match)
+		}
+		var db exprBuilder
+		return matchAST, db.ast(db.call(FuncDestinations, overloadDestinations, typeStrings, db.str(template)), dests)
+	}
+	return match, dests, build
 }
 
 // patternNode finds the first scalar under n whose pattern does not
 // compile, so the error points at it rather than at its parent mapping.
-func patternNode(n *yaml.Node) *yaml.Node {
+func patternNode(n *yaml.Node, compile func(string) (*Pattern, error)) *yaml.Node {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		return n
 	case yaml.AliasNode:
-		return patternNode(n.Alias)
+		return patternNode(n.Alias, compile)
 	}
 	start := 0
 	step := 1
@@ -261,13 +301,13 @@ func patternNode(n *yaml.Node) *yaml.Node {
 			return c
 		}
 		if s, ok := v.(string); ok {
-			if _, err := CompilePattern(s); err != nil {
+			if _, err := compile(s); err != nil {
 				return c
 			}
 		}
 		if c.Kind != yaml.ScalarNode {
-			if _, err := compileExpected(v); err != nil {
-				return patternNode(c)
+			if _, err := compileExpected(v, compile); err != nil {
+				return patternNode(c, compile)
 			}
 		}
 	}
@@ -287,52 +327,6 @@ func describe(v any, err error) string {
 		return "a mapping"
 	}
 	return fmt.Sprintf("%s (%s)", pyyaml.Repr(v), pyTypeName(v))
-}
-
-// guard derives the index guard of a rule: a top-level key matched by
-// patterns that all start with a literal anchored at the start of text.
-func guard(cs []Criterion, lib *Library) *policy.Guard {
-	var checks []policy.Check
-	for _, c := range cs {
-		if _, isMap := c.Expected.(*pyyaml.Map); !isMap {
-			continue
-		}
-		if lib == nil {
-			return nil
-		}
-		crit, err := lib.criterion(c.Key, c.Spec)
-		if err != nil {
-			return nil
-		}
-		checks = append(checks, crit)
-	}
-	for _, c := range cs {
-		var pats []string
-		switch e := c.Expected.(type) {
-		case string:
-			pats = []string{e}
-		default:
-			// Lists are matched element by element, not against str(), so a
-			// prefix of str(value) says nothing about them.
-			continue
-		}
-		var prefixes []string
-		for _, p := range pats {
-			re, err := CompilePattern(p)
-			if err != nil {
-				break
-			}
-			pre, ok := re.LiteralPrefix()
-			if !ok {
-				break
-			}
-			prefixes = append(prefixes, pre)
-		}
-		if len(prefixes) == len(pats) {
-			return &policy.Guard{Key: c.Key, Prefixes: prefixes, Checks: checks}
-		}
-	}
-	return nil
 }
 
 // celString quotes s as a CEL string literal, raw when that reads better.

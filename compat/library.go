@@ -42,15 +42,66 @@ const (
 // compiled, each with an id under which a decision memoises its result,
 // so that a criterion shared by many rules is evaluated once per build.
 type Library struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // guards criteria, shapes and nextID
 	criteria map[string]*criterion
+	shapes   map[string]*shape
+	nextID   int
+	pmu      sync.Mutex // guards patterns
+	patterns map[string]compiled
 	base     types.Adapter
+	// MaxPatternLen, when not zero, refuses longer patterns.
+	MaxPatternLen int
+	// DropSyntax makes LoadLegacy drop each rule's YAML nodes (RuleMeta
+	// Compact) and its entry of the file's tree as soon as the rule is
+	// read, for loading; lint keeps them for positions.
+	DropSyntax bool
+}
+
+type compiled struct {
+	p    *Pattern
+	lits []policy.Literal
+	err  error
 }
 
 // NewLibrary returns an empty library.
 func NewLibrary() *Library {
-	return &Library{criteria: map[string]*criterion{}}
+	return &Library{criteria: map[string]*criterion{}, shapes: map[string]*shape{}, patterns: map[string]compiled{}}
 }
+
+// ErrPatternTooLong marks a pattern over the library's MaxPatternLen.
+var ErrPatternTooLong = errors.New("pattern too long")
+
+// Pattern compiles a pattern once per library: rules of large files
+// share most of their patterns.
+func (l *Library) Pattern(src string) (*Pattern, error) {
+	c := l.compiled(src)
+	return c.p, c.err
+}
+
+func (l *Library) compiled(src string) compiled {
+	l.pmu.Lock()
+	c, ok := l.patterns[src]
+	l.pmu.Unlock()
+	if ok {
+		return c
+	}
+	if l.MaxPatternLen > 0 && len(src) > l.MaxPatternLen {
+		c.err = fmt.Errorf("%w: %d bytes, the limit is %d (max_pattern_length)", ErrPatternTooLong, len(src), l.MaxPatternLen)
+	} else {
+		c.p, c.err = CompilePattern(src)
+	}
+	if c.err == nil {
+		c.lits = c.p.Literals()
+	}
+	l.pmu.Lock()
+	l.patterns[src] = c
+	l.pmu.Unlock()
+	return c
+}
+
+// literals are the guard literals of a pattern (nil: none, or it does not
+// compile).
+func (l *Library) literals(src string) []policy.Literal { return l.compiled(src).lits }
 
 var errNeedsConstants = errors.New("legacy functions take constant key and expected arguments")
 
@@ -85,20 +136,46 @@ func (l *Library) EnvOption() policy.EnvOption {
 // criterion interns the criterion for key and expected-value text.
 func (l *Library) criterion(key, spec string) (*criterion, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	id := key + "\x00" + spec
-	if c, ok := l.criteria[id]; ok {
+	c, ok := l.criteria[key+"\x00"+spec]
+	l.mu.Unlock()
+	if ok {
 		return c, nil
 	}
 	expected, err := pyyaml.Load([]byte(spec))
 	if err != nil {
 		return nil, fmt.Errorf("expected value of %q: %w", key, err)
 	}
-	c := &criterion{id: len(l.criteria), key: key, spec: spec, expected: expected}
+	return l.intern(key, spec, expected)
+}
+
+// intern is criterion for an expected value already decoded (spec is its
+// flow text), as the loader has it.
+func (l *Library) intern(key, spec string, expected any) (*criterion, error) {
+	var m matcher
 	if key != "development" {
-		if c.m, err = compileExpected(expected); err != nil {
+		var err error
+		if m, err = compileExpected(expected, l.Pattern); err != nil {
 			return nil, err
 		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := key + "\x00" + spec
+	if c, ok := l.criteria[id]; ok {
+		return c, nil
+	}
+	c := &criterion{id: l.nextID, key: key, spec: spec, expected: expected, m: m}
+	l.nextID++
+	if m, ok := expected.(*pyyaml.Map); ok {
+		n := newShapeNode(m)
+		sk := key + "\x00" + n.String()
+		sh := l.shapes[sk]
+		if sh == nil {
+			sh = &shape{id: l.nextID, key: key, subs: n}
+			l.nextID++
+			l.shapes[sk] = sh
+		}
+		c.shape = sh
 	}
 	l.criteria[id] = c
 	return c, nil

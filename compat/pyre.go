@@ -3,9 +3,12 @@ package compat
 import (
 	"errors"
 	"fmt"
-	"github.com/fedora-modularity/mts/policy"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/fedora-modularity/mts/policy"
 )
 
 // ErrRegex marks a rule pattern that cannot be used: invalid, or needing a
@@ -17,7 +20,10 @@ var ErrRegex = errors.New("unusable pattern")
 type Pattern struct {
 	Source string // the Python pattern
 	RE2    string // its translation
-	re     *regexp.Regexp
+	// re is nil for a plain pattern: a literal test (plain, text).
+	re    *regexp.Regexp
+	plain plainTest
+	text  string
 	// names[i] is the name of submatch i for named groups, "" otherwise.
 	names []string
 	named bool
@@ -64,6 +70,12 @@ func CompilePattern(src string) (*Pattern, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
 	}
+	parsed, err := syntax.Parse(t, syntax.Perl)
+	if err == nil {
+		if test, text, ok := plainForm(parsed); ok {
+			return &Pattern{Source: src, RE2: t, plain: test, text: text}, nil
+		}
+	}
 	re, err := regexp.Compile(t)
 	if err != nil {
 		var se interface{ Error() string }
@@ -98,46 +110,12 @@ func (p *Pattern) GroupNames() []string {
 	return out
 }
 
-// LiteralPrefix returns the text every match must start the subject
-// with, when the pattern is anchored at the start of text (`^` or `\A`
-// followed by literal characters) and case-sensitive.
-func (p *Pattern) LiteralPrefix() (string, bool) {
-	s := p.Source
-	switch {
-	case strings.HasPrefix(s, "^"):
-		s = s[1:]
-	case strings.HasPrefix(s, `\A`):
-		s = s[2:]
-	default:
-		return "", false
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && i+1 < len(s) && strings.IndexByte(`.-_/\^$*+?()[]{}|`, s[i+1]) >= 0 {
-			if i+2 < len(s) && strings.IndexByte("*?{", s[i+2]) >= 0 {
-				break
-			}
-			b.WriteByte(s[i+1])
-			i++
-			continue
-		}
-		if (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strings.IndexByte("-_/:@=,;<>!~%&'\"#", c) >= 0 {
-			// A quantifier after this character makes it optional.
-			if i+1 < len(s) && strings.IndexByte("*?{", s[i+1]) >= 0 {
-				break
-			}
-			b.WriteByte(c)
-			continue
-		}
-		break
-	}
-	return b.String(), b.Len() > 0
-}
-
 // Search is Python's re.search: whether the pattern matches anywhere in
 // s, and when it has named groups, their captures in pattern order.
 func (p *Pattern) Search(s string) (bool, []Capture) {
+	if p.re == nil {
+		return p.plain.match(s, p.text), nil
+	}
 	if !p.named {
 		return p.re.MatchString(s), nil
 	}
@@ -166,6 +144,91 @@ func (p *Pattern) Search(s string) (bool, []Capture) {
 		caps = append(caps, Capture{Name: n, Value: s[a:b], Valid: true})
 	}
 	return true, caps
+}
+
+// plainTest is a pattern without regex features beyond anchors.
+type plainTest uint8
+
+const (
+	plainAny      plainTest = iota // .* : every text
+	plainContains                  // text
+	plainPrefix                    // ^text
+	plainSuffix                    // text\z
+	plainSuffixNL                  // text$ (Python: before a final newline too)
+	plainEqual                     // ^text\z
+	plainEqualNL                   // ^text$
+)
+
+func (t plainTest) match(s, text string) bool {
+	switch t {
+	case plainAny:
+		return true
+	case plainContains:
+		return strings.Contains(s, text)
+	case plainPrefix:
+		return strings.HasPrefix(s, text)
+	case plainSuffix:
+		return strings.HasSuffix(s, text)
+	case plainSuffixNL:
+		return strings.HasSuffix(s, text) || strings.HasSuffix(s, text+"\n")
+	case plainEqual:
+		return s == text
+	}
+	return s == text || s == text+"\n"
+}
+
+// plainForm recognises a translated pattern that is a literal test: an
+// optional \A, case-sensitive literal text, and an optional \z or Python
+// `$` (the unnamed group `(\n)?` before \z). It keeps loading large rule
+// sets from compiling a regex program for each of their names.
+func plainForm(re *syntax.Regexp) (plainTest, string, bool) {
+	if re.Op == syntax.OpStar && re.Sub[0].Op == syntax.OpAnyCharNotNL {
+		return plainAny, "", true
+	}
+	subs := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		subs = re.Sub
+	}
+	begin := len(subs) > 0 && subs[0].Op == syntax.OpBeginText
+	if begin {
+		subs = subs[1:]
+	}
+	end, nl := false, false
+	if n := len(subs); n > 0 && subs[n-1].Op == syntax.OpEndText {
+		end = true
+		subs = subs[:n-1]
+		if n := len(subs); n > 0 && isNewlineGroup(subs[n-1]) {
+			nl = true
+			subs = subs[:n-1]
+		}
+	}
+	if len(subs) != 1 || subs[0].Op != syntax.OpLiteral || subs[0].Flags&syntax.FoldCase != 0 {
+		return 0, "", false
+	}
+	text := string(subs[0].Rune)
+	if strings.ContainsRune(text, utf8.RuneError) {
+		// RE2 also reads invalid UTF-8 in the text as U+FFFD.
+		return 0, "", false
+	}
+	switch {
+	case begin && end && nl:
+		return plainEqualNL, text, true
+	case begin && end:
+		return plainEqual, text, true
+	case begin:
+		return plainPrefix, text, true
+	case end && nl:
+		return plainSuffixNL, text, true
+	case end:
+		return plainSuffix, text, true
+	}
+	return plainContains, text, true
+}
+
+// isNewlineGroup reports the unnamed group `(\n)?` a Python `$` becomes.
+func isNewlineGroup(re *syntax.Regexp) bool {
+	return re.Op == syntax.OpQuest && re.Sub[0].Op == syntax.OpCapture && re.Sub[0].Name == "" &&
+		re.Sub[0].Sub[0].Op == syntax.OpLiteral && string(re.Sub[0].Sub[0].Rune) == "\n" && re.Sub[0].Sub[0].Flags&syntax.FoldCase == 0
 }
 
 // Unicode classes of Python 3 str patterns; RE2's \d, \w and \s are ASCII.

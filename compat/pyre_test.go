@@ -3,6 +3,7 @@ package compat
 import (
 	"errors"
 	"reflect"
+	"regexp"
 	"testing"
 )
 
@@ -63,27 +64,29 @@ func TestPatternRefused(t *testing.T) {
 	}
 }
 
-func TestLiteralPrefix(t *testing.T) {
-	tests := []struct {
-		pattern, prefix string
-		ok              bool
-	}{
-		{`^javapackages-tools$`, "javapackages-tools", true},
-		{`^nodejs\.`, "nodejs.", true},
-		{`^abc?`, "ab", true},
-		{`^(a|b)`, "", false},
-		{`-ursamajor$`, "", false},
-		{`(?i)^abc`, "", false},
-	}
-	for _, tt := range tests {
-		p, err := CompilePattern(tt.pattern)
+// TestPlainPatterns: patterns that are a literal test are matched without
+// the regex engine, with the same results.
+func TestPlainPatterns(t *testing.T) {
+	patterns := []string{`^perl$`, `^perl`, `-ursamajor$`, `erl`, `.*`, `^perl\Z`, `\Aperl`, `perl\Z`, `(?i)^perl$`, `^a.b$`, `^(?P<x>a)$`}
+	subjects := []string{"perl", "perl\n", "perl\n\n", "xperl", "perlx", "PERL", "a-ursamajor", "a-ursamajor\n", "", "\n", "ab"}
+	plain := 0
+	for _, src := range patterns {
+		p, err := CompilePattern(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := p.LiteralPrefix()
-		if got != tt.prefix || ok != tt.ok {
-			t.Errorf("LiteralPrefix(%q) = %q, %v; want %q, %v", tt.pattern, got, ok, tt.prefix, tt.ok)
+		if p.re == nil {
+			plain++
 		}
+		re := regexp.MustCompile(p.RE2)
+		for _, s := range subjects {
+			if ok, _ := p.Search(s); ok != re.MatchString(s) {
+				t.Errorf("%q on %q: %v, the regex engine says %v", src, s, ok, !ok)
+			}
+		}
+	}
+	if plain < 7 {
+		t.Errorf("only %d patterns matched without the regex engine", plain)
 	}
 }
 
@@ -102,8 +105,8 @@ func FuzzPattern(f *testing.F) {
 				t.Fatalf("%q on %q: capture %+v", pattern, subject, c)
 			}
 		}
-		if pre, has := p.LiteralPrefix(); has && ok && len(subject) >= len(pre) && subject[:len(pre)] != pre {
-			t.Fatalf("%q matched %q without its literal prefix %q", pattern, subject, pre)
+		if re := regexp.MustCompile(p.RE2); ok != re.MatchString(subject) {
+			t.Fatalf("%q on %q: %v, the regex engine says %v", pattern, subject, ok, !ok)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -24,13 +25,6 @@ type Input struct {
 	// Index gives the values rule guards are checked against; nil
 	// disables the guard index for this input (every rule is tried).
 	Index Indexer
-}
-
-// Indexer returns the text that rule guards of a top-level key of the
-// modulemd data are checked against (for legacy rules, Python's str() of
-// the value), and false when the key is missing or null.
-type Indexer interface {
-	IndexValue(key string) (string, bool)
 }
 
 // Outcome of a decision.
@@ -105,70 +99,126 @@ type Set struct {
 // index used to skip rules that cannot match.
 type group struct {
 	rules []int // indexes into Set.rules
-	// unguarded are positions (into rules) of rules without a guard.
-	unguarded []int
-	// byKey maps a guard key to prefix -> positions of rules guarded by it.
-	byKey map[string]map[string][]int
-	keys  []string
-	// checks of guarded rules, each with the first position using it.
+	// indexed is false for small groups, which are walked.
+	indexed bool
+	// walked are the positions (into rules) of rules without a guard.
+	walked []int32
+	// keys index the guarded rules, sorted by key so that the values of
+	// a key are fetched once per decision.
+	keys []*keyIndex
+	// checks of the rules, each with the first position using it, in
+	// order of that position.
 	checks []groupCheck
 }
 
 type groupCheck struct {
 	check Check
-	first int
+	first int32
 }
 
-func newSet(rules []*Rule, nvars int, adapter types.Adapter) *Set {
+// minIndexed is the size from which a group is indexed: below it the
+// plain walk is faster and allocates nothing.
+const minIndexed = 64
+
+func newSet(rules []*Rule, nvars int, adapter types.Adapter) (*Set, error) {
 	s := &Set{rules: rules, groups: map[string]*group{}, nvars: nvars, adapt: adapter}
 	for i, r := range rules {
 		for _, st := range r.States {
 			g := s.groups[st]
 			if g == nil {
-				g = &group{byKey: map[string]map[string][]int{}}
+				g = &group{}
 				s.groups[st] = g
 			}
-			pos := len(g.rules)
 			g.rules = append(g.rules, i)
-			if r.Guard == nil || len(r.Guard.Prefixes) == 0 {
-				g.unguarded = append(g.unguarded, pos)
-				continue
-			}
-			m := g.byKey[r.Guard.Key]
-			if m == nil {
-				m = map[string][]int{}
-				g.byKey[r.Guard.Key] = m
-				g.keys = append(g.keys, r.Guard.Key)
-			}
-			for _, c := range r.Guard.Checks {
-				found := false
-				for _, gc := range g.checks {
-					found = found || gc.check == c
-				}
-				if !found {
-					g.checks = append(g.checks, groupCheck{check: c, first: pos})
-				}
-			}
-			seen := map[string]bool{}
-			for _, p := range r.Guard.Prefixes {
-				if !seen[p] {
-					seen[p] = true
-					m[p] = append(m[p], pos)
-				}
-			}
 		}
 	}
 	for _, g := range s.groups {
-		// Index only pays off when a key prunes many rules; for small groups
-		// the plain walk is faster and allocates nothing.
-		if len(g.rules) < 64 {
-			g.byKey = nil
-			g.keys = nil
-			g.unguarded = nil
+		if len(g.rules) >= minIndexed {
+			if err := g.index(rules); err != nil {
+				return nil, err
+			}
 		}
 	}
+	// What the index was built from is not needed any more.
+	for _, r := range rules {
+		r.Guards, r.Checks = nil, nil
+	}
 	s.pool.New = func() any { return &State{set: s} }
-	return s
+	return s, nil
+}
+
+type literalKey struct {
+	key string
+	lit Literal
+}
+
+// index builds the group's guard index. Each rule goes under its most
+// selective guard: the one whose literals the fewest rules of the group
+// share, exact texts preferred to prefixes and suffixes, those to inner
+// texts.
+func (g *group) index(rules []*Rule) error {
+	g.indexed = true
+	count := map[literalKey]int{}
+	for _, ri := range g.rules {
+		for _, gd := range rules[ri].Guards {
+			for _, l := range gd.Literals {
+				count[literalKey{gd.Key, l}]++
+			}
+		}
+	}
+	cost := func(gd Guard) int {
+		c := 0
+		for _, l := range gd.Literals {
+			w := [...]int{Exact: 1, Prefix: 2, Suffix: 2, Contains: 3}[l.Kind]
+			if len(l.Text) < 3 {
+				w *= 4
+			}
+			c += count[literalKey{gd.Key, l}] * w
+		}
+		return c
+	}
+	type kf struct {
+		key  string
+		fold bool
+	}
+	byKey := map[kf]*keyIndex{}
+	seen := map[Check]bool{}
+	for pos, ri := range g.rules {
+		r := rules[ri]
+		for _, c := range r.Checks {
+			if !seen[c] {
+				seen[c] = true
+				g.checks = append(g.checks, groupCheck{check: c, first: int32(pos)})
+			}
+		}
+		best := -1
+		for i, gd := range r.Guards {
+			if len(gd.Literals) > 0 && (best < 0 || cost(gd) < cost(r.Guards[best])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			g.walked = append(g.walked, int32(pos))
+			continue
+		}
+		gd := r.Guards[best]
+		for _, l := range gd.Literals {
+			ki := byKey[kf{gd.Key, l.Fold}]
+			if ki == nil {
+				ki = newKeyIndex(gd.Key, l.Fold)
+				byKey[kf{gd.Key, l.Fold}] = ki
+				g.keys = append(g.keys, ki)
+			}
+			ki.add(l, int32(pos))
+		}
+	}
+	for _, ki := range g.keys {
+		if err := ki.finish(); err != nil {
+			return fmt.Errorf("policy: indexing rules on %s: %w", ki.key, err)
+		}
+	}
+	sort.Slice(g.keys, func(i, j int) bool { return g.keys[i].key < g.keys[j].key })
+	return nil
 }
 
 // Rules returns the rules in file order.
@@ -236,7 +286,7 @@ func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
 		return true, nil
 	}
 
-	if g.byKey == nil || in.Index == nil {
+	if !g.indexed || in.Index == nil {
 		for pos := range g.rules {
 			done, err := try(pos)
 			if err != nil || done {
@@ -246,35 +296,40 @@ func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
 		d.Outcome = Unmatched
 		return d, nil
 	}
-	cands := g.candidates(in.Index, st)
-	// A walk would fail at the first rule whose check fails; rules before
-	// it can still match first.
-	failAt, failErr := len(g.rules), error(nil)
-	for _, c := range g.checks {
-		if c.first < failAt {
-			st.beginRule(s.rules[g.rules[c.first]])
+	g.candidates(in.Index, st)
+	// A walk fails at the first rule whose check fails, so checks are run
+	// in order of their first rule, up to the candidate about to be tried.
+	next := 0
+	failed := func(upTo int32) error {
+		for ; next < len(g.checks) && g.checks[next].first < upTo; next++ {
+			c := g.checks[next]
+			r := s.rules[g.rules[c.first]]
+			st.beginRule(r)
 			if err := c.check.Check(st); err != nil {
-				failAt, failErr = c.first, err
+				d.Tried = append(d.Tried, r.Index)
+				return &EvalError{RuleID: r.ID, RuleIndex: r.Index, Source: r.Source, Err: err}
 			}
 		}
+		return nil
 	}
-	for _, pos := range cands {
-		if pos >= failAt {
-			break
+	for pos := st.merge.next(); pos >= 0; pos = st.merge.next() {
+		if err := failed(pos); err != nil {
+			return d, err
 		}
-		done, err := try(pos)
+		if trace != nil {
+			st.tried = append(st.tried, pos)
+		}
+		done, err := try(int(pos))
 		if err != nil || done {
 			return d, err
 		}
 	}
-	if failErr != nil {
-		r := s.rules[g.rules[failAt]]
-		d.Tried = append(d.Tried, r.Index)
-		return d, &EvalError{RuleID: r.ID, RuleIndex: r.Index, Source: r.Source, Err: failErr}
+	if err := failed(int32(len(g.rules))); err != nil {
+		return d, err
 	}
 	if trace != nil {
 		for pos := range g.rules {
-			if !containsInt(cands, pos) {
+			if !slices.Contains(st.tried, int32(pos)) {
 				*trace = append(*trace, RuleTrace{Rule: s.rules[g.rules[pos]], Skipped: true})
 			}
 		}
@@ -283,44 +338,25 @@ func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
 	return d, nil
 }
 
-func containsInt(xs []int, x int) bool {
-	i := sort.SearchInts(xs, x)
-	return i < len(xs) && xs[i] == x
-}
-
-// candidates returns, in file order, the positions of the rules whose
-// guards hold: the unguarded ones and those indexed under a prefix of the
-// input's value for their guard key.
-func (g *group) candidates(ix Indexer, st *State) []int {
-	lists := append(st.lists[:0], g.unguarded)
-	for _, key := range g.keys {
-		v, ok := ix.IndexValue(key)
-		if !ok {
-			continue
+// candidates prepares st.merge to yield, in file order, the positions of
+// the rules whose guards hold: the walked ones and those indexed under a
+// literal of the input's values.
+func (g *group) candidates(ix Indexer, st *State) {
+	lists := append(st.lists[:0], g.walked)
+	key := ""
+	vals := st.vals[:0]
+	for i, ki := range g.keys {
+		if i == 0 || ki.key != key {
+			key = ki.key
+			vals = ix.IndexValues(key, st.vals[:0])
+			st.vals = vals
 		}
-		m := g.byKey[key]
-		for n := 0; n <= len(v); n++ {
-			if l, ok := m[v[:n]]; ok {
-				lists = append(lists, l)
-			}
+		for _, v := range vals {
+			lists = ki.lookup(v, lists)
 		}
 	}
 	st.lists = lists
-	out := st.cands[:0]
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	sort.Ints(out)
-	// A rule guarded by several prefixes may be listed more than once.
-	w := 0
-	for i, p := range out {
-		if i == 0 || p != out[w-1] {
-			out[w] = p
-			w++
-		}
-	}
-	st.cands = out[:w]
-	return st.cands
+	st.merge.reset(lists)
 }
 
 // State is the per-decision evaluation state. CEL functions of format
@@ -344,8 +380,10 @@ type State struct {
 	tracing bool
 	steps   []Step
 
-	lists [][]int
-	cands []int
+	lists [][]int32
+	vals  []string
+	merge merger
+	tried []int32
 }
 
 // stateName is the activation name under which the State resolves itself.
@@ -393,6 +431,7 @@ func (st *State) reset(in *Input, tracing bool) {
 	}
 	st.tracing = tracing
 	st.steps = st.steps[:0]
+	st.tried = st.tried[:0]
 }
 
 func (st *State) release() {
@@ -404,6 +443,8 @@ func (st *State) release() {
 	}
 	st.groups = st.groups[:0]
 	st.fault = nil
+	clear(st.vals)
+	st.vals = st.vals[:0]
 }
 
 // ResolveName implements interpreter.Activation.

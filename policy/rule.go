@@ -3,9 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
@@ -45,27 +43,6 @@ type Scope struct {
 	Variables []Variable
 }
 
-// Guard is a necessary condition of a rule that the rule set can check
-// without evaluating the rule: the Python str() of the top-level modulemd
-// data key Key must start with one of Prefixes. Rule sets index rules on
-// their guards so that large sets try only rules that can match.
-type Guard struct {
-	Key      string
-	Prefixes []string
-	// Checks are the conditions under which the rule fails to evaluate on
-	// a document whatever its guard says. A rule the index skips must still
-	// fail the decision where a walk through the rules would have reached
-	// it and failed.
-	Checks []Check
-}
-
-// Check reports whether evaluating a rule would fail on the decision's
-// document. Implementations are comparable (pointers) so that a check
-// shared by many rules runs once per decision.
-type Check interface {
-	Check(st *State) error
-}
-
 // Spec is a rule before compilation.
 type Spec struct {
 	ID     string
@@ -84,11 +61,25 @@ type Spec struct {
 	// start.
 	MatchLocator, DestinationsLocator Locator
 	// MatchAST and DestinationsAST, when set, are Match and Destinations
+	// already parsed (or type-checked: then they are not checked again),
 	// already parsed, so that generated rules skip the CEL parser, which
 	// dominates loading large rule sets. The texts must parse to them.
 	MatchAST, DestinationsAST *cel.Ast
-	Scope                     *Scope
-	Guard                     *Guard
+	// Parse, when set, gives MatchAST and DestinationsAST when the rule is
+	// compiled, so that they exist only while it is.
+	Parse func() (match, destinations *cel.Ast)
+	// BoundedCost tells that the expressions' cost is small whatever the
+	// document (a fixed sequence of calls), so it is neither estimated at
+	// load nor tracked at run time.
+	BoundedCost bool
+	Scope       *Scope
+	// Guards are necessary conditions of the rule (one per criterion that
+	// has literal text); the set indexes the rule under the most
+	// selective. A rule without guards is tried on every build.
+	Guards []Guard
+	// Checks are the conditions under which the rule fails to evaluate on
+	// a document whatever its guards say.
+	Checks []Check
 	// Meta carries what the rule's format knows about it (for explain and
 	// lint); the engine does not look at it.
 	Meta any
@@ -169,7 +160,10 @@ type compiledScope struct {
 
 // Compile compiles specs, in order, into a rule set. It returns every
 // problem it finds, as Errors wrapped with ErrRefused. Rules are compiled
-// in parallel: large sets are dominated by parsing and checking CEL.
+// in parallel: large sets are dominated by parsing and checking CEL. It
+// clears the specs' parsed expressions as it goes (they are not needed
+// once compiled), so that loading does not hold them and the programs at
+// once.
 func (e *Env) Compile(specs []Spec) (*Set, error) {
 	var errs Errors
 	scopes := map[*Scope]*compiledScope{}
@@ -190,47 +184,43 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 
 	rules := make([]*Rule, len(specs))
 	ruleErrs := make([]Errors, len(specs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				sp := specs[i]
-				env := e.cel
-				if cs := scopes[sp.Scope]; cs != nil {
-					env = envs[sp.Scope]
-				}
-				rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
-			}
-		}()
-	}
-	for i := range specs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	Parallel(len(specs), func(i int) {
+		sp := specs[i]
+		env := e.cel
+		if cs := scopes[sp.Scope]; cs != nil {
+			env = envs[sp.Scope]
+		}
+		rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
+		specs[i].MatchAST, specs[i].DestinationsAST, specs[i].Parse = nil, nil, nil
+	})
 	for _, re := range ruleErrs {
 		errs = append(errs, re...)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrRefused, errs)
 	}
-	return newSet(rules, nvars, e.cel.CELTypeAdapter()), nil
+	set, err := newSet(rules, nvars, e.cel.CELTypeAdapter())
+	if err != nil {
+		return nil, err
+	}
+	return set, nil
 }
 
 func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Errors) {
 	var errs Errors
+	if sp.Parse != nil {
+		sp.MatchAST, sp.DestinationsAST = sp.Parse()
+		sp.Parse = nil
+	}
 	r := &Rule{Spec: sp, scope: cs}
 	if strings.TrimSpace(sp.Match) != "" {
-		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType)
+		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType, sp.BoundedCost)
 		if err != nil {
 			errs = append(errs, Error{Source: locate(sp.MatchPos, sp.Source, sp.MatchLocator, err), RuleID: sp.ID, Msg: "match: " + err.Error(), Err: err})
 		}
 		r.match = prg
 	}
-	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil)
+	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil, sp.BoundedCost)
 	if err != nil {
 		errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
 	}
@@ -341,12 +331,15 @@ func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNo
 func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
 // program type-checks src; want nil means string or list(string).
-func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type) (cel.Program, error) {
+func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type, bounded bool) (cel.Program, error) {
 	var ast *cel.Ast
 	var iss *cel.Issues
-	if parsed != nil {
+	switch {
+	case parsed != nil && parsed.IsChecked():
+		ast = parsed
+	case parsed != nil:
 		ast, iss = env.Check(parsed)
-	} else {
+	default:
 		ast, iss = env.Compile(src)
 	}
 	if iss.Err() != nil {
@@ -362,7 +355,9 @@ func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type)
 		return nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
 	}
 	opts := e.programOptions()
-	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
+	if bounded {
+		opts = e.boundedOptions()
+	} else if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
 		opts = e.boundedOptions()
 	}
 	prg, err := env.Program(ast, opts...)

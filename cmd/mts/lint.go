@@ -70,7 +70,7 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 			res := &lint.Result{Files: []string{}, Diagnostics: []lint.Diagnostic{}}
 			if len(paths) > 0 {
 				stop := progress(c, "linting")
-				r, err := lint.Paths(c.Context, paths, opts)
+				r, err := lint.Set(c.Context, paths, opts)
 				stop()
 				if err != nil {
 					return failErr(err)

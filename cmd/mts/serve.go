@@ -168,8 +168,9 @@ func runServe(c *cli.Context) error {
 	rules, err := reload.New(reload.Options{
 		Paths: cfg.Rules, URL: cfg.RulesFileURL, PollInterval: cfg.RulesPollInterval.D(),
 		HTTPClient: &http.Client{Timeout: cfg.RequestsTimeout.D()},
-		Load:       ruleset.Options{DefaultState: cfg.BuildState},
-		Logger:     log, Registerer: reg,
+		Load: ruleset.Options{DefaultState: cfg.BuildState, Limits: ruleset.Limits{
+			MaxFileSize: cfg.MaxRulesFileSize, MaxRules: cfg.MaxRules, MaxPatternLength: cfg.MaxPatternLength}},
+		Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return failErr(err)
@@ -253,6 +254,7 @@ func runServe(c *cli.Context) error {
 		DryRun: cfg.DryRun || cfg.Dev, CheckTagged: cfg.CheckTagged,
 		RetryAttempts: cfg.RetryAttempts, RetryMin: cfg.RetryMinBackoff.D(), RetryMax: cfg.RetryMaxBackoff.D(),
 		ShutdownTimeout: cfg.ShutdownTimeout.D(), ModulemdCacheSize: cfg.ModulemdCacheSize,
+		MaxModulemdSize: cfg.MaxModulemdSize,
 	}
 	var tagger service.Tagger
 	if kc != nil {

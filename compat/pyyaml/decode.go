@@ -156,10 +156,8 @@ func (d *decoder) merge(m *Map, v *yaml.Node, depth int) error {
 }
 
 var (
-	reBool  = regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
 	reInt   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
 	reFloat = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
-	reNull  = regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
 	reTime  = regexp.MustCompile(`^(?:([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]|[ \t]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]*))?(?:[ \t]*(Z|([-+])([0-9]{1,2})(?::([0-9]{2}))?))?)$`)
 )
 
@@ -221,7 +219,7 @@ func Resolve(s string) any {
 		if v, ok := resolveBool(s); ok {
 			return v
 		}
-		if reNull.MatchString(s) {
+		if s == "null" || s == "Null" || s == "NULL" {
 			return nil
 		}
 	case c == '~':
@@ -229,6 +227,9 @@ func Resolve(s string) any {
 			return nil
 		}
 	case strings.IndexByte("-+0123456789.", c) >= 0:
+		if n, ok := plainDecimal(s); ok {
+			return n
+		}
 		if reInt.MatchString(s) {
 			return parseInt(s)
 		}
@@ -242,15 +243,36 @@ func Resolve(s string) any {
 	return s
 }
 
+// bools are the YAML 1.1 booleans, looked up without the regex engine:
+// every plain scalar of a document starting with one of their letters
+// goes through here.
+var bools = map[string]bool{
+	"yes": true, "Yes": true, "YES": true, "no": false, "No": false, "NO": false,
+	"true": true, "True": true, "TRUE": true, "false": false, "False": false, "FALSE": false,
+	"on": true, "On": true, "ON": true, "off": false, "Off": false, "OFF": false,
+}
+
 func resolveBool(s string) (bool, bool) {
-	if !reBool.MatchString(s) {
-		return false, false
+	v, ok := bools[s]
+	return v, ok
+}
+
+// plainDecimal reads the commonest number of a document (a version, an
+// id) without the regex engine or big integers: digits only, no leading
+// zero (octal), within int64.
+func plainDecimal(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
 	}
-	switch strings.ToLower(s) {
-	case "yes", "true", "on":
-		return true, true
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
 	}
-	return false, true
+	return n, true
 }
 
 func parseInt(s string) any {

@@ -124,3 +124,22 @@ func FuzzLoad(f *testing.F) {
 		_ = Equal(v, v)
 	})
 }
+
+// TestPlainDecimal: the fast path for decimal integers gives what the
+// YAML 1.1 integer resolution gives, and leaves everything else to it.
+func TestPlainDecimal(t *testing.T) {
+	for _, s := range []string{"0", "7", "10", "3120191115180204", "999999999999999999", "9999999999999999999", "010", "00", "1_000", "-1", "+1", "12a", ""} {
+		n, ok := plainDecimal(s)
+		if !ok {
+			continue
+		}
+		if want := parseInt(s); !reInt.MatchString(s) || want != any(n) {
+			t.Errorf("plainDecimal(%q) = %d, YAML 1.1 gives %v", s, n, want)
+		}
+	}
+	for _, s := range []string{"010", "1_000", "9999999999999999999", "-1"} {
+		if _, ok := plainDecimal(s); ok {
+			t.Errorf("plainDecimal(%q) took a number that is not plain decimal", s)
+		}
+	}
+}

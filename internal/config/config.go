@@ -68,6 +68,11 @@ type Config struct {
 	RulesFileURL      string   `yaml:"rules_file_url"`
 	RulesPollInterval Duration `yaml:"rules_poll_interval"`
 	BuildState        string   `yaml:"build_state"`
+	// Limits on rule files and modulemd documents (0: the default).
+	MaxRulesFileSize int64 `yaml:"max_rules_file_size"`
+	MaxRules         int   `yaml:"max_rules"`
+	MaxPatternLength int   `yaml:"max_pattern_length"`
+	MaxModulemdSize  int   `yaml:"max_modulemd_size"`
 
 	BuildStateMsgFilter []string `yaml:"build_state_msg_filter"`
 
@@ -491,6 +496,12 @@ func (c *Config) problems() Problems {
 		checkHTTPURL(bad, "rules_file_url", c.RulesFileURL)
 		if c.RulesPollInterval.D() < 0 {
 			bad("rules_poll_interval", "must not be negative")
+		}
+	}
+	for key, v := range map[string]int64{"max_rules_file_size": c.MaxRulesFileSize, "max_rules": int64(c.MaxRules),
+		"max_pattern_length": int64(c.MaxPatternLength), "max_modulemd_size": int64(c.MaxModulemdSize)} {
+		if v < 0 {
+			bad(key, "must not be negative (0 takes the default)")
 		}
 	}
 	if !states[c.BuildState] {

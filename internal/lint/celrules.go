@@ -55,43 +55,6 @@ func conjuncts(env *cel.Env, src string) ([]string, bool) {
 	return out, true
 }
 
-// celRules reports CEL rules that an earlier rule of their states always
-// wins against: the earlier rule's conditions (its top-level && terms) are
-// a subset of this one's.
-func (l *linter) celRules(env *policy.Env, specs []policy.Spec) {
-	terms := make([][]string, len(specs))
-	ok := make([]bool, len(specs))
-	for i, sp := range specs {
-		terms[i], ok[i] = conjuncts(env.CEL(), sp.Match)
-	}
-	for i, sp := range specs {
-		if !ok[i] {
-			continue
-		}
-		mine := map[string]bool{}
-		for _, t := range terms[i] {
-			mine[t] = true
-		}
-		for j := 0; j < i; j++ {
-			e := specs[j]
-			if !ok[j] || !covers(e.States, sp.States) {
-				continue
-			}
-			subset := true
-			for _, t := range terms[j] {
-				if !mine[t] {
-					subset = false
-					break
-				}
-			}
-			if subset {
-				l.shadowed(e, sp, len(terms[j]) == 0, len(terms[j]) == len(mine), false)
-				break
-			}
-		}
-	}
-}
-
 // sizeEstimator bounds every collection and string of the input by the
 // same assumed size, since documents have no declared limits.
 type sizeEstimator struct{ n uint64 }

@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"regexp"
 	"regexp/syntax"
-	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -43,15 +42,14 @@ type pattern struct {
 	multi bool              // matched against the elements of a list
 }
 
+// legacyRules runs the checks of each legacy rule on its own.
 func (l *linter) legacyRules(specs []policy.Spec) {
-	ids := map[string]policy.Spec{}
-	ix := &shadowIndex{byCrit: map[string][]int{}}
-	for i, sp := range specs {
+	for _, sp := range specs {
 		meta, ok := sp.Meta.(*compat.RuleMeta)
 		if !ok {
 			continue
 		}
-		l.definition(sp, meta, ids)
+		l.definition(sp, meta)
 		for _, c := range meta.Ignored {
 			l.add(Diagnostic{Code: CodeScratch, Severity: Warning, Pos: c.Source, RuleID: sp.ID,
 				Message: "`scratch` is ignored: the rule format dropped it, so it does not restrict the rule",
@@ -59,21 +57,12 @@ func (l *linter) legacyRules(specs []policy.Spec) {
 		}
 		pats := l.criteria(sp, meta)
 		l.destinations(sp, meta, pats)
-		l.shadowing(specs, ix, i)
 	}
-}
-
-// shadowIndex finds earlier rules whose criteria may be a subset of a
-// rule's: such a rule has no criteria, or its first criterion is one of the
-// rule's, so large files are not compared pairwise.
-type shadowIndex struct {
-	byCrit   map[string][]int // first criterion (key and value) -> rule indexes
-	catchAll []int
 }
 
 func critKey(c compat.Criterion) string { return c.Key + "\x00" + c.Spec }
 
-func (l *linter) definition(sp policy.Spec, meta *compat.RuleMeta, ids map[string]policy.Spec) {
+func (l *linter) definition(sp policy.Spec, meta *compat.RuleMeta) {
 	for k, pos := range meta.Keys {
 		switch {
 		case k == "build_state":
@@ -90,13 +79,6 @@ func (l *linter) definition(sp policy.Spec, meta *compat.RuleMeta, ids map[strin
 		l.add(Diagnostic{Code: CodeType, Severity: Warning, Pos: meta.Keys["type"], RuleID: sp.ID,
 			Message: fmt.Sprintf("type is %q, not \"module\"", meta.Type),
 			Hint:    "only module builds are tagged; the value is not checked, so the rule applies to module builds anyway"})
-	}
-	if prev, dup := ids[sp.ID]; dup {
-		l.add(Diagnostic{Code: CodeDuplicateID, Severity: Warning, Pos: pick(meta.Keys["id"], sp.Source), RuleID: sp.ID,
-			Message: fmt.Sprintf("id %q is also used by rule %d (line %d)", sp.ID, prev.Index, prev.Source.Line),
-			Hint:    "give every rule its own id: decisions and logs name rules by id"})
-	} else {
-		ids[sp.ID] = sp
 	}
 }
 
@@ -353,78 +335,6 @@ func hasGroup(p *compat.Pattern, name string) bool {
 		}
 	}
 	return false
-}
-
-// shadowing reports a rule that an earlier rule of its state always wins
-// against: one whose criteria are a subset of its own (none at all, the
-// same, or fewer).
-func (l *linter) shadowing(specs []policy.Spec, ix *shadowIndex, i int) {
-	sp := specs[i]
-	meta := sp.Meta.(*compat.RuleMeta)
-	mine := map[string]bool{}
-	for _, c := range meta.Criteria {
-		mine[critKey(c)] = true
-	}
-	cands := append([]int{}, ix.catchAll...)
-	for k := range mine {
-		cands = append(cands, ix.byCrit[k]...)
-	}
-	slices.Sort(cands)
-	found := false
-	for _, j := range cands {
-		e := specs[j]
-		em := e.Meta.(*compat.RuleMeta)
-		if !covers(e.States, sp.States) {
-			continue
-		}
-		subset := true
-		for _, c := range em.Criteria {
-			if !mine[critKey(c)] {
-				subset = false
-				break
-			}
-		}
-		if subset {
-			l.shadowed(e, sp, len(em.Criteria) == 0, len(em.Criteria) == len(meta.Criteria), len(em.Ignored) > 0)
-			found = true
-			break
-		}
-	}
-	if len(meta.Criteria) == 0 {
-		ix.catchAll = append(ix.catchAll, i)
-	} else {
-		k := critKey(meta.Criteria[0])
-		ix.byCrit[k] = append(ix.byCrit[k], i)
-	}
-	if !found && len(meta.Criteria) == 0 && len(meta.Ignored) > 0 {
-		l.add(Diagnostic{Code: CodeCatchAll, Severity: Warning, Pos: pick(sp.MatchPos, sp.Source), RuleID: sp.ID,
-			Message: fmt.Sprintf("the rule matches every build in state %q: its only criterion, scratch, is ignored", sp.States[0]),
-			Hint:    "every rule after it in the same state is unreachable; give it real criteria or move it last"})
-	}
-}
-
-func (l *linter) shadowed(e, sp policy.Spec, catchAll, same, scratch bool) {
-	d := Diagnostic{Severity: Warning, Pos: sp.Source, RuleID: sp.ID}
-	state := strings.Join(sp.States, ", ")
-	switch {
-	case catchAll:
-		why := ""
-		if scratch {
-			why = " (its scratch criterion is ignored)"
-		}
-		d.Code = CodeUnreachable
-		d.Message = fmt.Sprintf("unreachable: rule %d %q (line %d) matches every build in state %s before it%s", e.Index, e.ID, e.Source.Line, quote(state), why)
-		d.Hint = "move this rule above the catch-all, or give the catch-all real criteria"
-	case same:
-		d.Code = CodeDuplicate
-		d.Message = fmt.Sprintf("unreachable: same criteria as rule %d %q (line %d), which always wins", e.Index, e.ID, e.Source.Line)
-		d.Hint = "remove one of the two rules"
-	default:
-		d.Code = CodeShadowed
-		d.Message = fmt.Sprintf("unreachable: rule %d %q (line %d) has a subset of this rule's criteria, so it matches first", e.Index, e.ID, e.Source.Line)
-		d.Hint = "put the more specific rule first"
-	}
-	l.add(d)
 }
 
 // covers reports whether every state of b is one of a's.

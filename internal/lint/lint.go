@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sort"
-	"sync"
 
 	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/compat/pyyaml"
@@ -108,8 +106,41 @@ func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// Set lints the rule files at paths as the one ordered rule set the
+// service loads from them: besides each file's own findings, a rule of
+// one file that a rule of an earlier file always wins against, and an id
+// used in two files, are findings naming both places.
+func Set(ctx context.Context, paths []string, opts Options) (*Result, error) {
+	files, err := ruleset.Files(paths)
+	if err != nil {
+		return nil, err
+	}
+	srcs := make([]source, len(files))
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		srcs[i] = source{name: f, data: data}
+	}
+	ds, err := lintSet(ctx, srcs, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Files: files, Diagnostics: ds}, nil
+}
+
 // File lints one rule file already read; name is used in positions.
 func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagnostic, error) {
+	return lintSet(ctx, []source{{name: name, data: data}}, opts)
+}
+
+type source struct {
+	name string
+	data []byte
+}
+
+func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, error) {
 	if opts.MaxCost == 0 {
 		opts.MaxCost = policy.DefaultCostLimit
 	}
@@ -117,46 +148,56 @@ func File(ctx context.Context, name string, data []byte, opts Options) ([]Diagno
 		opts.AssumedSize = DefaultAssumedSize
 	}
 	l := &linter{opts: opts}
-	f, errs := ruleset.ParseFile(name, data, ruleset.Options{DefaultState: opts.DefaultState})
-	for _, e := range errs {
-		l.loadError(e)
-	}
-	if f == nil {
-		return l.sorted(), nil
-	}
 	env, err := ruleset.NewEnv()
 	if err != nil {
 		return nil, err
 	}
-	// Compile only what parsed cleanly, so one mistake is not reported twice.
-	bad := map[int]bool{}
-	for _, e := range errs {
+	var all, good []policy.Spec
+	var celGood []policy.Spec
+	for _, src := range srcs {
+		f, errs := ruleset.ParseFile(src.name, src.data, ruleset.Options{DefaultState: opts.DefaultState})
+		for _, e := range errs {
+			l.loadError(e)
+		}
+		if f == nil {
+			continue
+		}
+		// Compile only what parsed cleanly, so one mistake is not reported twice.
+		badID, badLine := map[string]bool{}, map[int]bool{}
+		for _, e := range errs {
+			if e.RuleID != "" {
+				badID[e.RuleID] = true
+			}
+			badLine[e.Source.Line] = true
+		}
 		for _, sp := range f.Specs {
-			if e.RuleID != "" && e.RuleID == sp.ID || e.Source.Line == sp.Source.Line {
-				bad[sp.Index] = true
+			if !badID[sp.ID] && !badLine[sp.Source.Line] && sp.Destinations != "" {
+				good = append(good, sp)
+				if f.Format == ruleset.FormatCEL {
+					celGood = append(celGood, sp)
+				}
 			}
 		}
-	}
-	var good []policy.Spec
-	for _, sp := range f.Specs {
-		if !bad[sp.Index] && sp.Destinations != "" {
-			good = append(good, sp)
+		all = append(all, f.Specs...)
+		if f.Format != ruleset.FormatCEL {
+			// A legacy rule's CEL is a fixed sequence of calls whose work is
+			// the regular expression searches, which CEL cost does not see.
+			l.legacyRules(f.Specs)
 		}
 	}
-	for _, e := range compileAll(env, good) {
-		l.loadError(e)
+	if _, err := env.Compile(good); err != nil {
+		probs := ruleset.Problems(err)
+		if probs == nil {
+			probs = policy.Errors{{Msg: err.Error()}}
+		}
+		for _, e := range probs {
+			l.loadError(e)
+		}
 	}
-	switch f.Format {
-	case ruleset.FormatCEL:
-		l.celRules(env, f.Specs)
-		l.costs(env, good)
-	default:
-		// A legacy rule's CEL is a fixed sequence of calls whose work is
-		// the regular expression searches, which CEL cost does not see.
-		l.legacyRules(f.Specs)
-	}
+	l.costs(env, celGood)
+	l.orderedSet(env.CEL(), all)
 	if opts.Tags != nil {
-		if err := l.checkTags(ctx, f.Specs); err != nil {
+		if err := l.checkTags(ctx, all); err != nil {
 			return nil, err
 		}
 	}
@@ -237,41 +278,4 @@ func pick(p, fallback policy.Position) policy.Position {
 		return p
 	}
 	return fallback
-}
-
-// compileAll compiles specs as the loader does, in parallel chunks since
-// parsing CEL dominates the time of large files, and returns every problem
-// in file order.
-func compileAll(env *policy.Env, specs []policy.Spec) policy.Errors {
-	workers := runtime.GOMAXPROCS(0)
-	chunk := (len(specs) + workers - 1) / workers
-	if chunk < 256 {
-		chunk = 256
-	}
-	var parts [][]policy.Spec
-	for len(specs) > 0 {
-		n := min(chunk, len(specs))
-		parts = append(parts, specs[:n])
-		specs = specs[n:]
-	}
-	errs := make([]policy.Errors, len(parts))
-	var wg sync.WaitGroup
-	for i, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := env.Compile(p); err != nil {
-				errs[i] = ruleset.Problems(err)
-				if errs[i] == nil {
-					errs[i] = policy.Errors{{Msg: err.Error()}}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	var out policy.Errors
-	for _, e := range errs {
-		out = append(out, e...)
-	}
-	return out
 }

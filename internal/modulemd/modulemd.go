@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/policy"
@@ -22,8 +23,27 @@ type Document struct {
 	Data *pyyaml.Map
 }
 
-// Parse reads one modulemd YAML document.
+// DefaultMaxSize bounds a document's size (max_modulemd_size): real ones
+// are a few kilobytes, the largest a few hundred.
+const DefaultMaxSize = 8 << 20
+
+// ErrTooLarge marks a document over the size limit.
+var ErrTooLarge = errors.New("modulemd document too large")
+
+// Parse reads one modulemd YAML document of at most DefaultMaxSize bytes.
 func Parse(text []byte) (*Document, error) {
+	return ParseLimit(text, DefaultMaxSize)
+}
+
+// ParseLimit reads one modulemd YAML document of at most max bytes (zero:
+// DefaultMaxSize).
+func ParseLimit(text []byte, max int) (*Document, error) {
+	if max <= 0 {
+		max = DefaultMaxSize
+	}
+	if len(text) > max {
+		return nil, fmt.Errorf("%w: %w: %d bytes, more than max_modulemd_size (%d)", ErrInvalid, ErrTooLarge, len(text), max)
+	}
 	v, err := pyyaml.Load(text)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -40,13 +60,10 @@ func Parse(text []byte) (*Document, error) {
 	return &Document{Root: root, Data: data}, nil
 }
 
-// IndexValue implements policy.Indexer: Python str() of a data key.
-func (d *Document) IndexValue(key string) (string, bool) {
-	v, ok := d.Data.Get(key)
-	if !ok || v == nil {
-		return "", false
-	}
-	return pyyaml.Str(v), true
+// IndexValues implements policy.Indexer with the values legacy rules
+// match (compat.IndexValues).
+func (d *Document) IndexValues(key string, buf []string) []string {
+	return compat.IndexValues(d.Data, key, buf)
 }
 
 // Input is the rule engine's input for this document and event.

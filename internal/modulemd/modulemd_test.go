@@ -2,8 +2,11 @@ package modulemd
 
 import (
 	"errors"
+
+	"github.com/fedora-modularity/mts/compat"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,7 +25,7 @@ func TestParseCorpus(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if _, ok := doc.IndexValue("name"); !ok {
+		if v := doc.IndexValues(compat.IndexKeyStr("name"), nil); len(v) != 1 {
 			t.Errorf("%s: no name", f)
 		}
 	}
@@ -41,10 +44,10 @@ func TestIndexValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := doc.IndexValue("stream"); !ok || v != "8.1" {
-		t.Errorf("stream = %q, %v", v, ok)
+	if v := doc.IndexValues(compat.IndexKeyStr("stream"), nil); len(v) != 1 || v[0] != "8.1" {
+		t.Errorf("stream = %q", v)
 	}
-	if _, ok := doc.IndexValue("context"); ok {
+	if v := doc.IndexValues(compat.IndexKeyStr("context"), nil); len(v) != 0 {
 		t.Error("null context indexed")
 	}
 }
@@ -69,4 +72,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("document without data")
 		}
 	})
+}
+
+func TestParseLimit(t *testing.T) {
+	text := []byte("data: {name: x, description: '" + strings.Repeat("y", 100) + "'}")
+	if _, err := ParseLimit(text, 50); !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ParseLimit over the limit: %v", err)
+	}
+	if _, err := ParseLimit(text, len(text)); err != nil {
+		t.Fatalf("ParseLimit at the limit: %v", err)
+	}
 }

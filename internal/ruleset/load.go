@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -39,7 +40,7 @@ type File struct {
 // rule set. A refused set returns an error wrapping policy.ErrRefused whose
 // policy.Errors list every problem with its FILE:LINE:COL.
 func Load(paths []string, opts Options) (*Ruleset, error) {
-	srcs, err := read(paths)
+	srcs, err := read(paths, opts.Limits.withDefaults())
 	if err != nil {
 		return nil, err
 	}
@@ -50,23 +51,23 @@ func Load(paths []string, opts Options) (*Ruleset, error) {
 // paths, computed without compiling them: callers can tell cheaply whether
 // the files changed.
 func FilesRevision(paths []string) (string, error) {
-	srcs, err := read(paths)
+	srcs, err := read(paths, Limits{}.withDefaults())
 	if err != nil {
 		return "", err
 	}
 	return revision(srcs), nil
 }
 
-func read(paths []string) ([]source, error) {
+func read(paths []string, limits Limits) ([]source, error) {
 	files, err := Files(paths)
 	if err != nil {
 		return nil, err
 	}
 	var srcs []source
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := limits.readLimited(f)
 		if err != nil {
-			return nil, fmt.Errorf("reading rules: %w", err)
+			return nil, err
 		}
 		srcs = append(srcs, source{name: f, data: data})
 	}
@@ -136,6 +137,14 @@ func IsTestFile(name string) bool {
 // ParseFile reads one rule file into specs without compiling them; the
 // problems it finds are returned as policy.Errors.
 func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
+	limits := opts.Limits.withDefaults()
+	if e := limits.fileTooLarge(name, int64(len(data))); e != nil {
+		return nil, policy.Errors{*e}
+	}
+	if opts.library == nil {
+		opts.library = compat.NewLibrary()
+	}
+	opts.library.MaxPatternLen = limits.MaxPatternLength
 	root, err := pyyaml.Parse(data)
 	if err != nil {
 		return nil, policy.Errors{{Source: SyntaxPos(name, data, err), Msg: SyntaxMessage(err), Err: err}}
@@ -145,7 +154,13 @@ func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
 	switch f.Format {
 	case FormatCEL:
 		f.Specs, errs = parseCEL(name, data, root, opts)
+		errs = append(errs, limits.longExpressions(f.Specs)...)
 	default:
+		if root != nil && root.Kind == yaml.SequenceNode && len(root.Content) > limits.MaxRules {
+			item := root.Content[limits.MaxRules]
+			return f, policy.Errors{{Source: policy.Position{File: name, Line: item.Line, Col: item.Column},
+				Msg: fmt.Sprintf("%v: the file has %d rules, more than max_rules (%d)", ErrLimit, len(root.Content), limits.MaxRules)}}
+		}
 		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState, opts.library)
 	}
 	return f, errs
@@ -164,6 +179,10 @@ func Detect(root *yaml.Node) Format {
 	return FormatLegacy
 }
 
+// largeSet is the size from which loading collects garbage between
+// parsing and compiling.
+const largeSet = 20_000
+
 // NewEnv builds the CEL environment with the legacy functions.
 func NewEnv() (*policy.Env, error) {
 	return policy.NewEnv(compat.NewLibrary().EnvOption())
@@ -171,6 +190,7 @@ func NewEnv() (*policy.Env, error) {
 
 func compile(srcs []source, opts Options) (*Ruleset, error) {
 	opts.library = compat.NewLibrary()
+	opts.library.DropSyntax = true
 	var specs []policy.Spec
 	var errs policy.Errors
 	var names []string
@@ -190,12 +210,21 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 			specs = append(specs, f.Specs...)
 		}
 	}
+	if e := opts.Limits.withDefaults().tooManyRules(specs); e != nil {
+		errs = append(errs, *e)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
 	}
 	env, err := policy.NewEnv(opts.library.EnvOption())
 	if err != nil {
 		return nil, err
+	}
+	if len(specs) >= largeSet {
+		// The files' syntax trees are garbage now; collecting them before
+		// the programs are built keeps the peak of a large load near its
+		// live size instead of twice the trees and the programs together.
+		runtime.GC()
 	}
 	set, err := env.Compile(specs)
 	if err != nil {

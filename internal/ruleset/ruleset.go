@@ -16,6 +16,8 @@ type Options struct {
 	// DefaultState is the build state of rules that name none (the
 	// reference's build_state setting, "ready" when empty).
 	DefaultState string
+	// Limits bound the files and rules of the set.
+	Limits Limits
 
 	// library, when set, is the one the set will be compiled with: the
 	// guards of legacy rules then share its criteria.

@@ -86,6 +86,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ModulemdCacheSize is how many parsed modulemd documents are kept.
 	ModulemdCacheSize int
+	// MaxModulemdSize bounds a modulemd document (0: the default).
+	MaxModulemdSize int
 }
 
 // Options carry the service's collaborators besides the pipeline's ends.
@@ -392,7 +394,7 @@ func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	doc, err := modulemd.Parse(text)
+	doc, err := modulemd.ParseLimit(text, s.cfg.MaxModulemdSize)
 	if err != nil {
 		return nil, err
 	}
