@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	cel.dev/cel-go v0.33.2
+	github.com/Azure/go-amqp v1.7.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/go-stomp/stomp/v3 v3.1.3
 	github.com/go-zeromq/zmq4 v0.17.0
