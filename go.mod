@@ -13,6 +13,7 @@ require (
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	github.com/jstemmer/go-junit-report/v2 v2.1.0
 	github.com/kolo/xmlrpc v0.0.0-20220921171641-a4b6fa1dd06b
+	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/rabbitmq/amqp091-go v1.16.0
