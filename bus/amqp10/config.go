@@ -98,22 +98,6 @@ type Endpoint struct {
 	TLS  bool
 }
 
-// IsAMQP10URI reports whether a broker URI names AMQP 1.0 (amqp:// or
-// amqps://) rather than STOMP: the rhmsg backend chooses its protocol by
-// it.
-func IsAMQP10URI(s string) bool {
-	for _, u := range strings.Split(s, ",") {
-		scheme, _, ok := strings.Cut(strings.TrimSpace(u), "://")
-		if ok {
-			switch strings.ToLower(scheme) {
-			case "amqp", "amqps", "amqp+ssl":
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // ParseURIs splits and parses a comma-separated broker list.
 func ParseURIs(list string) ([]Endpoint, error) {
 	var eps []Endpoint

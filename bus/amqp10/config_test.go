@@ -41,27 +41,6 @@ func TestParseURIs(t *testing.T) {
 	}
 }
 
-func TestIsAMQP10URI(t *testing.T) {
-	for in, want := range map[string]bool{
-		"amqps://host:5671":                 true,
-		"AMQP://host":                       true,
-		"stomp+ssl://a:1,amqps://b:2":       true,
-		"stomp+ssl://host:61612":            false,
-		"ssl://host:61612":                  false,
-		"broker01.example.com:61612":        false,
-		"stomp://a:1, stomp://b:2":          false,
-		"messaging-broker01.example.com":    false,
-		"amqp-broker.example.com:61613":     false,
-		" amqps://a:1 , amqps://b:1":        true,
-		"failover:(amqps://a:1)?x=y":        false,
-		"amqps://umb.example.com:5671/path": true,
-	} {
-		if got := IsAMQP10URI(in); got != want {
-			t.Errorf("IsAMQP10URI(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 func TestAddresses(t *testing.T) {
 	none, slashQueue := "", "/amq/queue/"
 	for _, tc := range []struct {
