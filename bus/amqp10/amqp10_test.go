@@ -201,6 +201,50 @@ func TestCreditBoundsPrefetch(t *testing.T) {
 	ack(t, d)
 }
 
+// TestCreditRenewed: a long stream keeps flowing with a small credit,
+// whether the messages were queued before the link attached or arrive
+// while it is attached (the library's automatic credit stalled there).
+func TestCreditRenewed(t *testing.T) {
+	b := needBroker(t)
+	queue, key := bustest.Unique("stream"), bustest.Unique("mbs")
+	declareQueue(t, b.AMQPURL, queue, key)
+	cfg := tlsConfig(b, queue)
+	cfg.Prefetch = 2
+	c := newConsumer(t, cfg)
+	bustest.WaitConnected(t, c, 30*time.Second)
+	p, err := NewPublisher(Config{URIs: []string{"amqp://" + b.Addr}, Broker: RabbitMQ,
+		QueueAddressPrefix: new(string), TopicAddressPrefix: new(string)}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const n = 600
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := p.Send(ctx, "/topic/"+key, bustest.Body(i), nil); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for i := range n {
+		d, err := c.Receive(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d events: %v", i, n, err)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPublish: what mts announces reaches a Proton receiver as a durable
 // JSON data section on the topic's routing key; Send takes any address and
 // application properties.

@@ -91,11 +91,13 @@ func (c *Consumer) run(ctx context.Context) {
 }
 
 // receiverOptions ask for unsettled deliveries (the broker keeps each
-// message until this side settles it) with Prefetch as the credit.
+// message until this side settles it). Credit is managed here: Prefetch at
+// attach, one more for each message settled. (The library's automatic
+// credit stalled against RabbitMQ 3.10 after some hundred messages.)
 func (c *Consumer) receiverOptions() *amqp.ReceiverOptions {
 	unsettled := amqp.SenderSettleModeUnsettled
 	o := &amqp.ReceiverOptions{
-		Credit:                    int32(c.cfg.Prefetch),
+		Credit:                    -1,
 		RequestedSenderSettleMode: &unsettled,
 		// A durable source: RabbitMQ refuses to attach to an existing
 		// durable queue otherwise, and brokers keep a durable topic
@@ -126,6 +128,9 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 	if err != nil {
 		return fmt.Errorf("attaching to %s: %w", c.cfg.queueAddress(), err)
 	}
+	if err := rcv.IssueCredit(uint32(c.cfg.Prefetch)); err != nil {
+		return fmt.Errorf("issuing credit: %w", err)
+	}
 	c.connected.Store(true)
 	c.metrics.SetConnected(true)
 	c.log.Info("receiving", "broker", ep.Addr, "credit", c.cfg.Prefetch)
@@ -148,6 +153,9 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(body))
 			if err := rcv.AcceptMessage(ctx, msg); err != nil {
 				return fmt.Errorf("accepting malformed message: %w", err)
+			}
+			if err := rcv.IssueCredit(1); err != nil {
+				return fmt.Errorf("issuing credit: %w", err)
 			}
 			continue
 		}
@@ -239,5 +247,8 @@ func (d *delivery) settle(ctx context.Context, send func() error) error {
 		}
 		return fmt.Errorf("message %s: %w: %w", d.id, ErrConnectionLost, err)
 	}
+	// The settled message's credit goes back to the broker. Failing that
+	// means the link is gone; the settlement itself was sent.
+	_ = d.rcv.IssueCredit(1)
 	return nil
 }
