@@ -41,8 +41,25 @@ type Config struct {
 	CertFile, KeyFile, CAFile string
 	// Exchange is the topic exchange, amq.topic by default.
 	Exchange string
-	// Queue is the durable queue the consumer declares and reads.
+	// ExchangeDecl, when set, declares Exchange before the queue is bound
+	// to it (fedora-messaging's [exchanges]); amq.topic needs none.
+	ExchangeDecl *ExchangeDecl
+	// PublishExchange is where messages are published, Exchange by
+	// default (fedora-messaging's publish_exchange).
+	PublishExchange string
+	// Queue is the queue the consumer declares and reads.
 	Queue string
+	// QueueDecl says how Queue is declared; nil means durable, neither
+	// exclusive nor auto-deleted, the only kind that keeps the events
+	// sent while mts is down.
+	QueueDecl *QueueDecl
+	// PassiveDeclares only checks that the exchange and queue exist, for
+	// brokers where the service may not declare (fedora-messaging's
+	// passive_declares).
+	PassiveDeclares bool
+	// ClientProperties are added to the connection's client properties
+	// (fedora-messaging's [client_properties]).
+	ClientProperties map[string]any
 	// Bindings are the routing keys (topics) bound to Queue.
 	Bindings []string
 	// Prefetch bounds unacknowledged messages (basic.qos).
@@ -59,6 +76,19 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
+// ExchangeDecl is how an exchange is declared.
+type ExchangeDecl struct {
+	Type                string
+	Durable, AutoDelete bool
+	Arguments           map[string]any
+}
+
+// QueueDecl is how a queue is declared.
+type QueueDecl struct {
+	Durable, AutoDelete, Exclusive bool
+	Arguments                      map[string]any
+}
+
 func (c Config) resolve() (Config, *amqp.Config, error) {
 	if c.URL == "" {
 		c.URL = DefaultURL
@@ -68,6 +98,12 @@ func (c Config) resolve() (Config, *amqp.Config, error) {
 	}
 	if c.Exchange == "" {
 		c.Exchange = DefaultExchange
+	}
+	if c.PublishExchange == "" {
+		c.PublishExchange = c.Exchange
+	}
+	if c.QueueDecl == nil {
+		c.QueueDecl = &QueueDecl{Durable: true}
 	}
 	if c.Queue == "" {
 		c.Queue = DefaultQueue
@@ -109,6 +145,9 @@ func (c Config) resolve() (Config, *amqp.Config, error) {
 			"connection_name": "mts",
 			"product":         "mts",
 		},
+	}
+	for k, v := range c.ClientProperties {
+		ac.Properties[k] = v
 	}
 	if c.CertFile != "" || c.CAFile != "" {
 		t, err := bus.ClientTLS(nil, c.CertFile, c.KeyFile, c.CAFile)

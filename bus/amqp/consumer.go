@@ -92,8 +92,8 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
 		return fmt.Errorf("basic.qos: %w", err)
 	}
-	if _, err := ch.QueueDeclare(c.cfg.Queue, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declaring queue %s: %w", c.cfg.Queue, err)
+	if err := c.declare(ch); err != nil {
+		return err
 	}
 	for _, key := range c.cfg.Bindings {
 		if err := ch.QueueBind(c.cfg.Queue, key, c.cfg.Exchange, false, nil); err != nil {
@@ -141,6 +141,29 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 			return err
 		}
 	}
+}
+
+// declare declares (or, with PassiveDeclares, checks) the exchange and
+// the queue.
+func (c *Consumer) declare(ch *amqp.Channel) error {
+	if x := c.cfg.ExchangeDecl; x != nil {
+		declare := ch.ExchangeDeclare
+		if c.cfg.PassiveDeclares {
+			declare = ch.ExchangeDeclarePassive
+		}
+		if err := declare(c.cfg.Exchange, x.Type, x.Durable, x.AutoDelete, false, false, amqp.Table(x.Arguments)); err != nil {
+			return fmt.Errorf("declaring exchange %s: %w", c.cfg.Exchange, err)
+		}
+	}
+	q := c.cfg.QueueDecl
+	declare := ch.QueueDeclare
+	if c.cfg.PassiveDeclares {
+		declare = ch.QueueDeclarePassive
+	}
+	if _, err := declare(c.cfg.Queue, q.Durable, q.AutoDelete, q.Exclusive, false, amqp.Table(q.Arguments)); err != nil {
+		return fmt.Errorf("declaring queue %s: %w", c.cfg.Queue, err)
+	}
+	return nil
 }
 
 type delivery struct {

@@ -77,7 +77,7 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 
 func (p *Publisher) send(ctx context.Context, ch *amqp.Channel, key string, body []byte) error {
 	now := time.Now().UTC()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, p.cfg.Exchange, key, false, false, amqp.Publishing{
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, p.cfg.PublishExchange, key, false, false, amqp.Publishing{
 		ContentType:     "application/json",
 		ContentEncoding: "utf-8",
 		DeliveryMode:    amqp.Persistent,

@@ -138,6 +138,10 @@ func parseURI(s string, tlsDefault bool) (Endpoint, error) {
 			ep.TLS = false
 		case "stomp+ssl", "ssl", "stomp+tls", "tls", "stomps":
 			ep.TLS = true
+		case "amqp", "amqps", "amqp+ssl":
+			// The rhmsg backend gives these to the AMQP 1.0 bus
+			// (bus/amqp10); here they can only be mixed with STOMP ones.
+			return Endpoint{}, fmt.Errorf("broker URI %q: an AMQP 1.0 broker; list only AMQP 1.0 or only STOMP brokers", s)
 		default:
 			return Endpoint{}, fmt.Errorf("broker URI %q: unknown scheme %q", s, scheme)
 		}

@@ -385,6 +385,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no broker", Config{}, "no broker URI"},
 		{"bad scheme", Config{URIs: []string{"http://h:1"}}, "unknown scheme"},
+		{"AMQP 1.0 broker", Config{URIs: []string{"stomp://a:1,amqps://h:5671"}}, "an AMQP 1.0 broker"},
 		{"no port", Config{URIs: []string{"stomp://host"}}, "missing port"},
 		{"cert without key", Config{URIs: []string{"h:1"}, CertFile: "c"}, "both"},
 		{"missing cert file", Config{URIs: []string{"h:1"}, CertFile: "/nonexistent", KeyFile: "/nonexistent"}, "client certificate"},

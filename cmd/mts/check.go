@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/bus/amqp"
+	"github.com/fedora-modularity/mts/bus/amqp10"
 	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/report"
@@ -124,12 +125,18 @@ func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
 	}
 	switch cfg.MessagingBackend {
 	case config.BackendRhmsg:
-		sc := stompConfig(cfg)
+		sc, ac := stompConfig(cfg), amqp10Config(cfg)
 		probes = append(probes, config.Probe{Name: "connecting", Key: "rhmsg_brokers", Try: func(ctx context.Context) error {
+			if cfg.RhmsgAMQP10() {
+				return amqp10.Probe(ctx, ac)
+			}
 			return stomp.Probe(ctx, sc)
 		}})
 	case config.BackendFedoraMessaging:
-		ac := amqpConfig(cfg)
+		ac, err := fedoraMessagingConfig(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
 		probes = append(probes, config.Probe{Name: "connecting", Key: "amqp_url", Try: func(ctx context.Context) error {
 			return amqp.Probe(ctx, ac)
 		}})

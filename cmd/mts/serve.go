@@ -20,6 +20,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/amqp"
+	"github.com/fedora-modularity/mts/bus/amqp10"
 	"github.com/fedora-modularity/mts/bus/fedmsg"
 	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/config"
@@ -436,6 +437,9 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 	)
 	switch cfg.MessagingBackend {
 	case config.BackendRhmsg:
+		if cfg.RhmsgAMQP10() {
+			return newAMQP10Bus(cfg, opts)
+		}
 		sc := stompConfig(cfg)
 		if consumer, err = stomp.NewConsumer(sc, opts...); err != nil {
 			return nil, nil, err
@@ -447,7 +451,10 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 			}
 		}
 	case config.BackendFedoraMessaging:
-		ac := amqpConfig(cfg)
+		ac, err := fedoraMessagingConfig(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
 		if consumer, err = amqp.NewConsumer(ac, opts...); err != nil {
 			return nil, nil, err
 		}
@@ -475,4 +482,55 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 		return nil, nil, fmt.Errorf("messaging_backend %s: not available in this build", cfg.MessagingBackend)
 	}
 	return consumer, pub, nil
+}
+
+// newAMQP10Bus is the rhmsg backend on AMQP 1.0 brokers (amqps://), as the
+// newest reference's rhmsg speaks to UMB.
+func amqp10Config(cfg *config.Config) amqp10.Config {
+	return amqp10.Config{
+		URIs: cfg.RhmsgBrokers, CertFile: cfg.RhmsgCertificate, KeyFile: cfg.RhmsgPrivateKey,
+		CAFile: cfg.RhmsgCACert, Login: cfg.RhmsgLogin, Password: cfg.RhmsgPasscode,
+		Broker: amqp10.Broker(cfg.RhmsgBrokerType), Queue: cfg.RhmsgQueue,
+		QueueAddressPrefix: cfg.RhmsgQueueAddressPrefix, TopicAddressPrefix: cfg.RhmsgTopicAddressPrefix,
+		SubscriptionName: cfg.RhmsgSubscriptionName, TopicPrefix: cfg.RhmsgTopicPrefix,
+		Prefetch: min(cfg.Workers, amqp10.MaxPrefetch),
+	}
+}
+
+func newAMQP10Bus(cfg *config.Config, opts []bus.Option) (bus.Consumer, bus.Publisher, error) {
+	ac := amqp10Config(cfg)
+	consumer, err := amqp10.NewConsumer(ac, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.DryRun {
+		return consumer, nil, nil
+	}
+	pub, err := amqp10.NewPublisher(ac, opts...)
+	if err != nil {
+		consumer.Close()
+		return nil, nil, err
+	}
+	return consumer, pub, nil
+}
+
+// fedoraMessagingConfig is the AMQP 0-9-1 bus configuration: mts's amqp_*
+// keys, then what fedora-messaging's config.toml gives for the keys left
+// empty, then the bus's defaults.
+func fedoraMessagingConfig(cfg *config.Config) (amqp.Config, error) {
+	ac := amqpConfig(cfg)
+	exists := func(path string) bool { _, err := os.Stat(path); return err == nil }
+	file := amqp.FedoraMessagingFile(cfg.FedoraMessagingConfig, os.LookupEnv, exists)
+	if file == "" {
+		return ac, nil
+	}
+	fm, err := amqp.LoadFedoraMessaging(file)
+	if err != nil {
+		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
+	}
+	ac, err = fm.Apply(ac, cfg.AllowTransientQueue)
+	if err != nil {
+		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
+	}
+	return ac, nil
 }

@@ -77,7 +77,7 @@ func (c *Config) Check(opts CheckOptions) Problems {
 	case BackendRhmsg:
 		for _, entry := range c.RhmsgBrokers {
 			for _, u := range splitList(entry) {
-				if err := CheckStompURI(u); err != nil {
+				if err := CheckBrokerURI(u); err != nil {
 					add("rhmsg_brokers", "%v", err)
 				}
 			}
@@ -138,18 +138,23 @@ func pathError(err error) string {
 	return err.Error()
 }
 
-// CheckStompURI checks one rhmsg broker URI in the forms the reference and
-// its deployments used: host:port, stomp://, stomp+ssl:// or ssl://
-// (also tcp://, tls://, stomps://), with a host and a port. A bare host
-// name and the AMQP 1.0 form of the newest reference (amqps://host:5671)
-// are explained rather than refused with a parser's words.
-func CheckStompURI(raw string) error {
+// CheckBrokerURI checks one rhmsg broker URI in the forms the reference and
+// its deployments used: STOMP as host:port, stomp://, stomp+ssl:// or
+// ssl:// (also tcp://, tls://, stomps://), with a host and a port; AMQP 1.0
+// as amqp:// or amqps://, the newest reference's form. A bare host name is
+// explained rather than refused with a parser's words.
+func CheckBrokerURI(raw string) error {
 	s := raw
 	if scheme, rest, ok := strings.Cut(s, "://"); ok {
 		switch strings.ToLower(scheme) {
 		case "stomp", "tcp", "stomp+ssl", "ssl", "stomp+tls", "tls", "stomps":
 		case "amqp", "amqps":
-			return fmt.Errorf("%q is an AMQP 1.0 broker URI (the newest reference's rhmsg client); the rhmsg backend of this build speaks STOMP: write stomp+ssl://HOST:PORT (UMB: port 61612)", raw)
+			// AMQP 1.0, as the newest reference's rhmsg client; the port
+			// defaults to 5672 or 5671.
+			if host, _, _ := strings.Cut(rest, "/"); host == "" {
+				return fmt.Errorf("%q: want %s://HOST[:PORT]", raw, scheme)
+			}
+			return nil
 		default:
 			return fmt.Errorf("%q: unknown scheme %q (want stomp://, stomp+ssl:// or ssl://, or HOST:PORT)", raw, scheme)
 		}

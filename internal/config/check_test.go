@@ -7,20 +7,22 @@ import (
 	"testing"
 )
 
-func TestCheckStompURI(t *testing.T) {
+func TestCheckBrokerURI(t *testing.T) {
 	for _, tt := range []struct{ uri, want string }{
 		{"broker-01.example.com:61612", ""},
 		{"stomp+ssl://broker-01.example.com:61612", ""},
 		{"ssl://broker:61612?wireFormat.maxInactivityDuration=0", ""},
 		{"stomp://[::1]:61613", ""},
 		{"broker-01.example.com", "has no port"},
-		{"amqps://broker:5671", "AMQP 1.0 broker URI"},
+		{"amqps://broker:5671", ""},
+		{"amqp://broker", ""},
+		{"amqps://", "want amqps://HOST[:PORT]"},
 		{"http://broker:80", `unknown scheme "http"`},
 		{"stomp://:61613", "want HOST:PORT"},
 	} {
-		err := CheckStompURI(tt.uri)
+		err := CheckBrokerURI(tt.uri)
 		if (err == nil) != (tt.want == "") || err != nil && !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("CheckStompURI(%q) = %v, want %q", tt.uri, err, tt.want)
+			t.Errorf("CheckBrokerURI(%q) = %v, want %q", tt.uri, err, tt.want)
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 // Messaging backends.
 const (
 	BackendFedoraMessaging = "fedora-messaging" // AMQP 0-9-1 on RabbitMQ
-	BackendRhmsg           = "rhmsg"            // STOMP (UMB on ActiveMQ, or RabbitMQ)
+	BackendRhmsg           = "rhmsg"            // UMB: AMQP 1.0 (amqps:// brokers) or STOMP
 	BackendFedmsg          = "fedmsg"           // ZeroMQ
 )
 
@@ -100,6 +100,11 @@ type Config struct {
 	RhmsgSubscriptionName string   `yaml:"rhmsg_subscription_name"`
 	RhmsgLogin            string   `yaml:"rhmsg_login"`
 	RhmsgPasscode         string   `yaml:"rhmsg_passcode"`
+	// The AMQP 1.0 address prefixes; unset means the broker type's
+	// (queue:// and topic:// on activemq, /queue/ and /topic/ on
+	// rabbitmq), "" means none.
+	RhmsgQueueAddressPrefix *string `yaml:"rhmsg_queue_address_prefix"`
+	RhmsgTopicAddressPrefix *string `yaml:"rhmsg_topic_address_prefix"`
 
 	AMQPURL         string   `yaml:"amqp_url"`
 	AMQPQueue       string   `yaml:"amqp_queue"`
@@ -108,6 +113,15 @@ type Config struct {
 	AMQPCACert      string   `yaml:"amqp_ca_cert"`
 	AMQPCertificate string   `yaml:"amqp_certificate"`
 	AMQPPrivateKey  string   `yaml:"amqp_private_key"`
+	// FedoraMessagingConfig is fedora-messaging's config.toml; unset
+	// means $FEDORA_MESSAGING_CONF, then /etc/fedora-messaging/config.toml
+	// when it exists. The amqp_* keys above win over it, and are empty
+	// by default for that reason (the bus fills in its defaults last).
+	FedoraMessagingConfig string `yaml:"fedora_messaging_config"`
+	// AllowTransientQueue accepts an exclusive, auto-deleted or
+	// non-durable queue from that file, which loses events while mts is
+	// down.
+	AllowTransientQueue bool `yaml:"allow_transient_queue"`
 
 	FedmsgEndpoints       []string `yaml:"fedmsg_endpoints"`
 	FedmsgTopics          []string `yaml:"fedmsg_topics"`
@@ -166,10 +180,6 @@ func Defaults() *Config {
 		RhmsgTopicPrefix:    "VirtualTopic.eng.mts",
 		RhmsgQueue:          "Consumer.client-mts.queue.VirtualTopic.eng.mbs.module.state.change",
 		RhmsgTopic:          "VirtualTopic.eng.mbs.module.state.change",
-		AMQPURL:             "amqp://guest:guest@127.0.0.1:5672/%2F",
-		AMQPQueue:           "mts",
-		AMQPRoutingKeys:     []string{"org.fedoraproject.prod.mbs.module.state.change"},
-		AMQPTopicPrefix:     "org.fedoraproject.prod.mts",
 		FedmsgTopics:        []string{"org.fedoraproject.prod.mbs.module.state.change"},
 		FedmsgTopicPrefix:   "org.fedoraproject.prod.mts",
 		Workers:             4,
@@ -583,15 +593,30 @@ func (c *Config) validateBus(bad func(key, format string, args ...any)) {
 		default:
 			bad("rhmsg_broker_type", "%q: want activemq or rabbitmq", c.RhmsgBrokerType)
 		}
+		amqp10, stomp := 0, 0
+		for _, u := range c.RhmsgBrokers {
+			for _, one := range splitList(u) {
+				if isAMQP10URI(one) {
+					amqp10++
+				} else {
+					stomp++
+				}
+			}
+		}
+		if amqp10 > 0 && stomp > 0 {
+			bad("rhmsg_brokers", "mixes AMQP 1.0 (amqp://, amqps://) and STOMP brokers: list one kind")
+		}
+		if amqp10 == 0 && c.RhmsgQueueAddressPrefix != nil {
+			bad("rhmsg_queue_address_prefix", "only used with AMQP 1.0 brokers (amqps://)")
+		}
+		if amqp10 == 0 && c.RhmsgTopicAddressPrefix != nil {
+			bad("rhmsg_topic_address_prefix", "only used with AMQP 1.0 brokers (amqps://)")
+		}
 	case BackendFedoraMessaging:
-		if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
-			bad("amqp_url", "%q: want amqp:// or amqps://", c.AMQPURL)
-		}
-		if c.AMQPQueue == "" {
-			bad("amqp_queue", "required")
-		}
-		if len(c.AMQPRoutingKeys) == 0 {
-			bad("amqp_routing_keys", "required")
+		if c.AMQPURL != "" {
+			if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+				bad("amqp_url", "%q: want amqp:// or amqps://", c.AMQPURL)
+			}
 		}
 	case BackendFedmsg:
 		if len(c.FedmsgEndpoints) == 0 {
@@ -605,6 +630,32 @@ func (c *Config) validateBus(bad func(key, format string, args ...any)) {
 		bad("messaging_backend", "%q: want %s, %s or %s", c.MessagingBackend,
 			BackendFedoraMessaging, BackendRhmsg, BackendFedmsg)
 	}
+}
+
+// RhmsgAMQP10 reports whether the rhmsg brokers speak AMQP 1.0 (amqp://
+// or amqps:// URIs, as the newest reference's rhmsg_brokers) rather than
+// STOMP (stomp://, stomp+ssl://, ssl:// or host:port).
+func (c *Config) RhmsgAMQP10() bool {
+	for _, u := range c.RhmsgBrokers {
+		for _, one := range splitList(u) {
+			if isAMQP10URI(one) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isAMQP10URI(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "amqp", "amqps", "amqp+ssl":
+		return true
+	}
+	return false
 }
 
 func checkHTTPURL(bad func(key, format string, args ...any), key, raw string) {

@@ -1,0 +1,159 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/bus/amqp"
+	"github.com/fedora-modularity/mts/internal/build"
+)
+
+// pythonServiceTOML is a fedora-messaging config.toml of the reference
+// service's shape: an exclusive, auto-deleted queue bound to amq.topic,
+// prefetch 25. %s are the broker URL and the routing key.
+const pythonServiceTOML = `amqp_url = "%s"
+callback = "message_tagging_service.consumer:Consumer"
+
+[client_properties]
+app = "Message Tagging Service"
+
+[exchanges."amq.topic"]
+type = "topic"
+durable = true
+auto_delete = false
+arguments = {}
+
+[queues.00000000-0000-0000-0000-000000000000]
+durable = false
+auto_delete = true
+exclusive = true
+arguments = {}
+
+[[bindings]]
+queue = "00000000-0000-0000-0000-000000000000"
+exchange = "amq.topic"
+routing_keys = ["%s"]
+
+[qos]
+prefetch_size = 0
+prefetch_count = 25
+`
+
+// TestEndToEndFedoraMessagingTOML drives the fedora-messaging consumer
+// from the reference's config.toml: refused as it is (its queue loses
+// events while mts is down), then run with amqp_queue naming a durable
+// queue of mts's own that keeps the file's broker, bindings and prefetch;
+// an event sent while the service is stopped is handled after it starts
+// again.
+func TestEndToEndFedoraMessagingTOML(t *testing.T) {
+	needRabbit(t)
+	u := fmt.Sprintf("t%d", time.Now().UnixNano())
+	inKey := "org.fedoraproject." + u + ".mbs.module.state.change"
+	prefix := "org.fedoraproject." + u + ".mts"
+	queue := "mts-fm-" + u
+	file := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(file, fmt.Appendf(nil, pythonServiceTOML, machineRabbit, inKey), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fm, err := amqp.LoadFedoraMessaging(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fm.Apply(amqp.Config{}, false); err == nil || !strings.Contains(err.Error(), "allow_transient_queue") {
+		t.Fatalf("the reference's transient queue was not refused: %v", err)
+	}
+	cfg, err := fm.Apply(amqp.Config{Queue: queue, TopicPrefix: prefix, MinBackoff: 50 * time.Millisecond}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := amqp091.Dial(machineRabbit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false) })
+	out, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(out.Name, prefix+".#", amqp.DefaultExchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	announcements, err := ch.Consume(out.Name, "", true, true, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(ev build.Event) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := ch.PublishWithContext(ctx, amqp.DefaultExchange, inKey, false, false, amqp091.Publishing{
+			ContentType: "application/json", DeliveryMode: amqp091.Persistent, Body: []byte(mbsBody(t, ev)),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(id int64) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case d := <-announcements:
+				var body struct {
+					Build struct {
+						ID int64 `json:"id"`
+					} `json:"build"`
+				}
+				if json.Unmarshal(d.Body, &body) == nil && body.Build.ID == id &&
+					d.RoutingKey == prefix+".build.tag.requested" {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no build.tag.requested for build %d", id)
+			}
+		}
+	}
+
+	hub, m := newHub(t), newMBS(t)
+	rules := staticRules(t, "rules-e2e/v1.yaml")
+	start := func() *running {
+		reg := prometheus.NewRegistry()
+		consumer, err := amqp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := amqp.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runService(t, reg, consumer, pub, hub, m, rules, 4)
+	}
+	r := start()
+	first := javaEvent(1, "ready")
+	addJava(hub, m, first)
+	send(first)
+	expect(1)
+	r.stop()
+
+	// Sent while mts is down: the durable queue keeps it.
+	second := javaEvent(2, "ready")
+	addJava(hub, m, second)
+	send(second)
+	start()
+	expect(2)
+}
