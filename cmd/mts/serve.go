@@ -2,32 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/urfave/cli/v2"
 
-	"github.com/fedora-modularity/mts/bus"
-	"github.com/fedora-modularity/mts/bus/amqp"
-	"github.com/fedora-modularity/mts/bus/fedmsg"
-	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/app"
 	"github.com/fedora-modularity/mts/internal/config"
-	"github.com/fedora-modularity/mts/internal/mbs"
-	"github.com/fedora-modularity/mts/internal/reload"
-	"github.com/fedora-modularity/mts/internal/ruleset"
-	"github.com/fedora-modularity/mts/internal/service"
-	"github.com/fedora-modularity/mts/koji"
 )
 
 func serveCommand() *cli.Command {
@@ -49,7 +32,7 @@ written to stdout as {"topic": ..., "body": ...} lines.`,
 			&cli.StringSliceFlag{Name: "rules", Usage: "rule `PATH` (file or directory; repeatable)"},
 			&cli.StringFlag{Name: "rules-url", Usage: "HTTP `URL` of the rule file (rules_file_url)"},
 			&cli.StringFlag{Name: "events", Usage: "with --dev: JSON-lines `FILE` of MBS events, - for stdin", Value: "-"},
-			&cli.StringFlag{Name: "modulemd-dir", Usage: "read modulemd documents from `DIR` instead of MBS (<id>.yaml, or matched on name, stream, version and context)"},
+			&cli.StringFlag{Name: "modulemd-dir", Usage: "read modulemd documents from `DIR` instead of MBS (<id>.yaml, or matched on name, stream, version and context; modulemd_dir)"},
 			&cli.StringFlag{Name: "mbs-api-url", Usage: "MBS API `URL` (mbs_api_url)"},
 			&cli.StringFlag{Name: "koji-profile", Usage: "koji client `PROFILE` (koji_profile)"},
 			&cli.StringFlag{Name: "messaging-backend", Usage: "fedora-messaging, rhmsg or fedmsg (messaging_backend)"},
@@ -97,6 +80,7 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 	setString("listen", &cfg.ListenAddress)
 	setString("log-level", &cfg.LogLevel)
 	setString("decision-log", &cfg.DecisionLog)
+	setString("modulemd-dir", &cfg.ModulemdDir)
 	if c.IsSet("workers") {
 		cfg.Workers = c.Int("workers")
 	}
@@ -104,22 +88,14 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 		// One worker keeps the output in the order of the input.
 		cfg.Workers = 1
 	}
+	if cfg.Dev && !c.IsSet("listen") {
+		// --dev serves no endpoints unless asked to.
+		cfg.ListenAddress = ""
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-func logLevel(s string) slog.Level {
-	switch strings.ToUpper(s) {
-	case "DEBUG":
-		return slog.LevelDebug
-	case "WARN", "WARNING":
-		return slog.LevelWarn
-	case "ERROR":
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }
 
 func runServe(c *cli.Context) error {
@@ -133,251 +109,36 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("events") && !cfg.Dev {
 		return usageErr("serve: --events needs --dev")
 	}
-	log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ctx := c.Context
-
-	rules, err := reload.New(reload.Options{
-		Paths: cfg.Rules, URL: cfg.RulesFileURL, PollInterval: cfg.RulesPollInterval.D(),
-		HTTPClient: &http.Client{Timeout: cfg.RequestsTimeout.D()},
-		Load:       ruleset.Options{DefaultState: cfg.BuildState},
-		Logger:     log, Registerer: reg,
-	})
+	opts := app.Options{Stdout: c.App.Writer, Stderr: c.App.ErrWriter, Events: c.App.Reader, Version: version}
+	if name := c.String("events"); cfg.Dev && name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return failErr(fmt.Errorf("--events: %w", err))
+		}
+		defer f.Close()
+		opts.Events = f
+	}
+	if opts.Events == nil {
+		opts.Events = os.Stdin
+	}
+	a, err := app.New(c.Context, cfg, opts)
 	if err != nil {
-		return failErr(err)
+		return failErr(fmt.Errorf("serve: %w", err))
 	}
-	if err := rules.Load(ctx); err != nil {
-		return failErr(fmt.Errorf("serve: loading rules: %w", err))
-	}
-
-	var closers []func()
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}()
-
-	// Koji: needed to tag, and as a modulemd source; not in dev or dry run.
-	var kc *koji.Client
-	if !cfg.Dev && (!cfg.DryRun || cfg.ModulemdSource == config.SourceKoji) {
-		kc, err = newKoji(cfg, log, reg)
-		if err != nil {
-			return failErr(err)
-		}
-		closers = append(closers, kc.Close)
-	}
-
-	var src service.ModulemdSource
-	switch {
-	case c.IsSet("modulemd-dir"):
-		dir, err := mbs.NewDir(c.String("modulemd-dir"))
-		if err != nil {
-			return failErr(err)
-		}
-		src = dir
-	case cfg.ModulemdSource == config.SourceKoji:
-		src = service.KojiModulemd{Koji: kc}
-	default:
-		client, err := mbs.New(cfg.MBSAPIURL, mbs.Options{Timeout: cfg.RequestsTimeout.D(), Logger: log})
-		if err != nil {
-			return failErr(err)
-		}
-		src = client
-	}
-
-	consumer, pub, err := newBus(c, cfg, log, reg)
-	if err != nil {
-		return failErr(err)
-	}
-	closers = append(closers, func() { consumer.Close() })
-	if pub != nil {
-		closers = append(closers, func() { pub.Close() })
-	}
-
-	var dlog io.Writer
-	switch cfg.DecisionLog {
-	case "":
-	case "-":
-		dlog = c.App.ErrWriter
-	default:
-		f, err := os.OpenFile(cfg.DecisionLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return failErr(fmt.Errorf("decision_log: %w", err))
-		}
-		closers = append(closers, func() { f.Close() })
-		dlog = f
-	}
-
-	svcCfg := service.Config{
-		Workers: cfg.Workers, StateFilter: cfg.BuildStateMsgFilter,
-		DryRun: cfg.DryRun || cfg.Dev, CheckTagged: cfg.CheckTagged,
-		RetryAttempts: cfg.RetryAttempts, RetryMin: cfg.RetryMinBackoff.D(), RetryMax: cfg.RetryMaxBackoff.D(),
-		ShutdownTimeout: cfg.ShutdownTimeout.D(), ModulemdCacheSize: cfg.ModulemdCacheSize,
-	}
-	var tagger service.Tagger
-	if kc != nil {
-		tagger = kc
-	}
-	svc, err := service.New(svcCfg, consumer, pub, tagger, src, rules, service.Options{
-		Logger: log, Registerer: reg, DecisionLog: dlog,
-	})
-	if err != nil {
-		return failErr(err)
-	}
-
-	if cfg.ListenAddress != "" && !cfg.Dev || c.IsSet("listen") && cfg.ListenAddress != "" {
-		var probe func(context.Context) error
-		if kc != nil {
-			probe = service.CachedProbe(service.KojiProbe(kc), 30*time.Second)
-		}
-		checks := service.ReadinessChecks(consumer, rules, probe)
-		ln, err := net.Listen("tcp", cfg.ListenAddress)
-		if err != nil {
-			return failErr(fmt.Errorf("listen_address: %w", err))
-		}
-		srv := &http.Server{Handler: service.Handler(reg, checks), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics endpoint", "error", err)
-			}
-		}()
-		closers = append(closers, func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		})
-		log.Info("serving metrics and health", "address", ln.Addr().String())
-	}
-
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	ctx, stop := context.WithCancel(c.Context)
+	defer stop()
 	go func() {
 		for {
 			select {
-			case <-watchCtx.Done():
+			case <-ctx.Done():
 				return
 			case <-hup:
-				log.Info("SIGHUP: reloading rules")
-				rules.Trigger()
+				a.Reload()
 			}
 		}
 	}()
-	if !cfg.Dev {
-		go func() { _ = rules.Run(watchCtx) }()
-	}
-
-	log.Info("mts serve started", "version", version, "backend", backendName(cfg), "workers", cfg.Workers,
-		"dry_run", svcCfg.DryRun, "revision", rules.Current().Revision)
-	err = svc.Run(ctx)
-	log.Info("mts serve stopped")
-	return err
-}
-
-func backendName(cfg *config.Config) string {
-	if cfg.Dev {
-		return "dev"
-	}
-	return cfg.MessagingBackend
-}
-
-// kojiSessions is how many hub sessions the service holds.
-const kojiSessions = 4
-
-func newKoji(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*koji.Client, error) {
-	kcfg, err := koji.LoadConfig(cfg.KojiProfileName(), koji.LoadOptions{File: cfg.KojiConfig})
-	if err != nil {
-		return nil, fmt.Errorf("koji_profile %s: %w", cfg.KojiProfileName(), err)
-	}
-	opts := []koji.Option{
-		koji.WithLogger(log),
-		koji.WithObserver(service.NewKojiMetrics(reg).Observe),
-		// Calls on one session go one at a time to keep call numbers in
-		// order; a few sessions let workers tag in parallel.
-		koji.WithSessions(kojiSessions),
-	}
-	if cfg.KojiCert != "" {
-		opts = append(opts, koji.WithCert(cfg.KojiCert))
-	}
-	if cfg.Keytab != "" {
-		opts = append(opts, koji.WithKeytab(cfg.Principal, cfg.Keytab))
-	}
-	return koji.New(kcfg, opts...)
-}
-
-func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (bus.Consumer, bus.Publisher, error) {
-	if cfg.Dev {
-		in := c.App.Reader
-		if name := c.String("events"); name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				return nil, nil, fmt.Errorf("--events: %w", err)
-			}
-			// The file stays open for the life of the process.
-			in = f
-		}
-		if in == nil {
-			in = os.Stdin
-		}
-		return service.NewLineConsumer(in, log), service.NewLinePublisher(c.App.Writer), nil
-	}
-	opts := []bus.Option{bus.WithLogger(log), bus.WithRegisterer(reg)}
-	var (
-		consumer bus.Consumer
-		pub      bus.Publisher
-		err      error
-	)
-	switch cfg.MessagingBackend {
-	case config.BackendRhmsg:
-		sc := stomp.Config{
-			URIs: cfg.RhmsgBrokers, CertFile: cfg.RhmsgCertificate, KeyFile: cfg.RhmsgPrivateKey,
-			CAFile: cfg.RhmsgCACert, Login: cfg.RhmsgLogin, Passcode: cfg.RhmsgPasscode,
-			Broker: stomp.Broker(cfg.RhmsgBrokerType), Queue: cfg.RhmsgQueue, Topic: cfg.RhmsgTopic,
-			TopicPrefix: cfg.RhmsgTopicPrefix, Prefetch: min(cfg.Workers, stomp.MaxPrefetch),
-		}
-		if consumer, err = stomp.NewConsumer(sc, opts...); err != nil {
-			return nil, nil, err
-		}
-		if !cfg.DryRun {
-			if pub, err = stomp.NewPublisher(sc, opts...); err != nil {
-				consumer.Close()
-				return nil, nil, err
-			}
-		}
-	case config.BackendFedoraMessaging:
-		ac := amqp.Config{
-			URL: cfg.AMQPURL, CertFile: cfg.AMQPCertificate, KeyFile: cfg.AMQPPrivateKey, CAFile: cfg.AMQPCACert,
-			Queue: cfg.AMQPQueue, Bindings: cfg.AMQPRoutingKeys, Prefetch: cfg.Workers,
-			TopicPrefix: cfg.AMQPTopicPrefix,
-		}
-		if consumer, err = amqp.NewConsumer(ac, opts...); err != nil {
-			return nil, nil, err
-		}
-		if !cfg.DryRun {
-			if pub, err = amqp.NewPublisher(ac, opts...); err != nil {
-				consumer.Close()
-				return nil, nil, err
-			}
-		}
-	case config.BackendFedmsg:
-		fc := fedmsg.Config{
-			Endpoints: cfg.FedmsgEndpoints, Topics: cfg.FedmsgTopics,
-			PublishEndpoint: cfg.FedmsgPublishEndpoint, TopicPrefix: cfg.FedmsgTopicPrefix,
-		}
-		if consumer, err = fedmsg.NewConsumer(fc, opts...); err != nil {
-			return nil, nil, err
-		}
-		if !cfg.DryRun {
-			if pub, err = fedmsg.NewPublisher(fc, opts...); err != nil {
-				consumer.Close()
-				return nil, nil, err
-			}
-		}
-	default:
-		return nil, nil, fmt.Errorf("messaging_backend %s: not available in this build", cfg.MessagingBackend)
-	}
-	return consumer, pub, nil
+	return a.Run(ctx)
 }

@@ -1,61 +1,43 @@
-package service_test
+package app_test
 
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"sync"
 	"testing"
 	"time"
 
 	gostomp "github.com/go-stomp/stomp/v3"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-modularity/mts/bus"
-	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
-// ackCounter counts, per build, the acknowledgements the broker took: an
-// event handled once is acknowledged once.
-type ackCounter struct {
-	bus.Consumer
-	mu    sync.Mutex
-	acked map[int64]int
+// decisions counts, per build, the decisions recorded: the pipeline
+// records each outcome just before it acknowledges the event, so an event
+// handled once is counted once.
+type decisions struct {
+	mu   sync.Mutex
+	seen map[int64]int
 }
 
-func (c *ackCounter) Receive(ctx context.Context) (bus.Delivery, error) {
-	d, err := c.Consumer.Receive(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return countedDelivery{d, c}, nil
-}
+func newDecisions() *decisions { return &decisions{seen: map[int64]int{}} }
 
-func (c *ackCounter) counts() map[int64]int {
+func (c *decisions) Record(_ context.Context, r eval.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[int64]int, len(c.acked))
-	for k, v := range c.acked {
-		out[k] = v
-	}
-	return out
+	c.seen[r.EventID]++
+	return nil
 }
 
-type countedDelivery struct {
-	bus.Delivery
-	c *ackCounter
-}
-
-func (d countedDelivery) Ack(ctx context.Context) error {
-	err := d.Delivery.Ack(ctx)
-	if err == nil {
-		d.c.mu.Lock()
-		d.c.acked[d.Event().ID]++
-		d.c.mu.Unlock()
-	}
-	return err
+func (c *decisions) counts() map[int64]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.seen)
 }
 
 // resilientSender sends persistent events with a receipt and, when the
@@ -144,19 +126,9 @@ func TestBrokerRestartMidStream(t *testing.T) {
 				s.send(javaEvent(i+1, "ready"))
 			}
 
-			reg := prometheus.NewRegistry()
-			log := testLogger(t)
-			cfg := stompConfig(b, n)
-			sc, err := stomp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-			if err != nil {
-				t.Fatal(err)
-			}
-			consumer := &ackCounter{Consumer: sc, acked: map[int64]int{}}
-			pub, err := stomp.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := runService(t, reg, consumer, pub, hub, m, staticRules(t, "rules-e2e/v1.yaml"), 4)
+			consumer := newDecisions()
+			r := startApp(t, baseConfig(t, n, hub, m), consumer)
+			reg := r.reg
 			eventually(t, 20*time.Second, "a few events handled", func() bool {
 				return len(consumer.counts()) >= 5
 			})
@@ -208,8 +180,8 @@ func TestBrokerRestartMidStream(t *testing.T) {
 			if got := gathered(reg, bus.MetricReconnects, "bus", "stomp"); got < 1 {
 				t.Errorf("%s = %v, want a reconnection", bus.MetricReconnects, got)
 			}
-			t.Logf("%v events matched, %v requeued, %d sends retried", r.events(service.OutcomeMatched),
-				r.events(service.OutcomeRequeued), len(s.twice))
+			t.Logf("%v events matched, %v unsettled, %d sends retried", r.events(service.OutcomeMatched),
+				r.events(service.OutcomeUnsettled), len(s.twice))
 		})
 	}
 }
