@@ -158,18 +158,29 @@ func TestBrokerRestartMidStream(t *testing.T) {
 			if err := hub.WaitTasks(ctx); err != nil {
 				t.Fatal(err)
 			}
-			// Redeliveries still arriving would show up as second acks.
+			// Redeliveries still arriving would show up as second decisions.
 			time.Sleep(300 * time.Millisecond)
 			acked := consumer.counts()
+			again := 0
 			for i := range int64(total) {
 				id := i + 1
 				n1, n2 := nvrs(javaEvent(id, "ready"))
 				if c1, c2 := tagCallsFor(hub, n1), tagCallsFor(hub, n2); c1 != 1 || c2 != 1 {
 					t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", id, c1, c2)
 				}
-				if acked[id] != 1 && !(s.twice[id] && acked[id] == 2) {
-					t.Errorf("build %d acknowledged %d times", id, acked[id])
+				switch {
+				case acked[id] == 0:
+					t.Errorf("build %d never decided", id)
+				case acked[id] > 1 && !s.twice[id]:
+					// Its Ack was lost with the connection: the broker
+					// delivered it again, and the copy found the task.
+					again++
 				}
+			}
+			// Only what was in flight when the broker went comes back:
+			// prefetch and workers bound it.
+			if again > 8 {
+				t.Errorf("%d events decided twice, want at most the 8 in flight", again)
 			}
 			if got := len(hub.Tagged("f29-modular-ursamajor")); got != 2*total {
 				t.Errorf("%d builds tagged, want %d", got, 2*total)

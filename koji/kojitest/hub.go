@@ -20,6 +20,7 @@
 //	... hub.Tagged("f40-modular"), hub.TagCalls(), hub.Calls()
 //
 // Fault and delay injection: InjectFault(method, n, code, text), Delay(method, d),
+// SetAway(true) (every connection closed unanswered),
 // DropResponses(method, n) (runs the call, then closes the connection
 // without an answer), FailHTTP(method, n, status), SetOffline(true),
 // ExpireSessions(). Options: WithStrictCallnum (check call numbers as
@@ -149,6 +150,7 @@ type Hub struct {
 	mu        sync.Mutex
 	closed    bool
 	offline   bool
+	away      bool
 	nextID    int
 	tags      map[string]*tag
 	builds    map[string]*build
@@ -514,6 +516,14 @@ func (h *Hub) SetOffline(off bool) {
 	h.offline = off
 }
 
+// SetAway makes the hub unreachable, as when Apache is stopped: every
+// request's connection is closed without an answer, before the call runs.
+func (h *Hub) SetAway(away bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.away = away
+}
+
 // ExpireSessions makes every open session answer AuthExpired.
 func (h *Hub) ExpireSessions() {
 	h.mu.Lock()
@@ -606,6 +616,13 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 		http.Error(w, "Not Found", http.StatusNotFound)
 		return
 	}
+	h.mu.Lock()
+	away := h.away
+	h.mu.Unlock()
+	if away {
+		hangUp(w)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		return
@@ -640,13 +657,8 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	} else {
 		result, herr = h.dispatch(rc, method, params)
 	}
-	if drop {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
+	if drop && hangUp(w) {
+		return
 	}
 	if herr != nil {
 		writeFault(w, &herr.Fault)
@@ -659,6 +671,17 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = w.Write(out)
+}
+
+// hangUp closes the request's connection without an answer.
+func hangUp(w http.ResponseWriter) bool {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return true
+		}
+	}
+	return false
 }
 
 func writeFault(w http.ResponseWriter, f *wire.Fault) {
