@@ -521,3 +521,66 @@ func TestCopiesOfAnEventStartOneTask(t *testing.T) {
 		t.Errorf("%d announcements, want 40", len(pub.msgs))
 	}
 }
+
+// TestTwinsInTwoProcesses runs one event through two pipelines at the
+// same moment, as two processes on one queue would each get a copy: the
+// looks at the hub race, yet only one task runs; the other process
+// cancels its own before a builder takes it, and both announce the task
+// that stands.
+func TestTwinsInTwoProcesses(t *testing.T) {
+	for round := range 10 {
+		hub := newHub(t)
+		pubs := []*fakePub{{}, {}}
+		var svcs []*Service
+		for i := range 2 {
+			svc, err := New(testCfg, nil, pubs[i], newKoji(t, hub), dirSource(t), loadRules(t, "fedora-mts-rules.yaml"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svcs = append(svcs, svc)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, svc := range svcs {
+			wg.Go(func() {
+				<-start
+				if _, err := svc.Handle(context.Background(), &fakeDelivery{ev: evJava}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if err := hub.WaitTasks(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		canceled := hub.Canceled()
+		ran := map[string][]int{}
+		for _, c := range hub.TagCalls() {
+			if c.TaskID != 0 && !slices.Contains(canceled, c.TaskID) {
+				ran[c.NVR] = append(ran[c.NVR], c.TaskID)
+			}
+		}
+		for nvr, ids := range ran {
+			if len(ids) != 1 {
+				t.Errorf("round %d: %s has tasks %v, want one", round, nvr, ids)
+			}
+		}
+		for _, p := range pubs {
+			for _, m := range p.published() {
+				var body struct {
+					NVR  string `json:"nvr"`
+					Tags []struct {
+						TaskID *int64 `json:"task_id"`
+					} `json:"destination_tags"`
+				}
+				if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
+					t.Fatal(err)
+				}
+				if ids := ran[body.NVR]; len(ids) != 1 || body.Tags[0].TaskID == nil || int(*body.Tags[0].TaskID) != ids[0] {
+					t.Errorf("round %d: %s announced %s, tasks %v", round, body.NVR, m.Body, ids)
+				}
+			}
+		}
+	}
+}

@@ -54,15 +54,19 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 	if err != nil && !kojiPermanent(err) {
 		return nil, err
 	}
+	fresh := err == nil
 	for i, t := range targets {
 		var st *koji.TagState
-		if err == nil {
+		if fresh {
 			st = &states[i]
 		}
-		r, terr := s.tagOne(ctx, h, t, st, log)
+		r, waited, terr := s.tagOne(ctx, h, t, st, log)
 		if terr != nil {
 			return nil, terr
 		}
+		// After a wait the plan's look is stale: the next targets look
+		// again.
+		fresh = fresh && !waited
 		results[i] = r
 	}
 	return results, nil
@@ -71,15 +75,15 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 // tagOne settles one target. st is what the plan's lookup found, nil
 // when it failed for good (then each attempt looks again, and a refusal
 // is announced).
-func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, log *slog.Logger) (plan.TagResult, error) {
-	r := plan.TagResult{Tag: t.Tag}
+func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, log *slog.Logger) (r plan.TagResult, waited bool, err error) {
+	r = plan.TagResult{Tag: t.Tag}
 	log = log.With("tag", t.Tag, "nvr", t.NVR)
 	for {
 		var (
 			wait    int // a pending task to wait on
 			started int // the task our tagBuild started
 		)
-		err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
+		err = s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
 			wait, started = 0, 0
 			cur := st
 			st = nil // any later attempt looks again first
@@ -114,21 +118,23 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 			s.m.failedTag.Inc()
 			log.Error("tagBuild refused", "fault", koji.FaultCode(err), "error", err)
 			r.Error = faultText(err)
-			return r, nil
+			return r, waited, nil
 		case err != nil:
-			return r, fmt.Errorf("tagging %s into %s: %w", t.NVR, t.Tag, err)
+			return r, waited, fmt.Errorf("tagging %s into %s: %w", t.NVR, t.Tag, err)
 		case started != 0:
-			won, err := s.settleRace(ctx, h, t, started, log)
-			if err != nil {
-				return r, err
-			}
-			if won != started {
+			won, serr := s.settleRace(ctx, h, t, started, log)
+			switch {
+			case serr != nil:
+				return r, waited, serr
+			case won == 0:
+				continue // ours cancelled, the build tagged meanwhile: look again
+			case won != started:
 				wait = won
-				break
+			default:
+				id := int64(started)
+				r.TaskID = &id
+				return r, waited, nil
 			}
-			id := int64(started)
-			r.TaskID = &id
-			return r, nil
 		case wait == 0:
 			if r.Error == AlreadyTagged {
 				s.m.alreadyTagged.Inc()
@@ -136,17 +142,18 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 			} else {
 				log.Info("build tagged by an earlier task of ours; no new task", "task_id", *r.TaskID)
 			}
-			return r, nil
+			return r, waited, nil
 		}
 		log.Info("a tagBuild task for the build is pending; waiting on it instead of starting another", "task_id", wait)
-		task, err := s.waitTask(ctx, h, wait, log)
-		if err != nil {
-			return r, err
+		waited = true
+		task, werr := s.waitTask(ctx, h, wait, log)
+		if werr != nil {
+			return r, waited, werr
 		}
 		if task.State == koji.TaskClosed || task.AlreadyTagged() {
 			id := int64(task.ID)
 			r.TaskID = &id
-			return r, nil
+			return r, waited, nil
 		}
 		// Canceled, or failed for a reason of its own: look again and,
 		// if the build is still not tagged, start a task.
@@ -157,25 +164,29 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 // settleRace handles two copies of an event that looked at the hub at
 // the same moment, in two processes, and both started a task: every
 // process agrees on the oldest pending task, and the others cancel their
-// own before a builder runs it. It returns the task that stands.
+// own before a builder runs it. It returns the task that stands, or 0
+// when ours was cancelled because the build got into the tag meanwhile
+// (the caller looks again to name the task that did it).
 func (s *Service) settleRace(ctx context.Context, h *hold, t koji.TagTarget, ours int, log *slog.Logger) (int, error) {
-	var oldest int
+	keep := ours
 	err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
 		states, err := s.tagger.TagStates(ctx, []koji.TagTarget{t})
 		if err != nil {
 			return err
 		}
-		oldest = ours
-		if tk := states[0].Task; tk != nil && tk.Pending() && tk.ID < ours {
-			oldest = tk.ID
+		switch tk := states[0].Task; {
+		case tk != nil && tk.Pending() && tk.ID < ours:
+			keep = tk.ID
+		case states[0].Tagged:
+			keep = 0
 		}
 		return nil
 	})
-	if err != nil || oldest == ours {
+	if err != nil || keep == ours {
 		// A lookup refused for good leaves our task standing.
 		return ours, nil
 	}
-	log.Warn("another process started a tagBuild task for the build at the same moment; cancelling ours", "task_id", ours, "kept", oldest)
+	log.Warn("another process started a tagBuild task for the build at the same moment; cancelling ours", "task_id", ours, "kept", keep)
 	err = s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
 		return s.tagger.CancelTask(ctx, ours)
 	})
@@ -183,7 +194,7 @@ func (s *Service) settleRace(ctx context.Context, h *hold, t koji.TagTarget, our
 		return 0, err
 	}
 	s.m.cancelled.Inc()
-	return oldest, nil
+	return keep, nil
 }
 
 // waitTask polls a pending task until it finishes.
