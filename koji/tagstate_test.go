@@ -3,6 +3,7 @@ package koji_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,37 @@ func TestHopeless(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "mts-no-such-host.invalid") || time.Since(start) > 5*time.Second {
 		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}
+
+// TestTaskTiming: the stand-in's tasks go FREE, ASSIGNED, OPEN, CLOSED,
+// within the timing asked for, and the build is in the tag only once the
+// task CLOSED.
+func TestTaskTiming(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskTiming(400*time.Millisecond, 800*time.Millisecond))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	start := time.Now()
+	id, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := []int{}
+	for {
+		state, _ := hub.TaskState(id)
+		if len(seen) == 0 || seen[len(seen)-1] != state {
+			seen = append(seen, state)
+			if tagged := len(hub.Tagged(tagName)) == 1; tagged != (state == koji.TaskClosed) {
+				t.Fatalf("state %d with the build tagged = %v", state, tagged)
+			}
+		}
+		if state == koji.TaskClosed {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(start)
+	if seen[0] != koji.TaskFree || !slices.Contains(seen, koji.TaskAssigned) || took < 400*time.Millisecond || took > 1500*time.Millisecond {
+		t.Fatalf("states %v, closed after %v", seen, took)
 	}
 }

@@ -32,8 +32,10 @@ func TestOutages(t *testing.T) {
 		away   func(hub *kojitest.Hub, m *mbsStandIn, away bool)
 		dep    string
 	}{
-		{"koji away 20s", 10000, 20 * time.Second, func(h *kojitest.Hub, _ *mbsStandIn, away bool) { h.SetAway(away) }, "koji"},
+		// The longest first: go test runs two parallel tests at a time on
+		// two cores, and the others fit in its shadow.
 		{"koji away 3min", 20000, 3 * time.Minute, func(h *kojitest.Hub, _ *mbsStandIn, away bool) { h.SetAway(away) }, "koji"},
+		{"koji away 20s", 10000, 20 * time.Second, func(h *kojitest.Hub, _ *mbsStandIn, away bool) { h.SetAway(away) }, "koji"},
 		{"mbs away 1min", 30000, time.Minute, func(_ *kojitest.Hub, m *mbsStandIn, away bool) { m.down.Store(away) }, "mbs"},
 	}
 	for _, tt := range tests {
