@@ -63,11 +63,19 @@ func newGates(min, max time.Duration, onState func(string, bool)) *gates {
 func (g *gates) add(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.deps[name]; ok {
-		return
+	g.dep(name)
+}
+
+// dep returns the named dependency, registering it when new; the caller
+// holds g.mu.
+func (g *gates) dep(name string) *dependency {
+	d, ok := g.deps[name]
+	if !ok {
+		d = &dependency{name: name, up: true, since: time.Now(), backoff: bus.Backoff{Min: g.min, Max: g.max}}
+		g.deps[name] = d
+		g.onState(name, true)
 	}
-	g.deps[name] = &dependency{name: name, up: true, since: time.Now(), backoff: bus.Backoff{Min: g.min, Max: g.max}}
-	g.onState(name, true)
+	return d
 }
 
 // notify wakes every waiter; the caller holds g.mu.
@@ -88,15 +96,15 @@ type dependency struct {
 	lastErr string
 	backoff bus.Backoff
 	nextTry time.Time
-	probing bool
+	prober  *hold // the event making the current probe, nil when none
 	waiters []*hold
 }
 
 func (g *gates) ok(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d := g.deps[name]
-	d.probing = false
+	d := g.dep(name)
+	d.prober = nil
 	if d.up {
 		return
 	}
@@ -111,7 +119,7 @@ func (g *gates) ok(name string) {
 func (g *gates) fail(name string, err error) (wentDown bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d := g.deps[name]
+	d := g.dep(name)
 	d.lastErr = err.Error()
 	switch {
 	case d.up:
@@ -119,12 +127,23 @@ func (g *gates) fail(name string, err error) (wentDown bool) {
 		d.nextTry = time.Now().Add(d.backoff.Next())
 		g.onState(name, false)
 		wentDown = true
-	case d.probing:
+	case d.prober != nil:
 		d.nextTry = time.Now().Add(d.backoff.Next())
 	}
-	d.probing = false
+	d.prober = nil
 	g.notify()
 	return wentDown
+}
+
+// abandon hands the probe back when its attempt ended with the caller's
+// context, neither a success nor the dependency's failure.
+func (g *gates) abandon(name string, h *hold) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if d := g.dep(name); d.prober == h {
+		d.prober = nil
+		g.notify()
+	}
 }
 
 // await returns when h may try again: the dependency is up, or it is h's
@@ -132,7 +151,7 @@ func (g *gates) fail(name string, err error) (wentDown bool) {
 // giveUp (when positive), or ctx's error.
 func (g *gates) await(ctx context.Context, name string, h *hold, giveUp time.Duration) error {
 	g.mu.Lock()
-	d := g.deps[name]
+	d := g.dep(name)
 	d.waiters = append(d.waiters, h)
 	defer func() {
 		d.waiters = slices.DeleteFunc(d.waiters, func(w *hold) bool { return w == h })
@@ -148,12 +167,12 @@ func (g *gates) await(ctx context.Context, name string, h *hold, giveUp time.Dur
 			return errGiveUp
 		}
 		oldest := slices.MinFunc(d.waiters, func(a, b *hold) int { return a.first.Compare(b.first) })
-		if !d.probing && oldest == h && !now.Before(d.nextTry) {
-			d.probing = true
+		if d.prober == nil && oldest == h && !now.Before(d.nextTry) {
+			d.prober = h
 			return nil
 		}
 		wait := time.Until(d.nextTry)
-		if d.probing || wait <= 0 {
+		if d.prober != nil || wait <= 0 {
 			wait = time.Second
 		}
 		if giveUp > 0 {
@@ -182,17 +201,19 @@ func (g *gates) sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// waitIntake blocks while a dependency is down with events waiting on it:
-// no new event is taken then, and those held are retried first. A
+// waitIntake blocks while events wait on a dependency: no new event is
+// taken then, and those held are retried first. A
 // dependency down with no waiter lets events in, so that one of them
 // probes it.
 func (g *gates) waitIntake(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for {
+		// Waiters of a dependency that came back are still counted
+		// until they have woken: they go on before any new event.
 		closed := false
 		for _, d := range g.deps {
-			if !d.up && len(d.waiters) > 0 {
+			if len(d.waiters) > 0 {
 				closed = true
 			}
 		}

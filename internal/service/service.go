@@ -364,6 +364,7 @@ func (s *Service) do(ctx context.Context, h *hold, dep string, permanent func(er
 			return err
 		}
 		if ctx.Err() != nil {
+			s.gates.abandon(dep, h)
 			return ctx.Err()
 		}
 		if s.gates.fail(dep, err) {

@@ -584,3 +584,54 @@ func TestTwinsInTwoProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedBackoff: events held on one dependency probe it one at a
+// time, the oldest first, on one backoff: four held events make about as
+// many attempts as one would, and no new event is taken meanwhile.
+func TestSharedBackoff(t *testing.T) {
+	var mu sync.Mutex
+	attempts, down := 0, true
+	var order []int64
+	src := sourceFunc(func(ev build.Event) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if down {
+			return nil, errors.New("connection refused")
+		}
+		order = append(order, ev.ID)
+		return nil, fmt.Errorf("done: %w", source.ErrNotFound)
+	})
+	ch := make(chan bus.Delivery, 10)
+	for i := range 10 {
+		ev := evJava
+		ev.ID = int64(i + 1)
+		ev.Version = fmt.Sprint(20240101000000 + i) // builds of their own
+		ch <- &fakeDelivery{ev: ev}
+	}
+	close(ch)
+	cfg := testCfg
+	cfg.Workers = 4
+	cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, 200*time.Millisecond
+	svc, err := New(cfg, &chanConsumer{ch}, &fakePub{}, newKoji(t, newHub(t)), src, loadRules(t, "fedora-mts-rules.yaml"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(context.Background()) }()
+	time.Sleep(1500 * time.Millisecond)
+	mu.Lock()
+	during := attempts
+	down = false
+	mu.Unlock()
+	<-done
+	// 4 first attempts, then one probe per 100-200 ms pause.
+	if during < 6 || during > 4+16 {
+		t.Errorf("%d attempts in 1.5 s with 4 events held, want one probe per pause", during)
+	}
+	// The held events go on before new ones are taken; the first of
+	// them to finish may already have taken the next.
+	if len(order) != 10 || slices.ContainsFunc(order[5:], func(id int64) bool { return id <= 4 }) {
+		t.Errorf("handled in the order %v: held events first, then the rest", order)
+	}
+}
