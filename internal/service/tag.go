@@ -55,18 +55,45 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 		return nil, err
 	}
 	fresh := err == nil
+	started := map[int]int{} // target index -> the task our tagBuild started
 	for i, t := range targets {
 		var st *koji.TagState
 		if fresh {
 			st = &states[i]
 		}
-		r, waited, terr := s.tagOne(ctx, h, t, st, log)
+		r, waited, id, terr := s.tagOne(ctx, h, t, st, false, log)
 		if terr != nil {
 			return nil, terr
+		}
+		if id != 0 {
+			started[i] = id
 		}
 		// After a wait the plan's look is stale: the next targets look
 		// again.
 		fresh = fresh && !waited
+		results[i] = r
+	}
+	if len(started) == 0 {
+		return results, nil
+	}
+	keep, err := s.settleRaces(ctx, h, targets, started, log)
+	if err != nil {
+		return nil, err
+	}
+	for i, ours := range started {
+		if keep[i] == ours {
+			continue
+		}
+		// Ours was cancelled: wait on the task that stands, or, when the
+		// build got into the tag meanwhile, look again to name its task.
+		var st *koji.TagState
+		if keep[i] != 0 {
+			st = &koji.TagState{TagTarget: targets[i], Task: &koji.Task{ID: keep[i], State: koji.TaskFree}}
+		}
+		r, _, _, terr := s.tagOne(ctx, h, targets[i], st, true, log)
+		if terr != nil {
+			return nil, terr
+		}
 		results[i] = r
 	}
 	return results, nil
@@ -74,15 +101,15 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 
 // tagOne settles one target. st is what the plan's lookup found, nil
 // when it failed for good (then each attempt looks again, and a refusal
-// is announced).
-func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, log *slog.Logger) (r plan.TagResult, waited bool, err error) {
+// is announced). Without settle, a task it starts is returned as
+// started for the caller to check against twins (settleRaces) with the
+// other targets'; with settle it checks it itself.
+func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, settle bool, log *slog.Logger) (r plan.TagResult, waited bool, started int, err error) {
 	r = plan.TagResult{Tag: t.Tag}
 	log = log.With("tag", t.Tag, "nvr", t.NVR)
 	for {
-		var (
-			wait    int // a pending task to wait on
-			started int // the task our tagBuild started
-		)
+		wait := 0 // a pending task to wait on
+		started = 0
 		err = s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
 			wait, started = 0, 0
 			cur := st
@@ -118,14 +145,19 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 			s.m.failedTag.Inc()
 			log.Error("tagBuild refused", "fault", koji.FaultCode(err), "error", err)
 			r.Error = faultText(err)
-			return r, waited, nil
+			return r, waited, 0, nil
 		case err != nil:
-			return r, waited, fmt.Errorf("tagging %s into %s: %w", t.NVR, t.Tag, err)
+			return r, waited, 0, fmt.Errorf("tagging %s into %s: %w", t.NVR, t.Tag, err)
+		case started != 0 && !settle:
+			id := int64(started)
+			r.TaskID = &id
+			return r, waited, started, nil
 		case started != 0:
-			won, serr := s.settleRace(ctx, h, t, started, log)
+			keep, serr := s.settleRaces(ctx, h, []koji.TagTarget{t}, map[int]int{0: started}, log)
+			won := keep[0]
 			switch {
 			case serr != nil:
-				return r, waited, serr
+				return r, waited, 0, serr
 			case won == 0:
 				continue // ours cancelled, the build tagged meanwhile: look again
 			case won != started:
@@ -133,7 +165,7 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 			default:
 				id := int64(started)
 				r.TaskID = &id
-				return r, waited, nil
+				return r, waited, started, nil
 			}
 		case wait == 0:
 			if r.Error == AlreadyTagged {
@@ -142,18 +174,18 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 			} else {
 				log.Info("build tagged by an earlier task of ours; no new task", "task_id", *r.TaskID)
 			}
-			return r, waited, nil
+			return r, waited, 0, nil
 		}
 		log.Info("a tagBuild task for the build is pending; waiting on it instead of starting another", "task_id", wait)
 		waited = true
 		task, werr := s.waitTask(ctx, h, wait, log)
 		if werr != nil {
-			return r, waited, werr
+			return r, waited, 0, werr
 		}
 		if task.State == koji.TaskClosed || task.AlreadyTagged() {
 			id := int64(task.ID)
 			r.TaskID = &id
-			return r, waited, nil
+			return r, waited, 0, nil
 		}
 		// Canceled, or failed for a reason of its own: look again and,
 		// if the build is still not tagged, start a task.
@@ -161,39 +193,56 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 	}
 }
 
-// settleRace handles two copies of an event that looked at the hub at
-// the same moment, in two processes, and both started a task: every
-// process agrees on the oldest pending task, and the others cancel their
-// own before a builder runs it. It returns the task that stands, or 0
-// when ours was cancelled because the build got into the tag meanwhile
-// (the caller looks again to name the task that did it).
-func (s *Service) settleRace(ctx context.Context, h *hold, t koji.TagTarget, ours int, log *slog.Logger) (int, error) {
-	keep := ours
+// settleRaces handles copies of an event that looked at the hub at the
+// same moment, in two processes, and both started tasks: one more look
+// (one multiCall for the targets given, by index, with the tasks we
+// started) and every process agrees on the oldest pending task for each;
+// the others cancel their own before a builder runs it. It returns, by
+// index, the task that stands, or 0 where ours was cancelled because the
+// build got into the tag meanwhile (the caller looks again to name the
+// task that did it).
+func (s *Service) settleRaces(ctx context.Context, h *hold, targets []koji.TagTarget, ours map[int]int, log *slog.Logger) (map[int]int, error) {
+	keep := make(map[int]int, len(ours))
+	idx := make([]int, 0, len(ours))
+	look := make([]koji.TagTarget, 0, len(ours))
+	for i, id := range ours {
+		keep[i] = id
+		idx = append(idx, i)
+		look = append(look, targets[i])
+	}
 	err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
-		states, err := s.tagger.TagStates(ctx, []koji.TagTarget{t})
+		states, err := s.tagger.TagStates(ctx, look)
 		if err != nil {
 			return err
 		}
-		switch tk := states[0].Task; {
-		case tk != nil && tk.Pending() && tk.ID < ours:
-			keep = tk.ID
-		case states[0].Tagged:
-			keep = 0
+		for j, i := range idx {
+			switch tk := states[j].Task; {
+			case tk != nil && tk.Pending() && tk.ID < ours[i]:
+				keep[i] = tk.ID
+			case states[j].Tagged:
+				keep[i] = 0
+			}
 		}
 		return nil
 	})
-	if err != nil || keep == ours {
-		// A lookup refused for good leaves our task standing.
+	if err != nil {
+		// A look refused for good leaves our tasks standing.
 		return ours, nil
 	}
-	log.Warn("another process started a tagBuild task for the build at the same moment; cancelling ours", "task_id", ours, "kept", keep)
-	err = s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
-		return s.tagger.CancelTask(ctx, ours)
-	})
-	if err != nil && !kojiPermanent(err) {
-		return 0, err
+	for _, i := range idx {
+		if keep[i] == ours[i] {
+			continue
+		}
+		log.Warn("another process started a tagBuild task for the build at the same moment; cancelling ours",
+			"nvr", targets[i].NVR, "tag", targets[i].Tag, "task_id", ours[i], "kept", keep[i])
+		err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
+			return s.tagger.CancelTask(ctx, ours[i])
+		})
+		if err != nil && !kojiPermanent(err) {
+			return nil, err
+		}
+		s.m.cancelled.Inc()
 	}
-	s.m.cancelled.Inc()
 	return keep, nil
 }
 
