@@ -217,6 +217,8 @@ func (s *Service) settleRaces(ctx context.Context, h *hold, targets []koji.TagTa
 		}
 		for j, i := range idx {
 			switch tk := states[j].Task; {
+			case tk != nil && tk.ID == ours[i] && !tk.Pending():
+				// Ours already ran: it is the task that tagged.
 			case tk != nil && tk.Pending() && tk.ID < ours[i]:
 				keep[i] = tk.ID
 			case states[j].Tagged:
