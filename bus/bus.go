@@ -11,10 +11,11 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// Delivery is one received event. Exactly one of Ack or Nack must be
-// called: Ack once the outcome is durable (processed, or deliberately
-// dropped), Nack to hand the event back to the broker after a transient
-// failure (redelivery or dead letter, as the broker is set up).
+// Delivery is one received event. Ack it once the outcome is durable
+// (processed, deliberately dropped, or parked). There is no Nack: an
+// event is never handed back (ActiveMQ would move it to its dead letter
+// queue at once); one the service cannot finish stays unacknowledged, and
+// the broker delivers it again once the connection is gone.
 type Delivery interface {
 	Event() build.Event
 	// MessageID identifies the message on its bus, for logs.
@@ -22,7 +23,6 @@ type Delivery interface {
 	// Body is the message body as received.
 	Body() []byte
 	Ack(ctx context.Context) error
-	Nack(ctx context.Context) error
 }
 
 // Consumer hands over decoded events. Receive is safe for concurrent use by

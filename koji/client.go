@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -42,8 +43,8 @@ type options struct {
 // WithLogger sets the logger; the default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithObserver registers fn, called once per hub call (retries included in
-// d) with the call's outcome, so that callers can export latency and
+// WithObserver registers fn, called once per hub call (a resend or a new
+// login included in d) with the call's outcome, so that callers can export latency and
 // faults by code (see FaultCode) under names of their own.
 func WithObserver(fn func(method string, d time.Duration, err error)) Option {
 	return func(o *options) { o.observer = fn }
@@ -90,7 +91,8 @@ type Client struct {
 	idle  chan *slot
 	slots []*slot
 
-	mu sync.Mutex // guards the sess of every slot
+	mu  sync.Mutex // guards the sess of every slot, and uid
+	uid int64      // the logged-in user's id, once known
 }
 
 // slot is one place for a session in the client's pool; it is empty
@@ -212,6 +214,9 @@ func (c *Client) AuthMethod() string {
 	return c.authType
 }
 
+// Config returns the profile the client was made from.
+func (c *Client) Config() *Config { return &c.cfg }
+
 // Server returns the hub URL.
 func (c *Client) Server() string { return c.cfg.Server }
 
@@ -226,10 +231,10 @@ type request struct {
 	method string
 	params []any
 	auth   bool
-	// beforeResend, when set, runs before a call is sent again after a
-	// transport error (the first attempt may have reached the hub); an
-	// error from it ends the call.
-	beforeResend func(ctx context.Context) error
+	// noResend keeps the call from being sent again after a broken
+	// connection: for calls that write, where the hub may have run the
+	// first one (released hubs do not check call numbers).
+	noResend bool
 	// noRelogin skips the new login on an expired session (for logout,
 	// where a new session would only be ended again).
 	noRelogin bool
@@ -276,13 +281,11 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 		sess     *session
 		callnum  int64 = -1
 		relogged bool
-		attempt  int
+		resent   bool
 	)
 	for {
 		err = nil
 		if r.auth && sess == nil {
-			// A failed login (hub offline, connection lost) is retried
-			// like the call itself.
 			sess, err = c.session(ctx, r.slot)
 			callnum = -1
 		}
@@ -308,46 +311,25 @@ func (c *Client) doCall(ctx context.Context, r request, out any) error {
 			c.dropSession(r.slot, sess)
 			sess = nil
 			continue
-		case IsServerOffline(err):
-			// The hub refused the call before running it: a new number.
-			callnum = -1
-		case isTransient(err):
-			if !r.auth && !c.cfg.AnonRetry {
-				return err
-			}
-			// Same call number: the hub may have seen the first attempt.
-		default:
-			return err
+		case brokenConnection(err) && !resent && !r.noResend:
+			// The connection broke: the hub may or may not have seen the
+			// call. Once more with the same call number, which is what
+			// belongs to one call; anything longer is the caller's to
+			// decide.
+			c.log.InfoContext(ctx, "koji connection broken, sending the call once more", "method", r.method, "error", err)
+			resent = true
+			continue
 		}
-		attempt++
-		if attempt > c.cfg.MaxRetries {
-			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
-		}
-		wait := c.cfg.RetryInterval
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return fmt.Errorf("%w (no time left for another attempt)", err)
-		}
-		c.log.WarnContext(ctx, "koji call failed, retrying", "method", r.method, "attempt", attempt, "wait", wait, "error", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
-		case <-t.C:
-		}
-		if r.beforeResend != nil && isTransient(err) && !IsServerOffline(err) {
-			if herr := r.beforeResend(ctx); herr != nil {
-				return herr
-			}
-		}
+		return err
 	}
 }
 
-// isTransient reports errors worth another attempt of the same request.
-func isTransient(err error) bool {
+// brokenConnection reports a call whose connection failed, as opposed to a
+// hub that answered.
+func brokenConnection(err error) bool {
 	var te *TransportError
-	var he *HTTPError
-	return errors.As(err, &te) || (errors.As(err, &he) && he.StatusCode >= 500)
+	var dns *net.DNSError
+	return errors.As(err, &te) && !errors.As(err, &dns)
 }
 
 func decode(method string, data []byte, out any) error {

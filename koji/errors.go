@@ -104,11 +104,6 @@ type LoginError struct {
 func (e *LoginError) Error() string { return fmt.Sprintf("koji %s login: %v", e.Method, e.Err) }
 func (e *LoginError) Unwrap() error { return e.Err }
 
-// ErrAlreadyTagged is returned by TagBuild when a retry after a transport
-// error finds the build already in the tag: the first attempt reached the
-// hub, and the build is where it was meant to go.
-var ErrAlreadyTagged = errors.New("koji: build is already tagged")
-
 // ErrNoCredentials is returned by Login when the client has no way to log in.
 var ErrNoCredentials = errors.New("koji: no credentials configured (authtype, cert or keytab)")
 

@@ -159,23 +159,12 @@ type User struct {
 
 // TagBuild asks the hub to tag the build nvr into tag and returns the id of
 // the tagBuild task; the tagging happens when the task runs, so it can
-// still fail later (see GetTaskInfo and GetTaskResult). When the request
-// must be sent again after a transport error, TagBuild first checks whether
-// the build is already in the tag and then returns ErrAlreadyTagged.
+// still fail later (see TaskState). It is never sent twice: after a broken
+// connection the hub may have made a task, and only a look at the hub
+// (TagStates) can tell.
 func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
 	var id int
-	err := c.call(ctx, request{
-		method: "tagBuild",
-		params: []any{tag, nvr},
-		auth:   true,
-		beforeResend: func(ctx context.Context) error {
-			tagged, err := c.IsTagged(ctx, tag, nvr)
-			if err == nil && tagged {
-				return fmt.Errorf("%s in %s: %w", nvr, tag, ErrAlreadyTagged)
-			}
-			return nil
-		},
-	}, &id)
+	err := c.call(ctx, request{method: "tagBuild", params: []any{tag, nvr}, auth: true, noResend: true}, &id)
 	if err != nil {
 		return 0, fmt.Errorf("tagBuild %s into %s: %w", nvr, tag, err)
 	}
@@ -185,7 +174,7 @@ func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
 // TagBuildBypass tags nvr into tag at once, without a task (needs the
 // "tag" permission). An already tagged build gives a TagError fault.
 func (c *Client) TagBuildBypass(ctx context.Context, tag, nvr string, force bool) error {
-	err := c.call(ctx, request{method: "tagBuildBypass", params: []any{tag, nvr, force}, auth: true}, nil)
+	err := c.call(ctx, request{method: "tagBuildBypass", params: []any{tag, nvr, force}, auth: true, noResend: true}, nil)
 	if err != nil {
 		return fmt.Errorf("tagBuildBypass %s into %s: %w", nvr, tag, err)
 	}

@@ -66,6 +66,12 @@ type Config struct {
 	Prefetch int
 	// TopicPrefix is put before published topics.
 	TopicPrefix string
+	// ParkingQueue, when set, is the durable queue Park sends events the
+	// service gave up on to (parking_queue), through the default
+	// exchange; otherwise ParkingRoutingKey (parking_routing_key) is
+	// used on Exchange. With neither the publisher cannot park.
+	ParkingQueue      string
+	ParkingRoutingKey string
 	// Schema is sent as fedora_messaging_schema.
 	Schema string
 	// Heartbeat is the AMQP heart-beat interval, 10s by default.

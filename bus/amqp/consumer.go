@@ -14,11 +14,11 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// ErrConnectionLost is returned by Ack and Nack when the channel the
+// ErrConnectionLost is returned by Ack when the channel the
 // message came on is closed: the broker will deliver the message again.
 var ErrConnectionLost = errors.New("amqp: connection lost before acknowledgement")
 
-// ErrSettled is returned by a second Ack or Nack of the same delivery.
+// ErrSettled is returned by a second Ack of the same delivery.
 var ErrSettled = errors.New("amqp: delivery already acknowledged")
 
 // Consumer reads MBS events from a durable queue with manual
@@ -189,13 +189,7 @@ func (d *delivery) Priority() int64 {
 // Ack acknowledges the message. AMQP 0-9-1 does not confirm an ack; what
 // can be checked is that the channel the message came on is still open,
 // since an ack on a later channel would be refused by the broker.
-func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
-
-// Nack returns the message to the queue (requeue): the caller uses Nack
-// after a transient failure, and the message should be tried again.
-func (d *delivery) Nack(ctx context.Context) error { return d.settle(ctx, false) }
-
-func (d *delivery) settle(ctx context.Context, ack bool) error {
+func (d *delivery) Ack(ctx context.Context) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return ErrSettled
 	}
@@ -205,13 +199,7 @@ func (d *delivery) settle(ctx context.Context, ack bool) error {
 	if d.ch.IsClosed() {
 		return fmt.Errorf("message %s: %w", d.m.MessageId, ErrConnectionLost)
 	}
-	var err error
-	if ack {
-		err = d.m.Ack(false)
-	} else {
-		err = d.m.Nack(false, true)
-	}
-	if err != nil {
+	if err := d.m.Ack(false); err != nil {
 		return fmt.Errorf("message %s: %w: %w", d.m.MessageId, ErrConnectionLost, err)
 	}
 	return nil

@@ -47,49 +47,65 @@ func (p *Publisher) RoutingKey(topic string) string {
 }
 
 // Publish sends body (a JSON object) and returns once the broker confirmed
-// it. A send that fails on a broken connection is tried once more on a new
-// one.
+// it. It makes one attempt: a send that fails drops the connection, and
+// the next call dials again.
 func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) error {
-	key := p.RoutingKey(topic)
-	var err error
-	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
-		var ch *amqp.Channel
-		ch, err = p.channel()
+	return p.publish(ctx, p.cfg.PublishExchange, p.RoutingKey(topic), body, nil, false)
+}
+
+// Park sends body, with headers, to the parking queue or routing key
+// (bus.Parker), and returns once the broker confirmed it.
+func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]string) error {
+	switch {
+	case p.cfg.ParkingQueue != "":
+		return p.publish(ctx, "", p.cfg.ParkingQueue, body, headers, true)
+	case p.cfg.ParkingRoutingKey != "":
+		return p.publish(ctx, p.cfg.PublishExchange, p.cfg.ParkingRoutingKey, body, headers, false)
+	}
+	return errors.New("amqp: no parking_queue or parking_routing_key configured")
+}
+
+func (p *Publisher) publish(ctx context.Context, exchange, key string, body []byte, headers map[string]string, declare bool) error {
+	ch, err := p.channel()
+	if err == nil && declare {
+		_, err = ch.QueueDeclare(key, true, false, false, false, nil)
 		if err != nil {
-			break
+			p.drop(ch, err)
 		}
-		err = p.send(ctx, ch, key, body)
+	}
+	if err == nil {
+		err = p.send(ctx, ch, exchange, key, body, headers)
 		if err == nil {
 			p.metrics.Published.Inc()
 			return nil
 		}
-		if ctx.Err() != nil {
-			break
+		if ctx.Err() == nil {
+			p.drop(ch, err)
 		}
-		p.drop(ch, err)
-	}
-	if err == nil {
-		err = ctx.Err()
 	}
 	p.metrics.PublishErrors.Inc()
 	return fmt.Errorf("amqp: publish to %s: %w", key, err)
 }
 
-func (p *Publisher) send(ctx context.Context, ch *amqp.Channel, key string, body []byte) error {
+func (p *Publisher) send(ctx context.Context, ch *amqp.Channel, exchange, key string, body []byte, extra map[string]string) error {
 	now := time.Now().UTC()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, p.cfg.PublishExchange, key, false, false, amqp.Publishing{
+	headers := amqp.Table{
+		"fedora_messaging_schema":   p.cfg.Schema,
+		"fedora_messaging_severity": int32(SeverityInfo),
+		"sent-at":                   now.Format("2006-01-02T15:04:05.000000-07:00"),
+		"priority":                  int32(0),
+	}
+	for k, v := range extra {
+		headers[k] = v
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, amqp.Publishing{
 		ContentType:     "application/json",
 		ContentEncoding: "utf-8",
 		DeliveryMode:    amqp.Persistent,
 		MessageId:       uuid.NewString(),
 		Timestamp:       now,
-		Headers: amqp.Table{
-			"fedora_messaging_schema":   p.cfg.Schema,
-			"fedora_messaging_severity": int32(SeverityInfo),
-			"sent-at":                   now.Format("2006-01-02T15:04:05.000000-07:00"),
-			"priority":                  int32(0),
-		},
-		Body: body,
+		Headers:         headers,
+		Body:            body,
 	})
 	if err != nil {
 		return err

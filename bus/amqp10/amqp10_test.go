@@ -108,17 +108,10 @@ func TestConsumeOverTLS(t *testing.T) {
 	if err := d1.Ack(context.Background()); !errors.Is(err, ErrSettled) {
 		t.Errorf("second Ack: %v, want ErrSettled", err)
 	}
-	if err := d2.Nack(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	again := bustest.Receive(t, c, 10*time.Second)
-	if again.Event().ID != 2 {
-		t.Fatalf("after Nack got event %d, want 2 again", again.Event().ID)
-	}
-	ack(t, again)
+	ack(t, d2)
 	bustest.ExpectNothing(t, c, 300*time.Millisecond)
-	if got := bustest.Counter(t, reg, bus.MetricReceived, "amqp10"); got != 4 {
-		t.Errorf("received %v, want 4 (two events, one malformed, one redelivery)", got)
+	if got := bustest.Counter(t, reg, bus.MetricReceived, "amqp10"); got != 3 {
+		t.Errorf("received %v, want 3 (two events, one malformed)", got)
 	}
 	if got := bustest.Counter(t, reg, bus.MetricMalformed, "amqp10"); got != 1 {
 		t.Errorf("malformed %v, want 1", got)

@@ -79,6 +79,9 @@ type Config struct {
 	Prefetch int
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
 	TopicPrefix string
+	// ParkingQueue (parking_queue) receives the events that waited past
+	// retry_give_up_after; empty means the publisher cannot park.
+	ParkingQueue string
 	// IdleTimeout is the longest silence accepted from a broker before
 	// the connection counts as dead; the broker is asked to send
 	// something at least twice as often. 30s by default.

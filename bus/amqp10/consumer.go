@@ -222,16 +222,6 @@ func (d *delivery) Ack(ctx context.Context) error {
 	return d.settle(ctx, func() error { return d.rcv.AcceptMessage(ctx, d.msg) })
 }
 
-// Nack hands the message back as modified with delivery-failed, so that
-// the broker counts the attempt: it delivers the message again, or moves
-// it to a dead letter queue once its redelivery limit is reached, as the
-// broker is set up.
-func (d *delivery) Nack(ctx context.Context) error {
-	return d.settle(ctx, func() error {
-		return d.rcv.ModifyMessage(ctx, d.msg, &amqp.ModifyMessageOptions{DeliveryFailed: true})
-	})
-}
-
 func (d *delivery) settle(ctx context.Context, send func() error) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return ErrSettled

@@ -78,6 +78,19 @@ func (p *Publisher) Send(ctx context.Context, address string, body []byte, props
 	return nil
 }
 
+// Park sends body, with headers as application properties, to the parking
+// queue and waits for the broker's disposition (bus.Parker).
+func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]string) error {
+	if p.cfg.ParkingQueue == "" {
+		return errors.New("amqp10: no parking_queue configured")
+	}
+	props := make(map[string]any, len(headers))
+	for k, v := range headers {
+		props[k] = v
+	}
+	return p.Send(ctx, p.cfg.queuePrefix+p.cfg.ParkingQueue, body, props)
+}
+
 func (p *Publisher) send(ctx context.Context, address string, body []byte, props map[string]any) error {
 	snd, conn, err := p.sender(ctx, address)
 	if err != nil {

@@ -190,7 +190,3 @@ func (d *delivery) Topic() string { return d.env.Topic }
 
 // Ack does nothing: fedmsg cannot acknowledge.
 func (d *delivery) Ack(context.Context) error { return nil }
-
-// Nack does nothing: fedmsg cannot hand a message back, so an event whose
-// processing failed is lost unless the caller retries it itself.
-func (d *delivery) Nack(context.Context) error { return nil }

@@ -4,7 +4,7 @@
 //
 // fedmsg has no acknowledgement and no broker-side queue: whatever is
 // published while the service is down or reconnecting is lost, and a
-// restart can miss events. Ack and Nack are therefore no-ops. Gaps in a
+// restart can miss events. Ack is therefore a no-op. Gaps in a
 // sender's message counter are counted so that losses show up in metrics.
 package fedmsg
 
@@ -49,6 +49,10 @@ type Config struct {
 	TopicPrefix string
 	// Username is the envelope's username; the process's user by default.
 	Username string
+	// ParkingTopic, relative like the announcements' topics, is where
+	// Park publishes events the service gave up on (parking_routing_key);
+	// empty: the publisher cannot park.
+	ParkingTopic string
 }
 
 // Envelope is a fedmsg message as sent on the wire (the second frame).

@@ -24,6 +24,7 @@ import (
 // subscribers that are not connected at that moment never see it.
 type Publisher struct {
 	prefix   string
+	parking  string
 	username string
 	log      *slog.Logger
 	metrics  *bus.Metrics
@@ -63,7 +64,7 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 		return nil, fmt.Errorf("fedmsg: %w", err)
 	}
 	return &Publisher{
-		prefix: cfg.TopicPrefix, username: cfg.Username,
+		prefix: cfg.TopicPrefix, username: cfg.Username, parking: cfg.ParkingTopic,
 		log: o.Logger.With("bus", "fedmsg"), metrics: bus.NewMetrics(o.Registerer, "fedmsg"),
 		sock: sock, cancel: cancel,
 	}, nil
@@ -104,6 +105,23 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 	}
 	p.metrics.Published.Inc()
 	return nil
+}
+
+// Park publishes {"headers": headers, "msg": body} on the parking topic
+// (bus.Parker): fedmsg messages carry no headers of their own. Like any
+// fedmsg message it reaches only the subscribers connected at the time.
+func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]string) error {
+	if p.parking == "" {
+		return errors.New("fedmsg: no parking_routing_key configured")
+	}
+	wrapped, err := json.Marshal(struct {
+		Headers map[string]string `json:"headers"`
+		Msg     json.RawMessage   `json:"msg"`
+	}{headers, body})
+	if err != nil {
+		return fmt.Errorf("fedmsg: park: %w", err)
+	}
+	return p.Publish(ctx, p.parking, wrapped)
 }
 
 // Close unbinds.

@@ -79,6 +79,9 @@ type Config struct {
 	Prefetch int
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
 	TopicPrefix string
+	// ParkingQueue is where Park sends events the service gave up on
+	// (parking_queue); empty: the publisher cannot park.
+	ParkingQueue string
 	// Connections is how many connections a Publisher keeps, 1 to
 	// MaxConnections, DefaultConnections by default. The client library
 	// waits for a message's receipt holding its connection, so one

@@ -19,13 +19,13 @@ import (
 // and fails at the first read, inside STOMP CONNECT: both end up here.
 var ErrClientCertRefused = errors.New("client certificate refused")
 
-// ErrConnectionLost is returned by Ack and Nack when the connection the
+// ErrConnectionLost is returned by Ack when the connection the
 // message came on is gone (the broker will deliver the message again), or
 // when the broker's receipt did not come within a heart-beat interval, in
 // which case the outcome is unknown and the message may come again.
 var ErrConnectionLost = errors.New("stomp: connection lost before acknowledgement")
 
-// ErrSettled is returned by a second Ack or Nack of the same delivery.
+// ErrSettled is returned by a second Ack of the same delivery.
 var ErrSettled = errors.New("stomp: delivery already acknowledged")
 
 // BrokerError is the text of a broker's ERROR frame, which the client

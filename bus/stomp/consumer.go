@@ -283,15 +283,7 @@ func (d *delivery) Body() []byte       { return d.msg.Body }
 // Ack acknowledges and waits until the broker has processed the ACK:
 // claiming success for an ACK lost with its connection would hide the
 // broker's redelivery from the caller.
-func (d *delivery) Ack(ctx context.Context) error { return d.settle(ctx, true) }
-
-// Nack hands the message back. ActiveMQ moves it to its dead letter queue
-// (ActiveMQ.DLQ) at once; RabbitMQ requeues it, because the client library
-// cannot add requeue:false to a NACK; a RabbitMQ policy with a delivery
-// limit and a dead letter exchange stops a message that always fails.
-func (d *delivery) Nack(ctx context.Context) error { return d.settle(ctx, false) }
-
-func (d *delivery) settle(ctx context.Context, ack bool) error {
+func (d *delivery) Ack(ctx context.Context) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return ErrSettled
 	}
@@ -300,12 +292,7 @@ func (d *delivery) settle(ctx context.Context, ack bool) error {
 		return fmt.Errorf("message %s: %w", d.id, ErrConnectionLost)
 	default:
 	}
-	var err error
-	if ack {
-		err = d.s.conn.Ack(d.msg)
-	} else {
-		err = d.s.conn.Nack(d.msg)
-	}
+	err := d.s.conn.Ack(d.msg)
 	if err == nil {
 		err = d.s.confirm(ctx)
 	}

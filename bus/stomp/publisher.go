@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/fedora-modularity/mts/bus"
 )
@@ -46,7 +47,10 @@ type slot struct {
 	next int // the endpoint dialled next
 }
 
-var _ bus.Publisher = (*Publisher)(nil)
+var (
+	_ bus.Publisher = (*Publisher)(nil)
+	_ bus.Parker    = (*Publisher)(nil)
+)
 
 // NewPublisher checks cfg; it connects on the first Publish.
 func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
@@ -75,10 +79,22 @@ func (p *Publisher) Destination(topic string) string {
 }
 
 // Publish sends body and returns nil only once the broker has acknowledged
-// it with a receipt. A failed send is tried once more on a fresh
-// connection, which may be to the next broker.
+// it with a receipt. It makes one attempt: a failed send drops the
+// connection, and the next call dials again, maybe the next broker.
 func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) error {
-	dest := p.Destination(topic)
+	return p.send(ctx, p.Destination(topic), body, nil)
+}
+
+// Park sends body to /queue/<ParkingQueue>, persistent, with headers, and
+// waits for the receipt (bus.Parker).
+func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]string) error {
+	if p.cfg.ParkingQueue == "" {
+		return errors.New("stomp: no parking_queue configured")
+	}
+	return p.send(ctx, "/queue/"+p.cfg.ParkingQueue, body, headers)
+}
+
+func (p *Publisher) send(ctx context.Context, dest string, body []byte, headers map[string]string) error {
 	var s *slot
 	select {
 	case s = <-p.idle:
@@ -87,32 +103,23 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 		return fmt.Errorf("stomp: publish to %s: %w", dest, ctx.Err())
 	}
 	defer func() { p.idle <- s }()
-	var err error
-	for attempt := 0; attempt < 2 && ctx.Err() == nil; attempt++ {
-		var conn *stomp.Conn
-		conn, err = p.connection(ctx, s)
-		if err != nil {
-			break
-		}
-		err = await(ctx, func() error {
-			return conn.Send(dest, "application/json", body,
-				stomp.SendOpt.Receipt,
-				stomp.SendOpt.Header("persistent", "true"))
-		})
+	opts := []func(*frame.Frame) error{stomp.SendOpt.Receipt, stomp.SendOpt.Header("persistent", "true")}
+	for k, v := range headers {
+		opts = append(opts, stomp.SendOpt.Header(k, v))
+	}
+	conn, err := p.connection(ctx, s)
+	if err == nil {
+		err = await(ctx, func() error { return conn.Send(dest, "application/json", body, opts...) })
 		if err == nil {
 			p.metrics.Published.Inc()
 			return nil
 		}
-		if ctx.Err() != nil {
-			break
+		if ctx.Err() == nil {
+			if be := brokerError("", err); be != nil {
+				err = be
+			}
+			p.drop(s, conn, err)
 		}
-		if be := brokerError("", err); be != nil {
-			err = be
-		}
-		p.drop(s, conn, err)
-	}
-	if ctx.Err() != nil && err == nil {
-		err = ctx.Err()
 	}
 	p.metrics.PublishErrors.Inc()
 	return fmt.Errorf("stomp: publish to %s: %w", dest, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/fedora-modularity/mts/bus/amqp"
 	"github.com/fedora-modularity/mts/bus/amqp10"
 	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/app"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -36,7 +37,7 @@ func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
 	}
 	probs = append(probs, cfg.Check(config.CheckOptions{
 		Rules: func(paths []string) []config.Problem {
-			_, err := ruleset.Load(paths, ruleset.Options{DefaultState: cfg.BuildState})
+			_, err := ruleset.Load(paths, app.RuleLoadOptions(cfg))
 			if err == nil {
 				return nil
 			}
@@ -125,7 +126,7 @@ func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
 	}
 	switch cfg.MessagingBackend {
 	case config.BackendRhmsg:
-		sc, ac := stompConfig(cfg), amqp10Config(cfg)
+		sc, ac := app.StompConfig(cfg), app.AMQP10Config(cfg)
 		probes = append(probes, config.Probe{Name: "connecting", Key: "rhmsg_brokers", Try: func(ctx context.Context) error {
 			if cfg.RhmsgAMQP10() {
 				return amqp10.Probe(ctx, ac)
@@ -133,7 +134,7 @@ func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
 			return stomp.Probe(ctx, sc)
 		}})
 	case config.BackendFedoraMessaging:
-		ac, err := fedoraMessagingConfig(cfg)
+		ac, err := app.AMQPConfig(cfg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -146,7 +147,7 @@ func connectProbes(cfg *config.Config) ([]config.Probe, func(), error) {
 		}
 	}
 	if !cfg.DryRun || cfg.ModulemdSource == config.SourceKoji {
-		kc, err := newKoji(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		kc, err := app.NewKoji(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 		if err != nil {
 			return nil, nil, fmt.Errorf("koji_profile: %w", err)
 		}
@@ -216,4 +217,11 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func backendName(cfg *config.Config) string {
+	if cfg.Dev {
+		return "dev"
+	}
+	return cfg.MessagingBackend
 }

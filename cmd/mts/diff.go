@@ -6,9 +6,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/rulediff"
+	"github.com/fedora-modularity/mts/internal/source"
 )
 
 func diffCommand() *cli.Command {
@@ -40,7 +40,7 @@ could be decided; 2 on usage errors.`,
 			}
 			opts := rulediff.LoadOptions{States: c.StringSlice("state")}
 			if d := c.String("modulemd-dir"); d != "" {
-				dir, err := mbs.NewDir(d)
+				dir, err := source.NewDir(d)
 				if err != nil {
 					return failErr(err)
 				}

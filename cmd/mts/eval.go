@@ -9,9 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/eval"
-	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/internal/source"
 )
 
 func rulesFlag() *cli.StringSliceFlag {
@@ -43,7 +43,7 @@ func modulemdDir(c *cli.Context) (eval.ModulemdSource, error) {
 	if d == "" {
 		return nil, nil
 	}
-	dir, err := mbs.NewDir(d)
+	dir, err := source.NewDir(d)
 	if err != nil {
 		return nil, failErr(err)
 	}

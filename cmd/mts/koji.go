@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,6 +48,15 @@ well, 1 when a problem was found, 2 on usage errors.`,
 	}
 }
 
+// kojiRetry runs fn with the profile's max_retries and retry_interval,
+// printing a line per retry, and gives up at once on what cannot get
+// better (koji.Retry).
+func kojiRetry(c *cli.Context, cl *koji.Client, what string, fn func(ctx context.Context) error) error {
+	return koji.Retry(c.Context, cl.Config(), func(attempt int, wait time.Duration, err error) {
+		fmt.Fprintf(c.App.ErrWriter, "%s failed (attempt %d), trying again in %s: %v\n", what, attempt, wait, err)
+	}, fn)
+}
+
 func kojiClient(c *cli.Context) (*koji.Client, error) {
 	if err := noArgs(c); err != nil {
 		return nil, err
@@ -83,7 +94,11 @@ func kojiWhoami(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	u, err := cl.GetLoggedInUser(c.Context)
+	var u *koji.User
+	err = kojiRetry(c, cl, "login", func(ctx context.Context) error {
+		u, err = cl.GetLoggedInUser(ctx)
+		return err
+	})
 	if err != nil {
 		return failErr(err)
 	}
@@ -125,7 +140,11 @@ func kojiCheck(c *cli.Context) error {
 	}
 	defer cl.Close()
 	defer func() { _ = cl.Logout(c.Context) }()
-	u, err := cl.GetLoggedInUser(c.Context)
+	var u *koji.User
+	err = kojiRetry(c, cl, "login", func(ctx context.Context) error {
+		u, err = cl.GetLoggedInUser(ctx)
+		return err
+	})
 	if err != nil {
 		return failErr(err)
 	}
@@ -138,7 +157,12 @@ func kojiCheck(c *cli.Context) error {
 	problems := 0
 	for _, name := range tags {
 		tc := tagCheck{Tag: name}
-		t, err := cl.GetTag(c.Context, name)
+		var t *koji.Tag
+		err := kojiRetry(c, cl, "getTag "+name, func(ctx context.Context) error {
+			var err error
+			t, err = cl.GetTag(ctx, name)
+			return err
+		})
 		switch {
 		case errors.Is(err, koji.ErrNotFound):
 			tc.Problems = append(tc.Problems, "no such tag")

@@ -77,6 +77,7 @@ type Config struct {
 	BuildStateMsgFilter []string `yaml:"build_state_msg_filter"`
 
 	ModulemdSource    string   `yaml:"modulemd_source"`
+	ModulemdDir       string   `yaml:"modulemd_dir"`
 	MBSAPIURL         string   `yaml:"mbs_api_url"`
 	ModulemdCacheSize int      `yaml:"modulemd_cache_size"`
 	RequestsTimeout   Duration `yaml:"requests_timeout"`
@@ -128,11 +129,17 @@ type Config struct {
 	FedmsgPublishEndpoint string   `yaml:"fedmsg_publish_endpoint"`
 	FedmsgTopicPrefix     string   `yaml:"fedmsg_topic_prefix"`
 
-	Workers         int      `yaml:"workers"`
-	RetryAttempts   int      `yaml:"retry_attempts"`
-	RetryMinBackoff Duration `yaml:"retry_min_backoff"`
-	RetryMaxBackoff Duration `yaml:"retry_max_backoff"`
-	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	Workers int `yaml:"workers"`
+	// RetryAttempts no longer bounds anything: events are held until
+	// their dependency answers. Kept so that older files still load.
+	RetryAttempts     int      `yaml:"retry_attempts"`
+	RetryMinBackoff   Duration `yaml:"retry_min_backoff"`
+	RetryMaxBackoff   Duration `yaml:"retry_max_backoff"`
+	RetryGiveUpAfter  Duration `yaml:"retry_give_up_after"`
+	ParkingQueue      string   `yaml:"parking_queue"`
+	ParkingRoutingKey string   `yaml:"parking_routing_key"`
+	TaskPollInterval  Duration `yaml:"koji_task_poll_interval"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
 
 	ListenAddress string `yaml:"listen_address"`
 	LogLevel      string `yaml:"log_level"`
@@ -183,9 +190,9 @@ func Defaults() *Config {
 		FedmsgTopics:        []string{"org.fedoraproject.prod.mbs.module.state.change"},
 		FedmsgTopicPrefix:   "org.fedoraproject.prod.mts",
 		Workers:             4,
-		RetryAttempts:       5,
 		RetryMinBackoff:     Duration(time.Second),
 		RetryMaxBackoff:     Duration(30 * time.Second),
+		TaskPollInterval:    Duration(time.Second),
 		ShutdownTimeout:     Duration(30 * time.Second),
 		ListenAddress:       ":8080",
 		LogLevel:            "INFO",
@@ -550,14 +557,23 @@ func (c *Config) problems() Problems {
 	if c.Workers < 1 {
 		bad("workers", "must be at least 1")
 	}
-	if c.RetryAttempts < 1 {
-		bad("retry_attempts", "must be at least 1")
+	if c.RetryAttempts < 0 {
+		bad("retry_attempts", "must not be negative")
 	}
 	if c.RetryMinBackoff.D() <= 0 {
 		bad("retry_min_backoff", "must be positive")
 	}
 	if c.RetryMaxBackoff.D() < c.RetryMinBackoff.D() {
 		bad("retry_max_backoff", "must not be below retry_min_backoff")
+	}
+	if c.RetryGiveUpAfter.D() < 0 {
+		bad("retry_give_up_after", "must not be negative (0: never give up)")
+	}
+	if c.RetryGiveUpAfter.D() > 0 && !c.Dev && !c.DryRun && c.ParkingQueue == "" && c.ParkingRoutingKey == "" {
+		bad("retry_give_up_after", "needs parking_queue or parking_routing_key: an event given up on goes there")
+	}
+	if c.TaskPollInterval.D() <= 0 {
+		bad("koji_task_poll_interval", "must be positive")
 	}
 	if c.ShutdownTimeout.D() <= 0 {
 		bad("shutdown_timeout", "must be positive")

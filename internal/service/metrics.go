@@ -1,13 +1,8 @@
 package service
 
 import (
-	"strconv"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-
-	"github.com/fedora-modularity/mts/koji"
 )
 
 // Outcomes of one event, the values of the outcome label of
@@ -25,9 +20,12 @@ const (
 	// OutcomeModulemdError: no usable modulemd for the build (unknown to
 	// MBS, or not a valid document); nothing done.
 	OutcomeModulemdError = "modulemd_error"
-	// OutcomeRequeued: a transient failure outlasted the retries and the
-	// event went back to the broker.
-	OutcomeRequeued = "requeued"
+	// OutcomeParked: held longer than retry_give_up_after, the event went
+	// to the parking destination.
+	OutcomeParked = "parked"
+	// OutcomeUnsettled: the service stopped before the event's outcome;
+	// it stays unacknowledged and the broker delivers it again.
+	OutcomeUnsettled = "unsettled"
 )
 
 type metrics struct {
@@ -43,6 +41,13 @@ type metrics struct {
 	alreadyTagged  prometheus.Counter
 	retries        *prometheus.CounterVec
 	modulemdErrors prometheus.Counter
+	depUp          *prometheus.GaugeVec
+	held           prometheus.Gauge
+	heldTime       prometheus.Histogram
+	heldTotal      prometheus.Histogram
+	parked         *prometheus.CounterVec
+	lookup         prometheus.Histogram
+	cancelled      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -76,7 +81,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		eventDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mts_event_duration_seconds",
-			Help:    "Time from receiving an event to settling it (ack or nack).",
+			Help:    "Time from receiving an event to acknowledging it.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
 		}),
 		inFlight: f.NewGauge(prometheus.GaugeOpts{
@@ -86,50 +91,37 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mts_tag_already_tagged_total", Help: "tagBuild calls not made because the build was already in the tag (redelivered events).",
 		}),
 		retries: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "mts_retries_total", Help: "Retries after transient failures, by step (modulemd, koji, publish).",
-		}, []string{"step"}),
+			Name: "mts_retries_total", Help: "Transient failures after which an event was held to try again, by dependency.",
+		}, []string{"dependency"}),
 		modulemdErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "mts_modulemd_errors_total", Help: "Events whose modulemd could not be had or read.",
 		}),
-	}
-}
-
-// KojiMetrics exports the latency and faults of Koji calls. Pass Observe
-// to koji.WithObserver.
-type KojiMetrics struct {
-	latency *prometheus.HistogramVec
-	faults  *prometheus.CounterVec
-	errors  *prometheus.CounterVec
-}
-
-// NewKojiMetrics registers mts_koji_call_duration_seconds,
-// mts_koji_faults_total and mts_koji_transport_errors_total on reg.
-func NewKojiMetrics(reg prometheus.Registerer) *KojiMetrics {
-	f := promauto.With(reg)
-	return &KojiMetrics{
-		latency: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "mts_koji_call_duration_seconds",
-			Help:    "Koji hub calls, retries included, by method.",
+		depUp: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mts_dependency_up", Help: "1 while the dependency answers, 0 while events wait for it.",
+		}, []string{"dependency"}),
+		held: f.NewGauge(prometheus.GaugeOpts{
+			Name: "mts_events_held", Help: "Events held, unacknowledged, until a dependency answers again.",
+		}),
+		heldTime: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mts_event_held_seconds",
+			Help:    "How long an event waited for a dependency, each time it was held.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 4, 10),
+		}),
+		heldTotal: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mts_event_held_total_seconds",
+			Help:    "From the first hold to the acknowledgement, for events that were held.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 4, 10),
+		}),
+		parked: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mts_events_parked_total", Help: "Events sent to the parking destination after retry_give_up_after, by the dependency they waited for.",
+		}, []string{"dependency"}),
+		lookup: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mts_tag_lookup_duration_seconds",
+			Help:    "The look at the hub (tag listing and pending tasks, one multiCall) before tagBuild, per event.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
-		}, []string{"method"}),
-		faults: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "mts_koji_faults_total", Help: "Faults answered by the Koji hub, by method and fault code.",
-		}, []string{"method", "code"}),
-		errors: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "mts_koji_transport_errors_total", Help: "Koji calls that failed without a fault (network, TLS, HTTP status).",
-		}, []string{"method"}),
+		}),
+		cancelled: f.NewCounter(prometheus.CounterOpts{
+			Name: "mts_tag_tasks_cancelled_total", Help: "tagBuild tasks of ours cancelled before they ran: another process started one for the same build at the same moment.",
+		}),
 	}
-}
-
-// Observe records one hub call.
-func (m *KojiMetrics) Observe(method string, d time.Duration, err error) {
-	m.latency.WithLabelValues(method).Observe(d.Seconds())
-	if err == nil {
-		return
-	}
-	if code := koji.FaultCode(err); code != 0 {
-		m.faults.WithLabelValues(method, strconv.Itoa(code)).Inc()
-		return
-	}
-	m.errors.WithLabelValues(method).Inc()
 }

@@ -1,9 +1,18 @@
 // Package service is the pipeline of `mts serve`: it takes module build
 // events from a bus, drops those no rule should see, fetches the build's
 // modulemd, decides with the current rule set, tags the build and its
-// -devel twin in Koji, announces the result on the bus, and only then
-// acknowledges the event. Transient failures are retried and then handed
-// back to the broker; a redelivered event does not tag twice.
+// -devel twin in Koji, announces the result on the bus, records the
+// decision, and only then acknowledges the event.
+//
+// The pipeline is the only owner of retries. A step that fails on
+// something that comes back (Koji, MBS, the broker, the decision store)
+// holds the event, unacknowledged, and tries again for as long as it
+// takes, with a backoff shared by every event waiting on the same
+// dependency; while a dependency is down with events waiting on it, no new
+// event is taken. Only Config.GiveUpAfter, when set, ends a wait: the
+// event then goes to the parking destination, and is acknowledged once it
+// is there. Nothing is ever handed back to the broker (no NACK, which
+// ActiveMQ turns into its dead letter queue).
 package service
 
 import (
@@ -11,40 +20,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
-	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/internal/source"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
 )
 
-// Tagger is what the service needs from Koji; *koji.Client has it.
+// Tagger is what the pipeline needs from Koji; *koji.Client has it.
 type Tagger interface {
+	// TagStates says, in one request, whether each build is in its tag
+	// and which tagBuild task of ours is pending (or closed) for it.
+	TagStates(ctx context.Context, targets []koji.TagTarget) ([]koji.TagState, error)
 	// TagBuild starts a tagBuild task and returns its id.
 	TagBuild(ctx context.Context, tag, nvr string) (int, error)
-	// IsTagged reports whether nvr is already in tag (listTagged with a
-	// package filter).
-	IsTagged(ctx context.Context, tag, nvr string) (bool, error)
+	// TaskState returns a task's state and the fault it failed with.
+	TaskState(ctx context.Context, id int) (*koji.Task, error)
+	// CancelTask cancels a task of ours that lost a race to a twin.
+	CancelTask(ctx context.Context, id int) error
 }
 
-// ModulemdSource returns the final modulemd document of an event's build.
-// Errors wrapping ErrNoModulemd, mbs.ErrNotFound or a non-retryable Koji
-// fault are permanent; others are retried.
-type ModulemdSource interface {
-	Modulemd(ctx context.Context, ev build.Event) ([]byte, error)
+// Recorder keeps decisions. The pipeline calls every Recorder for each
+// outcome it is about to acknowledge (matched, after tagging and
+// announcing; unmatched; skipped; rule error; modulemd error), before the
+// Ack. An error is a transient failure of the dependency
+// DependencyDecisionStore: the event is held and the Record tried again.
+type Recorder interface {
+	Record(ctx context.Context, r eval.Record) error
 }
 
 // Rules gives the rule set in use; *reload.Coordinator has it.
@@ -52,15 +66,19 @@ type Rules interface {
 	Current() *ruleset.Ruleset
 }
 
-// ErrNoModulemd marks a build that has no modulemd document to be had.
-var ErrNoModulemd = errors.New("no modulemd for the build")
+// dependencyRules is what an event waits on while no rule set is loaded.
+const dependencyRules = "rules"
 
-// errNoRules is transient: events wait on the broker until rules load.
+// errNoRules is transient: events wait until rules load.
 var errNoRules = errors.New("no rule set loaded")
 
+// errStopping ends the wait of a held event when the service stops: it
+// stays unacknowledged and the broker delivers it again.
+var errStopping = errors.New("service stopping")
+
 // AlreadyTagged is the error text announced for a destination where the
-// build already was, so no tagBuild task was started (a redelivered event,
-// or a retry that found the first attempt had reached the hub).
+// build already was and no task of ours explains it (tagged by someone
+// else, or longer ago than koji.FinishedWindow).
 const AlreadyTagged = "already tagged"
 
 // Config tunes the pipeline.
@@ -74,13 +92,15 @@ type Config struct {
 	// DryRun decides and logs, but calls no Koji method: each tagBuild is
 	// logged and reported with task id 1, as the reference did.
 	DryRun bool
-	// CheckTagged skips destinations where the build already is.
-	CheckTagged bool
-	// RetryAttempts is how many times a step that fails transiently is
-	// tried before the event is handed back; RetryMin and RetryMax bound
-	// the pause between tries.
-	RetryAttempts      int
+	// RetryMin and RetryMax bound the backoff between attempts on a
+	// dependency that is down; 1s and 30s by default.
 	RetryMin, RetryMax time.Duration
+	// GiveUpAfter, when positive, parks an event held that long
+	// (retry_give_up_after); never by default.
+	GiveUpAfter time.Duration
+	// TaskPoll is how often a pending tagBuild task is looked at while
+	// an event waits on it; 1s by default.
+	TaskPoll time.Duration
 	// ShutdownTimeout bounds how long events in flight may take to finish
 	// after Run's context ends; 30s by default.
 	ShutdownTimeout time.Duration
@@ -94,42 +114,41 @@ type Config struct {
 type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	// DecisionLog, when set, gets one JSON line per decision.
-	DecisionLog io.Writer
+	// Recorders keep every decision before its event is acknowledged.
+	Recorders []Recorder
+	// Parker takes the events held longer than Config.GiveUpAfter;
+	// required when that is set.
+	Parker bus.Parker
 }
 
-// Service is the pipeline. Build it with New, then call Run.
+// Service is the pipeline. Build it with New, then call Run, or Handle
+// for one event.
 type Service struct {
-	cfg      Config
-	consumer bus.Consumer
-	pub      bus.Publisher
-	tagger   Tagger
-	source   ModulemdSource
-	rules    Rules
-	log      *slog.Logger
-	m        *metrics
-	docs     *lru.Cache[int64, *modulemd.Document] // nil: no cache
-	filter   map[string]bool
+	cfg       Config
+	consumer  bus.Consumer
+	pub       bus.Publisher
+	tagger    Tagger
+	source    source.Source
+	rules     Rules
+	recorders []Recorder
+	parker    bus.Parker
+	log       *slog.Logger
+	m         *metrics
+	docs      *lru.Cache[int64, *modulemd.Document] // nil: no cache
+	filter    map[string]bool
+	gates     *gates
+	stopping  chan struct{}
+	stopOnce  sync.Once
 
-	dlogMu sync.Mutex
-	dlog   io.Writer
+	heldMu sync.Mutex
+	held   map[*hold]struct{}
 
 	// busy has a lock for each module build being handled: two copies of
-	// one event in this process (a redelivery racing the original, a
-	// sender's retry stored twice) run one after the other, so that the
-	// second finds the build tagged instead of starting a second task.
+	// one event in this process run one after the other, so that the
+	// second finds the first one's task instead of racing it.
 	busyMu sync.Mutex
 	busy   map[string]*buildLock
-	// started remembers the tagBuild tasks this process started: until a
-	// task has run, Koji does not show the build in the tag, and a second
-	// copy of the event would start a second task.
-	started *expirable.LRU[[2]string, int64]
 }
-
-// startedTaskTTL bounds how long a started task stands for the build
-// being tagged; tagBuild tasks run within seconds, and one that failed
-// should not stop a later event from trying again for long.
-const startedTaskTTL = 10 * time.Minute
 
 type buildLock struct {
 	mu      sync.Mutex
@@ -159,17 +178,18 @@ func (s *Service) lockBuild(key string) (unlock func()) {
 }
 
 // New assembles a service. A nil pub announces nothing (dry run: the
-// messages are logged instead); tagger may be nil only with DryRun.
-func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src ModulemdSource, rules Rules, opts Options) (*Service, error) {
+// messages are logged instead); tagger may be nil only with DryRun; c may
+// be nil for a service used only through Handle.
+func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src source.Source, rules Rules, opts Options) (*Service, error) {
 	switch {
-	case c == nil:
-		return nil, errors.New("service: no consumer")
 	case src == nil:
 		return nil, errors.New("service: no modulemd source")
 	case rules == nil:
 		return nil, errors.New("service: no rules")
 	case tagger == nil && !cfg.DryRun:
 		return nil, errors.New("service: no Koji client")
+	case cfg.GiveUpAfter > 0 && opts.Parker == nil:
+		return nil, errors.New("service: retry_give_up_after needs a parking destination")
 	}
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
@@ -177,14 +197,14 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 	if len(cfg.StateFilter) == 0 {
 		cfg.StateFilter = []string{"ready", "done"}
 	}
-	if cfg.RetryAttempts < 1 {
-		cfg.RetryAttempts = 1
-	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = time.Second
 	}
 	if cfg.RetryMax < cfg.RetryMin {
-		cfg.RetryMax = cfg.RetryMin
+		cfg.RetryMax = max(cfg.RetryMin, 30*time.Second)
+	}
+	if cfg.TaskPoll <= 0 {
+		cfg.TaskPoll = time.Second
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
@@ -204,20 +224,46 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 	for _, s := range cfg.StateFilter {
 		filter[s] = true
 	}
-	return &Service{
+	m := newMetrics(opts.Registerer)
+	s := &Service{
 		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
-		log: log, m: newMetrics(opts.Registerer), filter: filter,
-		docs: docs, dlog: opts.DecisionLog, busy: make(map[string]*buildLock),
-		started: expirable.NewLRU[[2]string, int64](4096, nil, startedTaskTTL),
-	}, nil
+		recorders: opts.Recorders, parker: opts.Parker,
+		log: log, m: m, filter: filter, docs: docs,
+		gates: newGates(cfg.RetryMin, cfg.RetryMax, func(name string, up bool) {
+			v := 0.0
+			if up {
+				v = 1
+			}
+			m.depUp.WithLabelValues(name).Set(v)
+		}),
+		stopping: make(chan struct{}),
+		held:     map[*hold]struct{}{},
+		busy:     make(map[string]*buildLock),
+	}
+	s.gates.add(src.Dependency())
+	s.gates.add(dependencyRules)
+	if tagger != nil && !cfg.DryRun {
+		s.gates.add(DependencyKoji)
+	}
+	if pub != nil || opts.Parker != nil {
+		s.gates.add(DependencyBus)
+	}
+	if len(opts.Recorders) > 0 {
+		s.gates.add(DependencyDecisionStore)
+	}
+	return s, nil
 }
 
 // Run handles events with cfg.Workers workers until ctx ends or the
-// consumer is closed or exhausted. When ctx ends, no new event is taken;
-// events in flight are finished and settled, for at most
-// cfg.ShutdownTimeout, after which their work is cancelled and they are
-// handed back. Run does not close the consumer or the publisher.
+// consumer is closed or exhausted. When ctx ends, no new event is taken
+// and held events stop waiting (they stay unacknowledged, and the broker
+// delivers them again); events being worked on are finished and settled,
+// for at most cfg.ShutdownTimeout, after which their work is cancelled.
+// Run does not close the consumer or the publisher.
 func (s *Service) Run(ctx context.Context) error {
+	if s.consumer == nil {
+		return errors.New("service: no consumer")
+	}
 	work, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	defer abandon()
 	done := make(chan struct{})
@@ -227,13 +273,14 @@ func (s *Service) Run(ctx context.Context) error {
 			return
 		case <-ctx.Done():
 		}
+		s.stopOnce.Do(func() { close(s.stopping) })
 		s.log.Info("stopping: no new events; finishing those in flight", "deadline", s.cfg.ShutdownTimeout.String())
 		t := time.NewTimer(s.cfg.ShutdownTimeout)
 		defer t.Stop()
 		select {
 		case <-done:
 		case <-t.C:
-			s.log.Warn("shutdown deadline passed; events still in flight go back to the broker")
+			s.log.Warn("shutdown deadline passed; events still in flight stay unacknowledged for the broker to deliver again")
 			abandon()
 		}
 	}()
@@ -249,11 +296,14 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) worker(ctx, work context.Context) {
 	backoff := bus.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
+		if s.gates.waitIntake(ctx) != nil {
+			return
+		}
 		d, err := s.consumer.Receive(ctx)
 		switch {
 		case err == nil:
 			backoff.Reset()
-			s.Handle(work, d)
+			_, _ = s.Handle(work, d)
 		case ctx.Err() != nil, errors.Is(err, bus.ErrClosed):
 			return
 		default:
@@ -265,41 +315,96 @@ func (s *Service) worker(ctx, work context.Context) {
 	}
 }
 
-// Handle takes one event through the pipeline and settles it: Ack once
-// the outcome is durable, Nack after a transient failure outlasted the
-// retries. It returns the outcome (one of the Outcome constants).
-func (s *Service) Handle(ctx context.Context, d bus.Delivery) string {
+// Handle takes one event through the pipeline and settles it: it returns
+// once the outcome is durable and the event acknowledged, or, with an
+// error, when ctx ended or the service stopped first, leaving the event
+// unacknowledged. The outcome is one of the Outcome constants.
+func (s *Service) Handle(ctx context.Context, d bus.Delivery) (string, error) {
 	start := time.Now()
 	s.m.inFlight.Inc()
 	defer s.m.inFlight.Dec()
 	ev := d.Event()
-	log := s.log.With("event_id", ev.ID, "message_id", d.MessageID(),
-		"module", ev.Name+":"+ev.Stream+":"+ev.Version+":"+ev.Context, "state", ev.StateName)
-	unlock := s.lockBuild(ev.Name + ":" + ev.Stream + ":" + ev.Version + ":" + ev.Context)
-	outcome, err := s.process(ctx, d, ev, log)
+	log := s.log.With("event_id", ev.ID, "message_id", d.MessageID(), "module", ev.NSVC(), "state", ev.StateName)
+	h := &hold{s: s, ev: ev, msgID: d.MessageID()}
+	defer h.release()
+	unlock := s.lockBuild(ev.NSVC())
+	outcome, err := s.process(ctx, h, d, ev, log)
 	unlock()
-	// Settle even when ctx was cancelled by the shutdown deadline: a Nack
-	// that reaches the broker beats waiting for the connection to drop.
+	if errors.Is(err, errGiveUp) {
+		outcome, err = s.park(ctx, h, d, log)
+	}
+	if err != nil {
+		s.m.events.WithLabelValues(OutcomeUnsettled).Inc()
+		log.Warn("event left unacknowledged; the broker delivers it again", "error", err)
+		return OutcomeUnsettled, err
+	}
+	// Settle even when ctx was cancelled by the shutdown deadline.
 	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err != nil {
-		outcome = OutcomeRequeued
-		log.Warn("handing the event back to the broker", "error", err)
-		if nerr := d.Nack(settle); nerr != nil {
-			log.Error("nack failed; the broker delivers the event again once the connection is gone", "error", nerr)
-		}
-	} else if aerr := d.Ack(settle); aerr != nil {
+	if aerr := d.Ack(settle); aerr != nil {
 		// The outcome is durable; a redelivery finds the build tagged.
 		log.Error("ack failed; the broker may deliver the event again", "error", aerr)
 	}
+	if !h.first.IsZero() {
+		s.m.heldTotal.Observe(time.Since(h.first).Seconds())
+	}
 	s.m.events.WithLabelValues(outcome).Inc()
 	s.m.eventDuration.Observe(time.Since(start).Seconds())
-	return outcome
+	return outcome, nil
 }
 
-// process returns the outcome, or an error when the event must go back to
-// the broker.
-func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, log *slog.Logger) (string, error) {
+// do runs fn until it succeeds or fails permanently (its error is then
+// returned), holding the event while fn fails otherwise: the dependency
+// is marked down and fn is tried again when it is back or it is this
+// event's turn to probe it.
+func (s *Service) do(ctx context.Context, h *hold, dep string, permanent func(error) bool, log *slog.Logger, fn func(context.Context) error) error {
+	for {
+		err := fn(ctx)
+		if err == nil || (permanent != nil && permanent(err)) {
+			s.gates.ok(dep)
+			h.release()
+			return err
+		}
+		if ctx.Err() != nil {
+			s.gates.abandon(dep, h)
+			return ctx.Err()
+		}
+		if s.gates.fail(dep, err) {
+			log.Warn("dependency down; holding events until it answers", "dependency", dep, "error", err)
+		} else {
+			log.Debug("dependency still down", "dependency", dep, "error", err)
+		}
+		h.held(dep, err)
+		s.m.retries.WithLabelValues(dep).Inc()
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-s.stopping:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+		giveUp := s.cfg.GiveUpAfter
+		if h.parking {
+			giveUp = 0
+		}
+		werr := s.gates.await(wctx, dep, h, giveUp)
+		cancel()
+		switch {
+		case werr == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(werr, errGiveUp):
+			return fmt.Errorf("%w: %s: %w", errGiveUp, dep, err)
+		default:
+			return fmt.Errorf("%w: %w", errStopping, err)
+		}
+	}
+}
+
+// process returns the outcome once it is durable, or an error when the
+// event must stay unacknowledged.
+func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build.Event, log *slog.Logger) (string, error) {
 	if !s.filter[ev.StateName] {
 		log.Debug("event dropped: state not in build_state_msg_filter")
 		return OutcomeFiltered, nil
@@ -308,27 +413,33 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 		log.Debug("event dropped: scratch build")
 		return OutcomeFiltered, nil
 	}
-	rs := s.rules.Current()
-	if rs == nil {
-		return "", errNoRules
+	var rs *ruleset.Ruleset
+	err := s.do(ctx, h, dependencyRules, nil, log, func(context.Context) error {
+		if rs = s.rules.Current(); rs == nil {
+			return errNoRules
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	log = log.With("revision", rs.Revision)
-	doc, err := s.document(ctx, ev, log)
+	rec := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun}
+	doc, err := s.document(ctx, h, ev, log)
 	if err != nil {
-		if modulemdTransient(err) || ctx.Err() != nil {
+		if !modulemdPermanent(err) {
 			return "", err
 		}
 		s.m.modulemdErrors.Inc()
 		log.Error("no usable modulemd; nothing tagged", "error", err)
-		return OutcomeModulemdError, nil
+		rec.SetError(err)
+		return OutcomeModulemdError, s.record(ctx, h, rec, log)
 	}
-	pev := ev
 	t0 := time.Now()
-	dec, err := rs.Decide(pev, doc)
+	dec, err := rs.Decide(ev, doc)
 	s.m.decision.Observe(time.Since(t0).Seconds())
-	line := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun}
 	if err != nil {
-		line.Result = eval.FromError(err)
+		rec.Result = eval.FromError(err)
 		s.m.ruleErrors.Inc()
 		attrs := []any{"error", err}
 		var ee *policy.EvalError
@@ -336,11 +447,10 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 			attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
 		}
 		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
-		s.writeDecision(line)
-		return OutcomeRuleError, nil
+		return OutcomeRuleError, s.record(ctx, h, rec, log)
 	}
-	p := plan.For(pev, dec)
-	line.Result = eval.FromDecision(pev, dec)
+	p := plan.For(ev, dec)
+	rec.Result = eval.FromDecision(ev, dec)
 	if dec.Rule != nil {
 		log = log.With("rule_id", dec.Rule.ID, "destinations", dec.Destinations)
 	}
@@ -348,25 +458,22 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 	switch dec.Outcome {
 	case policy.Skipped:
 		log.Info("no rule applies to this state")
-		s.writeDecision(line)
-		return OutcomeSkipped, nil
+		return OutcomeSkipped, s.record(ctx, h, rec, log)
 	case policy.Matched:
 		s.m.matched.Inc()
 		s.m.ruleHits.WithLabelValues(dec.Rule.ID).Inc()
-		if results, err = s.tag(ctx, p, log); err != nil {
-			line.SetError(err)
-			s.writeDecision(line)
+		if results, err = s.tag(ctx, h, p, log); err != nil {
 			return "", err
 		}
 	}
 	msgs := p.Messages(results)
-	line.Messages = msgs
-	if err := s.announce(ctx, msgs, log); err != nil {
-		line.SetError(err)
-		s.writeDecision(line)
+	rec.Messages = msgs
+	if err := s.announce(ctx, h, msgs, log); err != nil {
 		return "", err
 	}
-	s.writeDecision(line)
+	if err := s.record(ctx, h, rec, log); err != nil {
+		return "", err
+	}
 	if dec.Outcome == policy.Matched {
 		msg := "build tagged"
 		if s.cfg.DryRun {
@@ -379,14 +486,14 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 	return OutcomeUnmatched, nil
 }
 
-func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger) (*modulemd.Document, error) {
+func (s *Service) document(ctx context.Context, h *hold, ev build.Event, log *slog.Logger) (*modulemd.Document, error) {
 	if s.docs != nil {
 		if doc, ok := s.docs.Get(ev.ID); ok {
 			return doc, nil
 		}
 	}
 	var text []byte
-	err := s.retry(ctx, "modulemd", modulemdTransient, log, func(ctx context.Context) error {
+	err := s.do(ctx, h, s.source.Dependency(), modulemdPermanent, log, func(ctx context.Context) error {
 		var err error
 		text, err = s.source.Modulemd(ctx, ev)
 		return err
@@ -404,100 +511,11 @@ func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger
 	return doc, nil
 }
 
-func modulemdTransient(err error) bool {
-	switch {
-	case errors.Is(err, ErrNoModulemd), errors.Is(err, modulemd.ErrInvalid),
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	case koji.FaultCode(err) != 0:
-		return koji.Retryable(err)
-	}
-	return mbs.Transient(err)
+func modulemdPermanent(err error) bool {
+	return errors.Is(err, source.ErrNotFound) || errors.Is(err, modulemd.ErrInvalid)
 }
 
-// kojiPermanent reports a fault that belongs in the announcement: the
-// request itself is wrong (unknown tag or build, not allowed, tag error)
-// and a retry cannot help. Authentication and TLS problems are not: they
-// are the service's own and the event waits on the broker for a fix.
-func kojiPermanent(err error) bool {
-	return koji.FaultCode(err) != 0 && !koji.Retryable(err) && !koji.IsAuthError(err)
-}
-
-func (s *Service) tag(ctx context.Context, p plan.Plan, log *slog.Logger) ([]plan.TagResult, error) {
-	calls := p.TagCalls()
-	results := make([]plan.TagResult, len(calls))
-	for i, c := range calls {
-		r := plan.TagResult{Tag: c.Tag}
-		if s.cfg.DryRun {
-			log.Info("dry run: tagBuild not called", "tag", c.Tag, "nvr", c.NVR)
-			one := int64(1)
-			r.TaskID = &one
-			results[i] = r
-			continue
-		}
-		if s.cfg.CheckTagged {
-			var tagged bool
-			err := s.retry(ctx, "koji", koji.Retryable, log, func(ctx context.Context) error {
-				var err error
-				tagged, err = s.tagger.IsTagged(ctx, c.Tag, c.NVR)
-				return err
-			})
-			switch {
-			case err == nil && tagged:
-				s.m.alreadyTagged.Inc()
-				log.Info("build already in the tag; no new task", "tag", c.Tag, "nvr", c.NVR)
-				r.Error = AlreadyTagged
-				results[i] = r
-				continue
-			case err != nil && !kojiPermanent(err):
-				return nil, fmt.Errorf("checking %s in %s: %w", c.NVR, c.Tag, err)
-			}
-			// A permanent fault here (an unknown tag) comes back from
-			// tagBuild too, where it is reported.
-		}
-		if id, ok := s.started.Get([2]string{c.Tag, c.NVR}); ok {
-			log.Info("tagBuild task already started; no new task", "tag", c.Tag, "nvr", c.NVR, "task_id", id)
-			r.TaskID = &id
-			results[i] = r
-			continue
-		}
-		var id int
-		err := s.retry(ctx, "koji", koji.Retryable, log, func(ctx context.Context) error {
-			var err error
-			id, err = s.tagger.TagBuild(ctx, c.Tag, c.NVR)
-			return err
-		})
-		switch {
-		case err == nil:
-			id64 := int64(id)
-			r.TaskID = &id64
-			s.started.Add([2]string{c.Tag, c.NVR}, id64)
-		case errors.Is(err, koji.ErrAlreadyTagged):
-			s.m.alreadyTagged.Inc()
-			r.Error = AlreadyTagged
-		case kojiPermanent(err):
-			s.m.failedTag.Inc()
-			log.Error("tagBuild refused", "tag", c.Tag, "nvr", c.NVR, "fault", koji.FaultCode(err), "error", err)
-			r.Error = faultText(err)
-		default:
-			return nil, fmt.Errorf("tagging %s into %s: %w", c.NVR, c.Tag, err)
-		}
-		results[i] = r
-	}
-	return results, nil
-}
-
-// faultText is the hub's own text of the fault, as the reference put in
-// the announcement.
-func faultText(err error) string {
-	var f *koji.Fault
-	if errors.As(err, &f) {
-		return f.Error()
-	}
-	return err.Error()
-}
-
-func (s *Service) announce(ctx context.Context, msgs []plan.Message, log *slog.Logger) error {
+func (s *Service) announce(ctx context.Context, h *hold, msgs []plan.Message, log *slog.Logger) error {
 	for _, m := range msgs {
 		body, err := json.Marshal(m.Body)
 		if err != nil {
@@ -507,7 +525,7 @@ func (s *Service) announce(ctx context.Context, msgs []plan.Message, log *slog.L
 			log.Info("dry run: not published", "topic", m.Topic, "body", json.RawMessage(body))
 			continue
 		}
-		err = s.retry(ctx, "publish", func(error) bool { return true }, log, func(ctx context.Context) error {
+		err = s.do(ctx, h, DependencyBus, nil, log, func(ctx context.Context) error {
 			err := s.pub.Publish(ctx, m.Topic, body)
 			if err != nil {
 				s.m.txFailed.Inc()
@@ -521,36 +539,40 @@ func (s *Service) announce(ctx context.Context, msgs []plan.Message, log *slog.L
 	return nil
 }
 
-// retry runs fn until it succeeds, fails permanently, or has been tried
-// RetryAttempts times, pausing with a growing, jittered delay.
-func (s *Service) retry(ctx context.Context, step string, transient func(error) bool, log *slog.Logger, fn func(context.Context) error) error {
-	backoff := bus.Backoff{Min: s.cfg.RetryMin, Max: s.cfg.RetryMax}
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil || !transient(err) || attempt >= s.cfg.RetryAttempts || ctx.Err() != nil {
-			return err
-		}
-		s.m.retries.WithLabelValues(step).Inc()
-		log.Warn("transient failure, trying again", "step", step, "attempt", attempt, "error", err)
-		if backoff.Wait(ctx) != nil {
-			return err
+func (s *Service) record(ctx context.Context, h *hold, r eval.Record, log *slog.Logger) error {
+	r.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	for _, rec := range s.recorders {
+		err := s.do(ctx, h, DependencyDecisionStore, nil, log, func(ctx context.Context) error {
+			return rec.Record(ctx, r)
+		})
+		if err != nil {
+			return fmt.Errorf("recording the decision: %w", err)
 		}
 	}
+	return nil
 }
 
-func (s *Service) writeDecision(l eval.Record) {
-	if s.dlog == nil {
-		return
+// park sends an event held longer than GiveUpAfter to the parking
+// destination and acknowledges it there; a failed send is tried again
+// (the event stays held) until it succeeds.
+func (s *Service) park(ctx context.Context, h *hold, d bus.Delivery, log *slog.Logger) (string, error) {
+	reason := fmt.Sprintf("held since %s: %s", h.first.UTC().Format(time.RFC3339), h.err)
+	headers := map[string]string{
+		bus.HeaderParkReason:     "retry_give_up_after: " + h.dep + " down",
+		bus.HeaderParkError:      h.err,
+		bus.HeaderParkHeldSince:  h.first.UTC().Format(time.RFC3339Nano),
+		bus.HeaderParkMessageID:  d.MessageID(),
+		bus.HeaderParkEventID:    strconv.FormatInt(d.Event().ID, 10),
+		bus.HeaderParkDependency: h.dep,
 	}
-	l.Time = time.Now().UTC().Format(time.RFC3339Nano)
-	b, err := json.Marshal(l)
+	h.parking = true
+	err := s.do(ctx, h, DependencyBus, nil, log, func(ctx context.Context) error {
+		return s.parker.Park(ctx, d.Body(), headers)
+	})
 	if err != nil {
-		s.log.Error("decision log", "error", err)
-		return
+		return "", err
 	}
-	s.dlogMu.Lock()
-	defer s.dlogMu.Unlock()
-	if _, err := s.dlog.Write(append(b, '\n')); err != nil {
-		s.log.Error("decision log", "error", err)
-	}
+	s.m.parked.WithLabelValues(h.dep).Inc()
+	log.Error("event parked: it waited longer than retry_give_up_after", "dependency", h.dep, "reason", reason)
+	return OutcomeParked, nil
 }

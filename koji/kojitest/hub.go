@@ -2,8 +2,10 @@
 // Koji's <nil/>, <i8>, keyword arguments and multiCall) over real HTTPS,
 // with certificates made at test time. It reproduces the hub behaviour
 // described in the project's Koji notes: sessions and call numbers, the
-// fault codes and texts, tagBuild tasks that run shortly after the call
-// (and fail with TagError when the build is already tagged), locked tags,
+// fault codes and texts, tagBuild tasks that a scheduler runs 0.5 to 2 s
+// after the call (FREE, ASSIGNED, OPEN, then CLOSED, or FAILED with
+// TagError when the build is already tagged), listTasks and
+// getTaskResult as the hub answers them, locked tags,
 // package lists, permissions, expired sessions, maintenance mode and both
 // answers to an unparsable request.
 //
@@ -18,6 +20,7 @@
 //	... hub.Tagged("f40-modular"), hub.TagCalls(), hub.Calls()
 //
 // Fault and delay injection: InjectFault(method, n, code, text), Delay(method, d),
+// SetAway(true) (every connection closed unanswered),
 // DropResponses(method, n) (runs the call, then closes the connection
 // without an answer), FailHTTP(method, n, status), SetOffline(true),
 // ExpireSessions(). Options: WithStrictCallnum (check call numbers as
@@ -25,7 +28,7 @@
 // header is not checked, as on released hubs), WithHTTP400 (answer
 // unparsable requests with HTTP 400 instead of fault 1),
 // WithWholeHostClientCert (demand a client certificate on every TLS
-// connection) and WithTaskDelay.
+// connection), WithTaskTiming and WithTaskDelay.
 //
 // Behind a proxy: Backend returns a plain-HTTP listener on 127.0.0.1 for an
 // Apache in front (see internal/testenv.StartHubProxy). Only that listener
@@ -77,8 +80,17 @@ func WithHTTP400() Option { return func(h *Hub) { h.http400 = true } }
 // handshake, like a hub with SSLVerifyClient require on the whole host.
 func WithWholeHostClientCert() Option { return func(h *Hub) { h.wholeHost = true } }
 
-// WithTaskDelay sets how long after tagBuild its task runs (default 50ms).
-func WithTaskDelay(d time.Duration) Option { return func(h *Hub) { h.taskDelay = d } }
+// WithTaskTiming sets how long after tagBuild its task finishes: a time
+// drawn at random between min and max (0.5 to 2 s by default, what a hub
+// whose builders poll often shows). The task is FREE, then ASSIGNED for
+// most of that time, OPEN for its last few milliseconds, and CLOSED or
+// FAILED at the end.
+func WithTaskTiming(min, max time.Duration) Option {
+	return func(h *Hub) { h.taskMin, h.taskMax = min, max }
+}
+
+// WithTaskDelay makes every task finish exactly d after its tagBuild call.
+func WithTaskDelay(d time.Duration) Option { return WithTaskTiming(d, d) }
 
 // Build describes a build to add to the hub.
 type Build struct {
@@ -115,9 +127,12 @@ type TagCall struct {
 
 // Task states as Koji numbers them.
 const (
-	taskFree   = 0
-	taskClosed = 2
-	taskFailed = 5
+	taskFree     = 0
+	taskOpen     = 1
+	taskClosed   = 2
+	taskCanceled = 3
+	taskAssigned = 4
+	taskFailed   = 5
 )
 
 // Hub is the stand-in hub.
@@ -129,11 +144,13 @@ type Hub struct {
 	strict    bool
 	http400   bool
 	wholeHost bool
-	taskDelay time.Duration
+	taskMin   time.Duration
+	taskMax   time.Duration
 
 	mu        sync.Mutex
 	closed    bool
 	offline   bool
+	away      bool
 	nextID    int
 	tags      map[string]*tag
 	builds    map[string]*build
@@ -198,9 +215,11 @@ type session struct {
 
 type task struct {
 	id      int
-	owner   int
+	owner   *user
 	state   int
+	request []any // [tag_id, build_id, force, fromtag_id], as the hub stores it
 	created time.Time
+	started time.Time
 	done    time.Time
 	fault   *wire.Fault
 }
@@ -223,7 +242,8 @@ func New(tb testing.TB, opts ...Option) *Hub {
 	tb.Helper()
 	h := &Hub{
 		tb:        tb,
-		taskDelay: 50 * time.Millisecond,
+		taskMin:   500 * time.Millisecond,
+		taskMax:   2 * time.Second,
 		nextID:    100,
 		tags:      map[string]*tag{},
 		builds:    map[string]*build{},
@@ -496,6 +516,14 @@ func (h *Hub) SetOffline(off bool) {
 	h.offline = off
 }
 
+// SetAway makes the hub unreachable, as when Apache is stopped: every
+// request's connection is closed without an answer, before the call runs.
+func (h *Hub) SetAway(away bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.away = away
+}
+
 // ExpireSessions makes every open session answer AuthExpired.
 func (h *Hub) ExpireSessions() {
 	h.mu.Lock()
@@ -532,7 +560,7 @@ func (h *Hub) WaitTasks(ctx context.Context) error {
 		h.mu.Lock()
 		pending := 0
 		for _, t := range h.tasks {
-			if t.state == taskFree {
+			if t.pending() {
 				pending++
 			}
 		}
@@ -543,9 +571,21 @@ func (h *Hub) WaitTasks(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// Tasks returns the ids of the tagBuild tasks made so far, in order.
+func (h *Hub) Tasks() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]int, 0, len(h.tasks))
+	for id := range h.tasks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // takeInjection pops what is injected for method.
@@ -574,6 +614,13 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	if r.Method != http.MethodPost || (path != "/kojihub" && path != "/kojihub/ssllogin") {
 		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	}
+	h.mu.Lock()
+	away := h.away
+	h.mu.Unlock()
+	if away {
+		hangUp(w)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
@@ -610,13 +657,8 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	} else {
 		result, herr = h.dispatch(rc, method, params)
 	}
-	if drop {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
+	if drop && hangUp(w) {
+		return
 	}
 	if herr != nil {
 		writeFault(w, &herr.Fault)
@@ -629,6 +671,17 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = w.Write(out)
+}
+
+// hangUp closes the request's connection without an answer.
+func hangUp(w http.ResponseWriter) bool {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return true
+		}
+	}
+	return false
 }
 
 func writeFault(w http.ResponseWriter, f *wire.Fault) {
@@ -668,7 +721,7 @@ func (h *Hub) dispatch(rc *reqCtx, method string, params []any) (any, *hubFault)
 	return result, f
 }
 
-var writeMethods = map[string]bool{"tagBuild": true, "tagBuildBypass": true, "logout": true}
+var writeMethods = map[string]bool{"tagBuild": true, "tagBuildBypass": true, "cancelTask": true, "logout": true}
 
 func (h *Hub) dispatchInner(rc *reqCtx, method string, params []any) (any, *hubFault) {
 	h.mu.Lock()

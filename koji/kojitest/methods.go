@@ -161,38 +161,25 @@ func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
 		if f != nil {
 			return nil, f
 		}
-		id, ok := args["task_id"].(int64)
-		if !ok {
-			return nil, fault(1019, "task_id must be an integer")
-		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		t, ok := h.tasks[int(id)]
-		if !ok {
-			if truthy(args["strict"]) {
-				return nil, fault(1000, "No such task: %d", id)
-			}
-			return nil, nil
-		}
-		return taskInfo(t), nil
+		return h.getTaskInfo(args)
 	case "getTaskResult":
-		args, f := bind(method, params, []string{"task_id", "raise_fault"}, 1)
+		args, f := bind(method, params, []string{"taskId", "raise_fault"}, 1)
 		if f != nil {
 			return nil, f
 		}
-		id, _ := args["task_id"].(int64)
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		t, ok := h.tasks[int(id)]
-		switch {
-		case !ok:
-			return nil, fault(1000, "No such task: %d", id)
-		case t.state == taskFailed:
-			return nil, &hubFault{*t.fault}
-		case t.state != taskClosed:
-			return nil, fault(1000, "Task %d is currently FREE", id)
+		return h.getTaskResult(args)
+	case "cancelTask":
+		args, f := bind(method, params, []string{"task_id", "recurse"}, 1)
+		if f != nil {
+			return nil, f
 		}
-		return nil, nil
+		return h.cancelTask(rc, args)
+	case "listTasks":
+		args, f := bind(method, params, []string{"opts", "queryOpts"}, 0)
+		if f != nil {
+			return nil, f
+		}
+		return h.listTasks(args)
 	}
 	return nil, fault(1000, "Invalid method: %s", method)
 }
@@ -391,33 +378,11 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 		return nil, fault(1003, "build %s not complete: state %s", b.nvr, buildStateName(b.state))
 	}
 	h.nextID++
-	tk := &task{id: h.nextID, owner: u.id, state: taskFree, created: time.Now()}
+	tk := &task{id: h.nextID, owner: u, state: taskFree, created: time.Now(),
+		request: []any{t.id, b.id, force, nil}}
 	h.tasks[tk.id] = tk
-	tagName, nvr := t.name, b.nvr
-	if h.closed {
-		return tk.id, nil
-	}
-	h.wg.Add(1)
-	h.timers = append(h.timers, time.AfterFunc(h.taskDelay, func() {
-		defer h.wg.Done()
-		h.runTagTask(tk, tagName, nvr)
-	}))
+	h.schedule(tk, t.name, b.nvr)
 	return tk.id, nil
-}
-
-// runTagTask is what a builder does with a tagBuild task.
-func (h *Hub) runTagTask(tk *task, tagName, nvr string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t := h.tags[tagName]
-	tk.done = time.Now()
-	if t.has(nvr) {
-		tk.state = taskFailed
-		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
-		return
-	}
-	t.add(nvr)
-	tk.state = taskClosed
 }
 
 func buildStateName(s int) string {
@@ -460,17 +425,5 @@ func buildInfo(b *build) map[string]any {
 		"version": b.ver, "release": b.rel, "epoch": nil, "state": b.state, "task_id": nil,
 		"owner_name": "mbs", "volume_name": "DEFAULT", "draft": false,
 		"creation_time": "2024-05-01 10:00:00.000000+00:00", "completion_time": nil, "extra": extra,
-	}
-}
-
-func taskInfo(t *task) map[string]any {
-	var done any
-	if !t.done.IsZero() {
-		done = t.done.UTC().Format(kojiTime)
-	}
-	return map[string]any{
-		"id": t.id, "method": "tagBuild", "state": t.state, "owner": t.owner, "parent": nil,
-		"arch": "noarch", "channel_id": 1, "label": nil, "priority": 10, "weight": 0.1,
-		"create_time": t.created.UTC().Format(kojiTime), "start_time": nil, "completion_time": done,
 	}
 }

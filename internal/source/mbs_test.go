@@ -1,4 +1,4 @@
-package mbs
+package source
 
 import (
 	"context"
@@ -40,12 +40,9 @@ func newStandIn(t *testing.T, answer func(n int64, w http.ResponseWriter, r *htt
 	return s
 }
 
-func (s *standIn) client(t *testing.T, opts Options) *Client {
+func (s *standIn) client(t *testing.T, opts MBSOptions) *MBS {
 	t.Helper()
-	if opts.Backoff == 0 {
-		opts.Backoff = time.Millisecond
-	}
-	c, err := New(s.URL+"/module-build-service/1", opts)
+	c, err := NewMBS(s.URL+"/module-build-service/1", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,16 +74,6 @@ func TestFetch(t *testing.T) {
 			_, _ = w.Write([]byte(body))
 		}
 	}
-	// failThen answers status to the first n requests, then the document.
-	failThen := func(n int64, status int) func(int64, http.ResponseWriter, *http.Request) {
-		return func(i int64, w http.ResponseWriter, _ *http.Request) {
-			if i <= n {
-				http.Error(w, "try later", status)
-				return
-			}
-			_, _ = w.Write(ok)
-		}
-	}
 	tests := []struct {
 		name      string
 		answer    func(int64, http.ResponseWriter, *http.Request)
@@ -101,16 +88,15 @@ func TestFetch(t *testing.T) {
 			notFound: true, calls: 1},
 		{name: "no modulemd yet", answer: serve(200, `{"id": 42, "state_name": "init", "modulemd": null}`),
 			notFound: true, calls: 1},
-		{name: "503 then 200", answer: failThen(2, 503), wantDoc: true, calls: 3},
-		{name: "429 then 200", answer: failThen(1, 429), wantDoc: true, calls: 2},
-		{name: "5xx every time", answer: serve(502, "Bad Gateway"), transient: true, errText: "HTTP 502", calls: 3},
-		{name: "other 4xx not retried", answer: serve(403, "Forbidden"), errText: "HTTP 403", calls: 1},
-		{name: "bad JSON", answer: serve(200, `<html>maintenance</html>`), errText: "not JSON", transient: true, calls: 3},
+		{name: "503", answer: serve(503, "try later"), transient: true, errText: "HTTP 503", calls: 1},
+		{name: "429", answer: serve(429, "slow down"), transient: true, errText: "HTTP 429", calls: 1},
+		{name: "other 4xx for good", answer: serve(403, "Forbidden"), notFound: true, errText: "HTTP 403", calls: 1},
+		{name: "bad JSON", answer: serve(200, `<html>maintenance</html>`), errText: "not JSON", transient: true, calls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStandIn(t, tt.answer)
-			c := s.client(t, Options{Attempts: 3})
+			c := s.client(t, MBSOptions{})
 			got, err := c.Modulemd(context.Background(), build.Event{ID: 42})
 			switch {
 			case tt.wantDoc:
@@ -123,11 +109,8 @@ func TestFetch(t *testing.T) {
 				if errors.Is(err, ErrNotFound) != tt.notFound {
 					t.Errorf("errors.Is(%v, ErrNotFound) = %v", err, !tt.notFound)
 				}
-				if !tt.notFound && Transient(err) != tt.transient {
-					t.Errorf("Transient(%v) = %v, want %v", err, !tt.transient, tt.transient)
-				}
-				if tt.notFound && Transient(err) {
-					t.Errorf("not found is transient: %v", err)
+				if transient := !errors.Is(err, ErrNotFound); transient != tt.transient {
+					t.Errorf("%v: transient = %v, want %v", err, transient, tt.transient)
 				}
 				if !strings.Contains(err.Error(), tt.errText) {
 					t.Errorf("error %q, want it to contain %q", err, tt.errText)
@@ -140,7 +123,7 @@ func TestFetch(t *testing.T) {
 	}
 }
 
-func TestTimeoutIsRetriedThenTransient(t *testing.T) {
+func TestTimeoutIsTransient(t *testing.T) {
 	release := make(chan struct{})
 	s := newStandIn(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
 		select {
@@ -150,29 +133,13 @@ func TestTimeoutIsRetriedThenTransient(t *testing.T) {
 	})
 	// Unblock the handlers before the server's Close waits for them.
 	t.Cleanup(func() { close(release) })
-	c := s.client(t, Options{Attempts: 2, Timeout: 100 * time.Millisecond})
+	c := s.client(t, MBSOptions{Timeout: 100 * time.Millisecond})
 	_, err := c.Fetch(context.Background(), 42)
-	if err == nil || !Transient(err) || errors.Is(err, ErrNotFound) {
+	if err == nil || errors.Is(err, ErrNotFound) {
 		t.Fatalf("error %v, want a transient one", err)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v, want it to wrap context.DeadlineExceeded", err)
-	}
-	if n := s.calls.Load(); n != 2 {
-		t.Errorf("%d requests, want 2", n)
-	}
-}
-
-func TestCancelStopsRetrying(t *testing.T) {
-	s := newStandIn(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "down", http.StatusServiceUnavailable)
-	})
-	c := s.client(t, Options{Attempts: 100, Backoff: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err := c.Fetch(ctx, 42)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v, want the context's", err)
 	}
 	if n := s.calls.Load(); n != 1 {
 		t.Errorf("%d requests, want 1", n)
@@ -181,7 +148,7 @@ func TestCancelStopsRetrying(t *testing.T) {
 
 func TestNewRefusesBadURL(t *testing.T) {
 	for _, u := range []string{"", "mbs.example.org", "ftp://mbs.example.org/", "http://[::1"} {
-		if _, err := New(u, Options{}); err == nil {
+		if _, err := NewMBS(u, MBSOptions{}); err == nil {
 			t.Errorf("New(%q) accepted", u)
 		}
 	}

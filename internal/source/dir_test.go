@@ -1,4 +1,4 @@
-package mbs
+package source
 
 import (
 	"context"

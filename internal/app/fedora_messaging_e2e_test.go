@@ -1,4 +1,4 @@
-package service_test
+package app_test
 
 import (
 	"context"
@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
-	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/amqp"
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/config"
 )
 
 // pythonServiceTOML is a fedora-messaging config.toml of the reference
@@ -72,10 +71,6 @@ func TestEndToEndFedoraMessagingTOML(t *testing.T) {
 	if _, err := fm.Apply(amqp.Config{}, false); err == nil || !strings.Contains(err.Error(), "allow_transient_queue") {
 		t.Fatalf("the reference's transient queue was not refused: %v", err)
 	}
-	cfg, err := fm.Apply(amqp.Config{Queue: queue, TopicPrefix: prefix, MinBackoff: 50 * time.Millisecond}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	conn, err := amqp091.Dial(machineRabbit)
 	if err != nil {
@@ -130,19 +125,12 @@ func TestEndToEndFedoraMessagingTOML(t *testing.T) {
 	}
 
 	hub, m := newHub(t), newMBS(t)
-	rules := staticRules(t, "rules-e2e/v1.yaml")
-	start := func() *running {
-		reg := prometheus.NewRegistry()
-		consumer, err := amqp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(testLogger(t)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, err := amqp.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(testLogger(t)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return runService(t, reg, consumer, pub, hub, m, rules, 4)
-	}
+	// The reference's file unchanged, with mts's own key for a durable
+	// queue: the file's amqp_url, bindings and prefetch drive the consumer.
+	cfg := baseConfig(t, newBusNames("fm"), hub, m)
+	cfg.MessagingBackend, cfg.RhmsgBrokers = config.BackendFedoraMessaging, nil
+	cfg.FedoraMessagingConfig, cfg.AMQPQueue, cfg.AMQPTopicPrefix = file, queue, prefix
+	start := func() *running { return startApp(t, cfg) }
 	r := start()
 	first := javaEvent(1, "ready")
 	addJava(hub, m, first)

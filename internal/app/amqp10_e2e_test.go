@@ -1,4 +1,4 @@
-package service_test
+package app_test
 
 import (
 	"context"
@@ -6,11 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-modularity/mts/bus"
-	"github.com/fedora-modularity/mts/bus/amqp10"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
@@ -88,25 +86,14 @@ func TestEndToEndOnUMBOverAMQP10(t *testing.T) {
 	}
 	defer watcher.Stop()
 
-	cfg := amqp10.Config{
-		// A dead first broker: the service fails over to the second.
-		URIs:     []string{"amqps://127.0.0.1:1", "amqps://" + node.TLSAddr},
-		CertFile: node.PKI.ClientCert, KeyFile: node.PKI.ClientKey, CAFile: node.PKI.CACert,
-		Broker: amqp10.RabbitMQ, Queue: queue, TopicPrefix: "VirtualTopic.eng.mts", Prefetch: 4,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
-	}
-	reg := prometheus.NewRegistry()
-	log := testLogger(t)
-	consumer, err := amqp10.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := amqp10.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
 	hub, m := newHub(t), newMBS(t)
-	r := runService(t, reg, consumer, pub, hub, m, staticRules(t, "rules-e2e/v1.yaml"), 4)
+	cfg := baseConfig(t, newBusNames("amqp10"), hub, m)
+	// A dead first broker: the service fails over to the second.
+	cfg.RhmsgBrokers = []string{"amqps://127.0.0.1:1", "amqps://" + node.TLSAddr}
+	cfg.RhmsgCertificate, cfg.RhmsgPrivateKey, cfg.RhmsgCACert = node.PKI.ClientCert, node.PKI.ClientKey, node.PKI.CACert
+	cfg.RhmsgBrokerType, cfg.RhmsgQueue, cfg.RhmsgTopicPrefix = "rabbitmq", queue, "VirtualTopic.eng.mts"
+	r := startApp(t, cfg)
+	reg := r.reg
 
 	matched := javaEvent(1, "ready")
 	addJava(hub, m, matched)

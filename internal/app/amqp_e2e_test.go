@@ -1,4 +1,4 @@
-package service_test
+package app_test
 
 import (
 	"context"
@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
-	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/amqp"
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
@@ -71,19 +70,10 @@ func TestEndToEndOnAMQP(t *testing.T) {
 
 	hub := newHub(t)
 	m := newMBS(t)
-	reg := prometheus.NewRegistry()
-	log := testLogger(t)
-	cfg := amqp.Config{URL: machineRabbit, Queue: queue, Bindings: []string{inKey}, TopicPrefix: prefix, Prefetch: 4,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
-	consumer, err := amqp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := amqp.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := runService(t, reg, consumer, pub, hub, m, staticRules(t, "rules-e2e/v1.yaml"), 4)
+	cfg := baseConfig(t, busNames{}, hub, m)
+	cfg.MessagingBackend = config.BackendFedoraMessaging
+	cfg.AMQPURL, cfg.AMQPQueue, cfg.AMQPRoutingKeys, cfg.AMQPTopicPrefix = machineRabbit, queue, []string{inKey}, prefix
+	r := startApp(t, cfg)
 
 	send := func(ev build.Event) {
 		t.Helper()

@@ -1,15 +1,10 @@
-// Package mbs fetches the final modulemd document of a module build from
-// the Module Build Service, with timeouts, retries and a small cache, and,
-// for development, from a directory of modulemd files standing in for MBS.
-package mbs
+package source
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,10 +13,6 @@ import (
 
 	"github.com/fedora-modularity/mts/internal/build"
 )
-
-// ErrNotFound marks a module build MBS does not know, or one without a
-// modulemd: asking again will not help.
-var ErrNotFound = errors.New("mbs: module build not found")
 
 // StatusError is an HTTP answer other than 200 from MBS.
 type StatusError struct {
@@ -33,44 +24,25 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("mbs: HTTP %d: %s", e.Code, e.Body)
 }
 
-// Transient reports whether a later attempt may succeed: transport errors,
-// timeouts and HTTP 5xx or 429. ErrNotFound and other 4xx are permanent.
-func Transient(err error) bool {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Code >= 500 || se.Code == http.StatusTooManyRequests
-	}
-	return true
-}
-
-// Options tune a Client.
-type Options struct {
+// MBSOptions tune an MBS client.
+type MBSOptions struct {
 	// HTTPClient defaults to a client with Timeout.
 	HTTPClient *http.Client
 	// Timeout bounds one request (requests_timeout); 60s by default.
 	Timeout time.Duration
-	// Attempts is how many times a transient failure is tried; 3 by default.
-	Attempts int
-	// Backoff is the first pause between attempts, doubled each time;
-	// 500ms by default.
-	Backoff time.Duration
-	Logger  *slog.Logger
 }
 
-// Client reads modulemd documents from MBS's API.
-type Client struct {
+// MBS reads modulemd documents from MBS's API, one request per call: the
+// pipeline decides when to ask again.
+type MBS struct {
 	base *url.URL
 	hc   *http.Client
-	opts Options
-	log  *slog.Logger
+	opts MBSOptions
 }
 
-// New returns a client for the API at baseURL (mbs_api_url, e.g.
+// NewMBS returns a client for the API at baseURL (mbs_api_url, e.g.
 // https://mbs.fedoraproject.org/module-build-service/1/).
-func New(baseURL string, opts Options) (*Client, error) {
+func NewMBS(baseURL string, opts MBSOptions) (*MBS, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("mbs: bad API URL %q", baseURL)
@@ -81,54 +53,24 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
-	if opts.Attempts <= 0 {
-		opts.Attempts = 3
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = 500 * time.Millisecond
-	}
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: opts.Timeout}
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Client{base: u, hc: hc, opts: opts, log: log}, nil
+	return &MBS{base: u, hc: hc, opts: opts}, nil
 }
 
+// Dependency implements Source.
+func (c *MBS) Dependency() string { return DependencyMBS }
+
 // Modulemd returns the modulemd document of the event's module build.
-func (c *Client) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
+func (c *MBS) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
 	return c.Fetch(ctx, ev.ID)
 }
 
-// Fetch returns the modulemd document of module build id.
-func (c *Client) Fetch(ctx context.Context, id int64) ([]byte, error) {
-	pause := c.opts.Backoff
-	var err error
-	for attempt := 1; ; attempt++ {
-		var doc []byte
-		doc, err = c.fetchOnce(ctx, id)
-		if err == nil {
-			return doc, nil
-		}
-		if !Transient(err) || attempt >= c.opts.Attempts || ctx.Err() != nil {
-			return nil, err
-		}
-		c.log.Warn("MBS request failed, trying again", "module_build_id", id, "attempt", attempt, "error", err)
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (after %v)", ctx.Err(), err)
-		case <-t.C:
-		}
-		pause *= 2
-	}
-}
-
-func (c *Client) fetchOnce(ctx context.Context, id int64) ([]byte, error) {
+// Fetch returns the modulemd document of module build id. HTTP 404 and
+// other 4xx answers but 429 wrap ErrNotFound: asking again will not help.
+func (c *MBS) Fetch(ctx context.Context, id int64) ([]byte, error) {
 	u := c.base.JoinPath("module-builds", strconv.FormatInt(id, 10))
 	u.RawQuery = "verbose=true"
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
@@ -151,6 +93,8 @@ func (c *Client) fetchOnce(ctx context.Context, id int64) ([]byte, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, fmt.Errorf("module build %d: %w", id, ErrNotFound)
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		return nil, fmt.Errorf("module build %d: %w: %w", id, ErrNotFound, &StatusError{Code: resp.StatusCode, Body: snippet(body)})
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("module build %d: %w", id, &StatusError{Code: resp.StatusCode, Body: snippet(body)})
 	}

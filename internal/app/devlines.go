@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -9,15 +9,18 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
-	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/report"
-	"github.com/fedora-modularity/mts/internal/service"
 )
 
-// The --dev lines come from the decision log, which has a line per
-// decision; these wrappers add one for each event the service drops before
-// it decides (filtered by state or scratch, or without a document), so that
-// every event gets its line.
+// The --dev lines come from the decisions the pipeline records, one per
+// decided event; filterLines adds one for each event the pipeline drops
+// before it decides (filtered by state, or a scratch build), so that every
+// event gets its line.
+
+// linesRecorder writes each decision's line (a service.Recorder).
+type linesRecorder struct{ lines *report.Lines }
+
+func (r linesRecorder) Record(_ context.Context, rec eval.Record) error { return r.lines.Record(rec) }
 
 // filterLines writes the line of each event the state filter or the
 // scratch rule drops, as the consumer hands it over.
@@ -44,21 +47,6 @@ func (f filterLines) Receive(ctx context.Context) (bus.Delivery, error) {
 		writeDropped(f.lines, ev, "filtered", reason)
 	}
 	return d, nil
-}
-
-// documentLines writes the line of each event whose document cannot be
-// had; transient MBS failures are retried by the service and not written.
-type documentLines struct {
-	service.ModulemdSource
-	lines *report.Lines
-}
-
-func (s documentLines) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
-	text, err := s.ModulemdSource.Modulemd(ctx, ev)
-	if err != nil && ctx.Err() == nil && !mbs.Transient(err) {
-		writeDropped(s.lines, ev, eval.OutcomeError, "no modulemd: "+err.Error())
-	}
-	return text, err
 }
 
 func writeDropped(l *report.Lines, ev build.Event, outcome, reason string) {

@@ -1,4 +1,4 @@
-package service_test
+package app_test
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func serveConfig(t *testing.T, n busNames, hub *kojitest.Hub, m *mbsStandIn) str
 	t.Helper()
 	dir := t.TempDir()
 	kojiConf := filepath.Join(dir, "koji.conf")
-	ini := fmt.Sprintf("[mts-test]\nserver = %s\nserverca = %s\nauthtype = ssl\ncert = %s\ntimeout = 5\nmax_retries = 1\nretry_interval = 0.05\n",
+	ini := fmt.Sprintf("[mts-test]\nserver = %s\nserverca = %s\nauthtype = ssl\ncert = %s\ntimeout = 5\n",
 		hub.URL(), hub.CAFile(), hub.ClientCertFile("mts"))
 	if err := os.WriteFile(kojiConf, []byte(ini), 0o600); err != nil {
 		t.Fatal(err)
@@ -48,9 +48,9 @@ rhmsg_brokers: [%s]
 rhmsg_queue: %s
 rhmsg_topic_prefix: %s
 workers: 4
-retry_attempts: 20
 retry_min_backoff: 50ms
 retry_max_backoff: 200ms
+koji_task_poll_interval: 100ms
 shutdown_timeout: 20s
 listen_address: 127.0.0.1:0
 log_level: INFO
@@ -84,7 +84,7 @@ func TestKillAndRestart(t *testing.T) {
 	b := needBroker(t)
 	bin := buildMTS(t)
 	n := newBusNames("kill")
-	hub := newHub(t, kojitest.WithTaskDelay(time.Millisecond))
+	hub := newHub(t)
 	hub.Delay("tagBuild", 20*time.Millisecond)
 	m := newMBS(t)
 	w := newWatcher(t, b, n)
@@ -104,9 +104,6 @@ func TestKillAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	// A tagBuild the killed process sent may still be on its way through
-	// the hub; a supervisor's restart delay covers that window.
-	time.Sleep(500 * time.Millisecond)
 	if len(hub.TagCalls()) >= 2*count {
 		t.Fatalf("every build was tagged before the kill; the test proves nothing")
 	}
@@ -128,7 +125,7 @@ func TestSIGTERMFinishesInFlight(t *testing.T) {
 	b := needBroker(t)
 	bin := buildMTS(t)
 	n := newBusNames("term")
-	hub := newHub(t, kojitest.WithTaskDelay(time.Millisecond))
+	hub := newHub(t)
 	hub.Delay("tagBuild", 200*time.Millisecond)
 	m := newMBS(t)
 	w := newWatcher(t, b, n)

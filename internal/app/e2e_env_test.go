@@ -1,4 +1,4 @@
-package service_test
+package app_test
 
 import (
 	"context"
@@ -17,7 +17,6 @@ import (
 
 	gostomp "github.com/go-stomp/stomp/v3"
 
-	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/testenv"
 	"github.com/fedora-modularity/mts/koji/kojitest"
@@ -67,13 +66,21 @@ type mbsStandIn struct {
 	mu    sync.Mutex
 	docs  map[int64]string
 	fail  atomic.Int64 // answer this many requests with 503
+	down  atomic.Bool  // refuse every request while set
 	calls atomic.Int64
+	busy  atomic.Int64 // nanoseconds spent answering
 }
 
 func newMBS(t testing.TB) *mbsStandIn {
 	m := &mbsStandIn{docs: map[int64]string{}}
 	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.calls.Add(1)
+		start := time.Now()
+		defer func() { m.busy.Add(int64(time.Since(start))) }()
+		if m.down.Load() {
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/module-build-service/1/module-builds/"), 10, 64)
 		if err != nil || r.URL.Query().Get("verbose") != "true" {
 			http.Error(w, `{"status": 400, "error": "Bad Request"}`, http.StatusBadRequest)
@@ -153,13 +160,6 @@ func newBusNames(prefix string) busNames {
 		inTopic:   "VirtualTopic.eng.mbs." + u,
 		queue:     "Consumer.mts.queue.VirtualTopic.eng.mbs." + u,
 		outPrefix: "VirtualTopic.eng.mts." + u,
-	}
-}
-
-func stompConfig(b *testenv.ActiveMQ, n busNames) stomp.Config {
-	return stomp.Config{
-		URIs: []string{b.STOMPAddr}, Queue: n.queue, TopicPrefix: n.outPrefix, Prefetch: 4,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, HeartBeat: -1,
 	}
 }
 

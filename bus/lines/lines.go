@@ -1,4 +1,7 @@
-package service
+// Package lines is the bus of `mts serve --dev`: events are read as JSON
+// lines from a file or stdin, and the messages that would be published are
+// written as JSON lines, with no broker involved.
+package lines
 
 import (
 	"bufio"
@@ -15,30 +18,28 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// LineConsumer reads MBS message bodies, one JSON object a line, from a
-// file or stdin: the input of `mts serve --dev`, where no broker is
-// involved. Blank lines are skipped; malformed lines are logged and
+// Consumer reads MBS message bodies, one JSON object a line. Blank lines are skipped; malformed lines are logged and
 // skipped, as a bus consumer does. At the end of the input Receive
 // returns bus.ErrClosed.
-type LineConsumer struct {
+type Consumer struct {
 	mu   sync.Mutex
 	sc   *bufio.Scanner
 	line int
 	log  *slog.Logger
 }
 
-// NewLineConsumer reads events from r.
-func NewLineConsumer(r io.Reader, log *slog.Logger) *LineConsumer {
+// NewConsumer reads events from r.
+func NewConsumer(r io.Reader, log *slog.Logger) *Consumer {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &LineConsumer{sc: sc, log: log}
+	return &Consumer{sc: sc, log: log}
 }
 
 // Receive returns the next event of the input.
-func (c *LineConsumer) Receive(ctx context.Context) (bus.Delivery, error) {
+func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
@@ -61,7 +62,7 @@ func (c *LineConsumer) Receive(ctx context.Context) (bus.Delivery, error) {
 			c.log.Error("skipping a line that is not an MBS event", "line", c.line, "error", err)
 			continue
 		}
-		return &lineDelivery{ev: ev, id: "line-" + strconv.Itoa(c.line), body: append([]byte(nil), body...), log: c.log}, nil
+		return &delivery{ev: ev, id: "line-" + strconv.Itoa(c.line), body: append([]byte(nil), body...)}, nil
 	}
 }
 
@@ -73,41 +74,34 @@ func trimSpace(b []byte) []byte {
 }
 
 // Connected is always true: there is no connection to lose.
-func (c *LineConsumer) Connected() bool { return true }
+func (c *Consumer) Connected() bool { return true }
 
 // Close does nothing; the caller owns the reader.
-func (c *LineConsumer) Close() error { return nil }
+func (c *Consumer) Close() error { return nil }
 
-type lineDelivery struct {
+type delivery struct {
 	ev   build.Event
 	id   string
 	body []byte
-	log  *slog.Logger
 }
 
-func (d *lineDelivery) Event() build.Event        { return d.ev }
-func (d *lineDelivery) MessageID() string         { return d.id }
-func (d *lineDelivery) Body() []byte              { return d.body }
-func (d *lineDelivery) Ack(context.Context) error { return nil }
-func (d *lineDelivery) Nack(ctx context.Context) error {
-	// No broker to hand the event back to: say so, it is not redelivered.
-	d.log.Warn("event not processed; a broker would deliver it again", "message_id", d.id)
-	return nil
-}
+func (d *delivery) Event() build.Event        { return d.ev }
+func (d *delivery) MessageID() string         { return d.id }
+func (d *delivery) Body() []byte              { return d.body }
+func (d *delivery) Ack(context.Context) error { return nil }
 
-// LinePublisher writes each message as one JSON line,
-// {"topic": ..., "body": ...}, instead of publishing it: the output of
-// `mts serve --dev`.
-type LinePublisher struct {
+// Publisher writes each message as one JSON line,
+// {"topic": ..., "body": ...}, instead of publishing it.
+type Publisher struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
-// NewLinePublisher writes to w.
-func NewLinePublisher(w io.Writer) *LinePublisher { return &LinePublisher{w: w} }
+// NewPublisher writes to w.
+func NewPublisher(w io.Writer) *Publisher { return &Publisher{w: w} }
 
 // Publish writes the message.
-func (p *LinePublisher) Publish(_ context.Context, topic string, body []byte) error {
+func (p *Publisher) Publish(_ context.Context, topic string, body []byte) error {
 	line, err := json.Marshal(struct {
 		Topic string          `json:"topic"`
 		Body  json.RawMessage `json:"body"`
@@ -122,4 +116,4 @@ func (p *LinePublisher) Publish(_ context.Context, topic string, body []byte) er
 }
 
 // Close does nothing; the caller owns the writer.
-func (p *LinePublisher) Close() error { return nil }
+func (p *Publisher) Close() error { return nil }

@@ -1,4 +1,4 @@
-package mbs
+package source
 
 import (
 	"context"
@@ -48,6 +48,9 @@ func NewDir(path string) (*Dir, error) {
 	}
 	return d, nil
 }
+
+// Dependency implements Source.
+func (d *Dir) Dependency() string { return DependencyDir }
 
 // Len is the number of documents indexed by name, stream, version and
 // context.

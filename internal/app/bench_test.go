@@ -1,28 +1,20 @@
-package service_test
+package app_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fedora-modularity/mts/bus"
-	"github.com/fedora-modularity/mts/bus/stomp"
-	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
-	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/koji/kojitest"
 )
 
@@ -39,13 +31,9 @@ func BenchmarkServeActiveMQ(b *testing.B) {
 	if broker == nil {
 		b.Skip("ActiveMQ not available")
 	}
-	rs, err := ruleset.Load([]string{serveData + "/rules-e2e/v1.yaml"}, ruleset.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.StopTimer()
-	servePass(b, fixedRules{rs}, benchWarmUp, false)
-	r := servePass(b, fixedRules{rs}, b.N, true)
+	servePass(b, benchWarmUp, false)
+	r := servePass(b, b.N, true)
 	b.ReportMetric(float64(b.N)/r.elapsed.Seconds(), "events/s")
 	perEvent := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
 	if r.cpuOK {
@@ -58,6 +46,10 @@ func BenchmarkServeActiveMQ(b *testing.B) {
 	// and MBS: the bus (acknowledgement, announcements), decisions and
 	// queueing for the CPU.
 	b.ReportMetric(perEvent(r.handle-r.koji-r.mbs), "ms-added/event")
+	// The look at the hub before tagBuild (tag listing and pending tasks
+	// in one multiCall), as the service measures it per event.
+	b.ReportMetric(perEvent(r.lookup), "ms-lookup/event")
+	b.ReportMetric(float64(r.multiCalls)/float64(b.N), "multicalls/event")
 }
 
 const benchWarmUp = 1000
@@ -69,11 +61,13 @@ type passResult struct {
 	cpuOK        bool
 	handle, koji time.Duration // summed over events and calls
 	mbs          time.Duration
+	lookup       time.Duration
+	multiCalls   int
 }
 
 // servePass queues count events, then times a new service consuming them
 // all; when timed, the benchmark's timer runs only while it does.
-func servePass(b *testing.B, rules service.Rules, count int, timed bool) passResult {
+func servePass(b *testing.B, count int, timed bool) passResult {
 	n := newBusNames("bench")
 	hub := kojitest.New(b, kojitest.WithTaskDelay(0))
 	hub.AddTag("f29-modular-ursamajor")
@@ -95,8 +89,10 @@ func servePass(b *testing.B, rules service.Rules, count int, timed bool) passRes
 	}
 	cpu0, cpuOK := readCPU()
 	start := time.Now()
-	reg, mbsTime, stop := startBenchService(b, n, hub, m, rules, 16)
-	defer stop()
+	calls0 := hub.CallCount("multiCall")
+	r0 := startBenchService(b, n, hub, m, 16)
+	reg := r0.reg
+	defer r0.stop()
 	deadline := time.Now().Add(5 * time.Minute)
 	// Polled, not too often: gathering the registry costs CPU that the
 	// service, the stand-ins and the broker share.
@@ -114,78 +110,20 @@ func servePass(b *testing.B, rules service.Rules, count int, timed bool) passRes
 	seconds := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 	r.handle = seconds(sampleSum(reg, "mts_event_duration_seconds"))
 	r.koji = seconds(sampleSum(reg, "mts_koji_call_duration_seconds"))
-	r.mbs = mbsTime.Load()
+	r.mbs = time.Duration(m.busy.Load())
+	r.lookup = seconds(sampleSum(reg, "mts_tag_lookup_duration_seconds"))
+	r.multiCalls = hub.CallCount("multiCall") - calls0
 	return r
 }
 
-// benchKojiSessions is the number of hub sessions mts serve asks for.
-const benchKojiSessions = 4
-
-// startBenchService runs the service on the benchmark's broker with the
-// given number of workers, the broker's prefetch following it, and returns
-// its metrics, the time spent waiting for MBS and how to stop it.
-func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules, workers int) (*prometheus.Registry, *timedSource, func()) {
+// startBenchService runs the service as mts serve would, with the given
+// number of workers (the broker's prefetch following it).
+func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, workers int) *running {
 	b.Helper()
-	reg := prometheus.NewRegistry()
-	log := slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := stompConfig(broker, n)
-	cfg.Prefetch = workers
-	consumer, err := stomp.NewConsumer(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub, err := stomp.NewPublisher(cfg, bus.WithRegisterer(reg), bus.WithLogger(log))
-	if err != nil {
-		b.Fatal(err)
-	}
-	kc, err := koji.New(&koji.Config{
-		Server: hub.URL(), ServerCA: hub.CAFile(), AuthType: "ssl", Cert: hub.ClientCertFile("mts"),
-		Timeout: 5 * time.Second, MaxRetries: 1, RetryInterval: 50 * time.Millisecond,
-	}, koji.WithObserver(service.NewKojiMetrics(reg).Observe), koji.WithSessions(benchKojiSessions))
-	if err != nil {
-		b.Fatal(err)
-	}
-	src, err := mbs.New(m.URL(), mbs.Options{Timeout: 5 * time.Second, Attempts: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	timed := &timedSource{src: src}
-	svc, err := service.New(service.Config{
-		Workers: workers, CheckTagged: true, RetryAttempts: 20,
-		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
-	}, consumer, pub, kc, timed, rules, service.Options{Logger: log, Registerer: reg})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = svc.Run(ctx)
-		consumer.Close()
-		pub.Close()
-		kc.Close()
-	}()
-	return reg, timed, func() {
-		cancel()
-		<-done
-	}
+	cfg := baseConfig(b, n, hub, m)
+	cfg.Workers = workers
+	return startApp(b, cfg)
 }
-
-// timedSource adds up the time spent fetching modulemd documents.
-type timedSource struct {
-	src   service.ModulemdSource
-	total atomic.Int64
-}
-
-func (t *timedSource) Modulemd(ctx context.Context, ev build.Event) ([]byte, error) {
-	start := time.Now()
-	doc, err := t.src.Modulemd(ctx, ev)
-	t.total.Add(int64(time.Since(start)))
-	return doc, err
-}
-
-func (t *timedSource) Load() time.Duration { return time.Duration(t.total.Load()) }
 
 // cpuTimes is the CPU time used by this process (the service and the
 // stand-ins) and by its running child processes (the broker).

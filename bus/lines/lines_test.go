@@ -1,0 +1,61 @@
+package lines
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fedora-modularity/mts/bus"
+)
+
+func TestLineConsumerAndPublisher(t *testing.T) {
+	in := strings.NewReader(`{"id": 1, "name": "a", "stream": "s", "version": 20190101, "context": "c", "state_name": "ready"}
+
+not json
+{"msg": {"id": 2, "name": "b", "stream": "s", "version": "1", "context": "c", "state_name": "done"}}
+`)
+	c := NewConsumer(in, nil)
+	var ids []int64
+	for {
+		d, err := c.Receive(context.Background())
+		if errors.Is(err, bus.ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.Event().ID)
+	}
+	if fmt.Sprint(ids) != "[1 2]" {
+		t.Errorf("ids %v", ids)
+	}
+	var out bytes.Buffer
+	p := NewPublisher(&out)
+	if err := p.Publish(context.Background(), "build.tag.unmatched", []byte(`{"build":{"id":1}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != `{"topic":"build.tag.unmatched","body":{"build":{"id":1}}}`+"\n" {
+		t.Errorf("line %q", got)
+	}
+}
+
+func FuzzLineConsumer(f *testing.F) {
+	data, err := os.ReadFile("../../testdata/events/sample.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte("{\"msg\": null}\n[1]\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := NewConsumer(bytes.NewReader(in), nil)
+		for range 1000 {
+			if _, err := c.Receive(context.Background()); err != nil {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/fedora-modularity/mts/bus"
+	"github.com/fedora-modularity/mts/bus/amqp"
+	"github.com/fedora-modularity/mts/bus/amqp10"
+	"github.com/fedora-modularity/mts/bus/fedmsg"
+	"github.com/fedora-modularity/mts/bus/stomp"
+	"github.com/fedora-modularity/mts/internal/config"
+)
+
+// backend builds the two ends of one messaging backend from the
+// configuration. A publisher that can also park events (bus.Parker) is
+// used for retry_give_up_after.
+type backend struct {
+	consumer  func(cfg *config.Config, opts ...bus.Option) (bus.Consumer, error)
+	publisher func(cfg *config.Config, opts ...bus.Option) (bus.Publisher, error)
+}
+
+// backends is the table of messaging backends, by messaging_backend. The
+// rhmsg brokers' URIs choose between STOMP and AMQP 1.0.
+func backends() map[string]backend {
+	return map[string]backend{
+		config.BackendRhmsg: {
+			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
+				if c.RhmsgAMQP10() {
+					return amqp10.NewConsumer(AMQP10Config(c), o...)
+				}
+				return stomp.NewConsumer(StompConfig(c), o...)
+			},
+			publisher: func(c *config.Config, o ...bus.Option) (bus.Publisher, error) {
+				if c.RhmsgAMQP10() {
+					return amqp10.NewPublisher(AMQP10Config(c), o...)
+				}
+				return stomp.NewPublisher(StompConfig(c), o...)
+			},
+		},
+		config.BackendFedoraMessaging: {
+			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
+				ac, err := AMQPConfig(c)
+				if err != nil {
+					return nil, err
+				}
+				return amqp.NewConsumer(ac, o...)
+			},
+			publisher: func(c *config.Config, o ...bus.Option) (bus.Publisher, error) {
+				ac, err := AMQPConfig(c)
+				if err != nil {
+					return nil, err
+				}
+				return amqp.NewPublisher(ac, o...)
+			},
+		},
+		config.BackendFedmsg: {
+			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
+				return fedmsg.NewConsumer(fedmsgConfig(c), o...)
+			},
+			publisher: func(c *config.Config, o ...bus.Option) (bus.Publisher, error) {
+				return fedmsg.NewPublisher(fedmsgConfig(c), o...)
+			},
+		},
+	}
+}
+
+// StompConfig is the rhmsg backend on STOMP brokers.
+func StompConfig(c *config.Config) stomp.Config {
+	return stomp.Config{
+		URIs: c.RhmsgBrokers, CertFile: c.RhmsgCertificate, KeyFile: c.RhmsgPrivateKey,
+		CAFile: c.RhmsgCACert, Login: c.RhmsgLogin, Passcode: c.RhmsgPasscode,
+		Broker: stomp.Broker(c.RhmsgBrokerType), Queue: c.RhmsgQueue, Topic: c.RhmsgTopic,
+		TopicPrefix: c.RhmsgTopicPrefix, Prefetch: min(c.Workers, stomp.MaxPrefetch),
+		ParkingQueue: c.ParkingQueue,
+	}
+}
+
+// AMQP10Config is the rhmsg backend on AMQP 1.0 brokers (amqps://), as the
+// newest reference's rhmsg speaks to UMB.
+func AMQP10Config(c *config.Config) amqp10.Config {
+	return amqp10.Config{
+		URIs: c.RhmsgBrokers, CertFile: c.RhmsgCertificate, KeyFile: c.RhmsgPrivateKey,
+		CAFile: c.RhmsgCACert, Login: c.RhmsgLogin, Password: c.RhmsgPasscode,
+		Broker: amqp10.Broker(c.RhmsgBrokerType), Queue: c.RhmsgQueue,
+		QueueAddressPrefix: c.RhmsgQueueAddressPrefix, TopicAddressPrefix: c.RhmsgTopicAddressPrefix,
+		SubscriptionName: c.RhmsgSubscriptionName, TopicPrefix: c.RhmsgTopicPrefix,
+		Prefetch: min(c.Workers, amqp10.MaxPrefetch), ParkingQueue: c.ParkingQueue,
+	}
+}
+
+// AMQPConfig is the fedora-messaging backend: mts's amqp_* keys, then what
+// fedora-messaging's config.toml gives for the keys left empty, then the
+// bus's defaults.
+func AMQPConfig(c *config.Config) (amqp.Config, error) {
+	ac := amqp.Config{
+		URL: c.AMQPURL, CertFile: c.AMQPCertificate, KeyFile: c.AMQPPrivateKey, CAFile: c.AMQPCACert,
+		Queue: c.AMQPQueue, Bindings: c.AMQPRoutingKeys, Prefetch: c.Workers,
+		TopicPrefix: c.AMQPTopicPrefix, ParkingQueue: c.ParkingQueue, ParkingRoutingKey: c.ParkingRoutingKey,
+	}
+	exists := func(path string) bool { _, err := os.Stat(path); return err == nil }
+	file := amqp.FedoraMessagingFile(c.FedoraMessagingConfig, os.LookupEnv, exists)
+	if file == "" {
+		return ac, nil
+	}
+	fm, err := amqp.LoadFedoraMessaging(file)
+	if err != nil {
+		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
+	}
+	if ac, err = fm.Apply(ac, c.AllowTransientQueue); err != nil {
+		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
+	}
+	return ac, nil
+}
+
+func fedmsgConfig(c *config.Config) fedmsg.Config {
+	return fedmsg.Config{
+		Endpoints: c.FedmsgEndpoints, Topics: c.FedmsgTopics,
+		PublishEndpoint: c.FedmsgPublishEndpoint, TopicPrefix: c.FedmsgTopicPrefix,
+		ParkingTopic: c.ParkingRoutingKey,
+	}
+}

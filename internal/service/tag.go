@@ -1,0 +1,291 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/koji"
+)
+
+// kojiPermanent reports a fault that belongs in the announcement: the
+// request itself is wrong (unknown tag or build, not allowed, tag error)
+// and a retry cannot help. Authentication and TLS problems are not: they
+// are the service's own, and the event is held until they are fixed.
+func kojiPermanent(err error) bool {
+	return koji.FaultCode(err) != 0 && !koji.Retryable(err) && !koji.IsAuthError(err)
+}
+
+// tag makes sure each build of the plan is in each of its tags with one
+// tagBuild task at most, and returns what to announce for each call of
+// p.TagCalls(). Before any tagBuild the hub is asked (one multiCall for
+// the whole plan) whether the build is already in the tag, and whether a
+// tagBuild task of ours for it is pending: a task started by an earlier
+// copy of the event, in this process or another, or before a kill -9.
+// A pending task is waited on instead of starting another; a CLOSED one,
+// or one that FAILED because the build was already tagged, is what the
+// announcement names.
+func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logger) ([]plan.TagResult, error) {
+	calls := p.TagCalls()
+	results := make([]plan.TagResult, len(calls))
+	if s.cfg.DryRun {
+		for i, c := range calls {
+			log.Info("dry run: tagBuild not called", "tag", c.Tag, "nvr", c.NVR)
+			one := int64(1)
+			results[i] = plan.TagResult{Tag: c.Tag, TaskID: &one}
+		}
+		return results, nil
+	}
+	targets := make([]koji.TagTarget, len(calls))
+	for i, c := range calls {
+		targets[i] = koji.TagTarget{Tag: c.Tag, NVR: c.NVR}
+	}
+	var states []koji.TagState
+	t0 := time.Now()
+	err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
+		var err error
+		states, err = s.tagger.TagStates(ctx, targets)
+		return err
+	})
+	s.m.lookup.Observe(time.Since(t0).Seconds())
+	if err != nil && !kojiPermanent(err) {
+		return nil, err
+	}
+	fresh := err == nil
+	started := map[int]int{} // target index -> the task our tagBuild started
+	for i, t := range targets {
+		var st *koji.TagState
+		if fresh {
+			st = &states[i]
+		}
+		r, waited, id, terr := s.tagOne(ctx, h, t, st, false, log)
+		if terr != nil {
+			return nil, terr
+		}
+		if id != 0 {
+			started[i] = id
+		}
+		// After a wait the plan's look is stale: the next targets look
+		// again.
+		fresh = fresh && !waited
+		results[i] = r
+	}
+	if len(started) == 0 {
+		return results, nil
+	}
+	keep, err := s.settleRaces(ctx, h, targets, started, log)
+	if err != nil {
+		return nil, err
+	}
+	for i, ours := range started {
+		if keep[i] == ours {
+			continue
+		}
+		// Ours was cancelled: wait on the task that stands, or, when the
+		// build got into the tag meanwhile, look again to name its task.
+		var st *koji.TagState
+		if keep[i] != 0 {
+			st = &koji.TagState{TagTarget: targets[i], Task: &koji.Task{ID: keep[i], State: koji.TaskFree}}
+		}
+		r, _, _, terr := s.tagOne(ctx, h, targets[i], st, true, log)
+		if terr != nil {
+			return nil, terr
+		}
+		results[i] = r
+	}
+	return results, nil
+}
+
+// tagOne settles one target. st is what the plan's lookup found, nil
+// when it failed for good (then each attempt looks again, and a refusal
+// is announced). Without settle, a task it starts is returned as
+// started for the caller to check against twins (settleRaces) with the
+// other targets'; with settle it checks it itself.
+func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, settle bool, log *slog.Logger) (r plan.TagResult, waited bool, started int, err error) {
+	r = plan.TagResult{Tag: t.Tag}
+	log = log.With("tag", t.Tag, "nvr", t.NVR)
+	for {
+		wait := 0 // a pending task to wait on
+		started = 0
+		err = s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
+			wait, started = 0, 0
+			cur := st
+			st = nil // any later attempt looks again first
+			if cur == nil {
+				states, err := s.tagger.TagStates(ctx, []koji.TagTarget{t})
+				if err != nil {
+					return err
+				}
+				cur = &states[0]
+			}
+			switch {
+			case cur.Task != nil && cur.Task.Pending():
+				wait = cur.Task.ID
+				return nil
+			case cur.Tagged && cur.Task != nil:
+				id := int64(cur.Task.ID)
+				r.TaskID = &id
+				return nil
+			case cur.Tagged:
+				r.Error = AlreadyTagged
+				return nil
+			}
+			id, err := s.tagger.TagBuild(ctx, t.Tag, t.NVR)
+			if err != nil {
+				return err
+			}
+			started = id
+			return nil
+		})
+		switch {
+		case err != nil && kojiPermanent(err):
+			s.m.failedTag.Inc()
+			log.Error("tagBuild refused", "fault", koji.FaultCode(err), "error", err)
+			r.Error = faultText(err)
+			return r, waited, 0, nil
+		case err != nil:
+			return r, waited, 0, fmt.Errorf("tagging %s into %s: %w", t.NVR, t.Tag, err)
+		case started != 0 && !settle:
+			id := int64(started)
+			r.TaskID = &id
+			return r, waited, started, nil
+		case started != 0:
+			keep, serr := s.settleRaces(ctx, h, []koji.TagTarget{t}, map[int]int{0: started}, log)
+			won := keep[0]
+			switch {
+			case serr != nil:
+				return r, waited, 0, serr
+			case won == 0:
+				continue // ours cancelled, the build tagged meanwhile: look again
+			case won != started:
+				wait = won
+			default:
+				id := int64(started)
+				r.TaskID = &id
+				return r, waited, started, nil
+			}
+		case wait == 0:
+			if r.Error == AlreadyTagged {
+				s.m.alreadyTagged.Inc()
+				log.Info("build already in the tag; no new task")
+			} else {
+				log.Info("build tagged by an earlier task of ours; no new task", "task_id", *r.TaskID)
+			}
+			return r, waited, 0, nil
+		}
+		log.Info("a tagBuild task for the build is pending; waiting on it instead of starting another", "task_id", wait)
+		waited = true
+		task, werr := s.waitTask(ctx, h, wait, log)
+		if werr != nil {
+			return r, waited, 0, werr
+		}
+		if task.State == koji.TaskClosed || task.AlreadyTagged() {
+			id := int64(task.ID)
+			r.TaskID = &id
+			return r, waited, 0, nil
+		}
+		// Canceled, or failed for a reason of its own: look again and,
+		// if the build is still not tagged, start a task.
+		log.Warn("the pending tagBuild task did not tag the build; trying again", "task_id", task.ID, "state", task.State, "fault", task.Fault)
+	}
+}
+
+// settleRaces handles copies of an event that looked at the hub at the
+// same moment, in two processes, and both started tasks: one more look
+// (one multiCall for the targets given, by index, with the tasks we
+// started) and every process agrees on the oldest pending task for each;
+// the others cancel their own before a builder runs it. It returns, by
+// index, the task that stands, or 0 where ours was cancelled because the
+// build got into the tag meanwhile (the caller looks again to name the
+// task that did it).
+func (s *Service) settleRaces(ctx context.Context, h *hold, targets []koji.TagTarget, ours map[int]int, log *slog.Logger) (map[int]int, error) {
+	keep := make(map[int]int, len(ours))
+	idx := make([]int, 0, len(ours))
+	look := make([]koji.TagTarget, 0, len(ours))
+	for i, id := range ours {
+		keep[i] = id
+		idx = append(idx, i)
+		look = append(look, targets[i])
+	}
+	err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
+		states, err := s.tagger.TagStates(ctx, look)
+		if err != nil {
+			return err
+		}
+		for j, i := range idx {
+			switch tk := states[j].Task; {
+			case tk != nil && tk.ID == ours[i] && !tk.Pending():
+				// Ours already ran: it is the task that tagged.
+			case tk != nil && tk.Pending() && tk.ID < ours[i]:
+				keep[i] = tk.ID
+			case states[j].Tagged:
+				keep[i] = 0
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// A look refused for good leaves our tasks standing.
+		return ours, nil
+	}
+	for _, i := range idx {
+		if keep[i] == ours[i] {
+			continue
+		}
+		log.Warn("another process started a tagBuild task for the build at the same moment; cancelling ours",
+			"nvr", targets[i].NVR, "tag", targets[i].Tag, "task_id", ours[i], "kept", keep[i])
+		err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
+			return s.tagger.CancelTask(ctx, ours[i])
+		})
+		if err != nil && !kojiPermanent(err) {
+			return nil, err
+		}
+		s.m.cancelled.Inc()
+	}
+	return keep, nil
+}
+
+// waitTask polls a pending task until it finishes.
+func (s *Service) waitTask(ctx context.Context, h *hold, id int, log *slog.Logger) (*koji.Task, error) {
+	for {
+		var task *koji.Task
+		gone := func(err error) bool { return kojiPermanent(err) || errors.Is(err, koji.ErrNotFound) }
+		err := s.do(ctx, h, DependencyKoji, gone, log, func(ctx context.Context) error {
+			var err error
+			task, err = s.tagger.TaskState(ctx, id)
+			return err
+		})
+		if err != nil {
+			if gone(err) {
+				return &koji.Task{ID: id, State: koji.TaskCanceled}, nil
+			}
+			return nil, err
+		}
+		if !task.Pending() {
+			return task, nil
+		}
+		t := time.NewTimer(s.cfg.TaskPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-s.stopping:
+			t.Stop()
+			return nil, errStopping
+		case <-t.C:
+		}
+	}
+}
+
+// faultText is the hub's own text of the fault, as the reference put in
+// the announcement.
+func faultText(err error) string {
+	var f *koji.Fault
+	if errors.As(err, &f) {
+		return f.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,297 @@
+package koji
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji/internal/wire"
+)
+
+// TagTarget is one build and tag that tagBuild would be asked for.
+type TagTarget struct {
+	Tag, NVR string
+}
+
+// Task is a tagBuild task as far as tagging is concerned.
+type Task struct {
+	ID    int
+	State int
+	// Fault is what a FAILED task failed with.
+	Fault *Fault
+}
+
+// Pending reports a task still FREE, ASSIGNED or OPEN.
+func (t *Task) Pending() bool {
+	return t.State == TaskFree || t.State == TaskAssigned || t.State == TaskOpen
+}
+
+// AlreadyTagged reports a task that failed because the build was in the
+// tag when it ran (TagError "build N already tagged (T)", or the unique
+// violation two builders running duplicates at once get).
+func (t *Task) AlreadyTagged() bool {
+	if t.State != TaskFailed || t.Fault == nil {
+		return false
+	}
+	switch t.Fault.Code {
+	case CodeTagError:
+		return containsFold(t.Fault.String, "already tagged")
+	case CodeUnparsable:
+		return containsFold(t.Fault.String, "tag_listing_build_id_tag_id_active_key")
+	}
+	return false
+}
+
+// TagState is what the hub shows about one target before tagBuild.
+type TagState struct {
+	TagTarget
+	// Tagged: the tag listing has the build (the truth, koji.md).
+	Tagged bool
+	// Task is a tagBuild task of the logged-in user for the target: the
+	// oldest pending one (so that every process that looks agrees on it),
+	// or, when Tagged and none is pending, the newest that CLOSED within
+	// FinishedWindow. Nil when there is none.
+	Task *Task
+}
+
+// FinishedWindow is how far back TagStates looks for the CLOSED task of a
+// build already in its tag, to name it.
+const FinishedWindow = 6 * time.Hour
+
+// TagStates tells, for each target, whether the build is in the tag and
+// which tagBuild task of ours is pending for it, in one multiCall:
+// listTasks of our pending tagBuild tasks first, then the tag and build
+// ids and the build's tag listing. In that order a task that finishes
+// between the two looks is seen either pending or as the listing. Only
+// when a build is already tagged and no pending task explains it is a
+// second listTasks sent, for the CLOSED task that tagged it.
+func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState, error) {
+	uid, err := c.userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var tags, nvrs []string
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if !seen["t:"+t.Tag] {
+			seen["t:"+t.Tag] = true
+			tags = append(tags, t.Tag)
+		}
+		if !seen["b:"+t.NVR] {
+			seen["b:"+t.NVR] = true
+			nvrs = append(nvrs, t.NVR)
+		}
+	}
+	calls := []Call{listTagTasks(uid, []any{TaskFree, TaskOpen, TaskAssigned}, nil)}
+	for _, t := range tags {
+		calls = append(calls, Call{Method: "getTag", Params: []any{t}})
+	}
+	for _, n := range nvrs {
+		calls = append(calls, Call{Method: "getBuild", Params: []any{n}},
+			Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
+	}
+	res, err := c.MultiCall(ctx, calls)
+	if err != nil {
+		return nil, err
+	}
+	if res[0].Err != nil {
+		return nil, fmt.Errorf("listTasks: %w", res[0].Err)
+	}
+	pending, err := taskRows(res[0].Value)
+	if err != nil {
+		return nil, err
+	}
+	tagID := map[string]int64{}
+	for i, t := range tags {
+		r := res[1+i]
+		if r.Err != nil {
+			return nil, fmt.Errorf("getTag %s: %w", t, r.Err)
+		}
+		tagID[t] = idOf(r.Value)
+	}
+	buildID := map[string]int64{}
+	listed := map[string]map[string]bool{}
+	for i, n := range nvrs {
+		b, lt := res[1+len(tags)+2*i], res[2+len(tags)+2*i]
+		if b.Err != nil {
+			return nil, fmt.Errorf("getBuild %s: %w", n, b.Err)
+		}
+		buildID[n] = idOf(b.Value)
+		listed[n] = map[string]bool{}
+		if lt.Err != nil {
+			continue // unknown build: in no tag; tagBuild reports it
+		}
+		rows, _ := lt.Value.([]any)
+		for _, row := range rows {
+			if m, ok := row.(map[string]any); ok {
+				if name, ok := m["name"].(string); ok {
+					listed[n][name] = true
+				}
+			}
+		}
+	}
+	out := make([]TagState, len(targets))
+	var unexplained []int
+	for i, t := range targets {
+		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag]}
+		out[i].Task = matchTask(pending, tagID[t.Tag], buildID[t.NVR], true)
+		if out[i].Tagged && out[i].Task == nil {
+			unexplained = append(unexplained, i)
+		}
+	}
+	if len(unexplained) == 0 {
+		return out, nil
+	}
+	since := float64(time.Now().Add(-FinishedWindow).UnixNano()) / 1e9
+	res, err = c.MultiCall(ctx, []Call{listTagTasks(uid, []any{TaskClosed}, map[string]any{"completeAfter": since})})
+	if err != nil {
+		return nil, err
+	}
+	if res[0].Err != nil {
+		return nil, fmt.Errorf("listTasks: %w", res[0].Err)
+	}
+	closed, err := taskRows(res[0].Value)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range unexplained {
+		out[i].Task = matchTask(closed, tagID[out[i].Tag], buildID[out[i].NVR], false)
+	}
+	return out, nil
+}
+
+// listTagTasks is listTasks for our own top-level tagBuild tasks in the
+// given states, newest first, decoded.
+func listTagTasks(uid int64, states []any, extra map[string]any) Call {
+	opts := map[string]any{"method": "tagBuild", "owner": uid, "parent": nil, "state": states, "decode": true}
+	for k, v := range extra {
+		opts[k] = v
+	}
+	return Call{Method: "listTasks", Params: []any{opts, map[string]any{"order": "-id"}}}
+}
+
+type taskRow struct {
+	task           Task
+	tagID, buildID int64
+}
+
+func taskRows(v any) ([]taskRow, error) {
+	list, ok := v.([]any)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("koji: listTasks answered %T, want a list", v)
+	}
+	out := make([]taskRow, 0, len(list))
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		req, _ := m["request"].([]any)
+		if len(req) < 2 {
+			continue
+		}
+		r := taskRow{task: Task{ID: int(idOf(m)), State: int(intOf(m["state"]))}}
+		r.tagID, r.buildID = intOf(req[0]), intOf(req[1])
+		if f, ok := m["result"].(map[string]any); ok {
+			s, _ := f["faultString"].(string)
+			r.task.Fault = &Fault{Code: int(intOf(f["faultCode"])), String: s}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// matchTask finds the task for the ids among rows (newest first): the
+// oldest one, or the newest.
+func matchTask(rows []taskRow, tagID, buildID int64, oldest bool) *Task {
+	if tagID == 0 || buildID == 0 {
+		return nil
+	}
+	var found *Task
+	for _, r := range rows {
+		if r.tagID == tagID && r.buildID == buildID {
+			t := r.task
+			found = &t
+			if !oldest {
+				break
+			}
+		}
+	}
+	return found
+}
+
+// CancelTask cancels a task of ours, for a duplicate that lost a race
+// before it ran.
+func (c *Client) CancelTask(ctx context.Context, id int) error {
+	if err := c.call(ctx, request{method: "cancelTask", params: []any{id}, auth: true}, nil); err != nil {
+		return fmt.Errorf("cancelTask %d: %w", id, err)
+	}
+	return nil
+}
+
+func idOf(v any) int64 {
+	m, _ := v.(map[string]any)
+	return intOf(m["id"])
+}
+
+func intOf(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	}
+	return 0
+}
+
+// TaskState returns a tagBuild task's state and, when it FAILED, its
+// fault, in one multiCall.
+func (c *Client) TaskState(ctx context.Context, id int) (*Task, error) {
+	res, err := c.MultiCall(ctx, []Call{
+		{Method: "getTaskInfo", Params: []any{id}},
+		{Method: "getTaskResult", Params: []any{id, false}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res[0].Err != nil {
+		return nil, fmt.Errorf("getTaskInfo %d: %w", id, res[0].Err)
+	}
+	info, ok := res[0].Value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("koji: no such task %d: %w", id, ErrNotFound)
+	}
+	t := &Task{ID: id, State: int(intOf(info["state"]))}
+	if f, ok := res[1].Value.(map[string]any); ok && t.State == TaskFailed {
+		s, _ := f["faultString"].(string)
+		t.Fault = &Fault{Code: int(intOf(f["faultCode"])), String: s}
+	}
+	return t, nil
+}
+
+// userID is the id of the logged-in user, asked once per client.
+func (c *Client) userID(ctx context.Context) (int64, error) {
+	c.mu.Lock()
+	id := c.uid
+	c.mu.Unlock()
+	if id != 0 {
+		return id, nil
+	}
+	u, err := c.GetLoggedInUser(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.uid = int64(u.ID)
+	c.mu.Unlock()
+	return int64(u.ID), nil
+}
+
+// containsFold reports whether the hub's text s mentions sub, in any case.
+// Fault texts are all the hub gives to tell these cases apart.
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

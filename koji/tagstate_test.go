@@ -1,0 +1,187 @@
+package koji_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji"
+	"github.com/fedora-modularity/mts/koji/kojitest"
+)
+
+// TestTagStatesFollowTheTask walks one tagBuild task through the
+// stand-in's scheduler: pending, then CLOSED with the build in the tag;
+// a duplicate FAILS "already tagged".
+func TestTagStatesFollowTheTask(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskTiming(300*time.Millisecond, 600*time.Millisecond))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	targets := []koji.TagTarget{{Tag: tagName, NVR: nvr}, {Tag: tagName, NVR: develN}}
+	st, err := c.TagStates(ctx, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.Tagged || s.Task != nil {
+			t.Fatalf("before tagBuild: %+v", s)
+		}
+	}
+	id, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = c.TagStates(ctx, targets); err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Tagged || st[0].Task == nil || st[0].Task.ID != id || !st[0].Task.Pending() || st[1].Task != nil {
+		t.Fatalf("while pending: %+v %+v", st[0], st[1])
+	}
+	if got := hub.Tagged(tagName); len(got) != 0 {
+		t.Fatalf("tagged before the task ran: %v", got)
+	}
+	if err := hub.WaitTasks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = c.TagStates(ctx, targets); err != nil {
+		t.Fatal(err)
+	}
+	if !st[0].Tagged || st[0].Task == nil || st[0].Task.ID != id || st[0].Task.State != koji.TaskClosed {
+		t.Fatalf("after the task: %+v (task %+v)", st[0], st[0].Task)
+	}
+	dup, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.WaitTasks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	task, err := c.TaskState(ctx, dup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !task.AlreadyTagged() || !strings.Contains(task.Fault.String, "already tagged") {
+		t.Fatalf("duplicate task = %+v (fault %+v)", task, task.Fault)
+	}
+	if _, err := c.GetTaskResult(ctx, dup); koji.FaultCode(err) != koji.CodeTagError {
+		t.Fatalf("getTaskResult of the duplicate: %v", err)
+	}
+	if _, err := c.GetTaskResult(ctx, id); err != nil {
+		t.Fatalf("getTaskResult of the first: %v", err)
+	}
+}
+
+// TestListTasksAsTheHub checks the stand-in's listTasks against what
+// koji.md records of the real hub.
+func TestListTasksAsTheHub(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskDelay(time.Hour))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	id, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(opts, qopts map[string]any) koji.CallResult {
+		t.Helper()
+		res, err := c.MultiCall(ctx, []koji.Call{{Method: "listTasks", Params: []any{opts, qopts}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	tests := []struct {
+		name  string
+		opts  map[string]any
+		qopts map[string]any
+		rows  int
+		fault string
+	}{
+		{"unknown keys ignored", map[string]any{"tag": "x", "host": "y"}, map[string]any{}, 1, ""},
+		{"pending of ours", map[string]any{"method": "tagBuild", "state": []any{0, 1, 4}, "parent": nil, "decode": true}, map[string]any{"order": "-id"}, 1, ""},
+		{"closed", map[string]any{"state": []any{2}}, map[string]any{}, 0, ""},
+		{"owner by name", map[string]any{"owner": "mts"}, map[string]any{}, 0, "invalid input syntax for type integer"},
+		{"state not a list", map[string]any{"state": 0}, map[string]any{}, 0, "syntax error at or near"},
+		{"bad order", map[string]any{}, map[string]any{"order": "bogus"}, 0, "Invalid order: bogus"},
+		{"created after now", map[string]any{"createdAfter": float64(time.Now().Add(time.Minute).Unix())}, map[string]any{}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(tt.opts, tt.qopts)
+			if tt.fault != "" {
+				var f *koji.Fault
+				if !errors.As(r.Err, &f) || f.Code != 1 || !strings.Contains(f.String, tt.fault) {
+					t.Fatalf("err = %v, want fault 1 with %q", r.Err, tt.fault)
+				}
+				return
+			}
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			rows, _ := r.Value.([]any)
+			if len(rows) != tt.rows {
+				t.Fatalf("%d rows, want %d: %v", len(rows), tt.rows, rows)
+			}
+		})
+	}
+	r := call(map[string]any{"decode": true}, map[string]any{})
+	row := r.Value.([]any)[0].(map[string]any)
+	req, _ := row["request"].([]any)
+	if len(req) != 4 || req[2] != false || req[3] != nil || row["id"] != int64(id) || row["owner_name"] != "mts" || row["result"] != nil {
+		t.Fatalf("decoded row = %v", row)
+	}
+	r = call(map[string]any{}, map[string]any{})
+	if _, ok := r.Value.([]any)[0].(map[string]any)["request"].(string); !ok {
+		t.Fatalf("undecoded request is not a string: %v", r.Value)
+	}
+	if _, err := c.GetTaskResult(ctx, id); !strings.Contains(err.Error(), "is not finished") {
+		t.Fatalf("getTaskResult of a pending task: %v", err)
+	}
+}
+
+// TestHopeless: what cannot get better is not retried, and says why.
+func TestHopeless(t *testing.T) {
+	cfg := &koji.Config{Server: "https://mts-no-such-host.invalid/kojihub", Timeout: 5 * time.Second, MaxRetries: 30, RetryInterval: 20 * time.Second}
+	c := newClient(t, cfg)
+	start := time.Now()
+	err := koji.Retry(ctxT(t), cfg, func(int, time.Duration, error) { t.Error("retried") }, func(ctx2 context.Context) error {
+		_, err := c.GetTag(ctx2, tagName)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "mts-no-such-host.invalid") || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}
+
+// TestTaskTiming: the stand-in's tasks go FREE, ASSIGNED, OPEN, CLOSED,
+// within the timing asked for, and the build is in the tag only once the
+// task CLOSED.
+func TestTaskTiming(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskTiming(400*time.Millisecond, 800*time.Millisecond))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	start := time.Now()
+	id, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := []int{}
+	for {
+		state, _ := hub.TaskState(id)
+		if len(seen) == 0 || seen[len(seen)-1] != state {
+			seen = append(seen, state)
+			if tagged := len(hub.Tagged(tagName)) == 1; tagged != (state == koji.TaskClosed) {
+				t.Fatalf("state %d with the build tagged = %v", state, tagged)
+			}
+		}
+		if state == koji.TaskClosed {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(start)
+	if seen[0] != koji.TaskFree || !slices.Contains(seen, koji.TaskAssigned) || took < 400*time.Millisecond || took > 1500*time.Millisecond {
+		t.Fatalf("states %v, closed after %v", seen, took)
+	}
+}
