@@ -166,29 +166,34 @@ func decide(rs *ruleset.Ruleset, c Case) Decision {
 func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 	r := &Report{Old: old.Files, New: new.Files, Cases: len(cases), Changes: []Change{}}
 	for _, c := range cases {
-		a, b := decide(old, c), decide(new, c)
-		var what []string
-		if a.Outcome != b.Outcome {
-			what = append(what, "outcome")
+		if ch, ok := Diff(c.Source, c.Event, decide(old, c), decide(new, c)); ok {
+			r.Changes = append(r.Changes, ch)
 		}
-		if a.Rule != b.Rule {
-			what = append(what, "rule")
-		}
-		if !slices.Equal(a.Destinations, b.Destinations) {
-			what = append(what, "destinations")
-		}
-		if a.Error != b.Error {
-			what = append(what, "error")
-		}
-		if len(what) == 0 {
-			continue
-		}
-		ev := c.Event
-		r.Changes = append(r.Changes, Change{Source: c.Source, Build: fmt.Sprintf("%s:%s:%s:%s", ev.Name, ev.Stream, ev.Version, ev.Context),
-			State: ev.StateName, Event: ev, Old: a, New: b, What: what})
 	}
 	r.Changed = len(r.Changes)
 	return r
+}
+
+// Diff describes how the decision for one build changes, and reports
+// whether it does.
+func Diff(source string, ev build.Event, a, b Decision) (Change, bool) {
+	var what []string
+	if a.Outcome != b.Outcome {
+		what = append(what, "outcome")
+	}
+	if a.Rule != b.Rule {
+		what = append(what, "rule")
+	}
+	if !slices.Equal(a.Destinations, b.Destinations) {
+		what = append(what, "destinations")
+	}
+	if a.Error != b.Error {
+		what = append(what, "error")
+	}
+	if len(what) == 0 {
+		return Change{}, false
+	}
+	return Change{Source: source, Build: ev.NSVC(), State: ev.StateName, Event: ev, Old: a, New: b, What: what}, true
 }
 
 // Formats lists the output formats Write knows.

@@ -94,6 +94,14 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// DecisionLog, when set, gets one JSON line per decision.
 	DecisionLog io.Writer
+	// Recorder, when set, keeps every decision before its event is
+	// acknowledged; when it fails, the event goes back to the broker.
+	Recorder Recorder
+}
+
+// Recorder keeps decisions durably; *history.Store has it.
+type Recorder interface {
+	Record(ctx context.Context, r eval.Record) error
 }
 
 // Service is the pipeline. Build it with New, then call Run.
@@ -106,7 +114,8 @@ type Service struct {
 	rules    Rules
 	log      *slog.Logger
 	m        *metrics
-	docs     *lru.Cache[int64, *modulemd.Document] // nil: no cache
+	docs     *lru.Cache[int64, document] // nil: no cache
+	recorder Recorder
 	filter   map[string]bool
 
 	dlogMu sync.Mutex
@@ -191,10 +200,10 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var docs *lru.Cache[int64, *modulemd.Document]
+	var docs *lru.Cache[int64, document]
 	if cfg.ModulemdCacheSize > 0 {
 		var err error
-		if docs, err = lru.New[int64, *modulemd.Document](cfg.ModulemdCacheSize); err != nil {
+		if docs, err = lru.New[int64, document](cfg.ModulemdCacheSize); err != nil {
 			return nil, fmt.Errorf("service: modulemd cache: %w", err)
 		}
 	}
@@ -205,7 +214,7 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src Modul
 	return &Service{
 		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
 		log: log, m: newMetrics(opts.Registerer), filter: filter,
-		docs: docs, dlog: opts.DecisionLog, busy: make(map[string]*buildLock),
+		docs: docs, dlog: opts.DecisionLog, recorder: opts.Recorder, busy: make(map[string]*buildLock),
 		started: expirable.NewLRU[[2]string, int64](4096, nil, startedTaskTTL),
 	}, nil
 }
@@ -311,7 +320,7 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 		return "", errNoRules
 	}
 	log = log.With("revision", rs.Revision)
-	doc, err := s.document(ctx, ev, log)
+	md, err := s.document(ctx, ev, log)
 	if err != nil {
 		if modulemdTransient(err) || ctx.Err() != nil {
 			return "", err
@@ -322,9 +331,10 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 	}
 	pev := ev
 	t0 := time.Now()
-	dec, err := rs.Decide(pev, doc)
+	dec, err := rs.Decide(pev, md.doc)
 	s.m.decision.Observe(time.Since(t0).Seconds())
-	line := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun}
+	line := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun,
+		Modulemd: md.text}
 	if err != nil {
 		line.Result = eval.FromError(err)
 		s.m.ruleErrors.Inc()
@@ -334,7 +344,9 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 			attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
 		}
 		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
-		s.writeDecision(line)
+		if err := s.writeDecision(ctx, line); err != nil {
+			return "", err
+		}
 		return OutcomeRuleError, nil
 	}
 	p := plan.For(pev, dec)
@@ -346,14 +358,16 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 	switch dec.Outcome {
 	case policy.Skipped:
 		log.Info("no rule applies to this state")
-		s.writeDecision(line)
+		if err := s.writeDecision(ctx, line); err != nil {
+			return "", err
+		}
 		return OutcomeSkipped, nil
 	case policy.Matched:
 		s.m.matched.Inc()
 		s.m.ruleHits.WithLabelValues(dec.Rule.ID).Inc()
 		if results, err = s.tag(ctx, p, log); err != nil {
 			line.SetError(err)
-			s.writeDecision(line)
+			s.logDecision(line)
 			return "", err
 		}
 	}
@@ -361,10 +375,12 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 	line.Messages = msgs
 	if err := s.announce(ctx, msgs, log); err != nil {
 		line.SetError(err)
-		s.writeDecision(line)
+		s.logDecision(line)
 		return "", err
 	}
-	s.writeDecision(line)
+	if err := s.writeDecision(ctx, line); err != nil {
+		return "", err
+	}
 	if dec.Outcome == policy.Matched {
 		msg := "build tagged"
 		if s.cfg.DryRun {
@@ -377,7 +393,14 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 	return OutcomeUnmatched, nil
 }
 
-func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger) (*modulemd.Document, error) {
+// document is a parsed modulemd document with its text, which decision
+// records keep.
+type document struct {
+	doc  *modulemd.Document
+	text string
+}
+
+func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger) (document, error) {
 	if s.docs != nil {
 		if doc, ok := s.docs.Get(ev.ID); ok {
 			return doc, nil
@@ -390,12 +413,13 @@ func (s *Service) document(ctx context.Context, ev build.Event, log *slog.Logger
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return document{}, err
 	}
-	doc, err := modulemd.Parse(text)
+	parsed, err := modulemd.Parse(text)
 	if err != nil {
-		return nil, err
+		return document{}, err
 	}
+	doc := document{doc: parsed, text: string(text)}
 	if s.docs != nil {
 		s.docs.Add(ev.ID, doc)
 	}
@@ -536,11 +560,27 @@ func (s *Service) retry(ctx context.Context, step string, transient func(error) 
 	}
 }
 
-func (s *Service) writeDecision(l eval.Record) {
+// writeDecision logs a decision whose event will be acknowledged and keeps
+// it in the decision store; an error there holds the event.
+func (s *Service) writeDecision(ctx context.Context, l eval.Record) error {
+	l.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	s.logDecision(l)
+	if s.recorder == nil {
+		return nil
+	}
+	if err := s.recorder.Record(ctx, l); err != nil {
+		return fmt.Errorf("recording the decision: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) logDecision(l eval.Record) {
 	if s.dlog == nil {
 		return
 	}
-	l.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	if l.Time == "" {
+		l.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	}
 	b, err := json.Marshal(l)
 	if err != nil {
 		s.log.Error("decision log", "error", err)

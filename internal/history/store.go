@@ -1,0 +1,462 @@
+// Package history keeps the decisions of `mts serve` in an embedded SQLite
+// file, so that a release engineer can ask why a build got its decision
+// (`mts why`, the API, the status page) and decide stored events again
+// after a rule fix (`mts replay`). Every decision is kept with the event,
+// the modulemd document and the rule files it was made with, each document
+// and each rule revision stored once.
+package history
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+
+	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+)
+
+// schemaVersion is kept in PRAGMA user_version; a store written by a
+// newer mts is refused rather than misread.
+const schemaVersion = 1
+
+// schema creates the tables. auto_vacuum must come before the first table,
+// so that pruning can hand pages back to the file system.
+const schema = `
+PRAGMA auto_vacuum = INCREMENTAL;
+CREATE TABLE IF NOT EXISTS revisions (
+	revision      TEXT PRIMARY KEY,
+	default_state TEXT NOT NULL,
+	files         TEXT NOT NULL,
+	first_seen    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+	hash TEXT PRIMARY KEY,
+	text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions (
+	id         INTEGER PRIMARY KEY,
+	key        TEXT NOT NULL UNIQUE,
+	message_id TEXT NOT NULL,
+	event_id   INTEGER NOT NULL,
+	nsvc       TEXT NOT NULL,
+	nvr        TEXT NOT NULL,
+	state      TEXT NOT NULL,
+	first_time INTEGER NOT NULL,
+	time       INTEGER NOT NULL,
+	deliveries INTEGER NOT NULL,
+	outcome    TEXT NOT NULL,
+	rule_id    TEXT,
+	revision   TEXT NOT NULL,
+	error      TEXT,
+	dry_run    INTEGER NOT NULL,
+	doc        TEXT,
+	record     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_nsvc ON decisions(nsvc, time);
+CREATE INDEX IF NOT EXISTS decisions_nvr ON decisions(nvr);
+CREATE INDEX IF NOT EXISTS decisions_event ON decisions(event_id);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+CREATE TABLE IF NOT EXISTS tasks (
+	decision_id INTEGER NOT NULL,
+	tag         TEXT NOT NULL,
+	nvr         TEXT NOT NULL,
+	task_id     INTEGER,
+	error       TEXT,
+	state       TEXT,
+	checked     INTEGER,
+	PRIMARY KEY (decision_id, tag, nvr)
+);
+CREATE INDEX IF NOT EXISTS tasks_open ON tasks(task_id) WHERE task_id IS NOT NULL AND (state IS NULL OR state IN ('free', 'open', 'assigned'));
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`
+
+// Rules gives the rule set in use; *reload.Coordinator has it. The store
+// asks it for the rule files of a revision it has not kept yet.
+type Rules interface {
+	Current() *ruleset.Ruleset
+}
+
+// Options tune a store opened for writing.
+type Options struct {
+	// Rules is where the rule files of new revisions come from.
+	Rules Rules
+	// DefaultState is build_state, kept with each revision: legacy rules
+	// that name no state are compiled with it when explained again.
+	DefaultState string
+	// Retention is how long decisions are kept (decision_retention); 90
+	// days when zero.
+	Retention time.Duration
+	// MaxBytes bounds the data kept: above it the oldest decisions go
+	// first. 0 means no bound.
+	MaxBytes int64
+	// Tasks looks up Koji task states; nil leaves them unknown.
+	Tasks  TaskInfoGetter
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// DefaultRetention is decision_retention's default.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// Store is one decision store file. Its methods are safe for concurrent
+// use; several processes may open the same file.
+type Store struct {
+	db   *sql.DB
+	path string
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	revisions map[string]bool // kept already
+	lastErr   error           // of the last write, for readiness
+	compiled  map[string]*ruleset.Ruleset
+}
+
+// ErrReadOnly is returned by the writing methods of a store opened with
+// OpenReadOnly.
+var ErrReadOnly = errors.New("decision store opened read-only")
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// A committed decision survives the process being killed; a lost
+	// power supply may cost the last few, whose outcome Koji and the bus
+	// hold anyway.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_txlock", "immediate")
+	if readOnly {
+		q.Set("mode", "ro")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens or creates the store at path for `mts serve` and `mts replay
+// --apply`.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("decision_store %s: %w", path, err)
+		}
+	}
+	s, err := open(ctx, path, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision_store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing store for reading (`mts why --store`).
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("decision store: %w", err)
+	}
+	s, err := open(ctx, path, true, Options{Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision store %s: %w", path, err)
+	}
+	if v != schemaVersion {
+		s.db.Close()
+		return nil, fmt.Errorf("decision store %s: schema version %d, this mts reads %d", path, v, schemaVersion)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, path string, readOnly bool, opts Options) (*Store, error) {
+	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	if err != nil {
+		return nil, fmt.Errorf("decision store %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("decision store %s: %w", path, err)
+	}
+	return &Store{
+		db: db, path: path, opts: opts, log: opts.Logger,
+		revisions: map[string]bool{}, compiled: map[string]*ruleset.Ruleset{},
+	}, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this mts (%d)", v, schemaVersion)
+	}
+	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("creating tables: %w", err)
+	}
+	_, err := s.db.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion))
+	return err
+}
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Record keeps one decision before its event is acknowledged. A decision
+// for a message already recorded (a redelivery: same message id and event
+// id) updates that record and counts the delivery; it never adds a second
+// one. An error means the decision is not durable: the caller holds the
+// event.
+func (s *Store) Record(ctx context.Context, r eval.Record) error {
+	err := s.record(ctx, r)
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("decision store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Key is what makes two deliveries the same event: the message id with
+// the event id, or for a message without id (the --dev line bus) the build
+// and its state.
+func Key(r eval.Record) string {
+	if r.MessageID != "" {
+		return "msg:" + r.MessageID + ":" + strconv.FormatInt(r.EventID, 10)
+	}
+	return "event:" + strconv.FormatInt(r.EventID, 10) + ":" + r.Event.NSVC() + ":" + r.Event.StateName
+}
+
+func (s *Store) record(ctx context.Context, r eval.Record) error {
+	now := s.opts.Now().UTC()
+	t := now
+	if r.Time != "" {
+		if pt, err := time.Parse(time.RFC3339Nano, r.Time); err == nil {
+			t = pt
+		}
+	} else {
+		r.Time = now.Format(time.RFC3339Nano)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encoding the decision: %w", err)
+	}
+	var docHash *string
+	if r.Modulemd != "" {
+		sum := sha256.Sum256([]byte(r.Modulemd))
+		h := hex.EncodeToString(sum[:])
+		docHash = &h
+	}
+	tasks := tasksOf(r.Result)
+	rev := s.revisionToKeep(r.Revision)
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if docHash != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`, *docHash, r.Modulemd); err != nil {
+			return fmt.Errorf("keeping the modulemd: %w", err)
+		}
+	}
+	if rev != nil {
+		files, err := json.Marshal(rev.Sources)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, first_seen) VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			rev.Revision, s.opts.DefaultState, string(files), now.UnixMilli()); err != nil {
+			return fmt.Errorf("keeping the rules: %w", err)
+		}
+	}
+	var id int64
+	known := map[[2]string]taskState{}
+	err = tx.QueryRowContext(ctx, `SELECT id FROM decisions WHERE key = ?`, Key(r)).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		res, err := tx.ExecContext(ctx, `INSERT INTO decisions(key, message_id, event_id, nsvc, nvr, state, first_time, time, deliveries,
+			outcome, rule_id, revision, error, dry_run, doc, record) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+			Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, t.UnixMilli(), t.UnixMilli(),
+			r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, docHash, string(body))
+		if err != nil {
+			return fmt.Errorf("inserting the decision: %w", err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		rows, err := tx.QueryContext(ctx, `SELECT tag, nvr, task_id, state, checked FROM tasks WHERE decision_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var ts taskState
+			var tag, nvr string
+			if err := rows.Scan(&tag, &nvr, &ts.id, &ts.state, &ts.checked); err != nil {
+				rows.Close()
+				return err
+			}
+			known[[2]string{tag, nvr}] = ts
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET time = ?, deliveries = deliveries + 1, outcome = ?, rule_id = ?,
+			revision = ?, error = ?, dry_run = ?, doc = ?, record = ? WHERE id = ?`,
+			t.UnixMilli(), r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, docHash, string(body), id); err != nil {
+			return fmt.Errorf("updating the decision: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE decision_id = ?`, id); err != nil {
+			return err
+		}
+	}
+	for _, tk := range tasks {
+		var state, checked any
+		// A redelivery that found the same task keeps what is known of it.
+		if old, ok := known[[2]string{tk.Tag, tk.NVR}]; ok && tk.TaskID != nil && old.id.Valid && old.id.Int64 == *tk.TaskID {
+			state, checked = old.state, old.checked
+		}
+		var taskErr *string
+		if tk.Error != "" {
+			taskErr = &tk.Error
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tasks(decision_id, tag, nvr, task_id, error, state, checked) VALUES(?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, id, tk.Tag, tk.NVR, tk.TaskID, taskErr, state, checked); err != nil {
+			return fmt.Errorf("keeping the tasks: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if rev != nil {
+		s.mu.Lock()
+		s.revisions[rev.Revision] = true
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+type taskState struct {
+	id      sql.NullInt64
+	state   sql.NullString
+	checked sql.NullInt64
+}
+
+// revisionToKeep returns the rule set of revision when the store has not
+// kept its files yet and the rules in use are that revision.
+func (s *Store) revisionToKeep(revision string) *ruleset.Ruleset {
+	s.mu.Lock()
+	kept := s.revisions[revision]
+	s.mu.Unlock()
+	if kept || s.opts.Rules == nil {
+		return nil
+	}
+	rs := s.opts.Rules.Current()
+	if rs == nil || rs.Revision != revision || len(rs.Sources) == 0 {
+		return nil
+	}
+	return rs
+}
+
+// KeepRules stores the files of a rule set's revision now, before any
+// decision is made with it (at start and after each reload).
+func (s *Store) KeepRules(ctx context.Context, rs *ruleset.Ruleset) error {
+	files, err := json.Marshal(rs.Sources)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, first_seen) VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		rs.Revision, s.opts.DefaultState, string(files), s.opts.Now().UTC().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("decision store %s: keeping rules %s: %w", s.path, rs.Revision, err)
+	}
+	s.mu.Lock()
+	s.revisions[rs.Revision] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Check is the readiness condition "decision_store": the last decision was
+// written, and the file takes a write now.
+func (s *Store) Check(ctx context.Context) error {
+	s.mu.Lock()
+	last := s.lastErr
+	s.mu.Unlock()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES('probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+		s.opts.Now().UTC().Format(time.RFC3339))
+	if err != nil {
+		return fmt.Errorf("%s not writable: %w", s.path, err)
+	}
+	if last != nil {
+		return fmt.Errorf("last decision not recorded: %w", last)
+	}
+	return nil
+}
+
+// tagTask is one tagBuild call of a decision as announced.
+type tagTask struct {
+	Tag, NVR string
+	TaskID   *int64
+	Error    string
+}
+
+// tasksOf lists the tagBuild calls of a result with their announced task
+// ids; the messages are read back from JSON so that results decoded from
+// a stored record give the same answer as the service's own.
+func tasksOf(r eval.Result) []tagTask {
+	var out []tagTask
+	for _, m := range r.Messages {
+		if m.Topic != plan.TopicRequested {
+			continue
+		}
+		b, err := json.Marshal(m.Body)
+		if err != nil {
+			continue
+		}
+		var req plan.Requested
+		if json.Unmarshal(b, &req) != nil {
+			continue
+		}
+		for _, d := range req.DestinationTags {
+			out = append(out, tagTask{Tag: d.Tag, NVR: req.NVR, TaskID: d.TaskID, Error: d.Error})
+		}
+	}
+	return out
+}
