@@ -57,6 +57,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			lintCommand(),
 			testCommand(),
 			diffCommand(),
+			whyCommand(),
+			replayCommand(),
 			kojiCommand(),
 		},
 	}

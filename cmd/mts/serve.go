@@ -23,6 +23,7 @@ import (
 	"github.com/fedora-modularity/mts/bus/fedmsg"
 	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/config"
+	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/reload"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -57,6 +58,7 @@ written to stdout as {"topic": ..., "body": ...} lines.`,
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
 			&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
 			&cli.StringFlag{Name: "decision-log", Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
+			&cli.StringFlag{Name: "decision-store", Usage: "keep the decision history in the SQLite `FILE` (decision_store); empty keeps none"},
 		},
 		Action: runServe,
 	}
@@ -97,6 +99,11 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 	setString("listen", &cfg.ListenAddress)
 	setString("log-level", &cfg.LogLevel)
 	setString("decision-log", &cfg.DecisionLog)
+	setString("decision-store", &cfg.DecisionStore)
+	if cfg.Dev && !c.IsSet("decision-store") && cfg.DecisionStore == config.DefaultDecisionStore {
+		// A developer's run keeps no history unless asked to.
+		cfg.DecisionStore = ""
+	}
 	if c.IsSet("workers") {
 		cfg.Workers = c.Int("workers")
 	}
@@ -209,6 +216,34 @@ func runServe(c *cli.Context) error {
 		dlog = f
 	}
 
+	var store *history.Store
+	if cfg.DecisionStore != "" {
+		opts := history.Options{
+			Rules: rules, DefaultState: cfg.BuildState, Retention: cfg.DecisionRetention.D(),
+			MaxBytes: int64(cfg.DecisionStoreMaxSizeMB) << 20, Logger: log,
+		}
+		if kc != nil && !cfg.DryRun {
+			opts.Tasks = kc
+		}
+		if store, err = history.Open(ctx, cfg.DecisionStore, opts); err != nil {
+			return failErr(err)
+		}
+		closers = append(closers, func() { store.Close() })
+		if err := store.KeepRules(ctx, rules.Current()); err != nil {
+			return failErr(err)
+		}
+	}
+	var apiToken string
+	if cfg.APITokenFile != "" {
+		b, err := os.ReadFile(cfg.APITokenFile)
+		if err != nil {
+			return failErr(fmt.Errorf("api_token_file: %w", err))
+		}
+		if apiToken = strings.TrimSpace(string(b)); apiToken == "" {
+			return failErr(fmt.Errorf("api_token_file %s: empty", cfg.APITokenFile))
+		}
+	}
+
 	svcCfg := service.Config{
 		Workers: cfg.Workers, StateFilter: cfg.BuildStateMsgFilter,
 		DryRun: cfg.DryRun || cfg.Dev, CheckTagged: cfg.CheckTagged,
@@ -219,9 +254,11 @@ func runServe(c *cli.Context) error {
 	if kc != nil {
 		tagger = kc
 	}
-	svc, err := service.New(svcCfg, consumer, pub, tagger, src, rules, service.Options{
-		Logger: log, Registerer: reg, DecisionLog: dlog,
-	})
+	svcOpts := service.Options{Logger: log, Registerer: reg, DecisionLog: dlog}
+	if store != nil {
+		svcOpts.Recorder = store
+	}
+	svc, err := service.New(svcCfg, consumer, pub, tagger, src, rules, svcOpts)
 	if err != nil {
 		return failErr(err)
 	}
@@ -232,11 +269,17 @@ func runServe(c *cli.Context) error {
 			probe = service.CachedProbe(service.KojiProbe(kc), 30*time.Second)
 		}
 		checks := service.ReadinessChecks(consumer, rules, probe)
+		mux := http.NewServeMux()
+		if store != nil {
+			checks = append(checks, service.Check{Name: "decision_store", Fn: service.CachedProbe(store.Check, 5*time.Second)})
+			(&history.Server{Store: store, Rules: rules, Reload: history.ReloadFromMetrics(reg), Token: apiToken, Logger: log}).Register(mux)
+		}
+		mux.Handle("/", service.Handler(reg, checks))
 		ln, err := net.Listen("tcp", cfg.ListenAddress)
 		if err != nil {
 			return failErr(fmt.Errorf("listen_address: %w", err))
 		}
-		srv := &http.Server{Handler: service.Handler(reg, checks), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics endpoint", "error", err)
@@ -268,6 +311,9 @@ func runServe(c *cli.Context) error {
 	}()
 	if !cfg.Dev {
 		go func() { _ = rules.Run(watchCtx) }()
+	}
+	if store != nil {
+		go store.Run(watchCtx)
 	}
 
 	log.Info("mts serve started", "version", version, "backend", backendName(cfg), "workers", cfg.Workers,
@@ -327,57 +373,66 @@ func newBus(c *cli.Context, cfg *config.Config, log *slog.Logger, reg prometheus
 	opts := []bus.Option{bus.WithLogger(log), bus.WithRegisterer(reg)}
 	var (
 		consumer bus.Consumer
-		pub      bus.Publisher
 		err      error
 	)
 	switch cfg.MessagingBackend {
 	case config.BackendRhmsg:
-		sc := stomp.Config{
-			URIs: cfg.RhmsgBrokers, CertFile: cfg.RhmsgCertificate, KeyFile: cfg.RhmsgPrivateKey,
-			CAFile: cfg.RhmsgCACert, Login: cfg.RhmsgLogin, Passcode: cfg.RhmsgPasscode,
-			Broker: stomp.Broker(cfg.RhmsgBrokerType), Queue: cfg.RhmsgQueue, Topic: cfg.RhmsgTopic,
-			TopicPrefix: cfg.RhmsgTopicPrefix, Prefetch: min(cfg.Workers, stomp.MaxPrefetch),
-		}
-		if consumer, err = stomp.NewConsumer(sc, opts...); err != nil {
-			return nil, nil, err
-		}
-		if !cfg.DryRun {
-			if pub, err = stomp.NewPublisher(sc, opts...); err != nil {
-				consumer.Close()
-				return nil, nil, err
-			}
-		}
+		consumer, err = stomp.NewConsumer(stompConfig(cfg), opts...)
 	case config.BackendFedoraMessaging:
-		ac := amqp.Config{
-			URL: cfg.AMQPURL, CertFile: cfg.AMQPCertificate, KeyFile: cfg.AMQPPrivateKey, CAFile: cfg.AMQPCACert,
-			Queue: cfg.AMQPQueue, Bindings: cfg.AMQPRoutingKeys, Prefetch: cfg.Workers,
-			TopicPrefix: cfg.AMQPTopicPrefix,
-		}
-		if consumer, err = amqp.NewConsumer(ac, opts...); err != nil {
-			return nil, nil, err
-		}
-		if !cfg.DryRun {
-			if pub, err = amqp.NewPublisher(ac, opts...); err != nil {
-				consumer.Close()
-				return nil, nil, err
-			}
-		}
+		consumer, err = amqp.NewConsumer(amqpConfig(cfg), opts...)
 	case config.BackendFedmsg:
-		fc := fedmsg.Config{
-			Endpoints: cfg.FedmsgEndpoints, Topics: cfg.FedmsgTopics,
-			PublishEndpoint: cfg.FedmsgPublishEndpoint, TopicPrefix: cfg.FedmsgTopicPrefix,
-		}
-		if consumer, err = fedmsg.NewConsumer(fc, opts...); err != nil {
-			return nil, nil, err
-		}
-		if !cfg.DryRun {
-			if pub, err = fedmsg.NewPublisher(fc, opts...); err != nil {
-				consumer.Close()
-				return nil, nil, err
-			}
-		}
+		consumer, err = fedmsg.NewConsumer(fedmsgConfig(cfg), opts...)
 	default:
 		return nil, nil, fmt.Errorf("messaging_backend %s: not available in this build", cfg.MessagingBackend)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.DryRun {
+		return consumer, nil, nil
+	}
+	pub, err := newPublisher(cfg, log, reg)
+	if err != nil {
+		consumer.Close()
+		return nil, nil, err
+	}
 	return consumer, pub, nil
+}
+
+// newPublisher connects the announcing end of the configured bus.
+func newPublisher(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (bus.Publisher, error) {
+	opts := []bus.Option{bus.WithLogger(log), bus.WithRegisterer(reg)}
+	switch cfg.MessagingBackend {
+	case config.BackendRhmsg:
+		return stomp.NewPublisher(stompConfig(cfg), opts...)
+	case config.BackendFedoraMessaging:
+		return amqp.NewPublisher(amqpConfig(cfg), opts...)
+	case config.BackendFedmsg:
+		return fedmsg.NewPublisher(fedmsgConfig(cfg), opts...)
+	}
+	return nil, fmt.Errorf("messaging_backend %s: not available in this build", cfg.MessagingBackend)
+}
+
+func stompConfig(cfg *config.Config) stomp.Config {
+	return stomp.Config{
+		URIs: cfg.RhmsgBrokers, CertFile: cfg.RhmsgCertificate, KeyFile: cfg.RhmsgPrivateKey,
+		CAFile: cfg.RhmsgCACert, Login: cfg.RhmsgLogin, Passcode: cfg.RhmsgPasscode,
+		Broker: stomp.Broker(cfg.RhmsgBrokerType), Queue: cfg.RhmsgQueue, Topic: cfg.RhmsgTopic,
+		TopicPrefix: cfg.RhmsgTopicPrefix, Prefetch: min(cfg.Workers, stomp.MaxPrefetch),
+	}
+}
+
+func amqpConfig(cfg *config.Config) amqp.Config {
+	return amqp.Config{
+		URL: cfg.AMQPURL, CertFile: cfg.AMQPCertificate, KeyFile: cfg.AMQPPrivateKey, CAFile: cfg.AMQPCACert,
+		Queue: cfg.AMQPQueue, Bindings: cfg.AMQPRoutingKeys, Prefetch: cfg.Workers,
+		TopicPrefix: cfg.AMQPTopicPrefix,
+	}
+}
+
+func fedmsgConfig(cfg *config.Config) fedmsg.Config {
+	return fedmsg.Config{
+		Endpoints: cfg.FedmsgEndpoints, Topics: cfg.FedmsgTopics,
+		PublishEndpoint: cfg.FedmsgPublishEndpoint, TopicPrefix: cfg.FedmsgTopicPrefix,
+	}
 }
