@@ -287,11 +287,11 @@ func (s *Store) Explain(ctx context.Context, d *Decision) (*eval.Explanation, er
 
 // Revision is one kept rules revision.
 type Revision struct {
-	Revision     string    `json:"revision"`
-	FirstSeen    time.Time `json:"first_seen"`
-	Files        []string  `json:"files"`
-	Decisions    int       `json:"decisions"`
-	LastDecision *string   `json:"last_decision"`
+	Revision     string     `json:"revision"`
+	FirstSeen    time.Time  `json:"first_seen"`
+	Files        []string   `json:"files"`
+	Decisions    int        `json:"decisions"`
+	LastDecision *time.Time `json:"last_decision"`
 }
 
 // Revisions lists the kept revisions, newest first.
@@ -315,7 +315,7 @@ func (s *Store) Revisions(ctx context.Context) ([]Revision, error) {
 		}
 		r.FirstSeen = time.UnixMilli(first).UTC()
 		if last.Valid {
-			t := time.UnixMilli(last.Int64).UTC().Format(time.RFC3339Nano)
+			t := time.UnixMilli(last.Int64).UTC()
 			r.LastDecision = &t
 		}
 		var srcs []struct {
