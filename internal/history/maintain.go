@@ -167,9 +167,11 @@ func (s *Store) UpdateTasks(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	horizon := s.opts.Now().Add(-taskHorizon).UnixMilli()
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT t.task_id FROM tasks t JOIN decisions d ON d.id = t.decision_id
-		WHERE t.task_id IS NOT NULL AND (t.state IS NULL OR t.state IN ('free', 'open', 'assigned'))
-		AND d.dry_run = 0 AND d.time >= ? ORDER BY t.checked IS NOT NULL, t.checked LIMIT ?`, horizon, taskBatch)
+	// Recent decisions through their time index, then their tasks by
+	// primary key: no index on tasks to keep up on every record.
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT t.task_id FROM decisions d JOIN tasks t ON t.decision_id = d.id
+		WHERE d.time >= ? AND d.dry_run = 0 AND t.task_id IS NOT NULL AND (t.state IS NULL OR t.state IN ('free', 'open', 'assigned'))
+		ORDER BY t.checked IS NOT NULL, t.checked LIMIT ?`, horizon, taskBatch)
 	if err != nil {
 		return 0, err
 	}

@@ -193,7 +193,7 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 
 func (s *Store) addTasks(ctx context.Context, ds []Decision) error {
 	for i := range ds {
-		rows, err := s.db.QueryContext(ctx, `SELECT tag, nvr, task_id, error, state FROM tasks WHERE decision_id = ? ORDER BY rowid`, ds[i].ID)
+		rows, err := s.db.QueryContext(ctx, `SELECT tag, nvr, task_id, error, state FROM tasks WHERE decision_id = ? ORDER BY pos`, ds[i].ID)
 		if err != nil {
 			return fmt.Errorf("decision store %s: %w", s.path, err)
 		}

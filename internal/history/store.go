@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS revisions (
 CREATE TABLE IF NOT EXISTS documents (
 	hash TEXT PRIMARY KEY,
 	text TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS decisions (
 	id         INTEGER PRIMARY KEY,
 	key        TEXT NOT NULL UNIQUE,
@@ -78,9 +78,10 @@ CREATE TABLE IF NOT EXISTS tasks (
 	error       TEXT,
 	state       TEXT,
 	checked     INTEGER,
+	gen         INTEGER NOT NULL,
+	pos         INTEGER NOT NULL,
 	PRIMARY KEY (decision_id, tag, nvr)
-);
-CREATE INDEX IF NOT EXISTS tasks_open ON tasks(task_id) WHERE task_id IS NOT NULL AND (state IS NULL OR state IN ('free', 'open', 'assigned'));
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -128,7 +129,32 @@ type Store struct {
 	revisions map[string]bool // kept already
 	lastErr   error           // of the last write, for readiness
 	compiled  map[string]*ruleset.Ruleset
+
+	stmts struct{ upsert, task, doc *sql.Stmt } // of the hot path, prepared once
+
+	// writes feed the writer goroutine of a store opened for writing.
+	writes     chan *prepared
+	closed     chan struct{}
+	closeOnce  sync.Once
+	writerDone chan struct{}
 }
+
+// The statements of Record. A task announced again with the same id
+// keeps the state already looked up.
+const (
+	upsertDecision = `INSERT INTO decisions(key, message_id, event_id, nsvc, nvr, state, first_time, time, deliveries,
+	outcome, rule_id, revision, error, dry_run, doc, record) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT(key) DO UPDATE SET time = excluded.time, deliveries = deliveries + 1, outcome = excluded.outcome,
+	rule_id = excluded.rule_id, revision = excluded.revision, error = excluded.error, dry_run = excluded.dry_run,
+	doc = excluded.doc, record = excluded.record
+	RETURNING id, deliveries`
+	upsertTask = `INSERT INTO tasks(decision_id, tag, nvr, task_id, error, gen, pos) VALUES(?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT(decision_id, tag, nvr) DO UPDATE SET
+	state = CASE WHEN tasks.task_id IS excluded.task_id THEN tasks.state END,
+	checked = CASE WHEN tasks.task_id IS excluded.task_id THEN tasks.checked END,
+	task_id = excluded.task_id, error = excluded.error, gen = excluded.gen, pos = excluded.pos`
+	insertDocument = `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`
+)
 
 // ErrReadOnly is returned by the writing methods of a store opened with
 // OpenReadOnly.
@@ -174,6 +200,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("decision_store %s: %w", path, err)
 	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&s.stmts.upsert, upsertDecision}, {&s.stmts.task, upsertTask}, {&s.stmts.doc, insertDocument}} {
+		if *p.st, err = s.db.PrepareContext(ctx, p.sql); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("decision_store %s: %w", path, err)
+		}
+	}
+	s.writes, s.writerDone = make(chan *prepared), make(chan struct{})
+	go s.writer()
 	return s, nil
 }
 
@@ -210,6 +247,7 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*Store
 	return &Store{
 		db: db, path: path, opts: opts, log: opts.Logger,
 		revisions: map[string]bool{}, compiled: map[string]*ruleset.Ruleset{},
+		closed: make(chan struct{}),
 	}, nil
 }
 
@@ -231,16 +269,27 @@ func (s *Store) migrate(ctx context.Context) error {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close waits for the decision being written, if any, and closes the
+// file.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	if s.writerDone != nil {
+		<-s.writerDone
+	}
+	return s.db.Close()
+}
 
 // Record keeps one decision before its event is acknowledged. A decision
 // for a message already recorded (a redelivery: same message id and event
 // id) updates that record and counts the delivery; it never adds a second
 // one. An error means the decision is not durable: the caller holds the
-// event.
+// event. Decisions recorded at the same time by several workers are
+// committed together.
 func (s *Store) Record(ctx context.Context, r eval.Record) error {
-	err := s.record(ctx, r)
+	p, err := s.prepare(r)
+	if err == nil {
+		err = s.commit(ctx, p)
+	}
 	s.mu.Lock()
 	s.lastErr = err
 	s.mu.Unlock()
@@ -260,7 +309,18 @@ func Key(r eval.Record) string {
 	return "event:" + strconv.FormatInt(r.EventID, 10) + ":" + r.Event.NSVC() + ":" + r.Event.StateName
 }
 
-func (s *Store) record(ctx context.Context, r eval.Record) error {
+// prepared is a decision ready to be written.
+type prepared struct {
+	r       eval.Record
+	t, now  time.Time
+	body    string
+	docHash *string
+	tasks   []tagTask
+	rev     *ruleset.Ruleset
+	done    chan error
+}
+
+func (s *Store) prepare(r eval.Record) (*prepared, error) {
 	now := s.opts.Now().UTC()
 	t := now
 	if r.Time != "" {
@@ -272,111 +332,151 @@ func (s *Store) record(ctx context.Context, r eval.Record) error {
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("encoding the decision: %w", err)
+		return nil, fmt.Errorf("encoding the decision: %w", err)
 	}
-	var docHash *string
+	p := &prepared{r: r, t: t, now: now, body: string(body), tasks: tasksOf(r.Result), rev: s.revisionToKeep(r.Revision)}
 	if r.Modulemd != "" {
 		sum := sha256.Sum256([]byte(r.Modulemd))
 		h := hex.EncodeToString(sum[:])
-		docHash = &h
+		p.docHash = &h
 	}
-	tasks := tasksOf(r.Result)
-	rev := s.revisionToKeep(r.Revision)
+	return p, nil
+}
 
+// maxBatch bounds the decisions of one commit.
+const maxBatch = 64
+
+// commit hands p to the writer and waits for its commit. Concurrent
+// callers' decisions share a transaction: SQLite writes the pages they
+// share once, which is most of the cost of a commit.
+func (s *Store) commit(ctx context.Context, p *prepared) error {
+	p.done = make(chan error, 1)
+	select {
+	case s.writes <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return errors.New("closed")
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		// The write may still land; the event is held and its redelivery
+		// updates the same record.
+		return ctx.Err()
+	}
+}
+
+// writer commits the decisions handed to commit until the store closes.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	for {
+		var first *prepared
+		select {
+		case first = <-s.writes:
+		case <-s.closed:
+			return
+		}
+		batch := []*prepared{first}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-s.writes:
+				batch = append(batch, p)
+			default:
+				break gather
+			}
+		}
+		err := s.writeBatch(batch)
+		if err != nil && len(batch) > 1 {
+			// One at a time, so that a decision that cannot be written
+			// does not hold the others.
+			for _, p := range batch {
+				p.done <- s.writeBatch([]*prepared{p})
+			}
+			continue
+		}
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
+}
+
+// writeTimeout bounds one commit; the busy timeout of a store shared with
+// another process is part of it.
+const writeTimeout = 30 * time.Second
+
+func (s *Store) writeBatch(batch []*prepared) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if docHash != nil {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`, *docHash, r.Modulemd); err != nil {
-			return fmt.Errorf("keeping the modulemd: %w", err)
-		}
-	}
-	if rev != nil {
-		files, err := json.Marshal(rev.Sources)
-		if err != nil {
+	for _, p := range batch {
+		if err := s.write(ctx, tx, p); err != nil {
 			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, first_seen) VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			rev.Revision, s.opts.DefaultState, string(files), now.UnixMilli()); err != nil {
-			return fmt.Errorf("keeping the rules: %w", err)
-		}
-	}
-	var id int64
-	known := map[[2]string]taskState{}
-	err = tx.QueryRowContext(ctx, `SELECT id FROM decisions WHERE key = ?`, Key(r)).Scan(&id)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		res, err := tx.ExecContext(ctx, `INSERT INTO decisions(key, message_id, event_id, nsvc, nvr, state, first_time, time, deliveries,
-			outcome, rule_id, revision, error, dry_run, doc, record) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
-			Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, t.UnixMilli(), t.UnixMilli(),
-			r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, docHash, string(body))
-		if err != nil {
-			return fmt.Errorf("inserting the decision: %w", err)
-		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	default:
-		rows, err := tx.QueryContext(ctx, `SELECT tag, nvr, task_id, state, checked FROM tasks WHERE decision_id = ?`, id)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var ts taskState
-			var tag, nvr string
-			if err := rows.Scan(&tag, &nvr, &ts.id, &ts.state, &ts.checked); err != nil {
-				rows.Close()
-				return err
-			}
-			known[[2]string{tag, nvr}] = ts
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE decisions SET time = ?, deliveries = deliveries + 1, outcome = ?, rule_id = ?,
-			revision = ?, error = ?, dry_run = ?, doc = ?, record = ? WHERE id = ?`,
-			t.UnixMilli(), r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, docHash, string(body), id); err != nil {
-			return fmt.Errorf("updating the decision: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE decision_id = ?`, id); err != nil {
-			return err
-		}
-	}
-	for _, tk := range tasks {
-		var state, checked any
-		// A redelivery that found the same task keeps what is known of it.
-		if old, ok := known[[2]string{tk.Tag, tk.NVR}]; ok && tk.TaskID != nil && old.id.Valid && old.id.Int64 == *tk.TaskID {
-			state, checked = old.state, old.checked
-		}
-		var taskErr *string
-		if tk.Error != "" {
-			taskErr = &tk.Error
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tasks(decision_id, tag, nvr, task_id, error, state, checked) VALUES(?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, id, tk.Tag, tk.NVR, tk.TaskID, taskErr, state, checked); err != nil {
-			return fmt.Errorf("keeping the tasks: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	if rev != nil {
-		s.mu.Lock()
-		s.revisions[rev.Revision] = true
-		s.mu.Unlock()
+	for _, p := range batch {
+		if p.rev != nil {
+			s.mu.Lock()
+			s.revisions[p.rev.Revision] = true
+			s.mu.Unlock()
+		}
 	}
 	return nil
 }
 
-type taskState struct {
-	id      sql.NullInt64
-	state   sql.NullString
-	checked sql.NullInt64
+func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
+	r := p.r
+	if p.docHash != nil {
+		if _, err := tx.StmtContext(ctx, s.stmts.doc).ExecContext(ctx, *p.docHash, r.Modulemd); err != nil {
+			return fmt.Errorf("keeping the modulemd: %w", err)
+		}
+	}
+	if p.rev != nil {
+		files, err := json.Marshal(p.rev.Sources)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, first_seen) VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			p.rev.Revision, s.opts.DefaultState, string(files), p.now.UnixMilli()); err != nil {
+			return fmt.Errorf("keeping the rules: %w", err)
+		}
+	}
+	// One statement inserts the decision or, for a redelivery, updates it;
+	// deliveries tells which.
+	var id int64
+	var deliveries int
+	err := tx.StmtContext(ctx, s.stmts.upsert).QueryRowContext(ctx,
+		Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, p.t.UnixMilli(), p.t.UnixMilli(),
+		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.docHash, p.body).Scan(&id, &deliveries)
+	if err != nil {
+		return fmt.Errorf("keeping the decision: %w", err)
+	}
+	taskStmt := tx.StmtContext(ctx, s.stmts.task)
+	for i, tk := range p.tasks {
+		var taskErr *string
+		if tk.Error != "" {
+			taskErr = &tk.Error
+		}
+		if _, err := taskStmt.ExecContext(ctx, id, tk.Tag, tk.NVR, tk.TaskID, taskErr, deliveries, i); err != nil {
+			return fmt.Errorf("keeping the tasks: %w", err)
+		}
+	}
+	if deliveries > 1 {
+		// Calls the new decision no longer makes are not its tasks.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE decision_id = ? AND gen != ?`, id, deliveries); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // revisionToKeep returns the rule set of revision when the store has not
