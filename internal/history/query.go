@@ -82,8 +82,9 @@ func (f Filter) where() (string, []any) {
 				conds = append(conds, "nsvc = ?")
 				args = append(args, b)
 			} else {
-				conds = append(conds, "substr(nsvc, 1, ?) = ?")
-				args = append(args, len(b)+1, b+":")
+				// A range, so that the nsvc index serves it: ';' follows ':'.
+				conds = append(conds, "nsvc >= ? AND nsvc < ?")
+				args = append(args, b+":", b+";")
 			}
 		default:
 			// The -devel twin's NVR names the same decision.
