@@ -327,6 +327,11 @@ func (s *Service) process(ctx context.Context, d bus.Delivery, ev build.Event, l
 		}
 		s.m.modulemdErrors.Inc()
 		log.Error("no usable modulemd; nothing tagged", "error", err)
+		line := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun,
+			Result: eval.ErrorResult(fmt.Errorf("modulemd: %w", err))}
+		if err := s.writeDecision(ctx, line); err != nil {
+			return "", err
+		}
 		return OutcomeModulemdError, nil
 	}
 	pev := ev
