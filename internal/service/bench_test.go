@@ -19,6 +19,7 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/stomp"
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/mbs"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
@@ -35,7 +36,13 @@ import (
 // A first, untimed pass of benchWarmUp events warms the broker up: a
 // freshly started JVM spends more CPU compiling than serving, where a
 // production broker has long been running.
-func BenchmarkServeActiveMQ(b *testing.B) {
+func BenchmarkServeActiveMQ(b *testing.B) { serveBench(b, false) }
+
+// BenchmarkServeActiveMQStore is BenchmarkServeActiveMQ with a decision
+// store on disk, as mts serve runs by default.
+func BenchmarkServeActiveMQStore(b *testing.B) { serveBench(b, true) }
+
+func serveBench(b *testing.B, withStore bool) {
 	if broker == nil {
 		b.Skip("ActiveMQ not available")
 	}
@@ -43,9 +50,18 @@ func BenchmarkServeActiveMQ(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var rec service.Recorder
+	if withStore {
+		store, err := history.Open(context.Background(), filepath.Join(b.TempDir(), "decisions.db"), history.Options{Rules: fixedRules{rs}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		rec = store
+	}
 	b.StopTimer()
-	servePass(b, fixedRules{rs}, benchWarmUp, false)
-	r := servePass(b, fixedRules{rs}, b.N, true)
+	servePass(b, fixedRules{rs}, benchWarmUp, false, rec)
+	r := servePass(b, fixedRules{rs}, b.N, true, rec)
 	b.ReportMetric(float64(b.N)/r.elapsed.Seconds(), "events/s")
 	perEvent := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
 	if r.cpuOK {
@@ -73,7 +89,7 @@ type passResult struct {
 
 // servePass queues count events, then times a new service consuming them
 // all; when timed, the benchmark's timer runs only while it does.
-func servePass(b *testing.B, rules service.Rules, count int, timed bool) passResult {
+func servePass(b *testing.B, rules service.Rules, count int, timed bool, rec service.Recorder) passResult {
 	n := newBusNames("bench")
 	hub := kojitest.New(b, kojitest.WithTaskDelay(0))
 	hub.AddTag("f29-modular-ursamajor")
@@ -95,7 +111,7 @@ func servePass(b *testing.B, rules service.Rules, count int, timed bool) passRes
 	}
 	cpu0, cpuOK := readCPU()
 	start := time.Now()
-	reg, mbsTime, stop := startBenchService(b, n, hub, m, rules, 16)
+	reg, mbsTime, stop := startBenchService(b, n, hub, m, rules, 16, rec)
 	defer stop()
 	deadline := time.Now().Add(5 * time.Minute)
 	// Polled, not too often: gathering the registry costs CPU that the
@@ -124,7 +140,7 @@ const benchKojiSessions = 4
 // startBenchService runs the service on the benchmark's broker with the
 // given number of workers, the broker's prefetch following it, and returns
 // its metrics, the time spent waiting for MBS and how to stop it.
-func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules, workers int) (*prometheus.Registry, *timedSource, func()) {
+func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, rules service.Rules, workers int, rec service.Recorder) (*prometheus.Registry, *timedSource, func()) {
 	b.Helper()
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -153,7 +169,7 @@ func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandI
 	svc, err := service.New(service.Config{
 		Workers: workers, CheckTagged: true, RetryAttempts: 20,
 		RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, ShutdownTimeout: 10 * time.Second,
-	}, consumer, pub, kc, timed, rules, service.Options{Logger: log, Registerer: reg})
+	}, consumer, pub, kc, timed, rules, service.Options{Logger: log, Registerer: reg, Recorder: rec})
 	if err != nil {
 		b.Fatal(err)
 	}
