@@ -36,8 +36,11 @@ func BenchmarkRecord(b *testing.B) {
 		{"matched-4-workers", matched, false, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			ctx := context.Background()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			s := openStore(b, rules, history.Options{})
+			// The background work (checkpoints) runs as in mts serve.
+			go s.Run(ctx)
 			base := tc.r.Modulemd
 			var n atomic.Int64
 			record := func() {

@@ -18,7 +18,10 @@ type TaskInfoGetter interface {
 // Intervals of the background work.
 const (
 	pruneEvery = time.Hour
-	tasksEvery = 30 * time.Second
+	// checkpointEvery: the write-ahead log is copied into the file off the
+	// event path, often enough that it stays small.
+	checkpointEvery = time.Second
+	tasksEvery      = 30 * time.Second
 	// taskBatch bounds the Koji calls of one round.
 	taskBatch = 100
 	// taskHorizon: tasks of older decisions are no longer looked up; a
@@ -29,6 +32,8 @@ const (
 // Run prunes the store and looks up task states in the background until
 // ctx ends. Failures are logged and tried again on the next round.
 func (s *Store) Run(ctx context.Context) {
+	checkpoint := time.NewTicker(checkpointEvery)
+	defer checkpoint.Stop()
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
 	tasks := time.NewTicker(tasksEvery)
@@ -40,6 +45,11 @@ func (s *Store) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-checkpoint.C:
+			// PASSIVE: readers and the next commit never wait for it.
+			if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+				s.log.Warn("checkpointing the decision store", "error", err)
+			}
 		case <-prune.C:
 			if _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("pruning the decision store", "error", err)

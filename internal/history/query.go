@@ -87,9 +87,18 @@ func (f Filter) where() (string, []any) {
 				args = append(args, b+":", b+";")
 			}
 		default:
-			// The -devel twin's NVR names the same decision.
-			conds = append(conds, "(nvr = ? OR nvr = ?)")
-			args = append(args, b, strings.Replace(b, "-devel-", "-", 1))
+			// The NVR's name comes before its last two dashes; the rows
+			// of that name are found through the nsvc index. The -devel
+			// twin's NVR names the same decision.
+			nvr := b
+			if name, ok := nvrName(b); ok {
+				if n, ok := strings.CutSuffix(name, "-devel"); ok {
+					nvr = n + strings.TrimPrefix(b, name)
+				}
+			}
+			name, _ := nvrName(nvr)
+			conds = append(conds, "nsvc >= ? AND nsvc < ? AND nvr = ?")
+			args = append(args, name+":", name+";", nvr)
 		}
 	}
 	if len(f.Outcomes) > 0 {
@@ -110,6 +119,19 @@ func (f Filter) where() (string, []any) {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// nvrName is the name part of name-version-release.
+func nvrName(nvr string) (string, bool) {
+	i := strings.LastIndexByte(nvr, '-')
+	if i <= 0 {
+		return nvr, false
+	}
+	j := strings.LastIndexByte(nvr[:i], '-')
+	if j <= 0 {
+		return nvr, false
+	}
+	return nvr[:j], true
 }
 
 func isDigits(s string) bool {

@@ -67,7 +67,6 @@ CREATE TABLE IF NOT EXISTS decisions (
 	record     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_nsvc ON decisions(nsvc, time);
-CREATE INDEX IF NOT EXISTS decisions_nvr ON decisions(nvr);
 CREATE INDEX IF NOT EXISTS decisions_event ON decisions(event_id);
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -132,11 +131,11 @@ type Store struct {
 
 	stmts struct{ upsert, task, doc *sql.Stmt } // of the hot path, prepared once
 
-	// writes feed the writer goroutine of a store opened for writing.
-	writes     chan *prepared
-	closed     chan struct{}
-	closeOnce  sync.Once
-	writerDone chan struct{}
+	// queue holds the decisions waiting for a commit; writing is set
+	// while one caller commits for everyone queued.
+	qmu     sync.Mutex
+	queue   []*prepared
+	writing bool
 }
 
 // The statements of Record. A task announced again with the same id
@@ -168,6 +167,8 @@ func dsn(path string, readOnly bool) string {
 	// power supply may cost the last few, whose outcome Koji and the bus
 	// hold anyway.
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Checkpoints run in the background (Run), not in an event's commit.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Add("_txlock", "immediate")
 	if readOnly {
 		q.Set("mode", "ro")
@@ -209,8 +210,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("decision_store %s: %w", path, err)
 		}
 	}
-	s.writes, s.writerDone = make(chan *prepared), make(chan struct{})
-	go s.writer()
 	return s, nil
 }
 
@@ -247,7 +246,6 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*Store
 	return &Store{
 		db: db, path: path, opts: opts, log: opts.Logger,
 		revisions: map[string]bool{}, compiled: map[string]*ruleset.Ruleset{},
-		closed: make(chan struct{}),
 	}, nil
 }
 
@@ -269,15 +267,8 @@ func (s *Store) migrate(ctx context.Context) error {
 // Path is the store's file.
 func (s *Store) Path() string { return s.path }
 
-// Close waits for the decision being written, if any, and closes the
-// file.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	if s.writerDone != nil {
-		<-s.writerDone
-	}
-	return s.db.Close()
-}
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
 
 // Record keeps one decision before its event is acknowledged. A decision
 // for a message already recorded (a redelivery: same message id and event
@@ -346,60 +337,51 @@ func (s *Store) prepare(r eval.Record) (*prepared, error) {
 // maxBatch bounds the decisions of one commit.
 const maxBatch = 64
 
-// commit hands p to the writer and waits for its commit. Concurrent
-// callers' decisions share a transaction: SQLite writes the pages they
-// share once, which is most of the cost of a commit.
+// commit writes p. A caller that finds no commit going on writes its own
+// decision, and with it those that other workers queued meanwhile, in one
+// transaction: SQLite writes the pages they share once, which is most of
+// the cost of a commit. Others wait for that commit.
 func (s *Store) commit(ctx context.Context, p *prepared) error {
 	p.done = make(chan error, 1)
-	select {
-	case s.writes <- p:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closed:
-		return errors.New("closed")
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	if s.writing {
+		s.qmu.Unlock()
+		select {
+		case err := <-p.done:
+			return err
+		case <-ctx.Done():
+			// The write may still land; the event is held and its
+			// redelivery updates the same record.
+			return ctx.Err()
+		}
 	}
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		// The write may still land; the event is held and its redelivery
-		// updates the same record.
-		return ctx.Err()
+	s.writing = true
+	for len(s.queue) > 0 {
+		batch := s.queue[:min(len(s.queue), maxBatch)]
+		s.queue = s.queue[len(batch):]
+		s.qmu.Unlock()
+		s.writeAll(batch)
+		s.qmu.Lock()
 	}
+	s.writing = false
+	s.qmu.Unlock()
+	return <-p.done
 }
 
-// writer commits the decisions handed to commit until the store closes.
-func (s *Store) writer() {
-	defer close(s.writerDone)
-	for {
-		var first *prepared
-		select {
-		case first = <-s.writes:
-		case <-s.closed:
-			return
-		}
-		batch := []*prepared{first}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case p := <-s.writes:
-				batch = append(batch, p)
-			default:
-				break gather
-			}
-		}
-		err := s.writeBatch(batch)
-		if err != nil && len(batch) > 1 {
-			// One at a time, so that a decision that cannot be written
-			// does not hold the others.
-			for _, p := range batch {
-				p.done <- s.writeBatch([]*prepared{p})
-			}
-			continue
-		}
+// writeAll commits a batch and tells each decision how it went.
+func (s *Store) writeAll(batch []*prepared) {
+	err := s.writeBatch(batch)
+	if err != nil && len(batch) > 1 {
+		// One at a time, so that a decision that cannot be written does
+		// not hold the others.
 		for _, p := range batch {
-			p.done <- err
+			p.done <- s.writeBatch([]*prepared{p})
 		}
+		return
+	}
+	for _, p := range batch {
+		p.done <- err
 	}
 }
 
