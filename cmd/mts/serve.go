@@ -226,7 +226,7 @@ func runServe(c *cli.Context) error {
 			opts.Tasks = kc
 		}
 		if store, err = history.Open(ctx, cfg.DecisionStore, opts); err != nil {
-			return failErr(err)
+			return failErr(fmt.Errorf("%w (set decision_store to a file the service can write, or to \"\" to keep no history)", err))
 		}
 		closers = append(closers, func() { store.Close() })
 		if err := store.KeepRules(ctx, rules.Current()); err != nil {
