@@ -2,7 +2,7 @@ package history
 
 import (
 	"context"
-	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -117,9 +117,6 @@ func (s *Store) deleteDecisions(ctx context.Context, cond string, arg any) (int6
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE decision_id IN (SELECT id FROM decisions WHERE `+cond+`)`, arg); err != nil {
-		return 0, fmt.Errorf("pruning tasks: %w", err)
-	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM decisions WHERE `+cond, arg)
 	if err != nil {
 		return 0, fmt.Errorf("pruning decisions: %w", err)
@@ -129,6 +126,9 @@ func (s *Store) deleteDecisions(ctx context.Context, cond string, arg any) (int6
 }
 
 func (s *Store) orphans(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM task_states WHERE checked < ?`, s.opts.Now().Add(-s.opts.Retention).UnixMilli()); err != nil {
+		return fmt.Errorf("pruning task states: %w", err)
+	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM documents WHERE hash NOT IN (SELECT doc FROM decisions WHERE doc IS NOT NULL)`); err != nil {
 		return fmt.Errorf("pruning documents: %w", err)
 	}
@@ -169,47 +169,81 @@ var taskStateNames = map[int]string{
 	koji.TaskCanceled: "canceled", koji.TaskAssigned: "assigned", koji.TaskFailed: "failed",
 }
 
+// finalStates are the task states after which a task does not change.
+var finalStates = map[string]bool{"closed": true, "canceled": true, "failed": true}
+
 // UpdateTasks looks up in Koji the state of tagBuild tasks not known to
 // have finished, for recent decisions that really tagged (not dry runs).
-// It returns how many tasks it updated.
+// It returns how many tasks it looked up.
 func (s *Store) UpdateTasks(ctx context.Context) (int, error) {
 	if s.opts.Tasks == nil {
 		return 0, nil
 	}
 	horizon := s.opts.Now().Add(-taskHorizon).UnixMilli()
-	// Recent decisions through their time index, then their tasks by
-	// primary key: no index on tasks to keep up on every record.
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT t.task_id FROM decisions d JOIN tasks t ON t.decision_id = d.id
-		WHERE d.time >= ? AND d.dry_run = 0 AND t.task_id IS NOT NULL AND (t.state IS NULL OR t.state IN ('free', 'open', 'assigned'))
-		ORDER BY t.checked IS NOT NULL, t.checked LIMIT ?`, horizon, taskBatch)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, tasks FROM decisions WHERE time >= ? AND dry_run = 0 AND open_tasks > 0
+		ORDER BY time LIMIT ?`, horizon, taskBatch)
 	if err != nil {
 		return 0, err
 	}
-	var ids []int64
+	type open struct {
+		id    int64
+		tasks []Task
+	}
+	var decisions []open
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var o open
+		var tasks string
+		if err := rows.Scan(&o.id, &tasks); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		ids = append(ids, id)
+		if err := json.Unmarshal([]byte(tasks), &o.tasks); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("decision %d: tasks: %w", o.id, err)
+		}
+		decisions = append(decisions, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, id := range ids {
-		info, err := s.opts.Tasks.GetTaskInfo(ctx, int(id))
-		if err != nil {
-			return n, fmt.Errorf("task %d: %w", id, err)
-		}
-		state := sql.NullString{String: taskStateNames[info.State], Valid: taskStateNames[info.State] != ""}
-		if _, err := s.db.ExecContext(ctx, `UPDATE tasks SET state = ?, checked = ? WHERE task_id = ?`,
-			state, s.opts.Now().UnixMilli(), id); err != nil {
+	for _, o := range decisions {
+		if err := s.addTasks(ctx, []Decision{{ID: o.id, Tasks: o.tasks}}); err != nil {
 			return n, err
 		}
-		n++
+		stillOpen, failed := 0, 0
+		for _, t := range o.tasks {
+			if t.TaskID == nil {
+				if t.Error != "" && t.Error != alreadyTagged {
+					failed++
+				}
+				continue
+			}
+			state := t.State
+			if !finalStates[state] {
+				info, err := s.opts.Tasks.GetTaskInfo(ctx, int(*t.TaskID))
+				if err != nil {
+					return n, fmt.Errorf("task %d: %w", *t.TaskID, err)
+				}
+				n++
+				state = taskStateNames[info.State]
+				if _, err := s.db.ExecContext(ctx, `INSERT INTO task_states(task_id, state, checked) VALUES(?, ?, ?)
+					ON CONFLICT(task_id) DO UPDATE SET state = excluded.state, checked = excluded.checked`,
+					*t.TaskID, state, s.opts.Now().UnixMilli()); err != nil {
+					return n, err
+				}
+			}
+			switch {
+			case state == "failed", state == "canceled":
+				failed++
+			case !finalStates[state]:
+				stillOpen++
+			}
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE decisions SET open_tasks = ?, failed_tasks = ? WHERE id = ?`, stillOpen, failed, o.id); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

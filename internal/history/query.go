@@ -66,7 +66,7 @@ type Filter struct {
 	Limit int
 }
 
-const decisionColumns = `id, first_time, time, deliveries, message_id, event_id, nsvc, nvr, state, revision, dry_run, doc, record`
+const decisionColumns = `id, first_time, time, deliveries, message_id, event_id, nsvc, nvr, state, revision, dry_run, doc, record, tasks`
 
 func (f Filter) where() (string, []any) {
 	var conds []string
@@ -193,9 +193,9 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 		var d Decision
 		var first, last int64
 		var doc sql.NullString
-		var record string
+		var record, tasks string
 		if err := rows.Scan(&d.ID, &first, &last, &d.Deliveries, &d.MessageID, &d.EventID, &d.Build, &d.NVR, &d.State,
-			&d.Revision, &d.DryRun, &doc, &record); err != nil {
+			&d.Revision, &d.DryRun, &doc, &record, &tasks); err != nil {
 			return nil, fmt.Errorf("decision store %s: %w", s.path, err)
 		}
 		var r eval.Record
@@ -206,6 +206,12 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 		d.Time, d.FirstTime = time.UnixMilli(last).UTC(), time.UnixMilli(first).UTC()
 		d.docHash = doc.String
 		d.Tasks = []Task{}
+		if err := json.Unmarshal([]byte(tasks), &d.Tasks); err != nil {
+			return nil, fmt.Errorf("decision store %s: decision %d: tasks: %w", s.path, d.ID, err)
+		}
+		if d.Tasks == nil {
+			d.Tasks = []Task{}
+		}
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -214,29 +220,49 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 	return out, nil
 }
 
+// addTasks fills in the task states known.
 func (s *Store) addTasks(ctx context.Context, ds []Decision) error {
-	for i := range ds {
-		rows, err := s.db.QueryContext(ctx, `SELECT tag, nvr, task_id, error, state FROM tasks WHERE decision_id = ? ORDER BY pos`, ds[i].ID)
+	var ids []any
+	for _, d := range ds {
+		for _, t := range d.Tasks {
+			if t.TaskID != nil {
+				ids = append(ids, *t.TaskID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	states := map[int64]string{}
+	// SQLite takes at most 32,766 parameters; a page of decisions has far
+	// fewer tasks, but `mts why` may ask for many.
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		rows, err := s.db.QueryContext(ctx, `SELECT task_id, state FROM task_states WHERE task_id IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`, chunk...)
 		if err != nil {
 			return fmt.Errorf("decision store %s: %w", s.path, err)
 		}
 		for rows.Next() {
-			var t Task
-			var id sql.NullInt64
-			var terr, state sql.NullString
-			if err := rows.Scan(&t.Tag, &t.NVR, &id, &terr, &state); err != nil {
+			var id int64
+			var state string
+			if err := rows.Scan(&id, &state); err != nil {
 				rows.Close()
 				return err
 			}
-			if id.Valid {
-				t.TaskID = &id.Int64
-			}
-			t.Error, t.State = terr.String, state.String
-			ds[i].Tasks = append(ds[i].Tasks, t)
+			states[id] = state
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+	}
+	for i := range ds {
+		for j, t := range ds[i].Tasks {
+			if t.TaskID != nil {
+				ds[i].Tasks[j].State = states[*t.TaskID]
+			}
 		}
 	}
 	return nil
@@ -390,8 +416,8 @@ func (s *Store) Hits(ctx context.Context) ([]RuleHits, error) {
 // Failures are the latest decisions that went wrong: outcome error, an
 // error carrying the decision out, a refused tagBuild or a failed task.
 func (s *Store) Failures(ctx context.Context, limit int) ([]Decision, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+decisionColumns+` FROM decisions WHERE outcome = 'error' OR error IS NOT NULL
-		OR id IN (SELECT decision_id FROM tasks WHERE state IN ('failed', 'canceled') OR (task_id IS NULL AND error IS NOT NULL AND error != 'already tagged'))
+	rows, err := s.db.QueryContext(ctx, `SELECT `+decisionColumns+` FROM decisions
+		WHERE outcome = 'error' OR error IS NOT NULL OR failed_tasks > 0
 		ORDER BY time DESC, id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("decision store %s: %w", s.path, err)

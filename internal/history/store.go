@@ -64,23 +64,19 @@ CREATE TABLE IF NOT EXISTS decisions (
 	error      TEXT,
 	dry_run    INTEGER NOT NULL,
 	doc        TEXT,
-	record     TEXT NOT NULL
+	record     TEXT NOT NULL,
+	tasks      TEXT NOT NULL,
+	open_tasks INTEGER NOT NULL,
+	failed_tasks INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_nsvc ON decisions(nsvc, time);
 CREATE INDEX IF NOT EXISTS decisions_event ON decisions(event_id);
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
-CREATE TABLE IF NOT EXISTS tasks (
-	decision_id INTEGER NOT NULL,
-	tag         TEXT NOT NULL,
-	nvr         TEXT NOT NULL,
-	task_id     INTEGER,
-	error       TEXT,
-	state       TEXT,
-	checked     INTEGER,
-	gen         INTEGER NOT NULL,
-	pos         INTEGER NOT NULL,
-	PRIMARY KEY (decision_id, tag, nvr)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_states (
+	task_id INTEGER PRIMARY KEY,
+	state   TEXT NOT NULL,
+	checked INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -129,7 +125,7 @@ type Store struct {
 	lastErr   error           // of the last write, for readiness
 	compiled  map[string]*ruleset.Ruleset
 
-	stmts struct{ upsert, task, doc *sql.Stmt } // of the hot path, prepared once
+	stmts struct{ upsert, doc *sql.Stmt } // of the hot path, prepared once
 
 	// queue holds the decisions waiting for a commit; writing is set
 	// while one caller commits for everyone queued.
@@ -138,20 +134,18 @@ type Store struct {
 	writing bool
 }
 
-// The statements of Record. A task announced again with the same id
-// keeps the state already looked up.
+// The statements of Record. The tasks of a decision are kept in its row;
+// their states, looked up later, by Koji task id (task_states), so that a
+// redelivery that announced the same tasks keeps what is known of them.
 const (
 	upsertDecision = `INSERT INTO decisions(key, message_id, event_id, nsvc, nvr, state, first_time, time, deliveries,
-	outcome, rule_id, revision, error, dry_run, doc, record) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	outcome, rule_id, revision, error, dry_run, doc, record, tasks, open_tasks, failed_tasks)
+	VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT(key) DO UPDATE SET time = excluded.time, deliveries = deliveries + 1, outcome = excluded.outcome,
 	rule_id = excluded.rule_id, revision = excluded.revision, error = excluded.error, dry_run = excluded.dry_run,
-	doc = excluded.doc, record = excluded.record
-	RETURNING id, deliveries`
-	upsertTask = `INSERT INTO tasks(decision_id, tag, nvr, task_id, error, gen, pos) VALUES(?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT(decision_id, tag, nvr) DO UPDATE SET
-	state = CASE WHEN tasks.task_id IS excluded.task_id THEN tasks.state END,
-	checked = CASE WHEN tasks.task_id IS excluded.task_id THEN tasks.checked END,
-	task_id = excluded.task_id, error = excluded.error, gen = excluded.gen, pos = excluded.pos`
+	doc = excluded.doc, record = excluded.record, tasks = excluded.tasks,
+	open_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.open_tasks ELSE excluded.open_tasks END,
+	failed_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.failed_tasks ELSE excluded.failed_tasks END`
 	insertDocument = `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`
 )
 
@@ -204,7 +198,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	for _, p := range []struct {
 		st  **sql.Stmt
 		sql string
-	}{{&s.stmts.upsert, upsertDecision}, {&s.stmts.task, upsertTask}, {&s.stmts.doc, insertDocument}} {
+	}{{&s.stmts.upsert, upsertDecision}, {&s.stmts.doc, insertDocument}} {
 		if *p.st, err = s.db.PrepareContext(ctx, p.sql); err != nil {
 			s.db.Close()
 			return nil, fmt.Errorf("decision_store %s: %w", path, err)
@@ -306,7 +300,9 @@ type prepared struct {
 	t, now  time.Time
 	body    string
 	docHash *string
-	tasks   []tagTask
+	tasks   string // JSON of the tagBuild calls
+	open    int    // task ids whose end is not known
+	failed  int    // calls refused
 	rev     *ruleset.Ruleset
 	done    chan error
 }
@@ -325,7 +321,24 @@ func (s *Store) prepare(r eval.Record) (*prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the decision: %w", err)
 	}
-	p := &prepared{r: r, t: t, now: now, body: string(body), tasks: tasksOf(r.Result), rev: s.revisionToKeep(r.Revision)}
+	p := &prepared{r: r, t: t, now: now, body: string(body), rev: s.revisionToKeep(r.Revision)}
+	tasks := tasksOf(r.Result)
+	if tasks == nil {
+		tasks = []tagTask{}
+	}
+	for _, tk := range tasks {
+		switch {
+		case tk.TaskID != nil && !r.DryRun:
+			p.open++
+		case tk.TaskID == nil && tk.Error != "" && tk.Error != alreadyTagged:
+			p.failed++
+		}
+	}
+	tj, err := json.Marshal(tasks)
+	if err != nil {
+		return nil, err
+	}
+	p.tasks = string(tj)
 	if r.Modulemd != "" {
 		sum := sha256.Sum256([]byte(r.Modulemd))
 		h := hex.EncodeToString(sum[:])
@@ -432,31 +445,12 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
 			return fmt.Errorf("keeping the rules: %w", err)
 		}
 	}
-	// One statement inserts the decision or, for a redelivery, updates it;
-	// deliveries tells which.
-	var id int64
-	var deliveries int
-	err := tx.StmtContext(ctx, s.stmts.upsert).QueryRowContext(ctx,
+	// One statement inserts the decision or, for a redelivery, updates it.
+	_, err := tx.StmtContext(ctx, s.stmts.upsert).ExecContext(ctx,
 		Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, p.t.UnixMilli(), p.t.UnixMilli(),
-		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.docHash, p.body).Scan(&id, &deliveries)
+		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.docHash, p.body, p.tasks, p.open, p.failed)
 	if err != nil {
 		return fmt.Errorf("keeping the decision: %w", err)
-	}
-	taskStmt := tx.StmtContext(ctx, s.stmts.task)
-	for i, tk := range p.tasks {
-		var taskErr *string
-		if tk.Error != "" {
-			taskErr = &tk.Error
-		}
-		if _, err := taskStmt.ExecContext(ctx, id, tk.Tag, tk.NVR, tk.TaskID, taskErr, deliveries, i); err != nil {
-			return fmt.Errorf("keeping the tasks: %w", err)
-		}
-	}
-	if deliveries > 1 {
-		// Calls the new decision no longer makes are not its tasks.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE decision_id = ? AND gen != ?`, id, deliveries); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -512,11 +506,16 @@ func (s *Store) Check(ctx context.Context) error {
 	return nil
 }
 
+// alreadyTagged is the announced error of a destination where the build
+// already was (the service's AlreadyTagged): not a failure.
+const alreadyTagged = "already tagged"
+
 // tagTask is one tagBuild call of a decision as announced.
 type tagTask struct {
-	Tag, NVR string
-	TaskID   *int64
-	Error    string
+	Tag    string `json:"tag"`
+	NVR    string `json:"nvr"`
+	TaskID *int64 `json:"task_id"`
+	Error  string `json:"error,omitempty"`
 }
 
 // tasksOf lists the tagBuild calls of a result with their announced task
