@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -148,10 +147,6 @@ const (
 	failed_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.failed_tasks ELSE excluded.failed_tasks END`
 	insertDocument = `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`
 )
-
-// ErrReadOnly is returned by the writing methods of a store opened with
-// OpenReadOnly.
-var ErrReadOnly = errors.New("decision store opened read-only")
 
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
