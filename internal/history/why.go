@@ -142,6 +142,8 @@ func WriteWhy(out io.Writer, format string, w *Why) error {
 			switch {
 			case state == "" && t.Error != "":
 				state = t.Error
+			case state == "" && d.DryRun:
+				state = "dry run: no task"
 			case state == "":
 				state = "state not known yet"
 			}
