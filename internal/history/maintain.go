@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -170,7 +171,7 @@ var taskStateNames = map[int]string{
 }
 
 // finalStates are the task states after which a task does not change.
-var finalStates = map[string]bool{"closed": true, "canceled": true, "failed": true}
+var finalStates = map[string]bool{"closed": true, "canceled": true, "failed": true, "unknown": true}
 
 // UpdateTasks looks up in Koji the state of tagBuild tasks not known to
 // have finished, for recent decisions that really tagged (not dry runs).
@@ -223,11 +224,17 @@ func (s *Store) UpdateTasks(ctx context.Context) (int, error) {
 			state := t.State
 			if !finalStates[state] {
 				info, err := s.opts.Tasks.GetTaskInfo(ctx, int(*t.TaskID))
-				if err != nil {
+				switch {
+				case errors.Is(err, koji.ErrNotFound), koji.FaultCode(err) != 0 && !koji.Retryable(err):
+					// The hub has no such task (or refuses to say):
+					// asking again will not help.
+					state = "unknown"
+				case err != nil:
 					return n, fmt.Errorf("task %d: %w", *t.TaskID, err)
+				default:
+					state = taskStateNames[info.State]
 				}
 				n++
-				state = taskStateNames[info.State]
 				if _, err := s.db.ExecContext(ctx, `INSERT INTO task_states(task_id, state, checked) VALUES(?, ?, ?)
 					ON CONFLICT(task_id) DO UPDATE SET state = excluded.state, checked = excluded.checked`,
 					*t.TaskID, state, s.opts.Now().UnixMilli()); err != nil {

@@ -43,7 +43,8 @@ type Decision struct {
 // Task is one tagBuild call of a decision: the task id announced (null
 // when the call was refused or not needed), the announced error, and the
 // task's state in Koji once looked up (free, open, closed, canceled,
-// assigned, failed; empty while unknown).
+// assigned, failed, or unknown when the hub has no such task; empty until
+// looked up).
 type Task struct {
 	Tag    string `json:"tag"`
 	NVR    string `json:"nvr"`

@@ -90,4 +90,22 @@ func TestTaskStatesFromKoji(t *testing.T) {
 	if err != nil || len(fs) != 1 {
 		t.Fatalf("failures: %+v, %v; want the decision with the failed task", fs, err)
 	}
+
+	// A task the hub does not know is not asked for again and again.
+	gone := int64(999999)
+	r2 := decision(t, rs, 103, "389-ds-1.4-f31.yaml", "m2", 0)
+	r2.Messages = p.Messages([]plan.TagResult{{Tag: tag, TaskID: &gone}, {Tag: tag, Error: "already tagged"}})
+	if err := s.Record(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.UpdateTasks(ctx); err != nil || n != 1 {
+		t.Fatalf("look-up of an unknown task: %d, %v", n, err)
+	}
+	if n, err := s.UpdateTasks(ctx); err != nil || n != 0 {
+		t.Fatalf("unknown task looked up again: %d, %v", n, err)
+	}
+	ds, _ := s.List(ctx, history.Filter{Build: "103"})
+	if len(ds) != 1 || ds[0].Tasks[0].State != "unknown" || ds[0].Tasks[1].Error != "already tagged" {
+		t.Fatalf("tasks = %+v", ds)
+	}
 }
