@@ -283,6 +283,13 @@ func (s *Store) Document(ctx context.Context, d *Decision) (string, error) {
 
 // Ruleset compiles the kept rule files of a revision.
 func (s *Store) Ruleset(ctx context.Context, revision string) (*ruleset.Ruleset, error) {
+	// The rules in use need no second copy: a large rule set takes
+	// seconds and a hundred megabytes to compile.
+	if s.opts.Rules != nil {
+		if cur := s.opts.Rules.Current(); cur != nil && cur.Revision == revision {
+			return cur, nil
+		}
+	}
 	s.mu.Lock()
 	rs := s.compiled[revision]
 	s.mu.Unlock()
@@ -306,9 +313,9 @@ func (s *Store) Ruleset(ctx context.Context, revision string) (*ruleset.Ruleset,
 		return nil, fmt.Errorf("rules revision %s: %w", revision, err)
 	}
 	s.mu.Lock()
-	// A handful of revisions are looked at in one sitting; keep them all
-	// until the map grows, then start over.
-	if len(s.compiled) >= 8 {
+	// Explanations mostly ask for the last revision or two; each kept
+	// set costs what the rules in use cost.
+	if len(s.compiled) >= 2 {
 		clear(s.compiled)
 	}
 	s.compiled[revision] = rs
