@@ -353,10 +353,10 @@ type Revision struct {
 
 // Revisions lists the kept revisions, newest first.
 func (s *Store) Revisions(ctx context.Context) ([]Revision, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.revision, r.first_seen, r.files,
-		(SELECT count(*) FROM decisions d WHERE d.revision = r.revision),
-		(SELECT max(time) FROM decisions d WHERE d.revision = r.revision)
-		FROM revisions r ORDER BY r.first_seen DESC, r.revision`)
+	// One pass over the decisions for all revisions.
+	rows, err := s.db.QueryContext(ctx, `SELECT r.revision, r.first_seen, r.names, coalesce(c.n, 0), c.last
+		FROM revisions r LEFT JOIN (SELECT revision, count(*) AS n, max(time) AS last FROM decisions GROUP BY revision) c
+		ON c.revision = r.revision ORDER BY r.first_seen DESC, r.revision`)
 	if err != nil {
 		return nil, fmt.Errorf("decision store %s: %w", s.path, err)
 	}
@@ -365,9 +365,9 @@ func (s *Store) Revisions(ctx context.Context) ([]Revision, error) {
 	for rows.Next() {
 		var r Revision
 		var first int64
-		var files string
+		var names string
 		var last sql.NullInt64
-		if err := rows.Scan(&r.Revision, &first, &files, &r.Decisions, &last); err != nil {
+		if err := rows.Scan(&r.Revision, &first, &names, &r.Decisions, &last); err != nil {
 			return nil, err
 		}
 		r.FirstSeen = time.UnixMilli(first).UTC()
@@ -375,15 +375,8 @@ func (s *Store) Revisions(ctx context.Context) ([]Revision, error) {
 			t := time.UnixMilli(last.Int64).UTC()
 			r.LastDecision = &t
 		}
-		var srcs []struct {
-			Name string `json:"name"`
-		}
-		if err := json.Unmarshal([]byte(files), &srcs); err != nil {
+		if err := json.Unmarshal([]byte(names), &r.Files); err != nil {
 			return nil, err
-		}
-		r.Files = []string{}
-		for _, f := range srcs {
-			r.Files = append(r.Files, f.Name)
 		}
 		out = append(out, r)
 	}

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS revisions (
 	revision      TEXT PRIMARY KEY,
 	default_state TEXT NOT NULL,
 	files         TEXT NOT NULL,
+	names         TEXT NOT NULL,
 	first_seen    INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS documents (
@@ -435,8 +436,8 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, first_seen) VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			p.rev.Revision, s.opts.DefaultState, string(files), p.now.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, names, first_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			p.rev.Revision, s.opts.DefaultState, string(files), fileNames(p.rev), p.now.UnixMilli()); err != nil {
 			return fmt.Errorf("keeping the rules: %w", err)
 		}
 	}
@@ -473,8 +474,8 @@ func (s *Store) KeepRules(ctx context.Context, rs *ruleset.Ruleset) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, first_seen) VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		rs.Revision, s.opts.DefaultState, string(files), s.opts.Now().UTC().UnixMilli())
+	_, err = s.db.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, names, first_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		rs.Revision, s.opts.DefaultState, string(files), fileNames(rs), s.opts.Now().UTC().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("decision store %s: keeping rules %s: %w", s.path, rs.Revision, err)
 	}
@@ -482,6 +483,17 @@ func (s *Store) KeepRules(ctx context.Context, rs *ruleset.Ruleset) error {
 	s.revisions[rs.Revision] = true
 	s.mu.Unlock()
 	return nil
+}
+
+// fileNames is the JSON list of a rule set's file names, kept apart from
+// their contents so that listing revisions reads no rule text.
+func fileNames(rs *ruleset.Ruleset) string {
+	names := make([]string, len(rs.Sources))
+	for i, src := range rs.Sources {
+		names[i] = src.Name
+	}
+	b, _ := json.Marshal(names)
+	return string(b)
 }
 
 // Check is the readiness condition "decision_store": the last decision was
