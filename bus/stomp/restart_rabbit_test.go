@@ -52,7 +52,7 @@ func TestRabbitMQRestartMidStream(t *testing.T) {
 			if err := d.Ack(ctx); !errors.Is(err, ErrConnectionLost) {
 				t.Fatalf("Ack across a restart: %v, want ErrConnectionLost", err)
 			}
-			publish(t, pub, "x", bustest.Body(n))
+			publishAfterRestart(t, pub, "x", bustest.Body(n))
 			continue
 		}
 		if err := d.Ack(ctx); err != nil {

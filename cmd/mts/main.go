@@ -48,6 +48,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			lintCommand(),
 			testCommand(),
 			diffCommand(),
+			whyCommand(),
+			replayCommand(),
 			kojiCommand(),
 			completionCommand(),
 			manCommand(),

@@ -50,6 +50,7 @@ problem was found.`,
 			&cli.IntFlag{Name: "workers", Usage: "events handled at once (workers)"},
 			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
 			&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
+			&cli.StringFlag{Name: "decision-store", Usage: "keep the decision history in the SQLite `FILE` (decision_store); empty keeps none"},
 			&cli.StringFlag{Name: "decision-log", Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
 			&cli.BoolFlag{Name: "check-config", Usage: "check the configuration, its files, the koji profile and the rules without connecting, then exit"},
 			&cli.BoolFlag{Name: "connect", Usage: "with --check-config: also try the broker, the Koji login and MBS once"},
@@ -99,6 +100,11 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 	setString("log-level", "log_level", &cfg.LogLevel)
 	setString("decision-log", "decision_log", &cfg.DecisionLog)
 	setString("modulemd-dir", "modulemd_dir", &cfg.ModulemdDir)
+	setString("decision-store", "decision_store", &cfg.DecisionStore)
+	if cfg.Dev && !c.IsSet("decision-store") && cfg.DecisionStore == config.DefaultDecisionStore {
+		// A developer's run keeps no history unless asked to.
+		cfg.DecisionStore = ""
+	}
 	if c.IsSet("workers") {
 		cfg.Workers = c.Int("workers")
 		cfg.SetFrom("workers", "--workers")

@@ -24,6 +24,7 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/lines"
 	"github.com/fedora-modularity/mts/internal/config"
+	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/reload"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -69,6 +70,7 @@ type App struct {
 	rules    *reload.Coordinator
 	svc      *service.Service
 	consumer bus.Consumer
+	store    *history.Store
 	lines    *report.Lines
 	mux      *http.ServeMux
 	ln       net.Listener
@@ -164,6 +166,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 	} else if dl != nil {
 		recorders = append([]service.Recorder{dl}, recorders...)
 	}
+	if a.store, err = a.openStore(ctx, kc); err != nil {
+		return nil, err
+	}
+	if a.store != nil {
+		recorders = append(recorders, a.store)
+	}
 	svcCfg := service.Config{
 		Workers: cfg.Workers, StateFilter: cfg.BuildStateMsgFilter, DryRun: cfg.DryRun || cfg.Dev,
 		RetryMin: cfg.RetryMinBackoff.D(), RetryMax: cfg.RetryMaxBackoff.D(),
@@ -191,7 +199,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		return nil, err
 	}
 
-	a.mux = newMux(reg, func() []Check { return readiness(a.consumer, a.rules, a.svc) })
+	a.mux = newMux(reg, func() []Check {
+		checks := readiness(a.consumer, a.rules, a.svc)
+		if a.store != nil {
+			checks = append(checks, Check{Name: service.DependencyDecisionStore, Fn: a.store.Check})
+		}
+		return checks
+	}, a.store == nil)
+	if a.store != nil {
+		token, err := apiToken(cfg.APITokenFile)
+		if err != nil {
+			return nil, err
+		}
+		(&history.Server{Store: a.store, Rules: a.rules, Reload: history.ReloadFromMetrics(reg),
+			Held: heldEvents{a.svc}, Token: token, Logger: log}).Register(a.mux)
+	}
 	if cfg.ListenAddress != "" {
 		if a.ln, err = net.Listen("tcp", cfg.ListenAddress); err != nil {
 			return nil, fmt.Errorf("listen_address: %w", err)
@@ -246,6 +268,9 @@ func (a *App) Run(ctx context.Context) error {
 	defer stopWatch()
 	if !a.cfg.Dev {
 		go func() { _ = a.rules.Run(watchCtx) }()
+	}
+	if a.store != nil {
+		go a.store.Run(watchCtx)
 	}
 	backend := a.cfg.MessagingBackend
 	if a.cfg.Dev {

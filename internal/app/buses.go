@@ -2,7 +2,10 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/amqp"
@@ -63,6 +66,16 @@ func backends() map[string]backend {
 			},
 		},
 	}
+}
+
+// NewPublisher is the publishing end of the configured bus alone, for
+// tools that announce without consuming (`mts replay --apply`).
+func NewPublisher(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (bus.Publisher, error) {
+	b, ok := backends()[cfg.MessagingBackend]
+	if !ok {
+		return nil, fmt.Errorf("messaging_backend %s: not available in this build", cfg.MessagingBackend)
+	}
+	return b.publisher(cfg, bus.WithLogger(log), bus.WithRegisterer(reg))
 }
 
 // StompConfig is the rhmsg backend on STOMP brokers.

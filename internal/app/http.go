@@ -22,13 +22,16 @@ type Check struct {
 // newMux serves the operational endpoints: the Prometheus metrics at
 // /monitor/metrics (the reference's path), a welcome text at /, /healthz
 // (the process answers) and /readyz (every check passes; the failing ones
-// are listed with status 503). More handlers can be mounted on it.
-func newMux(g prometheus.Gatherer, checks func() []Check) *http.ServeMux {
+// are listed with status 503). More handlers can be mounted on it; without
+// welcome, / is left to them (the status page of the decision history).
+func newMux(g prometheus.Gatherer, checks func() []Check, welcome bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /monitor/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "Welcome to the Message Tagging Service. Metrics: /monitor/metrics; health: /healthz, /readyz.")
-	})
+	if welcome {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, "Welcome to the Message Tagging Service. Metrics: /monitor/metrics; health: /healthz, /readyz.")
+		})
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

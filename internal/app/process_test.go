@@ -54,7 +54,8 @@ koji_task_poll_interval: 100ms
 shutdown_timeout: 20s
 listen_address: 127.0.0.1:0
 log_level: INFO
-`, rules, m.URL(), kojiConf, broker.STOMPAddr, n.queue, n.outPrefix)
+decision_store: %s
+`, rules, m.URL(), kojiConf, broker.STOMPAddr, n.queue, n.outPrefix, filepath.Join(dir, "decisions.db"))
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

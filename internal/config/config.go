@@ -36,7 +36,7 @@ const (
 // ("1m30s") or as a number of seconds, as the reference's requests_timeout.
 type Duration time.Duration
 
-// UnmarshalYAML accepts "90s" or 90.
+// UnmarshalYAML accepts "90s", "90d" or 90.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return errors.New("want a duration such as 30s or a number of seconds")
@@ -45,12 +45,25 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		*d = Duration(secs * float64(time.Second))
 		return nil
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("want a duration such as 30s or a number of seconds, not %q", n.Value)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration reads a Go duration ("36h", "90s") or a whole number of
+// days ("90d"), the unit retention and look-back periods are thought in.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q: want a whole number of days such as 7d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // D returns the time.Duration.
@@ -145,6 +158,14 @@ type Config struct {
 	LogLevel      string `yaml:"log_level"`
 	DecisionLog   string `yaml:"decision_log"`
 
+	// DecisionStore is the SQLite file of the decision history; empty
+	// keeps none. DecisionRetention and DecisionStoreMaxSizeMB bound what
+	// it keeps; APITokenFile, when set, holds the bearer token the
+	// history API and status page require.
+	DecisionStore          string   `yaml:"decision_store"`
+	DecisionRetention      Duration `yaml:"decision_retention"`
+	DecisionStoreMaxSizeMB int      `yaml:"decision_store_max_size_mb"`
+	APITokenFile           string   `yaml:"api_token_file"`
 	// src is where the file set each key, for problems to name the line.
 	src source
 }
@@ -171,6 +192,10 @@ func (s *source) setFrom(key, origin string) {
 // line of the file.
 func (c *Config) SetFrom(key, origin string) { c.src.setFrom(key, origin) }
 
+// DefaultDecisionStore is decision_store's default, a volume of the
+// container image.
+const DefaultDecisionStore = "/var/lib/mts/decisions.db"
+
 // Defaults are the settings before any file, variable or flag.
 func Defaults() *Config {
 	return &Config{
@@ -196,6 +221,10 @@ func Defaults() *Config {
 		ShutdownTimeout:     Duration(30 * time.Second),
 		ListenAddress:       ":8080",
 		LogLevel:            "INFO",
+
+		DecisionStore:          DefaultDecisionStore,
+		DecisionRetention:      Duration(90 * 24 * time.Hour),
+		DecisionStoreMaxSizeMB: 1024,
 	}
 }
 
@@ -577,6 +606,14 @@ func (c *Config) problems() Problems {
 	}
 	if c.ShutdownTimeout.D() <= 0 {
 		bad("shutdown_timeout", "must be positive")
+	}
+	if c.DecisionStore != "" {
+		if c.DecisionRetention.D() <= 0 {
+			bad("decision_retention", "must be positive")
+		}
+		if c.DecisionStoreMaxSizeMB < 0 {
+			bad("decision_store_max_size_mb", "must not be negative (0: no bound)")
+		}
 	}
 	switch strings.ToUpper(c.LogLevel) {
 	case "DEBUG", "INFO", "WARN", "WARNING", "ERROR":

@@ -88,6 +88,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"source", "rules: [a]\nmodulemd_source: pdc\n", "modulemd_source"},
 		{"keytab", "rules: [a]\nkeytab: /k\n", "keytab: keytab and principal"},
 		{"log level", "rules: [a]\nlog_level: LOUD\n", "log_level"},
+		{"retention", "rules: [a]\ndecision_retention: 0\n", "decision_retention: must be positive"},
+		{"retention days", "rules: [a]\ndecision_retention: 1.5d\n", "want a duration"},
+		{"store size", "rules: [a]\ndecision_store_max_size_mb: -1\n", "decision_store_max_size_mb: must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +103,33 @@ func TestValidateNamesTheKey(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDecisionStoreKeys(t *testing.T) {
+	c := Defaults()
+	if c.DecisionStore != DefaultDecisionStore || c.DecisionRetention.D() != 90*24*time.Hour || c.DecisionStoreMaxSizeMB != 1024 {
+		t.Fatalf("defaults: %q %v %d", c.DecisionStore, c.DecisionRetention.D(), c.DecisionStoreMaxSizeMB)
+	}
+	yaml := "rules: [a]\ndecision_store: /srv/mts/d.db\ndecision_retention: 30d\ndecision_store_max_size_mb: 0\napi_token_file: /etc/mts/token\n"
+	if err := c.LoadBytes("f.yaml", []byte(yaml)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.DecisionStore != "/srv/mts/d.db" || c.DecisionRetention.D() != 30*24*time.Hour || c.DecisionStoreMaxSizeMB != 0 || c.APITokenFile != "/etc/mts/token" {
+		t.Errorf("got %+v", c)
+	}
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "0d": 0} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"d", "-1d", "week"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) took it", in)
+		}
 	}
 }
 

@@ -14,6 +14,9 @@ type Record struct {
 	Event     build.Event `json:"event"`
 	Result
 	DryRun bool `json:"dry_run,omitempty"`
+	// Modulemd is the document text the decision was made on, for a
+	// decision store to decide again offline; not part of the log line.
+	Modulemd string `json:"-"`
 }
 
 // SetError records why the decision could not be carried out.

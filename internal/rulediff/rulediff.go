@@ -184,26 +184,32 @@ func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 		r.Compared++
 		a := ruletest.FromResult(eval.Decide(old, c.Event, c.Doc))
 		b := ruletest.FromResult(eval.Decide(new, c.Event, c.Doc))
-		var what []string
-		if a.Outcome != b.Outcome {
-			what = append(what, "outcome")
+		if ch, ok := Diff(c.Source, c.Event, a, b); ok {
+			r.Changes = append(r.Changes, ch)
 		}
-		if a.Rule != b.Rule {
-			what = append(what, "rule")
-		}
-		if !slices.Equal(a.Destinations, b.Destinations) {
-			what = append(what, "destinations")
-		}
-		if a.Error != b.Error {
-			what = append(what, "error")
-		}
-		if len(what) == 0 {
-			continue
-		}
-		ev := c.Event
-		r.Changes = append(r.Changes, Change{Source: c.Source, Build: ev.NSVC(),
-			State: ev.StateName, Event: ev, Old: a, New: b, What: what})
 	}
 	r.Changed = len(r.Changes)
 	return r
+}
+
+// Diff describes how the decision for one build changes, and reports
+// whether it does.
+func Diff(source string, ev build.Event, a, b Decision) (Change, bool) {
+	var what []string
+	if a.Outcome != b.Outcome {
+		what = append(what, "outcome")
+	}
+	if a.Rule != b.Rule {
+		what = append(what, "rule")
+	}
+	if !slices.Equal(a.Destinations, b.Destinations) {
+		what = append(what, "destinations")
+	}
+	if a.Error != b.Error {
+		what = append(what, "error")
+	}
+	if len(what) == 0 {
+		return Change{}, false
+	}
+	return Change{Source: source, Build: ev.NSVC(), State: ev.StateName, Event: ev, Old: a, New: b, What: what}, true
 }

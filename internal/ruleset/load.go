@@ -90,6 +90,16 @@ func LoadBytes(name string, data []byte, opts Options) (*Ruleset, error) {
 	return compile([]source{{name: name, data: data}}, opts)
 }
 
+// LoadSources compiles rule files kept from an earlier load (a Ruleset's
+// Sources); the revision is the one that load had.
+func LoadSources(files []Source, opts Options) (*Ruleset, error) {
+	srcs := make([]source, len(files))
+	for i, f := range files {
+		srcs[i] = source{name: f.Name, data: f.Data}
+	}
+	return compile(srcs, opts)
+}
+
 type source struct {
 	name string
 	data []byte
@@ -230,7 +240,11 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Ruleset{Set: set, Revision: revision(srcs), Files: names}, nil
+	kept := make([]Source, len(srcs))
+	for i, s := range srcs {
+		kept[i] = Source{Name: s.name, Data: s.data}
+	}
+	return &Ruleset{Set: set, Revision: revision(srcs), Files: names, Sources: kept}, nil
 }
 
 // Problems returns the individual problems of a refused rule set, or nil.

@@ -30,6 +30,15 @@ type Ruleset struct {
 	// Revision is a hash of the loaded files' contents, for logs and metrics.
 	Revision string
 	Files    []string
+	// Sources are the files' contents as loaded, so that the exact rules
+	// behind a decision can be kept and compiled again (LoadSources).
+	Sources []Source
+}
+
+// Source is one rule file as loaded: its name (path or URL) and content.
+type Source struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"`
 }
 
 // Decide evaluates the rules for one build.

@@ -134,7 +134,7 @@ type Service struct {
 	parker    bus.Parker
 	log       *slog.Logger
 	m         *metrics
-	docs      *lru.Cache[int64, *modulemd.Document] // nil: no cache
+	docs      *lru.Cache[int64, document] // nil: no cache
 	filter    map[string]bool
 	gates     *gates
 	stopping  chan struct{}
@@ -213,10 +213,10 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src sourc
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var docs *lru.Cache[int64, *modulemd.Document]
+	var docs *lru.Cache[int64, document]
 	if cfg.ModulemdCacheSize > 0 {
 		var err error
-		if docs, err = lru.New[int64, *modulemd.Document](cfg.ModulemdCacheSize); err != nil {
+		if docs, err = lru.New[int64, document](cfg.ModulemdCacheSize); err != nil {
 			return nil, fmt.Errorf("service: modulemd cache: %w", err)
 		}
 	}
@@ -425,18 +425,19 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 	}
 	log = log.With("revision", rs.Revision)
 	rec := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun}
-	doc, err := s.document(ctx, h, ev, log)
+	md, err := s.document(ctx, h, ev, log)
 	if err != nil {
 		if !modulemdPermanent(err) {
 			return "", err
 		}
 		s.m.modulemdErrors.Inc()
 		log.Error("no usable modulemd; nothing tagged", "error", err)
-		rec.SetError(err)
+		rec.Result = eval.ErrorResult(fmt.Errorf("no modulemd: %w", err))
 		return OutcomeModulemdError, s.record(ctx, h, rec, log)
 	}
 	t0 := time.Now()
-	dec, err := rs.Decide(ev, doc)
+	rec.Modulemd = md.text
+	dec, err := rs.Decide(ev, md.doc)
 	s.m.decision.Observe(time.Since(t0).Seconds())
 	if err != nil {
 		rec.Result = eval.FromError(err)
@@ -486,10 +487,17 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 	return OutcomeUnmatched, nil
 }
 
-func (s *Service) document(ctx context.Context, h *hold, ev build.Event, log *slog.Logger) (*modulemd.Document, error) {
+// document is a build's modulemd: parsed for the rules, and its text for
+// the decision records, so that a decision can be made again offline.
+type document struct {
+	doc  *modulemd.Document
+	text string
+}
+
+func (s *Service) document(ctx context.Context, h *hold, ev build.Event, log *slog.Logger) (document, error) {
 	if s.docs != nil {
-		if doc, ok := s.docs.Get(ev.ID); ok {
-			return doc, nil
+		if d, ok := s.docs.Get(ev.ID); ok {
+			return d, nil
 		}
 	}
 	var text []byte
@@ -499,16 +507,17 @@ func (s *Service) document(ctx context.Context, h *hold, ev build.Event, log *sl
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return document{}, err
 	}
 	doc, err := modulemd.ParseLimit(text, s.cfg.MaxModulemdSize)
 	if err != nil {
-		return nil, err
+		return document{}, err
 	}
+	d := document{doc: doc, text: string(text)}
 	if s.docs != nil {
-		s.docs.Add(ev.ID, doc)
+		s.docs.Add(ev.ID, d)
 	}
-	return doc, nil
+	return d, nil
 }
 
 func modulemdPermanent(err error) bool {

@@ -24,6 +24,7 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(git describe 
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
 echo 'mts:x:1001:1001:Message Tagging Service:/:/sbin/nologin' >"$ctx/passwd"
 cp -r rules "$ctx/rules"
+mkdir "$ctx/state"
 cp Containerfile "$ctx/Containerfile"
 
 b build --isolation chroot -f "$ctx/Containerfile" -t "$image" "$ctx"
@@ -32,4 +33,9 @@ b run --isolation chroot "$ctr" -- /usr/bin/mts version
 b run --isolation chroot "$ctr" -- /usr/bin/mts lint rules/
 b run --isolation chroot "$ctr" -- /usr/bin/mts lint policies/fedora-cel/
 b run --isolation chroot "$ctr" -- /usr/bin/mts serve --help >/dev/null
+b inspect --type image "$image" | grep -q '"/var/lib/mts"' || { echo "container: no /var/lib/mts volume" >&2; exit 1; }
+# The unprivileged user keeps a decision store in the volume.
+b run --isolation chroot --env MTS_CONFIG_FILE= "$ctr" -- /usr/bin/mts serve --dev --rules rules/ --events /dev/null --decision-store /var/lib/mts/decisions.db
+b run --isolation chroot "$ctr" -- /usr/bin/mts why --store /var/lib/mts/decisions.db nodejs:20 | grep -q 'no decision recorded' ||
+	{ echo "container: the decision store in /var/lib/mts cannot be read" >&2; exit 1; }
 echo "container: ok"

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fedora-modularity/mts/internal/config"
+	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/report"
+)
+
+func whyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "why",
+		Usage:     "show every recorded decision for a build, and why it was made",
+		ArgsUsage: "BUILD",
+		Description: `BUILD is name:stream:version:context (or its first fields, such as
+name:stream), an NVR (the -devel twin's too) or the MBS module build id.
+Decisions are read from decision stores (--store, repeatable: one per
+consumer) or from running services (--server, repeatable), newest first,
+each with its outcome, rule, destinations, Koji tasks and their states, and
+the per-criterion explanation computed again against the rules revision
+that made it. Without --store or --server, the decision_store of the
+configuration (--config or MTS_CONFIG_FILE) is read, else ` + config.DefaultDecisionStore + `.
+Exit 0 (also when nothing was recorded for the build), 1 when a store or
+server cannot be read, 2 on usage errors.`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "store", Usage: "decision store `FILE` (repeatable)"},
+			&cli.StringSliceFlag{Name: "server", Usage: "`URL` of a running mts serve's listener (repeatable)"},
+			&cli.StringFlag{Name: "token-file", Usage: "`FILE` holding the bearer token of the servers' API (api_token_file)"},
+			&cli.StringFlag{Name: "config", Usage: "YAML configuration `FILE` of mts serve, for its decision_store (default $MTS_CONFIG_FILE)"},
+			formatFlag(report.Text, report.JSON),
+		},
+		Action: func(c *cli.Context) error {
+			out := c.String("format")
+			if c.NArg() != 1 {
+				return usageErr("why takes one BUILD (name:stream:version:context, NVR or MBS id)")
+			}
+			build := strings.TrimSpace(c.Args().First())
+			if build == "" {
+				return usageErr("why: empty BUILD")
+			}
+			servers, stores := c.StringSlice("server"), c.StringSlice("store")
+			if len(servers) > 0 && len(stores) > 0 {
+				return usageErr("why: give --store or --server, not both")
+			}
+			ctx := c.Context
+			var (
+				w   *history.Why
+				err error
+			)
+			if len(servers) > 0 {
+				client := history.Client{HTTP: &http.Client{Timeout: time.Minute}}
+				if f := c.String("token-file"); f != "" {
+					b, err := os.ReadFile(f)
+					if err != nil {
+						return failErr(err)
+					}
+					client.Token = strings.TrimSpace(string(b))
+				}
+				if w, err = client.WhyFromServers(ctx, servers, build); err != nil {
+					return failErr(err)
+				}
+			} else {
+				if len(stores) == 0 {
+					path, err := configuredStore(c.String("config"))
+					if err != nil {
+						return err
+					}
+					stores = []string{path}
+				}
+				var open []*history.Store
+				defer func() {
+					for _, s := range open {
+						s.Close()
+					}
+				}()
+				for _, p := range stores {
+					s, err := history.OpenReadOnly(ctx, p)
+					if err != nil {
+						return failErr(err)
+					}
+					open = append(open, s)
+				}
+				if w, err = history.WhyFromStores(ctx, open, build); err != nil {
+					return failErr(err)
+				}
+			}
+			return history.WriteWhy(c.App.Writer, out, w)
+		},
+	}
+}
+
+// configuredStore is the decision_store of the serve configuration at
+// file (or MTS_CONFIG_FILE), or the default path.
+func configuredStore(file string) (string, error) {
+	cfg, err := serveFileConfig(file)
+	if err != nil {
+		return "", err
+	}
+	if cfg.DecisionStore == "" {
+		return "", usageErr("decision_store is empty in the configuration: give --store")
+	}
+	return cfg.DecisionStore, nil
+}
+
+// serveFileConfig reads the serve configuration file at file (or
+// MTS_CONFIG_FILE) over the defaults, without the checks that only serve
+// needs.
+func serveFileConfig(file string) (*config.Config, error) {
+	cfg := config.Defaults()
+	if file == "" {
+		file = os.Getenv(config.EnvConfigFile)
+	}
+	if file != "" {
+		if err := cfg.LoadFile(file); err != nil {
+			return nil, failErr(err)
+		}
+	}
+	cfg.ApplyEnv(os.LookupEnv)
+	return cfg, nil
+}

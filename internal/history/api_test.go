@@ -1,0 +1,143 @@
+package history_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/reload"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected API answers in testdata/api")
+
+// apiFixture is a store with one decision per build, made by the broken
+// rules at fixed times, and the API over it.
+func apiFixture(t *testing.T, token string) (*history.Store, *httptest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "broken")
+	rules.p.Store(rs)
+	c := newClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
+	s := openStore(t, rules, history.Options{Now: c.Now})
+	for i, b := range builds {
+		c.Add(time.Minute)
+		if err := s.Record(ctx, decision(t, rs, b.id, b.file, fmt.Sprintf("2026-msg-%d", i), int64(1000+10*i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mux := http.NewServeMux()
+	(&history.Server{Store: s, Rules: rules, Token: token}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func TestAPIShapes(t *testing.T) {
+	s, srv := apiFixture(t, "")
+	for _, tc := range []struct {
+		name, path string
+		status     int
+	}{
+		{"decisions", "/api/v1/decisions", 200},
+		{"decisions_by_build", "/api/v1/decisions?build=nodejs:12&outcome=unmatched,error&since=2026-11-30T08:01:30Z", 200},
+		{"decisions_by_rule", "/api/v1/decisions?rule=Fedora+modules&limit=5", 200},
+		{"decision", "/api/v1/decisions/2", 200},
+		{"decision_matched", "/api/v1/decisions/1", 200},
+		{"decision_missing", "/api/v1/decisions/99", 404},
+		{"decision_bad_id", "/api/v1/decisions/x", 400},
+		{"bad_limit", "/api/v1/decisions?limit=0", 400},
+		{"bad_since", "/api/v1/decisions?since=yesterday", 400},
+		{"rules", "/api/v1/rules", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			got := bytes.ReplaceAll(body, []byte(s.Path()), []byte("$STORE"))
+			golden := filepath.Join("testdata", "api", tc.name+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", tc.path, golden, got)
+			}
+		})
+	}
+}
+
+func TestAPIToken(t *testing.T) {
+	_, srv := apiFixture(t, "t0ken")
+	for _, tc := range []struct {
+		auth   string
+		status int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Bearer wrong", http.StatusUnauthorized},
+		{"Basic dDBrZW4=", http.StatusUnauthorized},
+		{"Bearer t0ken", http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/rules", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("Authorization %q: %d, want %d", tc.auth, resp.StatusCode, tc.status)
+		}
+	}
+}
+
+// TestReloadFromMetrics reads the reload state that a rule coordinator
+// exports.
+func TestReloadFromMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	co, err := reload.New(reload.Options{Paths: []string{filepath.Join("testdata", "rules", "broken")}, Registerer: reg,
+		Load: ruleset.Options{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := history.ReloadFromMetrics(reg)
+	if err := co.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := state()
+	if r == nil || !r.Successful || r.LastSuccess == nil || time.Since(*r.LastSuccess) > time.Minute {
+		t.Fatalf("reload state = %+v", r)
+	}
+}

@@ -1,0 +1,103 @@
+package history_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/history"
+)
+
+// BenchmarkRecord is what the decision store adds to one event: the
+// record of a decision, committed to a file on disk, with its modulemd
+// document (every build its own, as in production) and its tasks.
+// "matched" tags a build and its -devel twin; "unmatched" announces only;
+// "redelivered" is the same message again. The parallel variants write
+// from 4 workers, as mts serve does.
+func BenchmarkRecord(b *testing.B) {
+	rules := &switchableRules{}
+	rs := loadRules(b, "fixed")
+	rules.p.Store(rs)
+	matched := decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
+	unmatched := decision(b, rs, 104, "ant-1-el8-upstream-nomatch.yaml", "", 0)
+	for _, tc := range []struct {
+		name     string
+		r        eval.Record
+		same     bool
+		parallel bool
+	}{
+		{"matched", matched, false, false},
+		{"unmatched", unmatched, false, false},
+		{"redelivered", matched, true, false},
+		{"matched-4-workers", matched, false, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s := openStore(b, rules, history.Options{})
+			// The background work (checkpoints) runs as in mts serve.
+			go s.Run(ctx)
+			base := tc.r.Modulemd
+			var n atomic.Int64
+			record := func() {
+				i := n.Add(1)
+				r := tc.r
+				if !tc.same {
+					r.MessageID = fmt.Sprintf("2026-%d", i)
+					r.EventID = 10000 + i
+					r.Modulemd = base + "# build " + strings.Repeat("x", int(i%7)) + fmt.Sprint(i) + "\n"
+				} else {
+					r.MessageID = "2026-same"
+				}
+				if err := s.Record(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			if tc.parallel {
+				b.SetParallelism(max(1, 4/runtime.GOMAXPROCS(0))) // 4 workers on the 2-core CI machine
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						record()
+					}
+				})
+				return
+			}
+			for b.Loop() {
+				record()
+			}
+		})
+	}
+}
+
+// BenchmarkList is the question of `mts why` and the API: every decision
+// of one build among 20,000.
+func BenchmarkList(b *testing.B) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(b, "fixed")
+	rules.p.Store(rs)
+	s := openStore(b, rules, history.Options{})
+	r := decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
+	for i := range 20000 {
+		r.MessageID = fmt.Sprintf("m%d", i)
+		r.EventID = int64(i)
+		r.Event.Version = fmt.Sprint(3120191115180204 + i)
+		if err := s.Record(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		ds, err := s.List(ctx, history.Filter{Build: "nodejs:12:3120191115190204:eed43de7"})
+		if err != nil || len(ds) != 1 {
+			b.Fatalf("%d decisions, %v", len(ds), err)
+		}
+	}
+}

@@ -1,0 +1,550 @@
+// Package history keeps the decisions of `mts serve` in an embedded SQLite
+// file, so that a release engineer can ask why a build got its decision
+// (`mts why`, the API, the status page) and decide stored events again
+// after a rule fix (`mts replay`). Every decision is kept with the event,
+// the modulemd document and the rule files it was made with, each document
+// and each rule revision stored once.
+package history
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+
+	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+)
+
+// schemaVersion is kept in PRAGMA user_version; a store written by a
+// newer mts is refused rather than misread.
+const schemaVersion = 1
+
+// schema creates the tables. auto_vacuum must come before the first table,
+// so that pruning can hand pages back to the file system.
+const schema = `
+PRAGMA auto_vacuum = INCREMENTAL;
+CREATE TABLE IF NOT EXISTS revisions (
+	revision      TEXT PRIMARY KEY,
+	default_state TEXT NOT NULL,
+	files         TEXT NOT NULL,
+	names         TEXT NOT NULL,
+	first_seen    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+	hash TEXT PRIMARY KEY,
+	text TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decisions (
+	id         INTEGER PRIMARY KEY,
+	key        TEXT NOT NULL UNIQUE,
+	message_id TEXT NOT NULL,
+	event_id   INTEGER NOT NULL,
+	nsvc       TEXT NOT NULL,
+	nvr        TEXT NOT NULL,
+	state      TEXT NOT NULL,
+	first_time INTEGER NOT NULL,
+	time       INTEGER NOT NULL,
+	deliveries INTEGER NOT NULL,
+	outcome    TEXT NOT NULL,
+	rule_id    TEXT,
+	revision   TEXT NOT NULL,
+	error      TEXT,
+	dry_run    INTEGER NOT NULL,
+	doc        TEXT,
+	record     TEXT NOT NULL,
+	tasks      TEXT NOT NULL,
+	open_tasks INTEGER NOT NULL,
+	failed_tasks INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_nsvc ON decisions(nsvc, time);
+CREATE INDEX IF NOT EXISTS decisions_event ON decisions(event_id);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+CREATE TABLE IF NOT EXISTS task_states (
+	task_id INTEGER PRIMARY KEY,
+	state   TEXT NOT NULL,
+	checked INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`
+
+// Rules gives the rule set in use; *reload.Coordinator has it. The store
+// asks it for the rule files of a revision it has not kept yet.
+type Rules interface {
+	Current() *ruleset.Ruleset
+}
+
+// Options tune a store opened for writing.
+type Options struct {
+	// Rules is where the rule files of new revisions come from.
+	Rules Rules
+	// DefaultState is build_state, kept with each revision: legacy rules
+	// that name no state are compiled with it when explained again.
+	DefaultState string
+	// Retention is how long decisions are kept (decision_retention); 90
+	// days when zero.
+	Retention time.Duration
+	// MaxBytes bounds the data kept: above it the oldest decisions go
+	// first. 0 means no bound.
+	MaxBytes int64
+	// Tasks looks up Koji task states; nil leaves them unknown.
+	Tasks  TaskInfoGetter
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// DefaultRetention is decision_retention's default.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// Store is one decision store file. Its methods are safe for concurrent
+// use; several processes may open the same file.
+type Store struct {
+	db   *sql.DB
+	path string
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	revisions map[string]bool // kept already
+	lastErr   error           // of the last write, for readiness
+	compiled  map[string]*ruleset.Ruleset
+
+	stmts struct{ upsert, doc *sql.Stmt } // of the hot path, prepared once
+
+	// queue holds the decisions waiting for a commit; writing is set
+	// while one caller commits for everyone queued.
+	qmu     sync.Mutex
+	queue   []*prepared
+	writing bool
+}
+
+// The statements of Record. The tasks of a decision are kept in its row;
+// their states, looked up later, by Koji task id (task_states), so that a
+// redelivery that announced the same tasks keeps what is known of them.
+const (
+	upsertDecision = `INSERT INTO decisions(key, message_id, event_id, nsvc, nvr, state, first_time, time, deliveries,
+	outcome, rule_id, revision, error, dry_run, doc, record, tasks, open_tasks, failed_tasks)
+	VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT(key) DO UPDATE SET time = excluded.time, deliveries = deliveries + 1, outcome = excluded.outcome,
+	rule_id = excluded.rule_id, revision = excluded.revision, error = excluded.error, dry_run = excluded.dry_run,
+	doc = excluded.doc, record = excluded.record, tasks = excluded.tasks,
+	open_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.open_tasks ELSE excluded.open_tasks END,
+	failed_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.failed_tasks ELSE excluded.failed_tasks END`
+	insertDocument = `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`
+)
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// A committed decision survives the process being killed; a lost
+	// power supply may cost the last few, whose outcome Koji and the bus
+	// hold anyway.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// Checkpoints run in the background (Run), not in an event's commit.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
+	q.Add("_txlock", "immediate")
+	if readOnly {
+		q.Set("mode", "ro")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens or creates the store at path for `mts serve` and `mts replay
+// --apply`.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("decision_store %s: %w", path, err)
+		}
+	}
+	s, err := open(ctx, path, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision_store %s: %w", path, err)
+	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&s.stmts.upsert, upsertDecision}, {&s.stmts.doc, insertDocument}} {
+		if *p.st, err = s.db.PrepareContext(ctx, p.sql); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("decision_store %s: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing store for reading (`mts why --store`).
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("decision store: %w", err)
+	}
+	s, err := open(ctx, path, true, Options{Now: time.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision store %s: %w", path, err)
+	}
+	if v != schemaVersion {
+		s.db.Close()
+		return nil, fmt.Errorf("decision store %s: schema version %d, this mts reads %d", path, v, schemaVersion)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, path string, readOnly bool, opts Options) (*Store, error) {
+	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	if err != nil {
+		return nil, fmt.Errorf("decision store %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("decision store %s: %w", path, err)
+	}
+	return &Store{
+		db: db, path: path, opts: opts, log: opts.Logger,
+		revisions: map[string]bool{}, compiled: map[string]*ruleset.Ruleset{},
+	}, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this mts (%d)", v, schemaVersion)
+	}
+	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("creating tables: %w", err)
+	}
+	_, err := s.db.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion))
+	return err
+}
+
+// Path is the store's file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Record keeps one decision before its event is acknowledged. A decision
+// for a message already recorded (a redelivery: same message id and event
+// id) updates that record and counts the delivery; it never adds a second
+// one. An error means the decision is not durable: the caller holds the
+// event. Decisions recorded at the same time by several workers are
+// committed together.
+func (s *Store) Record(ctx context.Context, r eval.Record) error {
+	p, err := s.prepare(r)
+	if err == nil {
+		err = s.commit(ctx, p)
+	}
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("decision store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Key is what makes two deliveries the same event: the message id with
+// the event id, or for a message without id (the --dev line bus) the build
+// and its state.
+func Key(r eval.Record) string {
+	if r.MessageID != "" {
+		return "msg:" + r.MessageID + ":" + strconv.FormatInt(r.EventID, 10)
+	}
+	return "event:" + strconv.FormatInt(r.EventID, 10) + ":" + r.Event.NSVC() + ":" + r.Event.StateName
+}
+
+// prepared is a decision ready to be written.
+type prepared struct {
+	r       eval.Record
+	t, now  time.Time
+	body    string
+	docHash *string
+	tasks   string // JSON of the tagBuild calls
+	open    int    // task ids whose end is not known
+	failed  int    // calls refused
+	rev     *ruleset.Ruleset
+	done    chan error
+}
+
+func (s *Store) prepare(r eval.Record) (*prepared, error) {
+	now := s.opts.Now().UTC()
+	t := now
+	if r.Time != "" {
+		if pt, err := time.Parse(time.RFC3339Nano, r.Time); err == nil {
+			t = pt
+		}
+	} else {
+		r.Time = now.Format(time.RFC3339Nano)
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the decision: %w", err)
+	}
+	p := &prepared{r: r, t: t, now: now, body: string(body), rev: s.revisionToKeep(r.Revision)}
+	tasks := tasksOf(r.Result)
+	if tasks == nil {
+		tasks = []tagTask{}
+	}
+	for _, tk := range tasks {
+		switch {
+		case tk.TaskID != nil && !r.DryRun:
+			p.open++
+		case tk.TaskID == nil && tk.Error != "" && tk.Error != alreadyTagged:
+			p.failed++
+		}
+	}
+	tj, err := json.Marshal(tasks)
+	if err != nil {
+		return nil, err
+	}
+	p.tasks = string(tj)
+	if r.Modulemd != "" {
+		sum := sha256.Sum256([]byte(r.Modulemd))
+		h := hex.EncodeToString(sum[:])
+		p.docHash = &h
+	}
+	return p, nil
+}
+
+// maxBatch bounds the decisions of one commit.
+const maxBatch = 64
+
+// commit writes p. A caller that finds no commit going on writes its own
+// decision, and with it those that other workers queued meanwhile, in one
+// transaction: SQLite writes the pages they share once, which is most of
+// the cost of a commit. Others wait for that commit.
+func (s *Store) commit(ctx context.Context, p *prepared) error {
+	p.done = make(chan error, 1)
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	if s.writing {
+		s.qmu.Unlock()
+		select {
+		case err := <-p.done:
+			return err
+		case <-ctx.Done():
+			// The write may still land; the event is held and its
+			// redelivery updates the same record.
+			return ctx.Err()
+		}
+	}
+	s.writing = true
+	for len(s.queue) > 0 {
+		batch := s.queue[:min(len(s.queue), maxBatch)]
+		s.queue = s.queue[len(batch):]
+		s.qmu.Unlock()
+		s.writeAll(batch)
+		s.qmu.Lock()
+	}
+	s.writing = false
+	s.qmu.Unlock()
+	return <-p.done
+}
+
+// writeAll commits a batch and tells each decision how it went.
+func (s *Store) writeAll(batch []*prepared) {
+	err := s.writeBatch(batch)
+	if err != nil && len(batch) > 1 {
+		// One at a time, so that a decision that cannot be written does
+		// not hold the others.
+		for _, p := range batch {
+			p.done <- s.writeBatch([]*prepared{p})
+		}
+		return
+	}
+	for _, p := range batch {
+		p.done <- err
+	}
+}
+
+// writeTimeout bounds one commit; the busy timeout of a store shared with
+// another process is part of it.
+const writeTimeout = 30 * time.Second
+
+func (s *Store) writeBatch(batch []*prepared) error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, p := range batch {
+		if err := s.write(ctx, tx, p); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, p := range batch {
+		if p.rev != nil {
+			s.mu.Lock()
+			s.revisions[p.rev.Revision] = true
+			s.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
+	r := p.r
+	if p.docHash != nil {
+		if _, err := tx.StmtContext(ctx, s.stmts.doc).ExecContext(ctx, *p.docHash, r.Modulemd); err != nil {
+			return fmt.Errorf("keeping the modulemd: %w", err)
+		}
+	}
+	if p.rev != nil {
+		files, err := json.Marshal(p.rev.Sources)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, names, first_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			p.rev.Revision, s.opts.DefaultState, string(files), fileNames(p.rev), p.now.UnixMilli()); err != nil {
+			return fmt.Errorf("keeping the rules: %w", err)
+		}
+	}
+	// One statement inserts the decision or, for a redelivery, updates it.
+	_, err := tx.StmtContext(ctx, s.stmts.upsert).ExecContext(ctx,
+		Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, p.t.UnixMilli(), p.t.UnixMilli(),
+		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.docHash, p.body, p.tasks, p.open, p.failed)
+	if err != nil {
+		return fmt.Errorf("keeping the decision: %w", err)
+	}
+	return nil
+}
+
+// revisionToKeep returns the rule set of revision when the store has not
+// kept its files yet and the rules in use are that revision.
+func (s *Store) revisionToKeep(revision string) *ruleset.Ruleset {
+	s.mu.Lock()
+	kept := s.revisions[revision]
+	s.mu.Unlock()
+	if kept || s.opts.Rules == nil {
+		return nil
+	}
+	rs := s.opts.Rules.Current()
+	if rs == nil || rs.Revision != revision || len(rs.Sources) == 0 {
+		return nil
+	}
+	return rs
+}
+
+// KeepRules stores the files of a rule set's revision now, before any
+// decision is made with it (at start and after each reload).
+func (s *Store) KeepRules(ctx context.Context, rs *ruleset.Ruleset) error {
+	files, err := json.Marshal(rs.Sources)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO revisions(revision, default_state, files, names, first_seen) VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		rs.Revision, s.opts.DefaultState, string(files), fileNames(rs), s.opts.Now().UTC().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("decision store %s: keeping rules %s: %w", s.path, rs.Revision, err)
+	}
+	s.mu.Lock()
+	s.revisions[rs.Revision] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// fileNames is the JSON list of a rule set's file names, kept apart from
+// their contents so that listing revisions reads no rule text.
+func fileNames(rs *ruleset.Ruleset) string {
+	names := make([]string, len(rs.Sources))
+	for i, src := range rs.Sources {
+		names[i] = src.Name
+	}
+	b, _ := json.Marshal(names)
+	return string(b)
+}
+
+// Check is the readiness condition "decision_store": the last decision was
+// written, and the file takes a write now.
+func (s *Store) Check(ctx context.Context) error {
+	s.mu.Lock()
+	last := s.lastErr
+	s.mu.Unlock()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES('probe', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+		s.opts.Now().UTC().Format(time.RFC3339))
+	if err != nil {
+		return fmt.Errorf("%s not writable: %w", s.path, err)
+	}
+	if last != nil {
+		return fmt.Errorf("last decision not recorded: %w", last)
+	}
+	return nil
+}
+
+// alreadyTagged is the announced error of a destination where the build
+// already was (the service's AlreadyTagged): not a failure.
+const alreadyTagged = "already tagged"
+
+// tagTask is one tagBuild call of a decision as announced.
+type tagTask struct {
+	Tag    string `json:"tag"`
+	NVR    string `json:"nvr"`
+	TaskID *int64 `json:"task_id"`
+	Error  string `json:"error,omitempty"`
+}
+
+// tasksOf lists the tagBuild calls of a result with their announced task
+// ids; the messages are read back from JSON so that results decoded from
+// a stored record give the same answer as the service's own.
+func tasksOf(r eval.Result) []tagTask {
+	var out []tagTask
+	for _, m := range r.Messages {
+		if m.Topic != plan.TopicRequested {
+			continue
+		}
+		b, err := json.Marshal(m.Body)
+		if err != nil {
+			continue
+		}
+		var req plan.Requested
+		if json.Unmarshal(b, &req) != nil {
+			continue
+		}
+		for _, d := range req.DestinationTags {
+			out = append(out, tagTask{Tag: d.Tag, NVR: req.NVR, TaskID: d.TaskID, Error: d.Error})
+		}
+	}
+	return out
+}

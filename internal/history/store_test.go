@@ -1,0 +1,218 @@
+package history_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/internal/history"
+)
+
+func TestRecordIsIdempotentOnMessage(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "broken")
+	rules.p.Store(rs)
+	s := openStore(t, rules, history.Options{})
+
+	r := decision(t, rs, 101, builds[0].file, "msg-1", 500)
+	for range 3 {
+		if err := s.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another message for the same build is another event.
+	if err := s.Record(ctx, decision(t, rs, 101, builds[0].file, "msg-2", 600)); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.List(ctx, history.Filter{Build: "101"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 {
+		t.Fatalf("got %d decisions, want 2 (one per message)", len(ds))
+	}
+	byMsg := map[string]history.Decision{}
+	for _, d := range ds {
+		byMsg[d.MessageID] = d
+	}
+	if got := byMsg["msg-1"].Deliveries; got != 3 {
+		t.Errorf("msg-1 deliveries = %d, want 3", got)
+	}
+	d := byMsg["msg-1"]
+	if d.Outcome != "matched" || d.RuleID == nil || *d.RuleID != "Fedora modules" || !slices.Equal(d.Destinations, []string{"f29-modular-updates-candidate"}) {
+		t.Errorf("decision = %+v", d)
+	}
+	if len(d.Tasks) != 2 || d.Tasks[0].TaskID == nil || *d.Tasks[0].TaskID != 500 || d.Tasks[1].NVR != "javapackages-tools-devel-201801-2920190110130105.118bbc34" {
+		t.Errorf("tasks = %+v", d.Tasks)
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "broken")
+	rules.p.Store(rs)
+	c := newClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	s := openStore(t, rules, history.Options{Now: c.Now})
+	for i, b := range builds {
+		c.Add(time.Hour)
+		if err := s.Record(ctx, decision(t, rs, b.id, b.file, fmt.Sprintf("m%d", i), int64(100*i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(f history.Filter) []int64 {
+		t.Helper()
+		ds, err := s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, d := range ds {
+			out = append(out, d.EventID)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    history.Filter
+		want []int64
+	}{
+		{"all, newest first", history.Filter{}, []int64{104, 103, 102, 101}},
+		{"N:S:V:C", history.Filter{Build: "nodejs:12:3120191115180204:eed43de7"}, []int64{102}},
+		{"N:S", history.Filter{Build: "nodejs:12"}, []int64{102}},
+		{"N: is not a prefix of another name", history.Filter{Build: "node:12"}, nil},
+		{"NVR", history.Filter{Build: "389-ds-1.4-3120191201000000.7b01bdb2"}, []int64{103}},
+		{"devel NVR", history.Filter{Build: "javapackages-tools-devel-201801-2920190110130105.118bbc34"}, []int64{101}},
+		{"MBS id", history.Filter{Build: "104"}, []int64{104}},
+		{"outcome", history.Filter{Outcomes: []string{"unmatched"}}, []int64{104, 103, 102}},
+		{"rule", history.Filter{Rule: "Fedora modules"}, []int64{101}},
+		{"since", history.Filter{Since: c.Since(90 * time.Minute)}, []int64{104, 103}},
+		{"limit", history.Filter{Limit: 1}, []int64{104}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ids(tc.f); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestExplainUsesTheStoredRevision(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	broken := loadRules(t, "broken")
+	rules.p.Store(broken)
+	s := openStore(t, rules, history.Options{})
+	if err := s.Record(ctx, decision(t, broken, 102, builds[1].file, "m", 0)); err != nil {
+		t.Fatal(err)
+	}
+	// The rules are fixed and reloaded; the old decision is still
+	// explained by the rules that made it.
+	rules.p.Store(loadRules(t, "fixed"))
+	ds, err := s.List(ctx, history.Filter{Build: "102"})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("list: %v %v", ds, err)
+	}
+	dd, err := s.Detail(ctx, ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := dd.Explanation
+	if x == nil {
+		t.Fatalf("no explanation: %s", dd.ExplainError)
+	}
+	if x.Revision != broken.Revision || x.Result.Outcome != "unmatched" || len(x.Rules) != 1 || x.Rules[0].Verdict != "no match" {
+		t.Fatalf("explanation = %+v", x)
+	}
+	var nameStep bool
+	for _, st := range x.Rules[0].Steps {
+		if st.Label == "name" && !st.Result && st.Seen == "'nodejs'" {
+			nameStep = true
+		}
+	}
+	if !nameStep {
+		t.Errorf("no failing name criterion in %+v", x.Rules[0].Steps)
+	}
+	revs, err := s.Revisions(ctx)
+	if err != nil || len(revs) != 1 || revs[0].Revision != broken.Revision || revs[0].Decisions != 1 {
+		t.Fatalf("revisions = %+v, %v", revs, err)
+	}
+}
+
+func TestPruneRetention(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	old := loadRules(t, "broken")
+	rules.p.Store(old)
+	c := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := openStore(t, rules, history.Options{Now: c.Now, Retention: 30 * 24 * time.Hour})
+	if err := s.Record(ctx, decision(t, old, 102, builds[1].file, "old", 0)); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(20 * 24 * time.Hour)
+	fixed := loadRules(t, "fixed")
+	rules.p.Store(fixed)
+	if err := s.Record(ctx, decision(t, fixed, 101, builds[0].file, "new", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx); err != nil || n != 0 {
+		t.Fatalf("prune within retention: %d, %v", n, err)
+	}
+	c.Add(15 * 24 * time.Hour)
+	n, err := s.Prune(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("prune: %d, %v; want the one old decision", n, err)
+	}
+	ds, _ := s.List(ctx, history.Filter{})
+	if len(ds) != 1 || ds[0].MessageID != "new" {
+		t.Fatalf("left: %+v", ds)
+	}
+	// The old revision went with its last decision; its document too.
+	revs, _ := s.Revisions(ctx)
+	if len(revs) != 1 || revs[0].Revision != fixed.Revision {
+		t.Fatalf("revisions left: %+v", revs)
+	}
+	if _, err := s.Document(ctx, &ds[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPruneSizeBound(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "broken")
+	rules.p.Store(rs)
+	c := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	const bound = 256 << 10
+	s := openStore(t, rules, history.Options{Now: c.Now, MaxBytes: bound})
+	for i := range 600 {
+		c.Add(time.Second)
+		r := decision(t, rs, int64(1000+i), builds[i%len(builds)].file, fmt.Sprintf("m%d", i), int64(i*10))
+		// Every build its own document, as in production.
+		r.Modulemd += fmt.Sprintf("\n# %d\n", i)
+		if err := s.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || n == 600 {
+		t.Fatalf("pruned %d of 600", n)
+	}
+	ds, err := s.List(ctx, history.Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(ds))+n != 600 {
+		t.Fatalf("%d left + %d pruned != 600", len(ds), n)
+	}
+	// The oldest went first.
+	if last := ds[len(ds)-1]; last.EventID != 1000+n {
+		t.Errorf("oldest left is build %d, want %d", last.EventID, 1000+n)
+	}
+}
