@@ -109,9 +109,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	a = &App{cfg: cfg, opts: opts, log: log, reg: reg}
+	built := a
 	defer func() {
+		// The returns of a failure leave a nil: close what was opened.
 		if err != nil {
-			a.close()
+			built.close()
 		}
 	}()
 	if cfg.RetryAttempts > 0 {

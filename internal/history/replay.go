@@ -76,6 +76,7 @@ func (s *Store) NewReplay(ctx context.Context, rs *ruleset.Ruleset, f Filter) (*
 			continue
 		}
 		r.Report.Cases++
+		r.Report.Compared++
 		var now eval.Result
 		if doc, err := modulemd.Parse([]byte(text)); err != nil {
 			now = eval.ErrorResult(fmt.Errorf("modulemd: %w", err))
