@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"syscall"
 
 	amqp "github.com/Azure/go-amqp"
 )
@@ -118,6 +119,13 @@ func (r *resolved) describe(ep Endpoint, err error) error {
 // net.OpError "remote error" around a value of its unexported alert type,
 // a uint8, so the alert number is read from that value.
 func refusedCert(err error, sentCert bool) bool {
+	if !sentCert && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		// Under TLS 1.3 the server checks the client's certificate after
+		// the client thinks the handshake done; one that wanted a
+		// certificate and got none may reset the connection before its
+		// alert is read.
+		return true
+	}
 	var op *net.OpError
 	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
 		return false

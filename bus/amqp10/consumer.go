@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,9 +92,9 @@ func (c *Consumer) run(ctx context.Context) {
 }
 
 // receiverOptions ask for unsettled deliveries (the broker keeps each
-// message until this side settles it). Credit is managed here: Prefetch at
-// attach, one more for each message settled. (The library's automatic
-// credit stalled against RabbitMQ 3.10 after some hundred messages.)
+// message until this side settles it). Credit is managed here (see
+// credit). (The library's automatic credit stalled against RabbitMQ 3.10
+// after some hundred messages.)
 func (c *Consumer) receiverOptions() *amqp.ReceiverOptions {
 	unsettled := amqp.SenderSettleModeUnsettled
 	o := &amqp.ReceiverOptions{
@@ -128,7 +129,8 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 	if err != nil {
 		return fmt.Errorf("attaching to %s: %w", c.cfg.queueAddress(), err)
 	}
-	if err := rcv.IssueCredit(uint32(c.cfg.Prefetch)); err != nil {
+	cr := newCredit(c.cfg.Prefetch)
+	if err := rcv.IssueCredit(cr.initial); err != nil {
 		return fmt.Errorf("issuing credit: %w", err)
 	}
 	c.connected.Store(true)
@@ -154,12 +156,12 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 			if err := rcv.AcceptMessage(ctx, msg); err != nil {
 				return fmt.Errorf("accepting malformed message: %w", err)
 			}
-			if err := rcv.IssueCredit(1); err != nil {
+			if err := cr.settled(rcv); err != nil {
 				return fmt.Errorf("issuing credit: %w", err)
 			}
 			continue
 		}
-		d := &delivery{conn: conn, rcv: rcv, msg: msg, body: body, ev: ev, id: id}
+		d := &delivery{conn: conn, rcv: rcv, credit: cr, msg: msg, body: body, ev: ev, id: id}
 		if err := c.Deliver(ctx, d); err != nil {
 			return err
 		}
@@ -202,6 +204,7 @@ func messageID(msg *amqp.Message) string {
 type delivery struct {
 	conn    *amqp.Conn
 	rcv     *amqp.Receiver
+	credit  *credit
 	msg     *amqp.Message
 	body    []byte
 	ev      build.Event
@@ -239,6 +242,39 @@ func (d *delivery) settle(ctx context.Context, send func() error) error {
 	}
 	// The settled message's credit goes back to the broker. Failing that
 	// means the link is gone; the settlement itself was sent.
-	_ = d.rcv.IssueCredit(1)
+	_ = d.credit.settled(d.rcv)
 	return nil
+}
+
+// credit gives the broker back the credit of settled messages, in chunks
+// of at least two. RabbitMQ 3.x's AMQP 1.0 plugin sometimes sends a
+// transfer more than it was granted; go-amqp then counts the link credit
+// below zero, wrapping to 2^32-1, and a flow that adds one credit to that
+// wraps to zero and is never sent, so the link stalls. A chunk of n gives a
+// flow of n-1 even then, which puts the count right again.
+type credit struct {
+	initial, chunk uint32
+	mu             sync.Mutex
+	owed           uint32
+}
+
+func newCredit(prefetch int) *credit {
+	c := &credit{initial: uint32(max(prefetch, 2))}
+	c.chunk = max(2, c.initial/2)
+	return c
+}
+
+// settled counts one settled message and issues a chunk once it is owed.
+func (c *credit) settled(rcv *amqp.Receiver) error {
+	c.mu.Lock()
+	c.owed++
+	n := uint32(0)
+	if c.owed >= c.chunk {
+		n, c.owed = c.owed, 0
+	}
+	c.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return rcv.IssueCredit(n)
 }
