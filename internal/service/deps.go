@@ -53,6 +53,9 @@ type gates struct {
 	min     time.Duration
 	max     time.Duration
 	onState func(name string, up bool)
+	// holding counts the events that failed on a dependency and have not
+	// got past it yet: until they have, no new event is taken.
+	holding int
 }
 
 func newGates(min, max time.Duration, onState func(string, bool)) *gates {
@@ -184,6 +187,21 @@ func (g *gates) await(ctx context.Context, name string, h *hold, giveUp time.Dur
 	}
 }
 
+// hold counts an event that failed on a dependency; unhold, once it got
+// past it (or gave up).
+func (g *gates) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.holding++
+}
+
+func (g *gates) unhold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.holding--
+	g.notify()
+}
+
 // sleep releases g.mu until a change, d or the end of ctx; the caller
 // holds g.mu, and holds it again on return.
 func (g *gates) sleep(ctx context.Context, d time.Duration) error {
@@ -209,9 +227,10 @@ func (g *gates) waitIntake(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for {
-		// Waiters of a dependency that came back are still counted
-		// until they have woken: they go on before any new event.
-		closed := false
+		// Events held on a dependency that came back are still counted
+		// until their next attempt has ended: they go on before any new
+		// event.
+		closed := g.holding > 0
 		for _, d := range g.deps {
 			if len(d.waiters) > 0 {
 				closed = true

@@ -358,6 +358,12 @@ func (s *Service) Handle(ctx context.Context, d bus.Delivery) (string, error) {
 // is marked down and fn is tried again when it is back or it is this
 // event's turn to probe it.
 func (s *Service) do(ctx context.Context, h *hold, dep string, permanent func(error) bool, log *slog.Logger, fn func(context.Context) error) error {
+	held := false
+	defer func() {
+		if held {
+			s.gates.unhold()
+		}
+	}()
 	for {
 		err := fn(ctx)
 		if err == nil || (permanent != nil && permanent(err)) {
@@ -375,6 +381,10 @@ func (s *Service) do(ctx context.Context, h *hold, dep string, permanent func(er
 			log.Debug("dependency still down", "dependency", dep, "error", err)
 		}
 		h.held(dep, err)
+		if !held {
+			held = true
+			s.gates.hold()
+		}
 		s.m.retries.WithLabelValues(dep).Inc()
 		wctx, cancel := context.WithCancel(ctx)
 		go func() {
