@@ -24,11 +24,11 @@ var ErrClientCertRefused = errors.New("client certificate refused")
 // broker's certificate does not verify against the CA bundle.
 var ErrServerCertUntrusted = errors.New("broker certificate not trusted")
 
-// ErrConnectionLost is returned by Ack and Nack when the connection the
+// ErrConnectionLost is returned by Ack when the connection the
 // message came on is gone: the broker will deliver the message again.
 var ErrConnectionLost = errors.New("amqp10: connection lost before settlement")
 
-// ErrSettled is returned by a second Ack or Nack of the same delivery.
+// ErrSettled is returned by a second Ack of the same delivery.
 var ErrSettled = errors.New("amqp10: delivery already settled")
 
 // TLS alert numbers (RFC 8446, section 6) with which servers refuse a

@@ -17,8 +17,9 @@ import (
 
 // Consumer reads MBS events from a queue. The broker sends at most
 // Config.Prefetch unsettled messages ahead (link credit, renewed as
-// messages are settled); each is accepted or handed back only when the
-// caller says so.
+// messages are settled); each is accepted only when the caller
+// acknowledges it, and one never acknowledged comes again once the
+// connection ends.
 type Consumer struct {
 	*bus.Handoff
 	cfg       *resolved

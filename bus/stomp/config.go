@@ -22,10 +22,10 @@ type Broker string
 
 const (
 	// ActiveMQ is Red Hat's UMB: consumers read a virtual topic's consumer
-	// queue; NACK moves a message to the dead letter queue ActiveMQ.DLQ.
+	// queue (a NACK would move a message to ActiveMQ.DLQ, so mts sends none).
 	ActiveMQ Broker = "activemq"
 	// RabbitMQ is RabbitMQ's STOMP plugin: consumers subscribe to
-	// /topic/<routing key> with a durable named queue; NACK requeues.
+	// /topic/<routing key> with a durable named queue.
 	RabbitMQ Broker = "rabbitmq"
 )
 
