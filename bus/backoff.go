@@ -2,38 +2,50 @@ package bus
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
-// Backoff spaces out reconnection attempts: the delay doubles from Min up to
-// Max, with jitter so that several replicas do not hammer a recovering
-// broker in step. The zero value uses 100ms and 30s.
+// Backoff spaces out attempts at something that failed: the delay doubles
+// from Min up to Max, with jitter so that several replicas do not hammer a
+// recovering broker or hub in step. Each delay lies between half its step
+// and the step itself, so Max is a true cap. The zero value uses 100ms and
+// 30s.
 type Backoff struct {
 	Min, Max time.Duration
-	attempt  int
+	exp      *backoff.ExponentialBackOff
 }
 
 // Reset starts again from Min, after a connection proved healthy.
-func (b *Backoff) Reset() { b.attempt = 0 }
+func (b *Backoff) Reset() {
+	if b.exp != nil {
+		b.exp.Reset()
+	}
+}
 
 // Next returns the delay before the next attempt and advances.
 func (b *Backoff) Next() time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = 100 * time.Millisecond
+	if b.exp == nil {
+		lo, hi := b.Min, b.Max
+		if lo <= 0 {
+			lo = 100 * time.Millisecond
+		}
+		if hi <= 0 {
+			hi = 30 * time.Second
+		}
+		hi = max(hi, lo)
+		// A step s is randomised to s ± s/3; steps of 3/4 of the bounds
+		// give delays from half a bound to the bound.
+		b.exp = &backoff.ExponentialBackOff{
+			InitialInterval:     lo * 3 / 4,
+			RandomizationFactor: 1.0 / 3,
+			Multiplier:          2,
+			MaxInterval:         hi * 3 / 4,
+		}
+		b.exp.Reset()
 	}
-	if hi <= 0 {
-		hi = 30 * time.Second
-	}
-	d := lo
-	for i := 0; i < b.attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	b.attempt++
-	// Full jitter on the upper half keeps the delay at least d/2.
-	return d/2 + rand.N(d/2+1)
+	return b.exp.NextBackOff()
 }
 
 // Wait sleeps for the next delay or until ctx ends, whichever comes first.

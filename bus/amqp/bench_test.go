@@ -2,7 +2,6 @@ package amqp
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,33 +49,11 @@ func BenchmarkConsumeAck(b *testing.B) {
 	fill(b, cc.Bindings[0], b.N)
 	b.ResetTimer()
 	start := time.Now()
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	left := b.N
-	for range DefaultPrefetch {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				if left == 0 {
-					mu.Unlock()
-					return
-				}
-				left--
-				mu.Unlock()
-				d, err := c.Receive(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if err := d.Ack(ctx); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := bustest.ConsumeAck(ctx, c, b.N, DefaultPrefetch); err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync/atomic"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -54,32 +55,31 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 // Connected reports whether the consumer is consuming on a live channel.
 func (c *Consumer) Connected() bool { return c.connected.Load() }
 
+// run connects and serves the connection until it fails, for as long as
+// the consumer is open.
 func (c *Consumer) run(ctx context.Context) {
-	b := bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff}
-	served := false
-	for ctx.Err() == nil {
-		conn, err := amqp.DialConfig(c.cfg.URL, *c.amqpCfg)
-		if err != nil {
-			c.log.Warn("cannot connect to broker", "err", err)
-		} else {
-			if served {
-				c.metrics.Reconnects.Inc()
-			}
-			served = true
-			start := time.Now()
-			err = c.serve(ctx, conn)
-			if ctx.Err() != nil {
-				return
-			}
-			c.log.Warn("lost connection to broker", "err", err)
-			if time.Since(start) > 30*time.Second {
-				b.Reset()
-			}
-		}
-		if b.Wait(ctx) != nil {
-			return
-		}
+	r := bus.Redial[string, *amqp.Connection]{
+		Endpoints: []string{c.cfg.URL},
+		Addr:      brokerAddr,
+		Dial: func(_ context.Context, u string) (*amqp.Connection, error) {
+			return amqp.DialConfig(u, *c.amqpCfg)
+		},
+		Serve:   func(ctx context.Context, conn *amqp.Connection, _ string) error { return c.serve(ctx, conn) },
+		Backoff: bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff},
+		Log:     c.log,
+		Metrics: c.metrics,
 	}
+	r.Run(ctx)
+}
+
+// brokerAddr names the broker of an AMQP URI for logs, without the
+// credentials it may carry.
+func brokerAddr(uri string) string {
+	u, err := amqp.ParseURI(uri)
+	if err != nil {
+		return "(unparsable URI)"
+	}
+	return net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
 }
 
 func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {

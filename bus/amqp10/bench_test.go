@@ -2,7 +2,6 @@ package amqp10
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,35 +66,10 @@ func BenchmarkConsumeSettle(b *testing.B) {
 		start := time.Now()
 		// A stalled link fails the benchmark instead of hanging it.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		left := n
-		for range 16 {
-			wg.Go(func() {
-				for {
-					mu.Lock()
-					if left == 0 {
-						mu.Unlock()
-						return
-					}
-					left--
-					mu.Unlock()
-					d, err := c.Receive(ctx)
-					if err != nil {
-						b.Errorf("after %d events: %v", done+n-left, err)
-						return
-					}
-					if err := d.Ack(ctx); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		err := bustest.ConsumeAck(ctx, c, n, 16)
 		cancel()
-		if b.Failed() {
-			return
+		if err != nil {
+			b.Fatalf("after %d events before this round: %v", done, err)
 		}
 		elapsed += time.Since(start)
 		done += n

@@ -137,3 +137,47 @@ func ExpectShared(t testing.TB, n int, within time.Duration, consumers ...bus.Co
 		}
 	}
 }
+
+// ConsumeAck receives and acknowledges n events with workers goroutines,
+// the way the service runs its consumer, and reports the first failure
+// with how many events had been taken by then. ctx bounds the whole run,
+// so that a stalled consumer fails a benchmark instead of hanging it.
+func ConsumeAck(ctx context.Context, c bus.Consumer, n, workers int) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		left  = n
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = fmt.Errorf("after %d of %d events: %w", n-left, n, err)
+		}
+	}
+	for range workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if left == 0 || first != nil {
+					mu.Unlock()
+					return
+				}
+				left--
+				mu.Unlock()
+				d, err := c.Receive(ctx)
+				if err != nil {
+					fail(err)
+					return
+				}
+				if err := d.Ack(ctx); err != nil {
+					fail(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}

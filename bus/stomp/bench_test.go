@@ -2,7 +2,6 @@ package stomp
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,32 +44,9 @@ func consume(b *testing.B, c bus.Consumer, n int) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	left := n
-	for range MaxPrefetch {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				if left == 0 {
-					mu.Unlock()
-					return
-				}
-				left--
-				mu.Unlock()
-				d, err := c.Receive(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if err := d.Ack(ctx); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+	if err := bustest.ConsumeAck(ctx, c, n, MaxPrefetch); err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
 }
 
 func benchPairs(b *testing.B) []pair {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/go-stomp/stomp/v3/frame"
@@ -54,41 +53,16 @@ func (c *Consumer) Connected() bool { return c.connected.Load() }
 // run connects, trying every broker in turn, and serves each connection
 // until it fails, for as long as the consumer is open.
 func (c *Consumer) run(ctx context.Context) {
-	b := bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff}
-	next := 0
-	served := false
-	for ctx.Err() == nil {
-		for range c.cfg.endpoints {
-			ep := c.cfg.endpoints[next]
-			next = (next + 1) % len(c.cfg.endpoints)
-			conn, err := c.cfg.dial(ctx, ep, c.log)
-			if err != nil {
-				if ctx.Err() == nil {
-					c.log.Warn("cannot connect to broker", "broker", ep.Addr, "err", err)
-				}
-				continue
-			}
-			if served {
-				c.metrics.Reconnects.Inc()
-			}
-			served = true
-			start := time.Now()
-			err = c.serve(ctx, conn, ep)
-			if ctx.Err() != nil {
-				return
-			}
-			c.log.Warn("lost connection to broker", "broker", ep.Addr, "err", err)
-			// A connection that held for a while proves the broker healthy:
-			// come back quickly. One that failed at once must not spin.
-			if time.Since(start) > 30*time.Second {
-				b.Reset()
-			}
-			break
-		}
-		if err := b.Wait(ctx); err != nil {
-			return
-		}
+	r := bus.Redial[Endpoint, *stomp.Conn]{
+		Endpoints: c.cfg.endpoints,
+		Addr:      func(ep Endpoint) string { return ep.Addr },
+		Dial:      func(ctx context.Context, ep Endpoint) (*stomp.Conn, error) { return c.cfg.dial(ctx, ep, c.log) },
+		Serve:     c.serve,
+		Backoff:   bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff},
+		Log:       c.log,
+		Metrics:   c.metrics,
 	}
+	r.Run(ctx)
 }
 
 // session is one connection's lifetime; deliveries check it before
