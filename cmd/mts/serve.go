@@ -113,8 +113,9 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 		// One worker keeps the output in the order of the input.
 		cfg.Workers = 1
 	}
-	if cfg.Dev && !c.IsSet("listen") {
-		// --dev serves no endpoints unless asked to.
+	if cfg.Dev && !c.IsSet("listen") && cfg.ListenAddress == config.DefaultListenAddress {
+		// --dev serves no endpoints unless asked to (a listen_address of
+		// the configuration file asks too).
 		cfg.ListenAddress = ""
 	}
 	return cfg, loadErr

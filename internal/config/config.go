@@ -192,6 +192,9 @@ func (s *source) setFrom(key, origin string) {
 // line of the file.
 func (c *Config) SetFrom(key, origin string) { c.src.setFrom(key, origin) }
 
+// DefaultListenAddress is listen_address's default.
+const DefaultListenAddress = ":8080"
+
 // DefaultDecisionStore is decision_store's default, a volume of the
 // container image.
 const DefaultDecisionStore = "/var/lib/mts/decisions.db"
@@ -219,7 +222,7 @@ func Defaults() *Config {
 		RetryMaxBackoff:     Duration(30 * time.Second),
 		TaskPollInterval:    Duration(time.Second),
 		ShutdownTimeout:     Duration(30 * time.Second),
-		ListenAddress:       ":8080",
+		ListenAddress:       DefaultListenAddress,
 		LogLevel:            "INFO",
 
 		DecisionStore:          DefaultDecisionStore,

@@ -37,9 +37,16 @@ func Diff(w io.Writer, format string, r *rulediff.Report) error {
 func diffSummary(r *rulediff.Report) string {
 	s := fmt.Sprintf("%d of %d decisions change", r.Changed, r.Compared)
 	if len(r.Errors) > 0 {
-		s += fmt.Sprintf("; %d of %d builds could not be decided", len(r.Errors), r.Cases)
+		s += fmt.Sprintf("; %d of %s could not be decided", len(r.Errors), builds(r.Cases))
 	}
 	return s
+}
+
+func builds(n int) string {
+	if n == 1 {
+		return "1 build"
+	}
+	return fmt.Sprintf("%d builds", n)
 }
 
 func describe(d rulediff.Decision) string {
@@ -61,7 +68,7 @@ func mdCell(s string) string {
 
 func diffMarkdown(w io.Writer, r *rulediff.Report) error {
 	if r.Changed == 0 {
-		fmt.Fprintf(w, "**No decision changes** for %d builds.\n", r.Compared)
+		fmt.Fprintf(w, "**No decision changes** for %s.\n", builds(r.Compared))
 	} else {
 		fmt.Fprintf(w, "**%d of %d decisions change.**\n\n", r.Changed, r.Compared)
 		fmt.Fprintln(w, "| Build | State | Before | After |")
@@ -71,7 +78,7 @@ func diffMarkdown(w io.Writer, r *rulediff.Report) error {
 		}
 	}
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(w, "\n**%d of %d builds could not be decided:**\n\n", len(r.Errors), r.Cases)
+		fmt.Fprintf(w, "\n**%d of %s could not be decided:**\n\n", len(r.Errors), builds(r.Cases))
 		fmt.Fprintln(w, "| Build | Error |")
 		fmt.Fprintln(w, "| --- | --- |")
 		for _, p := range r.Errors {
