@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/history"
 )
 
@@ -214,5 +215,33 @@ func TestPruneSizeBound(t *testing.T) {
 	// The oldest went first.
 	if last := ds[len(ds)-1]; last.EventID != 1000+n {
 		t.Errorf("oldest left is build %d, want %d", last.EventID, 1000+n)
+	}
+}
+
+// A large document is kept compressed; what comes back is the text.
+func TestDocumentRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "fixed")
+	rules.p.Store(rs)
+	s := openStore(t, rules, history.Options{})
+	small := decision(t, rs, 102, "nodejs-12-f31.yaml", "small", 100)
+	large := decision(t, rs, 103, "389-ds-1.4-f31.yaml", "large", 200)
+	large.Modulemd = withArtifacts(large.Modulemd, 400)
+	for _, tc := range []struct {
+		name string
+		r    eval.Record
+	}{{"small", small}, {"large", large}} {
+		if err := s.Record(ctx, tc.r); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := s.List(ctx, history.Filter{Build: fmt.Sprint(tc.r.EventID)})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("%s: %d decisions, %v", tc.name, len(ds), err)
+		}
+		got, err := s.Document(ctx, &ds[0])
+		if err != nil || got != tc.r.Modulemd {
+			t.Errorf("%s: document of %d bytes, %v; want the %d recorded", tc.name, len(got), err, len(tc.r.Modulemd))
+		}
 	}
 }

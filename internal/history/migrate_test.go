@@ -1,0 +1,101 @@
+package history_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fedora-modularity/mts/internal/history"
+)
+
+// testdata/store-v1.db was written by mts serve's store at schema 1 (the
+// documents in a table of their own): the decisions of the four builds,
+// nodejs delivered twice, with the fixed rules.
+func TestOpenUpgradesSchema1(t *testing.T) {
+	ctx := context.Background()
+	src, err := os.ReadFile(filepath.Join("testdata", "store-v1.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "decisions.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := history.OpenReadOnly(ctx, path); !errors.Is(err, history.ErrOldSchema) {
+		t.Fatalf("read-only open of a schema 1 store: %v, want ErrOldSchema", err)
+	}
+
+	rules := &switchableRules{}
+	rs := loadRules(t, "fixed")
+	rules.p.Store(rs)
+	s, err := history.Open(ctx, path, history.Options{Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.List(ctx, history.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != len(builds) {
+		t.Fatalf("%d decisions after the upgrade, want %d", len(ds), len(builds))
+	}
+	for _, d := range ds {
+		var file string
+		for _, b := range builds {
+			if b.id == d.EventID {
+				file = b.file
+			}
+		}
+		want, err := os.ReadFile(filepath.Join("testdata", "modulemd", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Document(ctx, &d); err != nil || got != string(want) {
+			t.Errorf("decision %d (%s): document %q, %v; want testdata/modulemd/%s", d.ID, d.Build, got, err, file)
+		}
+		if d.EventID == 102 && d.Deliveries != 2 {
+			t.Errorf("nodejs delivered %d times, want 2", d.Deliveries)
+		}
+	}
+	// The lookups the indexes serve still answer.
+	if got, err := s.List(ctx, history.Filter{Build: "102"}); err != nil || len(got) != 1 {
+		t.Fatalf("by MBS id: %d decisions, %v", len(got), err)
+	}
+	if got, err := s.List(ctx, history.Filter{Build: "nodejs:12"}); err != nil || len(got) != 1 {
+		t.Fatalf("by N:S: %d decisions, %v", len(got), err)
+	}
+	if _, err := s.Get(ctx, ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// A redelivery of a message recorded before the upgrade updates its
+	// record.
+	r := decision(t, rs, 102, "nodejs-12-f31.yaml", "v1-msg-nodejs-12-f31.yaml", 7010)
+	if err := s.Record(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(ctx, history.Filter{Build: "102"})
+	if err != nil || len(got) != 1 || got[0].Deliveries != 3 {
+		t.Fatalf("after a redelivery: %+v, %v; want one decision delivered 3 times", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Upgraded, the file opens again either way.
+	s, err = history.Open(ctx, path, history.Options{Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := history.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got, err := ro.List(ctx, history.Filter{}); err != nil || len(got) != len(builds) {
+		t.Fatalf("read-only after the upgrade: %d decisions, %v", len(got), err)
+	}
+}
