@@ -494,13 +494,12 @@ func (s *Store) writeAll(batch []*prepared) {
 	}
 }
 
-// writeTimeout bounds one commit; the busy timeout of a store shared with
-// another process is part of it.
-const writeTimeout = 30 * time.Second
-
 func (s *Store) writeBatch(batch []*prepared) error {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
+	// A commit is not cancelled: the workers it writes for may give up
+	// waiting (commit), the write itself is bounded by the busy timeout.
+	// Given a context that can end, the driver would also watch each
+	// statement from a goroutine of its own.
+	ctx := context.Background()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -671,21 +670,24 @@ type tagTask struct {
 }
 
 // tasksOf lists the tagBuild calls of a result with their announced task
-// ids; the messages are read back from JSON so that results decoded from
-// a stored record give the same answer as the service's own.
+// ids. The service's messages carry a plan.Requested; those of a result
+// decoded from a stored record are read back through JSON, so that both
+// give the same answer.
 func tasksOf(r eval.Result) []tagTask {
 	var out []tagTask
 	for _, m := range r.Messages {
 		if m.Topic != plan.TopicRequested {
 			continue
 		}
-		b, err := json.Marshal(m.Body)
-		if err != nil {
-			continue
-		}
-		var req plan.Requested
-		if json.Unmarshal(b, &req) != nil {
-			continue
+		req, ok := m.Body.(plan.Requested)
+		if !ok {
+			b, err := json.Marshal(m.Body)
+			if err != nil {
+				continue
+			}
+			if json.Unmarshal(b, &req) != nil {
+				continue
+			}
 		}
 		for _, d := range req.DestinationTags {
 			out = append(out, tagTask{Tag: d.Tag, NVR: req.NVR, TaskID: d.TaskID, Error: d.Error})

@@ -2,7 +2,9 @@ package history_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -243,5 +245,37 @@ func TestDocumentRoundTrip(t *testing.T) {
 		if err != nil || got != tc.r.Modulemd {
 			t.Errorf("%s: document of %d bytes, %v; want the %d recorded", tc.name, len(got), err, len(tc.r.Modulemd))
 		}
+	}
+}
+
+// A result read back from JSON (its messages maps, not plan types) gives
+// the same tasks as the service's own.
+func TestRecordDecodedResult(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "fixed")
+	rules.p.Store(rs)
+	s := openStore(t, rules, history.Options{})
+	r := decision(t, rs, 102, "nodejs-12-f31.yaml", "service", 100)
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded eval.Record
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	decoded.MessageID = "decoded"
+	for _, rec := range []eval.Record{r, decoded} {
+		if err := s.Record(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := s.List(ctx, history.Filter{Build: "102"})
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("%d decisions, %v", len(ds), err)
+	}
+	if len(ds[0].Tasks) != 2 || !reflect.DeepEqual(ds[0].Tasks, ds[1].Tasks) {
+		t.Errorf("tasks of the decoded result %+v, of the service's %+v", ds[0].Tasks, ds[1].Tasks)
 	}
 }
