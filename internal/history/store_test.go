@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -277,5 +279,70 @@ func TestRecordDecodedResult(t *testing.T) {
 	}
 	if len(ds[0].Tasks) != 2 || !reflect.DeepEqual(ds[0].Tasks, ds[1].Tasks) {
 		t.Errorf("tasks of the decoded result %+v, of the service's %+v", ds[0].Tasks, ds[1].Tasks)
+	}
+}
+
+// Most of what recording costs is the pages its commit writes to the
+// write-ahead log, one per b-tree page changed. A new matched decision
+// writes its row (about a page of its own, so also the file header and the
+// pointer map that record a new page), its three index entries and now and
+// then a split (see BENCHMARKS.md); a redelivery its row and the two
+// indexes on time. Schema 1 wrote 10.4 pages, 16.3 for the large document.
+func TestRecordPagesPerEvent(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "fixed")
+	rules.p.Store(rs)
+	matched := decision(t, rs, 102, "nodejs-12-f31.yaml", "", 5000)
+	large := matched
+	large.Modulemd = withArtifacts(matched.Modulemd, 400)
+	for _, tc := range []struct {
+		name string
+		r    eval.Record
+		same bool
+		max  float64
+	}{
+		{"matched", matched, false, 7},
+		{"large document", large, false, 7},
+		{"redelivered", matched, true, 3.5},
+	} {
+		path := filepath.Join(t.TempDir(), "decisions.db")
+		s, err := history.Open(ctx, path, history.Options{Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wal := func() int64 {
+			st, err := os.Stat(path + "-wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st.Size()
+		}
+		// The first decisions write the revision and the first pages of
+		// every table; without checkpoints (Run) the log only grows.
+		const warm, n = 50, 500
+		var before int64
+		for i := range warm + n {
+			if i == warm {
+				before = wal()
+			}
+			r := tc.r
+			r.MessageID = "same"
+			if !tc.same {
+				r.MessageID = fmt.Sprint("m", i)
+				r.EventID = int64(10000 + i)
+				r.Modulemd += fmt.Sprintf("# build %d\n", i)
+			}
+			if err := s.Record(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const frame = 24 + 4096 // header and page
+		perEvent := float64(wal()-before) / frame / n
+		t.Logf("%s: %.2f pages per event", tc.name, perEvent)
+		if perEvent > tc.max {
+			t.Errorf("%s: %.2f pages written per event, want at most %.1f", tc.name, perEvent, tc.max)
+		}
+		s.Close()
 	}
 }
