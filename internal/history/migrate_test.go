@@ -12,7 +12,8 @@ import (
 
 // testdata/store-v1.db was written by mts serve's store at schema 1 (the
 // documents in a table of their own): the decisions of the four builds,
-// nodejs delivered twice, with the fixed rules.
+// nodejs delivered twice, with the fixed rules, and a fifth (MBS id 105)
+// with javapackages-tools' document grown to 27 KB by withArtifacts.
 func TestOpenUpgradesSchema1(t *testing.T) {
 	ctx := context.Background()
 	src, err := os.ReadFile(filepath.Join("testdata", "store-v1.db"))
@@ -38,22 +39,27 @@ func TestOpenUpgradesSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ds) != len(builds) {
-		t.Fatalf("%d decisions after the upgrade, want %d", len(ds), len(builds))
+	stored := len(builds) + 1
+	if len(ds) != stored {
+		t.Fatalf("%d decisions after the upgrade, want %d", len(ds), stored)
 	}
 	for _, d := range ds {
-		var file string
+		file, large := "", d.EventID == 105
 		for _, b := range builds {
-			if b.id == d.EventID {
+			if b.id == d.EventID || large && b.id == 101 {
 				file = b.file
 			}
 		}
-		want, err := os.ReadFile(filepath.Join("testdata", "modulemd", file))
+		text, err := os.ReadFile(filepath.Join("testdata", "modulemd", file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Document(ctx, &d); err != nil || got != string(want) {
-			t.Errorf("decision %d (%s): document %q, %v; want testdata/modulemd/%s", d.ID, d.Build, got, err, file)
+		want := string(text)
+		if large {
+			want = withArtifacts(want, 400)
+		}
+		if got, err := s.Document(ctx, &d); err != nil || got != want {
+			t.Errorf("decision %d (%s): document of %d bytes, %v; want the %d of testdata/modulemd/%s", d.ID, d.Build, len(got), err, len(want), file)
 		}
 		if d.EventID == 102 && d.Deliveries != 2 {
 			t.Errorf("nodejs delivered %d times, want 2", d.Deliveries)
@@ -95,7 +101,7 @@ func TestOpenUpgradesSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if got, err := ro.List(ctx, history.Filter{}); err != nil || len(got) != len(builds) {
+	if got, err := ro.List(ctx, history.Filter{}); err != nil || len(got) != stored {
 		t.Fatalf("read-only after the upgrade: %d decisions, %v", len(got), err)
 	}
 }
