@@ -140,10 +140,6 @@ func (s *Store) orphans(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM revisions WHERE revision != ? AND revision NOT IN (SELECT revision FROM decisions)`, current); err != nil {
 		return fmt.Errorf("pruning rule revisions: %w", err)
 	}
-	// Hand the freed pages back so that the file shrinks with the data.
-	if _, err := s.db.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
-		return fmt.Errorf("vacuum: %w", err)
-	}
 	return nil
 }
 

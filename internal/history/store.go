@@ -36,8 +36,10 @@ import (
 // upgraded when opened for writing (migrate).
 const schemaVersion = 2
 
-// schema creates the tables (migrate sets auto_vacuum before them, so that
-// pruning can hand pages back to the file system).
+// schema creates the tables. The pages pruning frees are kept in the file
+// and used again by the next decisions, so the file stays about the size
+// of the bound. (auto_vacuum, which would hand them back, cannot be set
+// once journal_mode is WAL, and would write a page more per new page.)
 //
 // Each b-tree a decision goes into costs a page in the write-ahead log of
 // its commit, most of what recording an event costs; so the decision has
@@ -263,11 +265,6 @@ var ErrOldSchema = errors.New("written by an older mts: upgraded when this mts s
 // one transaction, so that another process opening the file at the same
 // time finds either schema whole.
 func (s *Store) migrate(ctx context.Context) error {
-	// auto_vacuum takes effect only before the first table is made, and
-	// not inside a transaction.
-	if _, err := s.db.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
-		return err
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -284,9 +284,9 @@ func TestRecordDecodedResult(t *testing.T) {
 
 // Most of what recording costs is the pages its commit writes to the
 // write-ahead log, one per b-tree page changed. A new matched decision
-// writes its row (about a page of its own, so also the file header and the
-// pointer map that record a new page), its three index entries and now and
-// then a split (see BENCHMARKS.md); a redelivery its row and the two
+// writes its row (about a page of its own, so also that page's parent and
+// the file header that counts the pages), its three index entries and now
+// and then a split (see BENCHMARKS.md); a redelivery its row and the two
 // indexes on time. Schema 1 wrote 10.4 pages, 16.3 for the large document.
 func TestRecordPagesPerEvent(t *testing.T) {
 	ctx := context.Background()
@@ -345,4 +345,47 @@ func TestRecordPagesPerEvent(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// The pages pruning frees are used again: under a size bound the file
+// stops growing.
+func TestPrunedPagesAreReused(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "broken")
+	rules.p.Store(rs)
+	c := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	path := filepath.Join(t.TempDir(), "decisions.db")
+	var sizes []int64
+	for round := range 3 {
+		s, err := history.Open(ctx, path, history.Options{Rules: rules, Now: c.Now, MaxBytes: 256 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 300 {
+			c.Add(time.Second)
+			id := int64(1000 + round*300 + i)
+			r := decision(t, rs, id, builds[i%len(builds)].file, fmt.Sprint("m", id), id*10)
+			r.Modulemd += fmt.Sprintf("\n# %d\n", id)
+			if err := s.Record(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Prune(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Closing checkpoints the log into the file.
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, st.Size())
+	}
+	if sizes[2] > sizes[1]+sizes[1]/20 {
+		t.Errorf("file sizes after each round %v: it grew by more than 5%% in the third", sizes)
+	}
+	t.Logf("file sizes after each round: %v", sizes)
 }
