@@ -44,10 +44,10 @@ const schemaVersion = 2
 // Each b-tree a decision goes into costs a page in the write-ahead log of
 // its commit, most of what recording an event costs; so the decision has
 // one unique index that also serves lookups by event id (event_id, key),
-// and its modulemd document is kept in its own row (compressed, when
-// large): a
-// document is rarely seen by more than one event, and a separate table
-// cost a page and, for documents over a kilobyte, an overflow page more.
+// and its modulemd document is kept in its own row (compressed when
+// large): a document is rarely seen by more than one event, and a table
+// of their own cost a page and, for documents over a kilobyte, an
+// overflow page more.
 const schema = `
 CREATE TABLE IF NOT EXISTS revisions (
 	revision      TEXT PRIMARY KEY,
