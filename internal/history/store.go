@@ -265,6 +265,7 @@ var ErrOldSchema = errors.New("written by an older mts: upgraded when this mts s
 // one transaction, so that another process opening the file at the same
 // time finds either schema whole.
 func (s *Store) migrate(ctx context.Context) error {
+	start := time.Now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -291,7 +292,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if v > 0 {
+		s.log.Info("decision store upgraded", "path", s.path, "from_schema", v, "to_schema", schemaVersion,
+			"took", time.Since(start).Round(time.Millisecond).String())
+	}
+	return nil
 }
 
 // fromV1 upgrades a store of schema 1, where documents had a table of
