@@ -266,6 +266,13 @@ api_token_file: %s
 		why.Decisions[0].Explanation.Rules[0].Verdict != "no match" {
 		t.Fatalf("why --server: %s", out)
 	}
+	// The token of the configuration's api_token_file; none is refused.
+	if out, errOut, code := mtsRun(t, "why", "nodejs:12", "--server", base, "--config", conf); code != 0 || !strings.Contains(out, "nodejs:12:") {
+		t.Errorf("why --server --config: exit %d: %s%s", code, out, errOut)
+	}
+	if out, errOut, code := mtsRun(t, "why", "nodejs:12", "--server", base); code != 1 || out != "" || !strings.Contains(errOut, "401") || !strings.Contains(errOut, "give --token-file") {
+		t.Errorf("why --server without a token: exit %d: %s%s", code, out, errOut)
+	}
 	out, errOut, code = mtsRun(t, "why", "--store", storePath, "javapackages-tools-201801-2920190110130105.118bbc34")
 	if code != 0 {
 		t.Fatalf("why --store: exit %d: %s", code, errOut)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -21,18 +23,20 @@ func whyCommand() *cli.Command {
 		Description: `BUILD is name:stream:version:context (or its first fields, such as
 name:stream), an NVR (the -devel twin's too) or the MBS module build id.
 Decisions are read from decision stores (--store, repeatable: one per
-consumer) or from running services (--server, repeatable), newest first,
-each with its outcome, rule, destinations, Koji tasks and their states, and
-the per-criterion explanation computed again against the rules revision
-that made it. Without --store or --server, the decision_store of the
-configuration (--config or MTS_CONFIG_FILE) is read, else ` + config.DefaultDecisionStore + `.
+consumer) or from running services (--server, repeatable; the token of
+their API from --token-file, else from the api_token_file of --config),
+newest first, each with its outcome, rule, destinations, Koji tasks and
+their states, and the per-criterion explanation computed again against the
+rules revision that made it. Without --store or --server, the
+decision_store of the configuration (--config or MTS_CONFIG_FILE) is read,
+else ` + config.DefaultDecisionStore + `. Flags may also follow BUILD.
 Exit 0 (also when nothing was recorded for the build), 1 when a store or
 server cannot be read, 2 on usage errors.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "store", Usage: "decision store `FILE` (repeatable)"},
 			&cli.StringSliceFlag{Name: "server", Usage: "`URL` of a running mts serve's listener (repeatable)"},
-			&cli.StringFlag{Name: "token-file", Usage: "`FILE` holding the bearer token of the servers' API (api_token_file)"},
-			&cli.StringFlag{Name: "config", Usage: "YAML configuration `FILE` of mts serve, for its decision_store (default $MTS_CONFIG_FILE)"},
+			&cli.StringFlag{Name: "token-file", Usage: "`FILE` holding the bearer token of the servers' API (default: api_token_file of --config or $MTS_CONFIG_FILE)"},
+			&cli.StringFlag{Name: "config", Usage: "YAML configuration `FILE` of mts serve, for its decision_store and api_token_file (default $MTS_CONFIG_FILE)"},
 			formatFlag(report.Text, report.JSON),
 		},
 		Action: func(c *cli.Context) error {
@@ -55,14 +59,25 @@ server cannot be read, 2 on usage errors.`,
 			)
 			if len(servers) > 0 {
 				client := history.Client{HTTP: &http.Client{Timeout: time.Minute}}
-				if f := c.String("token-file"); f != "" {
-					b, err := os.ReadFile(f)
+				tokenFile := c.String("token-file")
+				if tokenFile == "" && (c.IsSet("config") || os.Getenv(config.EnvConfigFile) != "") {
+					cfg, err := serveFileConfig(c.String("config"))
+					if err != nil {
+						return err
+					}
+					tokenFile = cfg.APITokenFile
+				}
+				if tokenFile != "" {
+					b, err := os.ReadFile(tokenFile)
 					if err != nil {
 						return failErr(err)
 					}
 					client.Token = strings.TrimSpace(string(b))
 				}
 				if w, err = client.WhyFromServers(ctx, servers, build); err != nil {
+					if errors.Is(err, history.ErrUnauthorized) && tokenFile == "" {
+						err = fmt.Errorf("%w: give --token-file", err)
+					}
 					return failErr(err)
 				}
 			} else {

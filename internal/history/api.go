@@ -121,7 +121,7 @@ func (s *Server) api(fn func(r *http.Request) (any, error)) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		if s.Token != "" && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mts"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a bearer token is required"})
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
 			return
 		}
 		v, err := fn(r)

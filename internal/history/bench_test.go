@@ -16,7 +16,9 @@ import (
 // record of a decision, committed to a file on disk, with its modulemd
 // document (every build its own, as in production) and its tasks.
 // "matched" tags a build and its -devel twin; "unmatched" announces only;
-// "redelivered" is the same message again. The parallel variants write
+// "redelivered" is the same message again; "matched-large-document" has
+// a document of 25 KB, the size of a ready build's with its artifacts
+// listed (the fixtures have them trimmed). The parallel variants write
 // from 4 workers, as mts serve does.
 func BenchmarkRecord(b *testing.B) {
 	rules := &switchableRules{}
@@ -24,6 +26,8 @@ func BenchmarkRecord(b *testing.B) {
 	rules.p.Store(rs)
 	matched := decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
 	unmatched := decision(b, rs, 104, "ant-1-el8-upstream-nomatch.yaml", "", 0)
+	large := matched
+	large.Modulemd = withArtifacts(matched.Modulemd, 400)
 	for _, tc := range []struct {
 		name     string
 		r        eval.Record
@@ -34,6 +38,7 @@ func BenchmarkRecord(b *testing.B) {
 		{"unmatched", unmatched, false, false},
 		{"redelivered", matched, true, false},
 		{"matched-4-workers", matched, false, true},
+		{"matched-large-document", large, false, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -73,6 +78,18 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		})
 	}
+}
+
+// withArtifacts adds n binary RPMs to a document, as MBS lists them for a
+// ready build.
+func withArtifacts(doc string, n int) string {
+	var sb strings.Builder
+	sb.WriteString(doc)
+	sb.WriteString("# artifacts:\n#   rpms:\n")
+	for i := range n {
+		fmt.Fprintf(&sb, "#   - nodejs-sub%d-1:12.13.1-%d.module_f31+7230+39e1b3e8.%s\n", i/4, i%3+1, []string{"x86_64", "aarch64", "ppc64le", "s390x"}[i%4])
+	}
+	return sb.String()
 }
 
 // BenchmarkList is the question of `mts why` and the API: every decision

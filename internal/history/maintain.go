@@ -67,7 +67,8 @@ func (s *Store) Run(ctx context.Context) {
 }
 
 // Prune deletes the decisions older than the retention, then the oldest
-// ones while the data kept is above MaxBytes, then the documents and rule
+// ones while the data kept is above MaxBytes (their documents with them),
+// then the task states looked up before the retention and the rule
 // revisions no decision refers to (the revision in use stays). It returns
 // how many decisions went.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
@@ -130,9 +131,6 @@ func (s *Store) orphans(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM task_states WHERE checked < ?`, s.opts.Now().Add(-s.opts.Retention).UnixMilli()); err != nil {
 		return fmt.Errorf("pruning task states: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM documents WHERE hash NOT IN (SELECT doc FROM decisions WHERE doc IS NOT NULL)`); err != nil {
-		return fmt.Errorf("pruning documents: %w", err)
-	}
 	current := ""
 	if s.opts.Rules != nil {
 		if rs := s.opts.Rules.Current(); rs != nil {
@@ -141,10 +139,6 @@ func (s *Store) orphans(ctx context.Context) error {
 	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM revisions WHERE revision != ? AND revision NOT IN (SELECT revision FROM decisions)`, current); err != nil {
 		return fmt.Errorf("pruning rule revisions: %w", err)
-	}
-	// Hand the freed pages back so that the file shrinks with the data.
-	if _, err := s.db.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
-		return fmt.Errorf("vacuum: %w", err)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type Decision struct {
 	DryRun bool   `json:"dry_run"`
 	Tasks  []Task `json:"tasks"`
 
-	docHash string
+	hasDoc bool
 }
 
 // Task is one tagBuild call of a decision: the task id announced (null
@@ -67,7 +67,7 @@ type Filter struct {
 	Limit int
 }
 
-const decisionColumns = `id, first_time, time, deliveries, message_id, event_id, nsvc, nvr, state, revision, dry_run, doc, record, tasks`
+const decisionColumns = `id, first_time, time, deliveries, message_id, event_id, nsvc, nvr, state, revision, dry_run, modulemd IS NOT NULL, record, tasks`
 
 func (f Filter) where() (string, []any) {
 	var conds []string
@@ -193,10 +193,9 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 	for rows.Next() {
 		var d Decision
 		var first, last int64
-		var doc sql.NullString
 		var record, tasks string
 		if err := rows.Scan(&d.ID, &first, &last, &d.Deliveries, &d.MessageID, &d.EventID, &d.Build, &d.NVR, &d.State,
-			&d.Revision, &d.DryRun, &doc, &record, &tasks); err != nil {
+			&d.Revision, &d.DryRun, &d.hasDoc, &record, &tasks); err != nil {
 			return nil, fmt.Errorf("decision store %s: %w", s.path, err)
 		}
 		var r eval.Record
@@ -205,7 +204,6 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 		}
 		d.Store, d.Event, d.Result = s.path, r.Event, r.Result
 		d.Time, d.FirstTime = time.UnixMilli(last).UTC(), time.UnixMilli(first).UTC()
-		d.docHash = doc.String
 		d.Tasks = []Task{}
 		if err := json.Unmarshal([]byte(tasks), &d.Tasks); err != nil {
 			return nil, fmt.Errorf("decision store %s: decision %d: tasks: %w", s.path, d.ID, err)
@@ -271,11 +269,15 @@ func (s *Store) addTasks(ctx context.Context, ds []Decision) error {
 
 // Document returns the modulemd text a decision was made on.
 func (s *Store) Document(ctx context.Context, d *Decision) (string, error) {
-	if d.docHash == "" {
+	if !d.hasDoc {
 		return "", fmt.Errorf("decision %d: no modulemd document kept", d.ID)
 	}
-	var text string
-	if err := s.db.QueryRowContext(ctx, `SELECT text FROM documents WHERE hash = ?`, d.docHash).Scan(&text); err != nil {
+	var v any
+	if err := s.db.QueryRowContext(ctx, `SELECT modulemd FROM decisions WHERE id = ?`, d.ID).Scan(&v); err != nil {
+		return "", fmt.Errorf("decision %d: modulemd: %w", d.ID, err)
+	}
+	text, err := docText(v)
+	if err != nil {
 		return "", fmt.Errorf("decision %d: modulemd: %w", d.ID, err)
 	}
 	return text, nil

@@ -65,7 +65,8 @@ func (s *Store) NewReplay(ctx context.Context, rs *ruleset.Ruleset, f Filter) (*
 		return nil, err
 	}
 	r := &Replay{
-		Report:  &rulediff.Report{Old: []string{"decisions recorded in " + s.path}, New: rs.Files, Changes: []rulediff.Change{}},
+		Report: &rulediff.Report{Old: []string{"decisions recorded in " + s.path}, New: rs.Files, Changes: []rulediff.Change{},
+			Errors: []rulediff.Problem{}},
 		Skipped: []string{},
 		docs:    map[int64]string{},
 	}

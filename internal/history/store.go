@@ -2,22 +2,25 @@
 // file, so that a release engineer can ask why a build got its decision
 // (`mts why`, the API, the status page) and decide stored events again
 // after a rule fix (`mts replay`). Every decision is kept with the event,
-// the modulemd document and the rule files it was made with, each document
-// and each rule revision stored once.
+// the modulemd document and the rule files it was made with, each rule
+// revision stored once.
 package history
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,13 +32,23 @@ import (
 )
 
 // schemaVersion is kept in PRAGMA user_version; a store written by a
-// newer mts is refused rather than misread.
-const schemaVersion = 1
+// newer mts is refused rather than misread, one written by an older one is
+// upgraded when opened for writing (migrate).
+const schemaVersion = 2
 
-// schema creates the tables. auto_vacuum must come before the first table,
-// so that pruning can hand pages back to the file system.
+// schema creates the tables. The pages pruning frees are kept in the file
+// and used again by the next decisions, so the file stays about the size
+// of the bound. (auto_vacuum, which would hand them back, cannot be set
+// once journal_mode is WAL, and would write a page more per new page.)
+//
+// Each b-tree a decision goes into costs a page in the write-ahead log of
+// its commit, most of what recording an event costs; so the decision has
+// one unique index that also serves lookups by event id (event_id, key),
+// and its modulemd document is kept in its own row (compressed when
+// large): a document is rarely seen by more than one event, and a table
+// of their own cost a page and, for documents over a kilobyte, an
+// overflow page more.
 const schema = `
-PRAGMA auto_vacuum = INCREMENTAL;
 CREATE TABLE IF NOT EXISTS revisions (
 	revision      TEXT PRIMARY KEY,
 	default_state TEXT NOT NULL,
@@ -43,13 +56,24 @@ CREATE TABLE IF NOT EXISTS revisions (
 	names         TEXT NOT NULL,
 	first_seen    INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS documents (
-	hash TEXT PRIMARY KEY,
-	text TEXT NOT NULL
-) WITHOUT ROWID;
+` + decisionsTable + decisionIndexes + `
+CREATE TABLE IF NOT EXISTS task_states (
+	task_id INTEGER PRIMARY KEY,
+	state   TEXT NOT NULL,
+	checked INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`
+
+// decisionsTable is the decisions table of schema 2; modulemd is the
+// document's text, or a BLOB of it compressed with DEFLATE (docValue).
+const decisionsTable = `
 CREATE TABLE IF NOT EXISTS decisions (
 	id         INTEGER PRIMARY KEY,
-	key        TEXT NOT NULL UNIQUE,
+	key        TEXT NOT NULL,
 	message_id TEXT NOT NULL,
 	event_id   INTEGER NOT NULL,
 	nsvc       TEXT NOT NULL,
@@ -63,24 +87,18 @@ CREATE TABLE IF NOT EXISTS decisions (
 	revision   TEXT NOT NULL,
 	error      TEXT,
 	dry_run    INTEGER NOT NULL,
-	doc        TEXT,
 	record     TEXT NOT NULL,
 	tasks      TEXT NOT NULL,
 	open_tasks INTEGER NOT NULL,
-	failed_tasks INTEGER NOT NULL
+	failed_tasks INTEGER NOT NULL,
+	modulemd   BLOB
 );
+`
+
+const decisionIndexes = `
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_key ON decisions(event_id, key);
 CREATE INDEX IF NOT EXISTS decisions_nsvc ON decisions(nsvc, time);
-CREATE INDEX IF NOT EXISTS decisions_event ON decisions(event_id);
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
-CREATE TABLE IF NOT EXISTS task_states (
-	task_id INTEGER PRIMARY KEY,
-	state   TEXT NOT NULL,
-	checked INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-	key   TEXT PRIMARY KEY,
-	value TEXT NOT NULL
-);
 `
 
 // Rules gives the rule set in use; *reload.Coordinator has it. The store
@@ -125,7 +143,9 @@ type Store struct {
 	lastErr   error           // of the last write, for readiness
 	compiled  map[string]*ruleset.Ruleset
 
-	stmts struct{ upsert, doc *sql.Stmt } // of the hot path, prepared once
+	upsert *sql.Stmt // the statement of the hot path, prepared once
+	// deflaters are reused: a new DEFLATE writer allocates half a megabyte.
+	deflaters sync.Pool
 
 	// queue holds the decisions waiting for a commit; writing is set
 	// while one caller commits for everyone queued.
@@ -139,14 +159,13 @@ type Store struct {
 // redelivery that announced the same tasks keeps what is known of them.
 const (
 	upsertDecision = `INSERT INTO decisions(key, message_id, event_id, nsvc, nvr, state, first_time, time, deliveries,
-	outcome, rule_id, revision, error, dry_run, doc, record, tasks, open_tasks, failed_tasks)
+	outcome, rule_id, revision, error, dry_run, record, tasks, open_tasks, failed_tasks, modulemd)
 	VALUES(?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT(key) DO UPDATE SET time = excluded.time, deliveries = deliveries + 1, outcome = excluded.outcome,
+	ON CONFLICT(event_id, key) DO UPDATE SET time = excluded.time, deliveries = deliveries + 1, outcome = excluded.outcome,
 	rule_id = excluded.rule_id, revision = excluded.revision, error = excluded.error, dry_run = excluded.dry_run,
-	doc = excluded.doc, record = excluded.record, tasks = excluded.tasks,
+	record = excluded.record, tasks = excluded.tasks, modulemd = excluded.modulemd,
 	open_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.open_tasks ELSE excluded.open_tasks END,
 	failed_tasks = CASE WHEN decisions.tasks = excluded.tasks THEN decisions.failed_tasks ELSE excluded.failed_tasks END`
-	insertDocument = `INSERT INTO documents(hash, text) VALUES(?, ?) ON CONFLICT DO NOTHING`
 )
 
 func dsn(path string, readOnly bool) string {
@@ -191,14 +210,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("decision_store %s: %w", path, err)
 	}
-	for _, p := range []struct {
-		st  **sql.Stmt
-		sql string
-	}{{&s.stmts.upsert, upsertDecision}, {&s.stmts.doc, insertDocument}} {
-		if *p.st, err = s.db.PrepareContext(ctx, p.sql); err != nil {
-			s.db.Close()
-			return nil, fmt.Errorf("decision_store %s: %w", path, err)
-		}
+	if s.upsert, err = s.db.PrepareContext(ctx, upsertDecision); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision_store %s: %w", path, err)
 	}
 	return s, nil
 }
@@ -219,6 +233,9 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	}
 	if v != schemaVersion {
 		s.db.Close()
+		if v < schemaVersion {
+			return nil, fmt.Errorf("decision store %s: schema version %d, this mts reads %d: %w", path, v, schemaVersion, ErrOldSchema)
+		}
 		return nil, fmt.Errorf("decision store %s: schema version %d, this mts reads %d", path, v, schemaVersion)
 	}
 	return s, nil
@@ -239,18 +256,106 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*Store
 	}, nil
 }
 
+// ErrOldSchema is returned when a store written by an older mts is opened
+// read-only: it is upgraded when opened for writing, by mts serve or mts
+// replay --apply of this version.
+var ErrOldSchema = errors.New("written by an older mts: upgraded when this mts serve (or mts replay --apply) opens it")
+
+// migrate creates the tables of a new store or upgrades an older one, in
+// one transaction, so that another process opening the file at the same
+// time finds either schema whole.
 func (s *Store) migrate(ctx context.Context) error {
-	var v int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	start := time.Now()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	if v > schemaVersion {
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v == schemaVersion:
+		return nil
+	case v > schemaVersion:
 		return fmt.Errorf("schema version %d is newer than this mts (%d)", v, schemaVersion)
+	case v == 1:
+		if err := s.fromV1(ctx, tx); err != nil {
+			return fmt.Errorf("upgrading schema 1 to %d: %w", schemaVersion, err)
+		}
+	default:
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("creating tables: %w", err)
+		}
 	}
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("creating tables: %w", err)
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion)); err != nil {
+		return err
 	}
-	_, err := s.db.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaVersion))
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if v > 0 {
+		s.log.Info("decision store upgraded", "path", s.path, "from_schema", v, "to_schema", schemaVersion,
+			"took", time.Since(start).Round(time.Millisecond).String())
+	}
+	return nil
+}
+
+// fromV1 upgrades a store of schema 1, where documents had a table of
+// their own (by SHA-256 of the text) and the decision key its own unique
+// index: the decisions are copied into the table of schema 2 with their
+// documents compressed in their rows.
+func (s *Store) fromV1(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, strings.Replace(decisionsTable, "decisions", "decisions_v2", 1)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO decisions_v2(id, key, message_id, event_id, nsvc, nvr, state, first_time, time,
+		deliveries, outcome, rule_id, revision, error, dry_run, record, tasks, open_tasks, failed_tasks)
+		SELECT id, key, message_id, event_id, nsvc, nvr, state, first_time, time,
+		deliveries, outcome, rule_id, revision, error, dry_run, record, tasks, open_tasks, failed_tasks FROM decisions`); err != nil {
+		return err
+	}
+	// In pages of rows, so that a large store is not read into memory.
+	for last := int64(-1); ; {
+		rows, err := tx.QueryContext(ctx, `SELECT d.id, m.text FROM decisions d JOIN documents m ON m.hash = d.doc
+			WHERE d.id > ? ORDER BY d.id LIMIT 500`, last)
+		if err != nil {
+			return err
+		}
+		type doc struct {
+			id   int64
+			text string
+		}
+		var docs []doc
+		for rows.Next() {
+			var d doc
+			if err := rows.Scan(&d.id, &d.text); err != nil {
+				rows.Close()
+				return err
+			}
+			docs = append(docs, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(docs) == 0 {
+			break
+		}
+		for _, d := range docs {
+			z, err := s.docValue(d.text)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE decisions_v2 SET modulemd = ? WHERE id = ?`, z, d.id); err != nil {
+				return err
+			}
+			last = d.id
+		}
+	}
+	_, err := tx.ExecContext(ctx, `DROP TABLE decisions; DROP TABLE documents;
+		ALTER TABLE decisions_v2 RENAME TO decisions;`+decisionIndexes)
 	return err
 }
 
@@ -292,15 +397,15 @@ func Key(r eval.Record) string {
 
 // prepared is a decision ready to be written.
 type prepared struct {
-	r       eval.Record
-	t, now  time.Time
-	body    string
-	docHash *string
-	tasks   string // JSON of the tagBuild calls
-	open    int    // task ids whose end is not known
-	failed  int    // calls refused
-	rev     *ruleset.Ruleset
-	done    chan error
+	r      eval.Record
+	t, now time.Time
+	body   string
+	doc    any    // the modulemd as kept (docValue); nil for none
+	tasks  string // JSON of the tagBuild calls
+	open   int    // task ids whose end is not known
+	failed int    // calls refused
+	rev    *ruleset.Ruleset
+	done   chan error
 }
 
 func (s *Store) prepare(r eval.Record) (*prepared, error) {
@@ -336,9 +441,9 @@ func (s *Store) prepare(r eval.Record) (*prepared, error) {
 	}
 	p.tasks = string(tj)
 	if r.Modulemd != "" {
-		sum := sha256.Sum256([]byte(r.Modulemd))
-		h := hex.EncodeToString(sum[:])
-		p.docHash = &h
+		if p.doc, err = s.docValue(r.Modulemd); err != nil {
+			return nil, fmt.Errorf("compressing the modulemd: %w", err)
+		}
 	}
 	return p, nil
 }
@@ -394,13 +499,12 @@ func (s *Store) writeAll(batch []*prepared) {
 	}
 }
 
-// writeTimeout bounds one commit; the busy timeout of a store shared with
-// another process is part of it.
-const writeTimeout = 30 * time.Second
-
 func (s *Store) writeBatch(batch []*prepared) error {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
+	// A commit is not cancelled: the workers it writes for may give up
+	// waiting (commit), the write itself is bounded by the busy timeout.
+	// Given a context that can end, the driver would also watch each
+	// statement from a goroutine of its own.
+	ctx := context.Background()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -426,11 +530,6 @@ func (s *Store) writeBatch(batch []*prepared) error {
 
 func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
 	r := p.r
-	if p.docHash != nil {
-		if _, err := tx.StmtContext(ctx, s.stmts.doc).ExecContext(ctx, *p.docHash, r.Modulemd); err != nil {
-			return fmt.Errorf("keeping the modulemd: %w", err)
-		}
-	}
 	if p.rev != nil {
 		files, err := json.Marshal(p.rev.Sources)
 		if err != nil {
@@ -442,9 +541,9 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
 		}
 	}
 	// One statement inserts the decision or, for a redelivery, updates it.
-	_, err := tx.StmtContext(ctx, s.stmts.upsert).ExecContext(ctx,
+	_, err := tx.StmtContext(ctx, s.upsert).ExecContext(ctx,
 		Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, p.t.UnixMilli(), p.t.UnixMilli(),
-		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.docHash, p.body, p.tasks, p.open, p.failed)
+		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.body, p.tasks, p.open, p.failed, p.doc)
 	if err != nil {
 		return fmt.Errorf("keeping the decision: %w", err)
 	}
@@ -496,6 +595,56 @@ func fileNames(rs *ruleset.Ruleset) string {
 	return string(b)
 }
 
+// compressAbove is the document size from which documents are kept
+// compressed. A shorter one fits in its decision's page as it is; there,
+// compressing would cost more time (tens of microseconds, mostly building
+// the Huffman codes) than writing the page saves. A document that lists
+// a build's artifacts can be tens of kilobytes: compressed to half or
+// less, it saves pages of the write-ahead log and of the file.
+const compressAbove = 2048
+
+// docValue is how a document is kept in its row: the text itself, or a
+// BLOB of it compressed at DEFLATE's fastest level (on the fixtures'
+// documents the slowest level saves 5 % more, at a multiple of the time).
+func (s *Store) docValue(text string) (any, error) {
+	if len(text) < compressAbove {
+		return text, nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(text)/2 + 64)
+	w, _ := s.deflaters.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriter(&buf, flate.BestSpeed); err != nil {
+			return nil, err
+		}
+	} else {
+		w.Reset(&buf)
+	}
+	defer s.deflaters.Put(w)
+	if _, err := io.WriteString(w, text); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// docText is the text of a document kept by docValue.
+func docText(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		r := flate.NewReader(bytes.NewReader(v))
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		return string(b), err
+	}
+	return "", fmt.Errorf("kept as %T", v)
+}
+
 // Check is the readiness condition "decision_store": the last decision was
 // written, and the file takes a write now.
 func (s *Store) Check(ctx context.Context) error {
@@ -526,21 +675,24 @@ type tagTask struct {
 }
 
 // tasksOf lists the tagBuild calls of a result with their announced task
-// ids; the messages are read back from JSON so that results decoded from
-// a stored record give the same answer as the service's own.
+// ids. The service's messages carry a plan.Requested; those of a result
+// decoded from a stored record are read back through JSON, so that both
+// give the same answer.
 func tasksOf(r eval.Result) []tagTask {
 	var out []tagTask
 	for _, m := range r.Messages {
 		if m.Topic != plan.TopicRequested {
 			continue
 		}
-		b, err := json.Marshal(m.Body)
-		if err != nil {
-			continue
-		}
-		var req plan.Requested
-		if json.Unmarshal(b, &req) != nil {
-			continue
+		req, ok := m.Body.(plan.Requested)
+		if !ok {
+			b, err := json.Marshal(m.Body)
+			if err != nil {
+				continue
+			}
+			if json.Unmarshal(b, &req) != nil {
+				continue
+			}
 		}
 		for _, d := range req.DestinationTags {
 			out = append(out, tagTask{Tag: d.Tag, NVR: req.NVR, TaskID: d.TaskID, Error: d.Error})

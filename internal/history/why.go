@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,10 @@ func WhyFromStores(ctx context.Context, stores []*Store, build string) (*Why, er
 func sortNewestFirst(ds []DecisionDetail) {
 	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Decision.Time.After(ds[j].Decision.Time) })
 }
+
+// ErrUnauthorized is a server's answer to a request without its bearer
+// token (api_token_file), or with another.
+var ErrUnauthorized = errors.New("the server wants its API token")
 
 // Client reads the API of a running service.
 type Client struct {
@@ -97,10 +102,14 @@ func (c Client) get(ctx context.Context, u string, v any) error {
 			Error string `json:"error"`
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		msg := resp.Status
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("GET %s: %s: %s", u, resp.Status, e.Error)
+			msg += ": " + e.Error
 		}
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
+		if resp.StatusCode == http.StatusUnauthorized {
+			return fmt.Errorf("GET %s: %s: %w", u, msg, ErrUnauthorized)
+		}
+		return fmt.Errorf("GET %s: %s", u, msg)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
