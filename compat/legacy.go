@@ -174,6 +174,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 		}
 	}
 	sp.States = []string{defaultState}
+	var crits []*criterion
 	if n, ok := fields["rule"]; ok {
 		for n.Kind == yaml.AliasNode {
 			n = n.Alias
@@ -211,15 +212,16 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 				case "scratch":
 					meta.Ignored = append(meta.Ignored, c)
 					continue
-				case "development":
-				default:
-					var err error
-					if lib != nil {
-						_, err = lib.intern(key, c.Spec, expected)
-					} else {
-						_, err = compileExpected(expected, compile)
-					}
+				}
+				if lib != nil {
+					cr, err := lib.intern(key, c.Spec, expected)
 					if err != nil {
+						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
+						continue
+					}
+					crits = append(crits, cr)
+				} else if key != "development" {
+					if _, err := compileExpected(expected, compile); err != nil {
 						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
 						continue
 					}
@@ -232,6 +234,9 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	sp.BoundedCost = true
 	if len(errs) == 0 {
 		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
+		if lib != nil {
+			sp.Native = &native{crits: crits, template: meta.Template}
+		}
 	}
 	return sp, errs
 }

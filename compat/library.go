@@ -229,10 +229,7 @@ func (m *matchCall) Eval(act interpreter.Activation) ref.Val {
 	if !ok {
 		return types.NewErr("%s: data is %s, not a modulemd mapping", FuncMatch, dv.Type().TypeName())
 	}
-	slot, done := st.Slot(m.c.id)
-	if !done {
-		slot.OK, slot.Err = m.c.eval(data, &slot.Groups)
-	}
+	slot := m.c.result(st, data)
 	if m.validOnly {
 		if slot.Err != nil {
 			st.Fail(slot.Err)
@@ -256,6 +253,65 @@ func (m *matchCall) Eval(act interpreter.Activation) ref.Val {
 }
 
 func (m *matchCall) Exec(f *interpreter.ExecutionFrame) ref.Val { return m.Eval(f) }
+
+// result is the criterion's result on this decision's document, evaluated
+// once per decision.
+func (c *criterion) result(st *policy.State, data *pyyaml.Map) *policy.Slot {
+	slot, done := st.Slot(c.id)
+	if !done {
+		slot.OK, slot.Err = c.eval(data, &slot.Groups)
+	}
+	return slot
+}
+
+// native evaluates a legacy rule as its CEL does (ruleCEL), without a
+// program: the criteria that can fail on a document first, then every
+// criterion in order until one does not hold, each failure ending the
+// rule with its error.
+type native struct {
+	crits    []*criterion
+	template string
+}
+
+func (n *native) Match(st *policy.State) (bool, error) {
+	if len(n.crits) == 0 {
+		return true, nil
+	}
+	data, ok := st.Data().(*pyyaml.Map)
+	if !ok {
+		v, _ := st.ResolveName(policy.VarData)
+		name := "null_type"
+		if rv, ok := v.(ref.Val); ok {
+			name = rv.Type().TypeName()
+		}
+		return false, fmt.Errorf("%s: data is %s, not a modulemd mapping", FuncMatch, name)
+	}
+	for i, c := range n.crits {
+		if _, isMap := c.expected.(*pyyaml.Map); isMap && i > 0 {
+			if slot := c.result(st, data); slot.Err != nil {
+				return false, slot.Err
+			}
+		}
+	}
+	for _, c := range n.crits {
+		slot := c.result(st, data)
+		if st.Tracing() {
+			st.Record(c.step(data, slot.OK, slot.Err))
+		}
+		if slot.Err != nil {
+			return false, slot.Err
+		}
+		if !slot.OK {
+			return false, nil
+		}
+		st.AddCaptures(slot.Groups...)
+	}
+	return true, nil
+}
+
+func (n *native) Destinations(st *policy.State) ([]string, error) {
+	return expand(n.template, st.Captures())
+}
 
 // destinationsCall fills the template from the captures of the rule.
 type destinationsCall struct {

@@ -83,6 +83,23 @@ type Spec struct {
 	// Meta carries what the rule's format knows about it (for explain and
 	// lint); the engine does not look at it.
 	Meta any
+	// Native, when set, evaluates the rule instead of programs built from
+	// Match and Destinations, which are then neither checked nor built.
+	// Formats whose rules are a fixed sequence of their own functions use
+	// it: a CEL program per rule is most of a large set's memory and load
+	// time. It must decide as the texts would (they still say what the
+	// rule does, for compile, explain and MatchValues).
+	Native Native
+}
+
+// Native evaluates a rule without CEL.
+type Native interface {
+	// Match tells whether the rule matches the decision's input; an error
+	// fails the decision as a CEL evaluation error would.
+	Match(st *State) (bool, error)
+	// Destinations are the rule's destinations once it matched, before
+	// duplicates are dropped, in a slice the caller may change.
+	Destinations(st *State) ([]string, error)
 }
 
 // Error is one problem of a rule set, at a place in a file.
@@ -213,6 +230,11 @@ func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Erro
 		sp.Parse = nil
 	}
 	r := &Rule{Spec: sp, scope: cs}
+	if sp.Native != nil {
+		r.MatchAST, r.DestinationsAST = nil, nil
+		r.MatchLocator, r.DestinationsLocator = nil, nil
+		return r, nil
+	}
 	if strings.TrimSpace(sp.Match) != "" {
 		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType, sp.BoundedCost)
 		if err != nil {
