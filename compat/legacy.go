@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"cel.dev/cel-go/cel"
 	"go.yaml.in/yaml/v3"
-	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/policy"
@@ -230,8 +228,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 			}
 		}
 	}
-	sp.Match, sp.Destinations, sp.Parse = ruleCEL(meta)
-	sp.BoundedCost = true
+	sp.Match, sp.Destinations = ruleCEL(meta)
 	if len(errs) == 0 {
 		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
 		if lib != nil {
@@ -241,48 +238,25 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	return sp, errs
 }
 
-// ruleCEL writes the CEL of a legacy rule as text, and the function that
-// builds it type-checked when the rule is compiled: built at once for
-// every rule, the syntax trees of a large set would take more memory than
-// its programs.
-func ruleCEL(meta *RuleMeta) (match, dests string, build func() (*cel.Ast, *cel.Ast)) {
+// ruleCEL writes the CEL of a legacy rule: what it does, for compile,
+// explain and MatchValues. Loading evaluates the same natively.
+func ruleCEL(meta *RuleMeta) (match, dests string) {
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
 	// key that did not match.
-	type call struct {
-		fn, overload string
-		c            Criterion
+	var texts []string
+	call := func(fn string, c Criterion) {
+		texts = append(texts, fmt.Sprintf("%s(%s, %s, %s)", fn, policy.VarData, celString(c.Key), celString(c.Spec)))
 	}
-	var calls []call
 	for i, c := range meta.Criteria {
 		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
-			calls = append(calls, call{FuncValid, overloadValid, c})
+			call(FuncValid, c)
 		}
 	}
 	for _, c := range meta.Criteria {
-		calls = append(calls, call{FuncMatch, overloadMatch, c})
+		call(FuncMatch, c)
 	}
-	texts := make([]string, len(calls))
-	for i, k := range calls {
-		texts[i] = fmt.Sprintf("%s(%s, %s, %s)", k.fn, policy.VarData, celString(k.c.Key), celString(k.c.Spec))
-	}
-	match = strings.Join(texts, " && ")
-	template := meta.Template
-	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(template))
-	build = func() (*cel.Ast, *cel.Ast) {
-		var matchAST *cel.Ast
-		if len(calls) > 0 {
-			var b exprBuilder
-			terms := make([]*exprpb.Expr, len(calls))
-			for i, k := range calls {
-				terms[i] = b.call(k.fn, k.overload, typeBool, b.data(), b.str(k.c.Key), b.str(k.c.Spec))
-			}
-			matchAST = b.ast(b.and(terms), match)
-		}
-		var db exprBuilder
-		return matchAST, db.ast(db.call(FuncDestinations, overloadDestinations, typeStrings, db.str(template)), dests)
-	}
-	return match, dests, build
+	return strings.Join(texts, " && "), fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
 }
 
 // patternNode finds the first scalar under n whose pattern does not
