@@ -265,9 +265,9 @@ func (c *criterion) result(st *policy.State, data *pyyaml.Map) *policy.Slot {
 }
 
 // native evaluates a legacy rule as its CEL does (ruleCEL), without a
-// program: the criteria that can fail on a document first, then every
-// criterion in order until one does not hold, each failure ending the
-// rule with its error.
+// program: the criteria that can fail on a document first (those with an
+// expected mapping), then every criterion in order until one does not
+// hold, each failure ending the rule with its error.
 type native struct {
 	crits    []*criterion
 	template string
@@ -287,9 +287,11 @@ func (n *native) Match(st *policy.State) (bool, error) {
 		return false, fmt.Errorf("%s: data is %s, not a modulemd mapping", FuncMatch, name)
 	}
 	for i, c := range n.crits {
-		if _, isMap := c.expected.(*pyyaml.Map); isMap && i > 0 {
-			if slot := c.result(st, data); slot.Err != nil {
-				return false, slot.Err
+		// Check is what legacy.valid gives, without evaluating the
+		// criterion when the document's shape cannot make it fail.
+		if c.shape != nil && i > 0 {
+			if err := c.Check(st); err != nil {
+				return false, err
 			}
 		}
 	}
