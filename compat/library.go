@@ -3,6 +3,7 @@ package compat
 import (
 	"errors"
 	"fmt"
+	"regexp/syntax"
 	"sync"
 
 	"cel.dev/cel-go/cel"
@@ -88,10 +89,11 @@ func (l *Library) compiled(src string) compiled {
 	if l.MaxPatternLen > 0 && len(src) > l.MaxPatternLen {
 		c.err = fmt.Errorf("%w: %d bytes, the limit is %d (max_pattern_length)", ErrPatternTooLong, len(src), l.MaxPatternLen)
 	} else {
-		c.p, c.err = CompilePattern(src)
-	}
-	if c.err == nil {
-		c.lits = c.p.Literals()
+		var parsed *syntax.Regexp
+		c.p, parsed, c.err = compilePattern(src)
+		if c.err == nil {
+			c.lits = c.p.literals(parsed)
+		}
 	}
 	l.pmu.Lock()
 	l.patterns[src] = c
