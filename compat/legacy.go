@@ -50,8 +50,14 @@ type RuleMeta struct {
 // positions, which only lint needs, so that a loaded rule set does not keep
 // its whole file in memory.
 func (m *RuleMeta) Compact() {
-	m.Node = nil
+	m.DropNodes()
 	m.Keys, m.RuleKeys = nil, nil
+}
+
+// DropNodes drops the YAML syntax tree the meta refers to, once the
+// positions inside values are no longer needed; key positions stay.
+func (m *RuleMeta) DropNodes() {
+	m.Node = nil
 	for i := range m.Criteria {
 		m.Criteria[i].Node = nil
 	}

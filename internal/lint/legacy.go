@@ -355,19 +355,6 @@ func covers(a, b []string) bool {
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-// compile compiles a pattern once per file: rules of a large file tend to
-// share patterns.
-func (l *linter) compile(src string) (*compat.Pattern, error) {
-	if p, ok := l.patterns[src]; ok {
-		return p, nil
-	}
-	p, err := compat.CompilePattern(src)
-	if err != nil {
-		return nil, err
-	}
-	if l.patterns == nil {
-		l.patterns = map[string]*compat.Pattern{}
-	}
-	l.patterns[src] = p
-	return p, nil
-}
+// compile compiles a pattern once per set, in the library the rules were
+// read with, which has compiled it already.
+func (l *linter) compile(src string) (*compat.Pattern, error) { return l.library.Pattern(src) }

@@ -147,7 +147,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 	if opts.AssumedSize == 0 {
 		opts.AssumedSize = DefaultAssumedSize
 	}
-	l := &linter{opts: opts}
+	l := &linter{opts: opts, library: compat.NewLibrary()}
 	env, err := ruleset.NewEnv()
 	if err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 	var all, good []policy.Spec
 	var celGood []policy.Spec
 	for _, src := range srcs {
-		f, errs := ruleset.ParseFile(src.name, src.data, ruleset.Options{DefaultState: opts.DefaultState})
+		f, errs := ruleset.ParseFile(src.name, src.data, ruleset.Options{DefaultState: opts.DefaultState, Library: l.library})
 		for _, e := range errs {
 			l.loadError(e)
 		}
@@ -183,6 +183,13 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			// A legacy rule's CEL is a fixed sequence of calls whose work is
 			// the regular expression searches, which CEL cost does not see.
 			l.legacyRules(f.Specs)
+			// The set-wide checks need key positions only: the file's
+			// syntax tree, bigger than its rules, can go.
+			for _, sp := range f.Specs {
+				if m, ok := sp.Meta.(*compat.RuleMeta); ok {
+					m.DropNodes()
+				}
+			}
 		}
 	}
 	if _, err := env.Compile(good); err != nil {
@@ -205,9 +212,9 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 }
 
 type linter struct {
-	opts     Options
-	diags    []Diagnostic
-	patterns map[string]*compat.Pattern
+	opts    Options
+	diags   []Diagnostic
+	library *compat.Library
 }
 
 func (l *linter) add(d Diagnostic) { l.diags = append(l.diags, d) }

@@ -18,7 +18,7 @@ import (
 func celCompiled(t *testing.T, name string, data []byte) *policy.Set {
 	t.Helper()
 	lib := compat.NewLibrary()
-	f, errs := ParseFile(name, data, Options{library: lib})
+	f, errs := ParseFile(name, data, Options{Library: lib})
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
