@@ -91,11 +91,14 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library)
 	drop := lib != nil && lib.DropSyntax
 	policy.Parallel(len(root.Content), func(i int) {
 		all[i], allErrs[i] = legacyRule(file, i+1, root.Content[i], defaultState, lib)
+		if lib != nil && lib.Inspect != nil && len(allErrs[i]) == 0 {
+			lib.Inspect(i, all[i])
+		}
 		if drop {
 			// The rule's part of the tree becomes garbage while the rest
-			// is still read: a large file's tree is bigger than its rules.
+			// is still read.
 			if m, ok := all[i].Meta.(*RuleMeta); ok {
-				m.Compact()
+				m.DropNodes()
 			}
 			root.Content[i] = nil
 		}

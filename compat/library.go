@@ -53,9 +53,13 @@ type Library struct {
 	// MaxPatternLen, when not zero, refuses longer patterns.
 	MaxPatternLen int
 	// DropSyntax makes LoadLegacy drop each rule's YAML nodes (RuleMeta
-	// Compact) and its entry of the file's tree as soon as the rule is
-	// read, for loading; lint keeps them for positions.
+	// DropNodes) and its entry of the file's tree as soon as the rule is
+	// read (and inspected): a large file's tree is bigger than its rules.
 	DropSyntax bool
+	// Inspect, when set, is called by LoadLegacy with each rule read
+	// without problems (index is its 0-based place in the file), while
+	// its YAML nodes are still there; calls run concurrently.
+	Inspect func(index int, sp policy.Spec)
 }
 
 type compiled struct {

@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
+	"sync"
 
 	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/compat/pyyaml"
@@ -154,8 +157,26 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 	}
 	var all, good []policy.Spec
 	var celGood []policy.Spec
+	// Each legacy rule is checked on its own as it is read, while its YAML
+	// nodes give positions inside its values; then its part of the file's
+	// syntax tree, bigger than the rules, can go.
+	l.library.DropSyntax = true
 	for _, src := range srcs {
+		var mu sync.Mutex
+		perRule := map[int][]Diagnostic{}
+		l.library.Inspect = func(i int, sp policy.Spec) {
+			rl := &linter{opts: l.opts, library: l.library}
+			rl.legacyRule(sp)
+			if len(rl.diags) > 0 {
+				mu.Lock()
+				perRule[i] = rl.diags
+				mu.Unlock()
+			}
+		}
 		f, errs := ruleset.ParseFile(src.name, src.data, ruleset.Options{DefaultState: opts.DefaultState, Library: l.library})
+		for _, i := range slices.Sorted(maps.Keys(perRule)) {
+			l.diags = append(l.diags, perRule[i]...)
+		}
 		for _, e := range errs {
 			l.loadError(e)
 		}
@@ -179,18 +200,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			}
 		}
 		all = append(all, f.Specs...)
-		if f.Format != ruleset.FormatCEL {
-			// A legacy rule's CEL is a fixed sequence of calls whose work is
-			// the regular expression searches, which CEL cost does not see.
-			l.legacyRules(f.Specs)
-			// The set-wide checks need key positions only: the file's
-			// syntax tree, bigger than its rules, can go.
-			for _, sp := range f.Specs {
-				if m, ok := sp.Meta.(*compat.RuleMeta); ok {
-					m.DropNodes()
-				}
-			}
-		}
+
 	}
 	if _, err := env.Compile(good); err != nil {
 		probs := ruleset.Problems(err)
