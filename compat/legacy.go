@@ -37,27 +37,21 @@ type RuleMeta struct {
 	Criteria []Criterion
 	// Ignored are keys the reference ignores (scratch).
 	Ignored []Criterion
-	// Keys maps every key of the rule definition to its position; RuleKeys
-	// likewise for the keys of `rule`.
-	Keys     map[string]policy.Position
-	RuleKeys map[string]policy.Position
+	// Keys maps every key of the rule definition to its position.
+	Keys map[string]policy.Position
+	// IDPos is where the id key is (zero without one); Compact keeps it.
+	IDPos policy.Position
 	// HasRule is false when the definition has no `rule` (matches all).
 	HasRule bool
 	Node    *yaml.Node
 }
 
 // Compact drops the YAML syntax tree the meta refers to and the key
-// positions, which only lint needs, so that a loaded rule set does not keep
-// its whole file in memory.
+// positions (IDPos stays), which only lint needs, so that a loaded rule set
+// does not keep its whole file in memory.
 func (m *RuleMeta) Compact() {
-	m.DropNodes()
-	m.Keys, m.RuleKeys = nil, nil
-}
-
-// DropNodes drops the YAML syntax tree the meta refers to, once the
-// positions inside values are no longer needed; key positions stay.
-func (m *RuleMeta) DropNodes() {
 	m.Node = nil
+	m.Keys = nil
 	for i := range m.Criteria {
 		m.Criteria[i].Node = nil
 	}
@@ -98,7 +92,7 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library)
 			// The rule's part of the tree becomes garbage while the rest
 			// is still read.
 			if m, ok := all[i].Meta.(*RuleMeta); ok {
-				m.DropNodes()
+				m.Compact()
 			}
 			root.Content[i] = nil
 		}
@@ -139,13 +133,16 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 		fail(item, "rule definition %d is not a mapping", index)
 		return sp, errs
 	}
-	meta := &RuleMeta{Keys: map[string]policy.Position{}, RuleKeys: map[string]policy.Position{}, Node: item}
+	meta := &RuleMeta{Keys: map[string]policy.Position{}, Node: item}
 	sp.Meta = meta
 	fields := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(item.Content); i += 2 {
 		k := item.Content[i]
 		fields[k.Value] = item.Content[i+1]
 		meta.Keys[k.Value] = pos(k)
+		if k.Value == "id" {
+			meta.IDPos = pos(k)
+		}
 	}
 	if n, ok := fields["id"]; ok {
 		v, err := pyyaml.Decode(n)
@@ -200,7 +197,6 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 					continue
 				}
 				key := pyyaml.Str(kv)
-				meta.RuleKeys[key] = pos(kn)
 				expected, err := pyyaml.Decode(vn)
 				if err != nil {
 					fail(vn, "%v", err)

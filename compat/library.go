@@ -52,8 +52,8 @@ type Library struct {
 	base     types.Adapter
 	// MaxPatternLen, when not zero, refuses longer patterns.
 	MaxPatternLen int
-	// DropSyntax makes LoadLegacy drop each rule's YAML nodes (RuleMeta
-	// DropNodes) and its entry of the file's tree as soon as the rule is
+	// DropSyntax makes LoadLegacy drop each rule's YAML nodes and key
+	// positions (RuleMeta Compact) and its entry of the file's tree as soon as the rule is
 	// read (and inspected): a large file's tree is bigger than its rules.
 	DropSyntax bool
 	// Inspect, when set, is called by LoadLegacy with each rule read
