@@ -231,9 +231,10 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 		return nil, err
 	}
 	if len(specs) >= largeSet {
-		// The files' syntax trees are garbage now; collecting them before
-		// the programs are built keeps the peak of a large load near its
-		// live size instead of twice the trees and the programs together.
+		// What is left of the files' syntax trees is garbage now;
+		// collecting it before the set is compiled (the index, and the
+		// programs of CEL rules) keeps the peak of a large load nearer its
+		// live size.
 		runtime.GC()
 	}
 	set, err := env.Compile(specs)
