@@ -249,9 +249,17 @@ func ruleCEL(meta *RuleMeta) (match, dests string) {
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
 	// key that did not match.
-	var texts []string
+	var b []byte
 	call := func(fn string, c Criterion) {
-		texts = append(texts, fmt.Sprintf("%s(%s, %s, %s)", fn, policy.VarData, celString(c.Key), celString(c.Spec)))
+		if len(b) > 0 {
+			b = append(b, " && "...)
+		}
+		b = append(b, fn...)
+		b = append(b, "("+policy.VarData+", "...)
+		b = appendCELString(b, c.Key)
+		b = append(b, ", "...)
+		b = appendCELString(b, c.Spec)
+		b = append(b, ')')
 	}
 	for i, c := range meta.Criteria {
 		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
@@ -261,7 +269,9 @@ func ruleCEL(meta *RuleMeta) (match, dests string) {
 	for _, c := range meta.Criteria {
 		call(FuncMatch, c)
 	}
-	return strings.Join(texts, " && "), fmt.Sprintf("%s(%s)", FuncDestinations, celString(meta.Template))
+	match = string(b)
+	d := appendCELString([]byte(FuncDestinations+"("), meta.Template)
+	return match, string(append(d, ')'))
 }
 
 // patternNode finds the first scalar under n whose pattern does not
@@ -313,12 +323,15 @@ func describe(v any, err error) string {
 	return fmt.Sprintf("%s (%s)", pyyaml.Repr(v), pyTypeName(v))
 }
 
-// celString quotes s as a CEL string literal, raw when that reads better.
-func celString(s string) string {
+// appendCELString appends s as a CEL string literal, raw when that reads
+// better.
+func appendCELString(b []byte, s string) []byte {
 	if !strings.ContainsAny(s, "\"\n\r") && strings.ContainsRune(s, '\\') {
-		return `r"` + s + `"`
+		b = append(b, `r"`...)
+		b = append(b, s...)
+		return append(b, '"')
 	}
-	return strconv.Quote(s)
+	return strconv.AppendQuote(b, s)
 }
 
 // FlowText writes a decoded value as YAML flow text that reads back, with
