@@ -60,7 +60,8 @@ type Spec struct {
 	// errors at the mistake inside the expression rather than at its
 	// start.
 	MatchLocator, DestinationsLocator Locator
-	Scope                             *Scope
+	// Scope holds the variables of the rule's file (nil: none).
+	Scope *Scope
 	// Guards are necessary conditions of the rule (one per criterion that
 	// has literal text); the set indexes the rule under the most
 	// selective. A rule without guards is tried on every build.
