@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"cel.dev/cel-go/cel"
 	"go.yaml.in/yaml/v3"
-	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/policy"
@@ -39,21 +37,21 @@ type RuleMeta struct {
 	Criteria []Criterion
 	// Ignored are keys the reference ignores (scratch).
 	Ignored []Criterion
-	// Keys maps every key of the rule definition to its position; RuleKeys
-	// likewise for the keys of `rule`.
-	Keys     map[string]policy.Position
-	RuleKeys map[string]policy.Position
+	// Keys maps every key of the rule definition to its position.
+	Keys map[string]policy.Position
+	// IDPos is where the id key is (zero without one); Compact keeps it.
+	IDPos policy.Position
 	// HasRule is false when the definition has no `rule` (matches all).
 	HasRule bool
 	Node    *yaml.Node
 }
 
 // Compact drops the YAML syntax tree the meta refers to and the key
-// positions, which only lint needs, so that a loaded rule set does not keep
-// its whole file in memory.
+// positions (IDPos stays), which only lint needs, so that a loaded rule set
+// does not keep its whole file in memory.
 func (m *RuleMeta) Compact() {
 	m.Node = nil
-	m.Keys, m.RuleKeys = nil, nil
+	m.Keys = nil
 	for i := range m.Criteria {
 		m.Criteria[i].Node = nil
 	}
@@ -87,9 +85,12 @@ func LoadLegacy(file string, root *yaml.Node, defaultState string, lib *Library)
 	drop := lib != nil && lib.DropSyntax
 	policy.Parallel(len(root.Content), func(i int) {
 		all[i], allErrs[i] = legacyRule(file, i+1, root.Content[i], defaultState, lib)
+		if lib != nil && lib.Inspect != nil && len(allErrs[i]) == 0 {
+			lib.Inspect(i, all[i])
+		}
 		if drop {
 			// The rule's part of the tree becomes garbage while the rest
-			// is still read: a large file's tree is bigger than its rules.
+			// is still read.
 			if m, ok := all[i].Meta.(*RuleMeta); ok {
 				m.Compact()
 			}
@@ -132,13 +133,16 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 		fail(item, "rule definition %d is not a mapping", index)
 		return sp, errs
 	}
-	meta := &RuleMeta{Keys: map[string]policy.Position{}, RuleKeys: map[string]policy.Position{}, Node: item}
+	meta := &RuleMeta{Keys: map[string]policy.Position{}, Node: item}
 	sp.Meta = meta
 	fields := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(item.Content); i += 2 {
 		k := item.Content[i]
 		fields[k.Value] = item.Content[i+1]
 		meta.Keys[k.Value] = pos(k)
+		if k.Value == "id" {
+			meta.IDPos = pos(k)
+		}
 	}
 	if n, ok := fields["id"]; ok {
 		v, err := pyyaml.Decode(n)
@@ -174,6 +178,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 		}
 	}
 	sp.States = []string{defaultState}
+	var crits []*criterion
 	if n, ok := fields["rule"]; ok {
 		for n.Kind == yaml.AliasNode {
 			n = n.Alias
@@ -192,7 +197,6 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 					continue
 				}
 				key := pyyaml.Str(kv)
-				meta.RuleKeys[key] = pos(kn)
 				expected, err := pyyaml.Decode(vn)
 				if err != nil {
 					fail(vn, "%v", err)
@@ -211,15 +215,16 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 				case "scratch":
 					meta.Ignored = append(meta.Ignored, c)
 					continue
-				case "development":
-				default:
-					var err error
-					if lib != nil {
-						_, err = lib.intern(key, c.Spec, expected)
-					} else {
-						_, err = compileExpected(expected, compile)
-					}
+				}
+				if lib != nil {
+					cr, err := lib.intern(key, c.Spec, expected)
 					if err != nil {
+						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
+						continue
+					}
+					crits = append(crits, cr)
+				} else if key != "development" {
+					if _, err := compileExpected(expected, compile); err != nil {
 						fail(patternNode(vn, compile), "criterion %q: %v", key, err)
 						continue
 					}
@@ -228,56 +233,45 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 			}
 		}
 	}
-	sp.Match, sp.Destinations, sp.Parse = ruleCEL(meta)
-	sp.BoundedCost = true
+	sp.Match, sp.Destinations = ruleCEL(meta)
 	if len(errs) == 0 {
 		sp.Guards, sp.Checks = guards(meta.Criteria, lib)
+		if lib != nil {
+			sp.Native = &native{crits: crits, template: meta.Template}
+		}
 	}
 	return sp, errs
 }
 
-// ruleCEL writes the CEL of a legacy rule as text, and the function that
-// builds it type-checked when the rule is compiled: built at once for
-// every rule, the syntax trees of a large set would take more memory than
-// its programs.
-func ruleCEL(meta *RuleMeta) (match, dests string, build func() (*cel.Ast, *cel.Ast)) {
+// ruleCEL writes the CEL of a legacy rule: what it does, for compile,
+// explain and MatchValues. Loading evaluates the same natively.
+func ruleCEL(meta *RuleMeta) (match, dests string) {
 	// Keys that can fail on a document are checked first: the reference
 	// evaluates every key, so their failure must not hide behind an earlier
 	// key that did not match.
-	type call struct {
-		fn, overload string
-		c            Criterion
+	var b []byte
+	call := func(fn string, c Criterion) {
+		if len(b) > 0 {
+			b = append(b, " && "...)
+		}
+		b = append(b, fn...)
+		b = append(b, "("+policy.VarData+", "...)
+		b = appendCELString(b, c.Key)
+		b = append(b, ", "...)
+		b = appendCELString(b, c.Spec)
+		b = append(b, ')')
 	}
-	var calls []call
 	for i, c := range meta.Criteria {
 		if _, isMap := c.Expected.(*pyyaml.Map); isMap && i > 0 {
-			calls = append(calls, call{FuncValid, overloadValid, c})
+			call(FuncValid, c)
 		}
 	}
 	for _, c := range meta.Criteria {
-		calls = append(calls, call{FuncMatch, overloadMatch, c})
+		call(FuncMatch, c)
 	}
-	texts := make([]string, len(calls))
-	for i, k := range calls {
-		texts[i] = fmt.Sprintf("%s(%s, %s, %s)", k.fn, policy.VarData, celString(k.c.Key), celString(k.c.Spec))
-	}
-	match = strings.Join(texts, " && ")
-	template := meta.Template
-	dests = fmt.Sprintf("%s(%s)", FuncDestinations, celString(template))
-	build = func() (*cel.Ast, *cel.Ast) {
-		var matchAST *cel.Ast
-		if len(calls) > 0 {
-			var b exprBuilder
-			terms := make([]*exprpb.Expr, len(calls))
-			for i, k := range calls {
-				terms[i] = b.call(k.fn, k.overload, typeBool, b.data(), b.str(k.c.Key), b.str(k.c.Spec))
-			}
-			matchAST = b.ast(b.and(terms), match)
-		}
-		var db exprBuilder
-		return matchAST, db.ast(db.call(FuncDestinations, overloadDestinations, typeStrings, db.str(template)), dests)
-	}
-	return match, dests, build
+	match = string(b)
+	d := appendCELString([]byte(FuncDestinations+"("), meta.Template)
+	return match, string(append(d, ')'))
 }
 
 // patternNode finds the first scalar under n whose pattern does not
@@ -329,12 +323,15 @@ func describe(v any, err error) string {
 	return fmt.Sprintf("%s (%s)", pyyaml.Repr(v), pyTypeName(v))
 }
 
-// celString quotes s as a CEL string literal, raw when that reads better.
-func celString(s string) string {
+// appendCELString appends s as a CEL string literal, raw when that reads
+// better.
+func appendCELString(b []byte, s string) []byte {
 	if !strings.ContainsAny(s, "\"\n\r") && strings.ContainsRune(s, '\\') {
-		return `r"` + s + `"`
+		b = append(b, `r"`...)
+		b = append(b, s...)
+		return append(b, '"')
 	}
-	return strconv.Quote(s)
+	return strconv.AppendQuote(b, s)
 }
 
 // FlowText writes a decoded value as YAML flow text that reads back, with

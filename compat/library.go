@@ -3,6 +3,7 @@ package compat
 import (
 	"errors"
 	"fmt"
+	"regexp/syntax"
 	"sync"
 
 	"cel.dev/cel-go/cel"
@@ -51,10 +52,14 @@ type Library struct {
 	base     types.Adapter
 	// MaxPatternLen, when not zero, refuses longer patterns.
 	MaxPatternLen int
-	// DropSyntax makes LoadLegacy drop each rule's YAML nodes (RuleMeta
-	// Compact) and its entry of the file's tree as soon as the rule is
-	// read, for loading; lint keeps them for positions.
+	// DropSyntax makes LoadLegacy drop each rule's YAML nodes and key
+	// positions (RuleMeta Compact) and its entry of the file's tree as soon as the rule is
+	// read (and inspected): a large file's tree is bigger than its rules.
 	DropSyntax bool
+	// Inspect, when set, is called by LoadLegacy with each rule read
+	// without problems (index is its 0-based place in the file), while
+	// its YAML nodes are still there; calls run concurrently.
+	Inspect func(index int, sp policy.Spec)
 }
 
 type compiled struct {
@@ -88,10 +93,11 @@ func (l *Library) compiled(src string) compiled {
 	if l.MaxPatternLen > 0 && len(src) > l.MaxPatternLen {
 		c.err = fmt.Errorf("%w: %d bytes, the limit is %d (max_pattern_length)", ErrPatternTooLong, len(src), l.MaxPatternLen)
 	} else {
-		c.p, c.err = CompilePattern(src)
-	}
-	if c.err == nil {
-		c.lits = c.p.Literals()
+		var parsed *syntax.Regexp
+		c.p, parsed, c.err = compilePattern(src)
+		if c.err == nil {
+			c.lits = c.p.literals(parsed)
+		}
 	}
 	l.pmu.Lock()
 	l.patterns[src] = c
@@ -229,10 +235,7 @@ func (m *matchCall) Eval(act interpreter.Activation) ref.Val {
 	if !ok {
 		return types.NewErr("%s: data is %s, not a modulemd mapping", FuncMatch, dv.Type().TypeName())
 	}
-	slot, done := st.Slot(m.c.id)
-	if !done {
-		slot.OK, slot.Err = m.c.eval(data, &slot.Groups)
-	}
+	slot := m.c.result(st, data)
 	if m.validOnly {
 		if slot.Err != nil {
 			st.Fail(slot.Err)
@@ -256,6 +259,67 @@ func (m *matchCall) Eval(act interpreter.Activation) ref.Val {
 }
 
 func (m *matchCall) Exec(f *interpreter.ExecutionFrame) ref.Val { return m.Eval(f) }
+
+// result is the criterion's result on this decision's document, evaluated
+// once per decision.
+func (c *criterion) result(st *policy.State, data *pyyaml.Map) *policy.Slot {
+	slot, done := st.Slot(c.id)
+	if !done {
+		slot.OK, slot.Err = c.eval(data, &slot.Groups)
+	}
+	return slot
+}
+
+// native evaluates a legacy rule as its CEL does (ruleCEL), without a
+// program: the criteria that can fail on a document first (those with an
+// expected mapping), then every criterion in order until one does not
+// hold, each failure ending the rule with its error.
+type native struct {
+	crits    []*criterion
+	template string
+}
+
+func (n *native) Match(st *policy.State) (bool, error) {
+	if len(n.crits) == 0 {
+		return true, nil
+	}
+	data, ok := st.Data().(*pyyaml.Map)
+	if !ok {
+		v, _ := st.ResolveName(policy.VarData)
+		name := "null_type"
+		if rv, ok := v.(ref.Val); ok {
+			name = rv.Type().TypeName()
+		}
+		return false, fmt.Errorf("%s: data is %s, not a modulemd mapping", FuncMatch, name)
+	}
+	for i, c := range n.crits {
+		// Check is what legacy.valid gives, without evaluating the
+		// criterion when the document's shape cannot make it fail.
+		if c.shape != nil && i > 0 {
+			if err := c.Check(st); err != nil {
+				return false, err
+			}
+		}
+	}
+	for _, c := range n.crits {
+		slot := c.result(st, data)
+		if st.Tracing() {
+			st.Record(c.step(data, slot.OK, slot.Err))
+		}
+		if slot.Err != nil {
+			return false, slot.Err
+		}
+		if !slot.OK {
+			return false, nil
+		}
+		st.AddCaptures(slot.Groups...)
+	}
+	return true, nil
+}
+
+func (n *native) Destinations(st *policy.State) ([]string, error) {
+	return expand(n.template, st.Captures())
+}
 
 // destinationsCall fills the template from the captures of the rule.
 type destinationsCall struct {

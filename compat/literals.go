@@ -25,13 +25,18 @@ const (
 // actually matches: a Python `$` is `(?:(\n)?\z)` there, so its literals
 // come with and without the final newline.
 func (p *Pattern) Literals() []policy.Literal {
-	// RE2 reads invalid UTF-8, in the pattern and in the text, as U+FFFD:
-	// a literal with it could be met by different bytes.
-	if !utf8.ValidString(p.RE2) || strings.ContainsRune(p.RE2, utf8.RuneError) {
-		return nil
-	}
 	re, err := syntax.Parse(p.RE2, syntax.Perl)
 	if err != nil {
+		return nil
+	}
+	return p.literals(re)
+}
+
+// literals is Literals from the translation's syntax tree, parsed already.
+func (p *Pattern) literals(re *syntax.Regexp) []policy.Literal {
+	// RE2 reads invalid UTF-8, in the pattern and in the text, as U+FFFD:
+	// a literal with it could be met by different bytes.
+	if re == nil || !utf8.ValidString(p.RE2) || strings.ContainsRune(p.RE2, utf8.RuneError) {
 		return nil
 	}
 	re = re.Simplify()

@@ -66,23 +66,30 @@ func firstRunes(s string, n int) string {
 // Features RE2 lacks (look-around, back-references, atomic groups,
 // possessive quantifiers, conditionals, verbose mode) are refused.
 func CompilePattern(src string) (*Pattern, error) {
+	p, _, err := compilePattern(src)
+	return p, err
+}
+
+// compilePattern is CompilePattern that also returns the translation's
+// syntax tree (nil when it does not parse), for the literal analysis.
+func compilePattern(src string) (*Pattern, *syntax.Regexp, error) {
 	t, nls, err := translate(src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
+		return nil, nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
 	}
 	parsed, err := syntax.Parse(t, syntax.Perl)
 	if err == nil {
 		if test, text, ok := plainForm(parsed); ok {
-			return &Pattern{Source: src, RE2: t, plain: test, text: text}, nil
+			return &Pattern{Source: src, RE2: t, plain: test, text: text}, parsed, nil
 		}
 	}
 	re, err := regexp.Compile(t)
 	if err != nil {
 		var se interface{ Error() string }
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("%w: %q: %s", ErrRegex, src, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			return nil, nil, fmt.Errorf("%w: %q: %s", ErrRegex, src, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
-		return nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
+		return nil, nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
 	}
 	p := &Pattern{Source: src, RE2: t, re: re, names: re.SubexpNames()}
 	for _, n := range p.names {
@@ -93,7 +100,7 @@ func CompilePattern(src string) (*Pattern, error) {
 	for _, g := range nls {
 		p.nl = append(p.nl, dollar{group: g})
 	}
-	return p, nil
+	return p, parsed, nil
 }
 
 // Named reports whether the pattern has named groups.

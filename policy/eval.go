@@ -567,6 +567,10 @@ func (st *State) beginRule(r *Rule) {
 
 func (st *State) match(r *Rule) (bool, error) {
 	st.beginRule(r)
+	if r.Native != nil {
+		ok, err := r.Native.Match(st)
+		return ok && err == nil, err
+	}
 	if r.match == nil {
 		return true, nil
 	}
@@ -585,6 +589,21 @@ func (st *State) match(r *Rule) (bool, error) {
 }
 
 func (st *State) destinations(r *Rule) ([]string, error) {
+	if r.Native != nil {
+		ds, err := r.Native.Destinations(st)
+		if err != nil {
+			return nil, err
+		}
+		// The slice is ours (Native): duplicates are dropped in place.
+		out := ds[:0]
+		for _, d := range ds {
+			out = appendUnique(out, d)
+		}
+		if len(out) == 0 {
+			return nil, errEmptyDestinations
+		}
+		return out, nil
+	}
 	out, _, err := r.dests.Eval(st)
 	if st.fault != nil {
 		return nil, st.fault
@@ -614,10 +633,12 @@ func toDestinations(v ref.Val) ([]string, error) {
 		out = appendUnique(out, string(s))
 	}
 	if len(out) == 0 {
-		return nil, errors.New("destinations are empty")
+		return nil, errEmptyDestinations
 	}
 	return out, nil
 }
+
+var errEmptyDestinations = errors.New("destinations are empty")
 
 func appendUnique(xs []string, s string) []string {
 	for _, x := range xs {

@@ -146,3 +146,63 @@ func TestCompileRefuses(t *testing.T) {
 		}
 	}
 }
+
+// fixed is a Native rule with a fixed answer.
+type fixed struct {
+	ok       bool
+	matchErr error
+	dests    []string
+}
+
+func (f fixed) Match(*State) (bool, error) { return f.ok, f.matchErr }
+
+func (f fixed) Destinations(*State) ([]string, error) { return append([]string(nil), f.dests...), nil }
+
+// TestNative: a rule evaluated natively is tried in file order like any
+// other, its destinations lose their duplicates, and its failures stop the
+// decision naming it; its CEL texts are not compiled.
+func TestNative(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name  string
+		rules []Spec
+		out   Outcome
+		rule  string
+		dests []string
+		err   error
+	}{
+		{"no match falls through", []Spec{
+			{ID: "a", Match: "not CEL (", Destinations: "(", Native: fixed{}},
+			{ID: "b", Destinations: `"b-tag"`},
+		}, Matched, "b", []string{"b-tag"}, nil},
+		{"duplicates dropped", []Spec{
+			{ID: "a", Native: fixed{ok: true, dests: []string{"x", "y", "x"}}},
+		}, Matched, "a", []string{"x", "y"}, nil},
+		{"match error names the rule", []Spec{
+			{ID: "a", Native: fixed{matchErr: boom}},
+			{ID: "b", Destinations: `"b-tag"`},
+		}, "", "", nil, boom},
+		{"no destinations", []Spec{
+			{ID: "a", Native: fixed{ok: true}},
+		}, "", "", nil, errEmptyDestinations},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := compileSpecs(t, tt.rules...)
+			d, err := set.Eval(input("ready", map[string]any{}))
+			if tt.err != nil {
+				var ee *EvalError
+				if !errors.As(err, &ee) || ee.RuleID != "a" || !errors.Is(err, tt.err) {
+					t.Fatalf("error %v, want %v from rule a", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Outcome != tt.out || d.Rule == nil || d.Rule.ID != tt.rule || !reflect.DeepEqual(d.Destinations, tt.dests) {
+				t.Fatalf("got %s %v %v, want %s %s %v", d.Outcome, d.Rule, d.Destinations, tt.out, tt.rule, tt.dests)
+			}
+		})
+	}
+}

@@ -60,19 +60,8 @@ type Spec struct {
 	// errors at the mistake inside the expression rather than at its
 	// start.
 	MatchLocator, DestinationsLocator Locator
-	// MatchAST and DestinationsAST, when set, are Match and Destinations
-	// already parsed (or type-checked: then they are not checked again),
-	// already parsed, so that generated rules skip the CEL parser, which
-	// dominates loading large rule sets. The texts must parse to them.
-	MatchAST, DestinationsAST *cel.Ast
-	// Parse, when set, gives MatchAST and DestinationsAST when the rule is
-	// compiled, so that they exist only while it is.
-	Parse func() (match, destinations *cel.Ast)
-	// BoundedCost tells that the expressions' cost is small whatever the
-	// document (a fixed sequence of calls), so it is neither estimated at
-	// load nor tracked at run time.
-	BoundedCost bool
-	Scope       *Scope
+	// Scope holds the variables of the rule's file (nil: none).
+	Scope *Scope
 	// Guards are necessary conditions of the rule (one per criterion that
 	// has literal text); the set indexes the rule under the most
 	// selective. A rule without guards is tried on every build.
@@ -83,6 +72,23 @@ type Spec struct {
 	// Meta carries what the rule's format knows about it (for explain and
 	// lint); the engine does not look at it.
 	Meta any
+	// Native, when set, evaluates the rule instead of programs built from
+	// Match and Destinations, which are then neither checked nor built.
+	// Formats whose rules are a fixed sequence of their own functions use
+	// it: a CEL program per rule is most of a large set's memory and load
+	// time. It must decide as the texts would (they still say what the
+	// rule does, for compile, explain and MatchValues).
+	Native Native
+}
+
+// Native evaluates a rule without CEL.
+type Native interface {
+	// Match tells whether the rule matches the decision's input; an error
+	// fails the decision as a CEL evaluation error would.
+	Match(st *State) (bool, error)
+	// Destinations are the rule's destinations once it matched, before
+	// duplicates are dropped, in a slice the caller may change.
+	Destinations(st *State) ([]string, error)
 }
 
 // Error is one problem of a rule set, at a place in a file.
@@ -191,7 +197,6 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 			env = envs[sp.Scope]
 		}
 		rules[i], ruleErrs[i] = e.compileRule(env, sp, scopes[sp.Scope])
-		specs[i].MatchAST, specs[i].DestinationsAST, specs[i].Parse = nil, nil, nil
 	})
 	for _, re := range ruleErrs {
 		errs = append(errs, re...)
@@ -208,26 +213,24 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 
 func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Errors) {
 	var errs Errors
-	if sp.Parse != nil {
-		sp.MatchAST, sp.DestinationsAST = sp.Parse()
-		sp.Parse = nil
-	}
 	r := &Rule{Spec: sp, scope: cs}
+	if sp.Native != nil {
+		r.MatchLocator, r.DestinationsLocator = nil, nil
+		return r, nil
+	}
 	if strings.TrimSpace(sp.Match) != "" {
-		prg, err := e.program(env, sp.Match, sp.MatchAST, cel.BoolType, sp.BoundedCost)
+		prg, err := e.program(env, sp.Match, cel.BoolType)
 		if err != nil {
 			errs = append(errs, Error{Source: locate(sp.MatchPos, sp.Source, sp.MatchLocator, err), RuleID: sp.ID, Msg: "match: " + err.Error(), Err: err})
 		}
 		r.match = prg
 	}
-	prg, err := e.program(env, sp.Destinations, sp.DestinationsAST, nil, sp.BoundedCost)
+	prg, err := e.program(env, sp.Destinations, nil)
 	if err != nil {
 		errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
 	}
 	r.dests = prg
-	// The programs are built; the parsed forms and the source maps are no
-	// longer needed.
-	r.MatchAST, r.DestinationsAST = nil, nil
+	// The programs are built; the source maps are no longer needed.
 	r.MatchLocator, r.DestinationsLocator = nil, nil
 	return r, errs
 }
@@ -331,17 +334,8 @@ func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNo
 func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
 // program type-checks src; want nil means string or list(string).
-func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type, bounded bool) (cel.Program, error) {
-	var ast *cel.Ast
-	var iss *cel.Issues
-	switch {
-	case parsed != nil && parsed.IsChecked():
-		ast = parsed
-	case parsed != nil:
-		ast, iss = env.Check(parsed)
-	default:
-		ast, iss = env.Compile(src)
-	}
+func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, error) {
+	ast, iss := env.Compile(src)
 	if iss.Err() != nil {
 		return nil, compileError(iss)
 	}
@@ -355,9 +349,7 @@ func (e *Env) program(env *cel.Env, src string, parsed *cel.Ast, want *cel.Type,
 		return nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
 	}
 	opts := e.programOptions()
-	if bounded {
-		opts = e.boundedOptions()
-	} else if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
+	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
 		opts = e.boundedOptions()
 	}
 	prg, err := env.Program(ast, opts...)

@@ -96,7 +96,7 @@ func (d *decoder) decode(n *yaml.Node, depth int) (any, error) {
 		}
 		return out, nil
 	case yaml.MappingNode:
-		m := NewMap()
+		m := newMapSize(len(n.Content) / 2)
 		if err := d.mapping(m, n, depth); err != nil {
 			return nil, err
 		}

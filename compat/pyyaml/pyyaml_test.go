@@ -3,6 +3,7 @@ package pyyaml
 import (
 	"math"
 	"math/big"
+	"strings"
 	"testing"
 )
 
@@ -99,6 +100,43 @@ func TestLoadKeepsOrderAndMerges(t *testing.T) {
 	m, _ := v.(*Map).Get("m")
 	if got := Repr(m); got != "{'x': 1, 'y': 3, 'a': True}" {
 		t.Fatalf("merged mapping = %s", got)
+	}
+}
+
+// TestMapKeys: keys Python takes as equal are one key, and a later value
+// replaces an earlier one in place, in small mappings and in large ones.
+func TestMapKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"small", "{1: a, b: x, 1.0: c, true: d, b: y}", "{1: 'd', 'b': 'y'}"},
+		{"large", "{k1: 1, k2: 2, k3: 3, k4: 4, k5: 5, k6: 6, k7: 7, k8: 8, k9: 9, k10: 10, 1: a, k2: two, 1.0: b, true: c, k10: ten}",
+			"{'k1': 1, 'k2': 'two', 'k3': 3, 'k4': 4, 'k5': 5, 'k6': 6, 'k7': 7, 'k8': 8, 'k9': 9, 'k10': 'ten', 1: 'c'}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := Load([]byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := v.(*Map)
+			if got := Repr(m); got != tc.want {
+				t.Fatalf("Repr = %s, want %s", got, tc.want)
+			}
+			for _, k := range []any{"k9", "b"} {
+				if _, ok := m.Get(k); ok != strings.Contains(tc.want, "'"+k.(string)+"'") {
+					t.Errorf("Get(%q) found %v", k, ok)
+				}
+			}
+			if got, _ := m.Get(true); got != "c" && got != "d" {
+				t.Errorf("Get(True) = %v", got)
+			}
+			again, _ := Load([]byte(tc.doc))
+			if !Equal(m, again) {
+				t.Errorf("a mapping is not equal to itself read again")
+			}
+		})
 	}
 }
 

@@ -22,19 +22,54 @@ import (
 // dict. Keys are scalar values (usually strings).
 type Map struct {
 	keys []any
-	vals map[any]any
+	vals []any // vals[i] is the value of keys[i]
+	// index finds keys once there are more than smallMap of them; smaller
+	// maps (nearly all of a modulemd document's) are searched in order,
+	// which is faster than hashing and allocates nothing.
+	index map[any]int
 }
 
+const smallMap = 8
+
 // NewMap returns an empty Map.
-func NewMap() *Map { return &Map{vals: map[any]any{}} }
+func NewMap() *Map { return &Map{} }
+
+func newMapSize(n int) *Map { return &Map{keys: make([]any, 0, n), vals: make([]any, 0, n)} }
 
 // Set adds or replaces a key; a new key goes last.
 func (m *Map) Set(k, v any) {
 	k = hashKey(k)
-	if _, ok := m.vals[k]; !ok {
-		m.keys = append(m.keys, k)
+	if i := m.find(k); i >= 0 {
+		m.vals[i] = v
+		return
 	}
-	m.vals[k] = v
+	m.keys = append(m.keys, k)
+	m.vals = append(m.vals, v)
+	switch {
+	case m.index != nil:
+		m.index[k] = len(m.keys) - 1
+	case len(m.keys) > smallMap:
+		m.index = make(map[any]int, 2*len(m.keys))
+		for i, k := range m.keys {
+			m.index[k] = i
+		}
+	}
+}
+
+// find is the position of a key already folded by hashKey, or -1.
+func (m *Map) find(k any) int {
+	if m.index != nil {
+		if i, ok := m.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, x := range m.keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
 }
 
 // Get looks a key up with Python semantics for the common key types.
@@ -42,8 +77,10 @@ func (m *Map) Get(k any) (any, bool) {
 	if m == nil {
 		return nil, false
 	}
-	v, ok := m.vals[hashKey(k)]
-	return v, ok
+	if i := m.find(hashKey(k)); i >= 0 {
+		return m.vals[i], true
+	}
+	return nil, false
 }
 
 // Keys returns the keys in order. The slice must not be changed.
@@ -182,8 +219,8 @@ func Repr(v any) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	case *Map:
 		parts := make([]string, 0, v.Len())
-		for _, k := range v.keys {
-			parts = append(parts, Repr(k)+": "+Repr(v.vals[k]))
+		for i, k := range v.keys {
+			parts = append(parts, Repr(k)+": "+Repr(v.vals[i]))
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
@@ -346,9 +383,9 @@ func Equal(a, b any) bool {
 		if !ok || a.Len() != bm.Len() {
 			return false
 		}
-		for _, k := range a.keys {
-			bv, ok := bm.vals[k]
-			if !ok || !Equal(a.vals[k], bv) {
+		for i, k := range a.keys {
+			j := bm.find(k)
+			if j < 0 || !Equal(a.vals[i], bm.vals[j]) {
 				return false
 			}
 		}

@@ -42,22 +42,20 @@ type pattern struct {
 	multi bool              // matched against the elements of a list
 }
 
-// legacyRules runs the checks of each legacy rule on its own.
-func (l *linter) legacyRules(specs []policy.Spec) {
-	for _, sp := range specs {
-		meta, ok := sp.Meta.(*compat.RuleMeta)
-		if !ok {
-			continue
-		}
-		l.definition(sp, meta)
-		for _, c := range meta.Ignored {
-			l.add(Diagnostic{Code: CodeScratch, Severity: Warning, Pos: c.Source, RuleID: sp.ID,
-				Message: "`scratch` is ignored: the rule format dropped it, so it does not restrict the rule",
-				Hint:    "remove the key; scratch builds cannot be told apart by rules"})
-		}
-		pats := l.criteria(sp, meta)
-		l.destinations(sp, meta, pats)
+// legacyRule runs the checks of one legacy rule on its own.
+func (l *linter) legacyRule(sp policy.Spec) {
+	meta, ok := sp.Meta.(*compat.RuleMeta)
+	if !ok {
+		return
 	}
+	l.definition(sp, meta)
+	for _, c := range meta.Ignored {
+		l.add(Diagnostic{Code: CodeScratch, Severity: Warning, Pos: c.Source, RuleID: sp.ID,
+			Message: "`scratch` is ignored: the rule format dropped it, so it does not restrict the rule",
+			Hint:    "remove the key; scratch builds cannot be told apart by rules"})
+	}
+	pats := l.criteria(sp, meta)
+	l.destinations(sp, meta, pats)
 }
 
 func critKey(c compat.Criterion) string { return c.Key + "\x00" + c.Spec }
@@ -355,19 +353,6 @@ func covers(a, b []string) bool {
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
-// compile compiles a pattern once per file: rules of a large file tend to
-// share patterns.
-func (l *linter) compile(src string) (*compat.Pattern, error) {
-	if p, ok := l.patterns[src]; ok {
-		return p, nil
-	}
-	p, err := compat.CompilePattern(src)
-	if err != nil {
-		return nil, err
-	}
-	if l.patterns == nil {
-		l.patterns = map[string]*compat.Pattern{}
-	}
-	l.patterns[src] = p
-	return p, nil
-}
+// compile compiles a pattern once per set, in the library the rules were
+// read with, which has compiled it already.
+func (l *linter) compile(src string) (*compat.Pattern, error) { return l.library.Pattern(src) }

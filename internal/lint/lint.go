@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
+	"sync"
 
 	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/compat/pyyaml"
@@ -147,15 +150,33 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 	if opts.AssumedSize == 0 {
 		opts.AssumedSize = DefaultAssumedSize
 	}
-	l := &linter{opts: opts}
+	l := &linter{opts: opts, library: compat.NewLibrary()}
 	env, err := ruleset.NewEnv()
 	if err != nil {
 		return nil, err
 	}
 	var all, good []policy.Spec
 	var celGood []policy.Spec
+	// Each legacy rule is checked on its own as it is read, while its YAML
+	// nodes give positions inside its values; then its part of the file's
+	// syntax tree, bigger than the rules, can go.
+	l.library.DropSyntax = true
 	for _, src := range srcs {
-		f, errs := ruleset.ParseFile(src.name, src.data, ruleset.Options{DefaultState: opts.DefaultState})
+		var mu sync.Mutex
+		perRule := map[int][]Diagnostic{}
+		l.library.Inspect = func(i int, sp policy.Spec) {
+			rl := &linter{opts: l.opts, library: l.library}
+			rl.legacyRule(sp)
+			if len(rl.diags) > 0 {
+				mu.Lock()
+				perRule[i] = rl.diags
+				mu.Unlock()
+			}
+		}
+		f, errs := ruleset.ParseFile(src.name, src.data, ruleset.Options{DefaultState: opts.DefaultState, Library: l.library})
+		for _, i := range slices.Sorted(maps.Keys(perRule)) {
+			l.diags = append(l.diags, perRule[i]...)
+		}
 		for _, e := range errs {
 			l.loadError(e)
 		}
@@ -179,11 +200,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			}
 		}
 		all = append(all, f.Specs...)
-		if f.Format != ruleset.FormatCEL {
-			// A legacy rule's CEL is a fixed sequence of calls whose work is
-			// the regular expression searches, which CEL cost does not see.
-			l.legacyRules(f.Specs)
-		}
+
 	}
 	if _, err := env.Compile(good); err != nil {
 		probs := ruleset.Problems(err)
@@ -205,9 +222,9 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 }
 
 type linter struct {
-	opts     Options
-	diags    []Diagnostic
-	patterns map[string]*compat.Pattern
+	opts    Options
+	diags   []Diagnostic
+	library *compat.Library
 }
 
 func (l *linter) add(d Diagnostic) { l.diags = append(l.diags, d) }

@@ -112,7 +112,7 @@ func (l *linter) duplicateID(rules []setRule, ids map[string]int, i int) {
 	}
 	pos := sp.Source
 	if m := rules[i].legacy; m != nil {
-		pos = pick(m.Keys["id"], sp.Source)
+		pos = pick(m.IDPos, sp.Source)
 	}
 	l.add(Diagnostic{Code: CodeDuplicateID, Severity: Warning, Pos: pos, RuleID: sp.ID,
 		Message: fmt.Sprintf("id %q is also used by rule %d (%s)", sp.ID, prev.sp.Index, place(prev.sp.Source, sp.Source)),

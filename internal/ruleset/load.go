@@ -151,10 +151,10 @@ func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
 	if e := limits.fileTooLarge(name, int64(len(data))); e != nil {
 		return nil, policy.Errors{*e}
 	}
-	if opts.library == nil {
-		opts.library = compat.NewLibrary()
+	if opts.Library == nil {
+		opts.Library = compat.NewLibrary()
 	}
-	opts.library.MaxPatternLen = limits.MaxPatternLength
+	opts.Library.MaxPatternLen = limits.MaxPatternLength
 	root, err := pyyaml.Parse(data)
 	if err != nil {
 		return nil, policy.Errors{{Source: SyntaxPos(name, data, err), Msg: SyntaxMessage(err), Err: err}}
@@ -171,7 +171,7 @@ func ParseFile(name string, data []byte, opts Options) (*File, policy.Errors) {
 			return f, policy.Errors{{Source: policy.Position{File: name, Line: item.Line, Col: item.Column},
 				Msg: fmt.Sprintf("%v: the file has %d rules, more than max_rules (%d)", ErrLimit, len(root.Content), limits.MaxRules)}}
 		}
-		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState, opts.library)
+		f.Specs, errs = compat.LoadLegacy(name, root, opts.DefaultState, opts.Library)
 	}
 	return f, errs
 }
@@ -199,8 +199,8 @@ func NewEnv() (*policy.Env, error) {
 }
 
 func compile(srcs []source, opts Options) (*Ruleset, error) {
-	opts.library = compat.NewLibrary()
-	opts.library.DropSyntax = true
+	opts.Library = compat.NewLibrary()
+	opts.Library.DropSyntax = true
 	var specs []policy.Spec
 	var errs policy.Errors
 	var names []string
@@ -226,14 +226,15 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
 	}
-	env, err := policy.NewEnv(opts.library.EnvOption())
+	env, err := policy.NewEnv(opts.Library.EnvOption())
 	if err != nil {
 		return nil, err
 	}
 	if len(specs) >= largeSet {
-		// The files' syntax trees are garbage now; collecting them before
-		// the programs are built keeps the peak of a large load near its
-		// live size instead of twice the trees and the programs together.
+		// What is left of the files' syntax trees is garbage now;
+		// collecting it before the set is compiled (the index, and the
+		// programs of CEL rules) keeps the peak of a large load nearer its
+		// live size.
 		runtime.GC()
 	}
 	set, err := env.Compile(specs)

@@ -18,10 +18,10 @@ type Options struct {
 	DefaultState string
 	// Limits bound the files and rules of the set.
 	Limits Limits
-
-	// library, when set, is the one the set will be compiled with: the
-	// guards of legacy rules then share its criteria.
-	library *compat.Library
+	// Library, when set, is the one ParseFile reads legacy rules with (a
+	// new one otherwise), so that a tool looking at their patterns shares
+	// the compiled ones. Load, LoadBytes and LoadSources use their own.
+	Library *compat.Library
 }
 
 // Ruleset is a loaded, compiled rule set with the files it came from.
