@@ -231,21 +231,89 @@ func newWatcher(t *testing.T, b *testenv.ActiveMQ, n busNames) *watcher {
 		t.Fatal(err)
 	}
 	w := &watcher{}
-	go func() {
-		for m := range sub.C {
-			if m.Err != nil {
-				return
-			}
-			var body map[string]any
-			_ = json.Unmarshal(m.Body, &body)
-			topic := strings.TrimPrefix(m.Destination, "/topic/"+n.outPrefix+".")
-			w.mu.Lock()
-			w.msgs = append(w.msgs, announced{topic, body})
-			w.mu.Unlock()
-		}
-	}()
+	go w.collect(sub, "/topic/"+n.outPrefix+".")
 	t.Cleanup(func() { _ = conn.Disconnect() })
 	return w
+}
+
+// newQueueWatcher collects the build.tag.requested announcements from a
+// queue of the virtual topic, so that none is lost while the broker is
+// away: the queue keeps them, and the watcher dials again until it is back.
+func newQueueWatcher(t *testing.T, b *testenv.ActiveMQ, n busNames) *watcher {
+	base := "/queue/" + strings.Replace(testenv.ActiveMQConsumerPrefix, "*", "watch", 1) + n.outPrefix + "."
+	queue := base + "build.tag.requested"
+	subscribe := func() (*gostomp.Conn, *gostomp.Subscription, error) {
+		conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
+		if err != nil {
+			return nil, nil, err
+		}
+		sub, err := conn.Subscribe(queue, gostomp.AckAuto)
+		if err != nil {
+			_ = conn.MustDisconnect()
+			return nil, nil, err
+		}
+		return conn, sub, nil
+	}
+	// The first subscription makes the queue before anything is announced.
+	conn, sub, err := subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{}
+	var (
+		mu     sync.Mutex
+		cur    = conn
+		closed bool
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			w.collect(sub, base)
+			_ = conn.MustDisconnect()
+			for {
+				mu.Lock()
+				stop := closed
+				mu.Unlock()
+				if stop {
+					return
+				}
+				if conn, sub, err = subscribe(); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			mu.Lock()
+			cur = conn
+			if closed {
+				_ = conn.Disconnect()
+			}
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		closed = true
+		_ = cur.Disconnect()
+		mu.Unlock()
+		<-done
+	})
+	return w
+}
+
+// collect records the messages of sub until it ends, with the topic named
+// by the destination less prefix.
+func (w *watcher) collect(sub *gostomp.Subscription, prefix string) {
+	for m := range sub.C {
+		if m.Err != nil {
+			return
+		}
+		var body map[string]any
+		_ = json.Unmarshal(m.Body, &body)
+		w.mu.Lock()
+		w.msgs = append(w.msgs, announced{strings.TrimPrefix(m.Destination, prefix), body})
+		w.mu.Unlock()
+	}
 }
 
 func (w *watcher) forBuild(id int64) []announced {
