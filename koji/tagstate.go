@@ -64,8 +64,8 @@ const FinishedWindow = 6 * time.Hour
 // listTasks of our pending tagBuild tasks first, then the tag and build
 // ids and the build's tag listing. In that order a task that finishes
 // between the two looks is seen either pending or as the listing. Only
-// when a build is already tagged and no pending task explains it is a
-// second listTasks sent, for the CLOSED task that tagged it.
+// when a build is already tagged and no pending task explains it does it
+// look further, for the CLOSED task that tagged it (nameTaggers).
 func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState, error) {
 	uid, err := c.userID(ctx)
 	if err != nil {
@@ -143,22 +143,82 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	if len(unexplained) == 0 {
 		return out, nil
 	}
-	since := float64(time.Now().Add(-FinishedWindow).UnixNano()) / 1e9
-	res, err = c.MultiCall(ctx, []Call{listTagTasks(uid, []any{TaskClosed}, map[string]any{"completeAfter": since})})
-	if err != nil {
+	if err := c.nameTaggers(ctx, uid, out, unexplained, tagID, buildID); err != nil {
 		return nil, err
-	}
-	if res[0].Err != nil {
-		return nil, fmt.Errorf("listTasks: %w", res[0].Err)
-	}
-	closed, err := taskRows(res[0].Value)
-	if err != nil {
-		return nil, err
-	}
-	for _, i := range unexplained {
-		out[i].Task = matchTask(closed, tagID[out[i].Tag], buildID[out[i].NVR], false)
 	}
 	return out, nil
+}
+
+// nameTaggers finds, for the targets at idx (builds in their tags with no
+// pending task of ours), the CLOSED task of ours that made the listing,
+// when the listing is ours and within FinishedWindow. The listing's time
+// and creator come first (queryHistory, one multiCall), then our tasks
+// that ran across it (start <= listing <= completion, koji.md; one
+// multiCall): a few rows however many tasks the hub closed in the window,
+// where listing them all made every such look cost a reply growing with
+// the hub's traffic.
+func (c *Client) nameTaggers(ctx context.Context, uid int64, out []TagState, idx []int, tagID, buildID map[string]int64) error {
+	calls := make([]Call, 0, len(idx))
+	for _, i := range idx {
+		calls = append(calls, Call{Method: "queryHistory", Params: []any{wire.Kwargs{
+			"tables": []any{"tag_listing"}, "build": out[i].NVR, "tag": out[i].Tag}}})
+	}
+	res, err := c.MultiCall(ctx, calls)
+	if err != nil {
+		return err
+	}
+	since := float64(time.Now().Add(-FinishedWindow).UnixNano()) / 1e9
+	var look []int
+	calls = calls[:0]
+	for j, i := range idx {
+		if res[j].Err != nil {
+			return fmt.Errorf("queryHistory %s in %s: %w", out[i].NVR, out[i].Tag, res[j].Err)
+		}
+		ts, by, ok := listedAt(res[j].Value)
+		if !ok || ts < since || by != uid {
+			// Listed by someone else (the creator is the task's owner):
+			// no task of ours made it.
+			continue
+		}
+		// The hub compares strictly; a second either side still leaves
+		// only the tasks that ran at that moment.
+		calls = append(calls, listTagTasks(uid, []any{TaskClosed}, map[string]any{"startedBefore": ts + 1, "completeAfter": ts - 1}))
+		look = append(look, i)
+	}
+	if len(look) == 0 {
+		return nil
+	}
+	if res, err = c.MultiCall(ctx, calls); err != nil {
+		return err
+	}
+	for j, i := range look {
+		if res[j].Err != nil {
+			return fmt.Errorf("listTasks: %w", res[j].Err)
+		}
+		closed, err := taskRows(res[j].Value)
+		if err != nil {
+			return err
+		}
+		out[i].Task = matchTask(closed, tagID[out[i].Tag], buildID[out[i].NVR], false)
+	}
+	return nil
+}
+
+// listedAt is the create_ts and creator_id of the active listing in a
+// queryHistory answer.
+func listedAt(v any) (float64, int64, bool) {
+	m, _ := v.(map[string]any)
+	rows, _ := m["tag_listing"].([]any)
+	for _, r := range rows {
+		row, _ := r.(map[string]any)
+		if active, _ := row["active"].(bool); !active {
+			continue
+		}
+		if ts, ok := row["create_ts"].(float64); ok {
+			return ts, intOf(row["creator_id"]), true
+		}
+	}
+	return 0, 0, false
 }
 
 // listTagTasks is listTasks for our own top-level tagBuild tasks in the

@@ -66,16 +66,15 @@ func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
 	if tk.started.IsZero() {
 		tk.started = time.Now()
 	}
-	tk.done = time.Now()
+	// The listing is made while the task runs: start <= listing <= completion.
+	defer func() { tk.done = time.Now() }()
 	t := h.tags[tagName]
 	if t.has(nvr) && !truthy(tk.request[2]) {
 		tk.state = taskFailed
 		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
 		return
 	}
-	if !t.has(nvr) {
-		t.add(nvr)
-	}
+	t.add(nvr, h.event(), tk.owner)
 	tk.state = taskClosed
 }
 
