@@ -92,7 +92,8 @@ type Client struct {
 	slots []*slot
 
 	mu  sync.Mutex // guards the sess of every slot, and uid
-	uid int64      // the logged-in user's id, once known
+	uid   int64  // the logged-in user's id, once known
+	uname string // and name
 }
 
 // slot is one place for a session in the client's pool; it is empty

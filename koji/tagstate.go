@@ -143,7 +143,11 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	if len(unexplained) == 0 {
 		return out, nil
 	}
-	if err := c.nameTaggers(ctx, uid, out, unexplained, tagID, buildID); err != nil {
+	_, uname, err := c.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.nameTaggers(ctx, uid, uname, out, unexplained, tagID, buildID); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -157,7 +161,7 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 // multiCall): a few rows however many tasks the hub closed in the window,
 // where listing them all made every such look cost a reply growing with
 // the hub's traffic.
-func (c *Client) nameTaggers(ctx context.Context, uid int64, out []TagState, idx []int, tagID, buildID map[string]int64) error {
+func (c *Client) nameTaggers(ctx context.Context, uid int64, uname string, out []TagState, idx []int, tagID, buildID map[string]int64) error {
 	calls := make([]Call, 0, len(idx))
 	for _, i := range idx {
 		calls = append(calls, Call{Method: "queryHistory", Params: []any{wire.Kwargs{
@@ -175,14 +179,17 @@ func (c *Client) nameTaggers(ctx context.Context, uid int64, out []TagState, idx
 			return fmt.Errorf("queryHistory %s in %s: %w", out[i].NVR, out[i].Tag, res[j].Err)
 		}
 		ts, by, ok := listedAt(res[j].Value)
-		if !ok || ts < since || by != uid {
+		if !ok || ts < since || by != uname {
 			// Listed by someone else (the creator is the task's owner):
 			// no task of ours made it.
 			continue
 		}
-		// The hub compares strictly; a second either side still leaves
-		// only the tasks that ran at that moment.
-		calls = append(calls, listTagTasks(uid, []any{TaskClosed}, map[string]any{"startedBefore": ts + 1, "completeAfter": ts - 1}))
+		// The hub compares strictly: a millisecond either side. The
+		// listing, the task's start and its completion are each stamped
+		// by a transaction of their own, milliseconds apart at least, so
+		// the margin loses nothing and keeps out the tasks that ran just
+		// before or after.
+		calls = append(calls, listTagTasks(uid, []any{TaskClosed}, map[string]any{"startedBefore": ts + 1e-3, "completeAfter": ts - 1e-3}))
 		look = append(look, i)
 	}
 	if len(look) == 0 {
@@ -204,9 +211,9 @@ func (c *Client) nameTaggers(ctx context.Context, uid int64, out []TagState, idx
 	return nil
 }
 
-// listedAt is the create_ts and creator_id of the active listing in a
+// listedAt is the create_ts and creator_name of the active listing in a
 // queryHistory answer.
-func listedAt(v any) (float64, int64, bool) {
+func listedAt(v any) (float64, string, bool) {
 	m, _ := v.(map[string]any)
 	rows, _ := m["tag_listing"].([]any)
 	for _, r := range rows {
@@ -215,10 +222,11 @@ func listedAt(v any) (float64, int64, bool) {
 			continue
 		}
 		if ts, ok := row["create_ts"].(float64); ok {
-			return ts, intOf(row["creator_id"]), true
+			by, _ := row["creator_name"].(string)
+			return ts, by, true
 		}
 	}
-	return 0, 0, false
+	return 0, "", false
 }
 
 // listTagTasks is listTasks for our own top-level tagBuild tasks in the
@@ -334,20 +342,26 @@ func (c *Client) TaskState(ctx context.Context, id int) (*Task, error) {
 
 // userID is the id of the logged-in user, asked once per client.
 func (c *Client) userID(ctx context.Context) (int64, error) {
+	id, _, err := c.user(ctx)
+	return id, err
+}
+
+// user is the logged-in user's id and name, asked for once.
+func (c *Client) user(ctx context.Context) (int64, string, error) {
 	c.mu.Lock()
-	id := c.uid
+	id, name := c.uid, c.uname
 	c.mu.Unlock()
 	if id != 0 {
-		return id, nil
+		return id, name, nil
 	}
 	u, err := c.GetLoggedInUser(ctx)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	c.mu.Lock()
-	c.uid = int64(u.ID)
+	c.uid, c.uname = int64(u.ID), u.Name
 	c.mu.Unlock()
-	return int64(u.ID), nil
+	return int64(u.ID), u.Name, nil
 }
 
 // containsFold reports whether the hub's text s mentions sub, in any case.
