@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -357,4 +358,95 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// stack is the ActiveMQ side of an end-to-end test: queues and topics of
+// its own (the consumer queue made), the stand-in hub and MBS, a watcher
+// of the announcements and a sender of events.
+type stack struct {
+	b   *testenv.ActiveMQ
+	n   busNames
+	hub *kojitest.Hub
+	mbs *mbsStandIn
+	w   *watcher
+	s   *sender
+}
+
+func newStack(t *testing.T, prefix string) *stack {
+	t.Helper()
+	b := needBroker(t)
+	st := &stack{b: b, n: newBusNames(prefix), hub: newHub(t), mbs: newMBS(t)}
+	st.w = newWatcher(t, b, st.n)
+	createQueue(t, b, st.n)
+	st.s = newSender(t, b, st.n)
+	return st
+}
+
+// sendJava makes count javapackages-tools builds, ids from first, known
+// to the hub and MBS and sends each one's event copies times.
+func (st *stack) sendJava(t *testing.T, first int64, count, copies int) []build.Event {
+	t.Helper()
+	events := make([]build.Event, count)
+	for i := range events {
+		events[i] = javaEvent(first+int64(i), "ready")
+		addJava(st.hub, st.mbs, events[i])
+		for range copies {
+			st.s.send(t, events[i])
+		}
+	}
+	return events
+}
+
+// processes is a stack for tests of mts serve as a process: the binary,
+// and its configuration on the stack's queues and stand-ins.
+type processes struct {
+	*stack
+	bin, conf string
+}
+
+func newProcesses(t *testing.T, prefix string) *processes {
+	t.Helper()
+	st := newStack(t, prefix)
+	return &processes{stack: st, bin: buildMTS(t), conf: serveConfig(t, st.n, st.hub, st.mbs)}
+}
+
+// start runs one mts serve process until the test ends.
+func (p *processes) start(t *testing.T) *exec.Cmd {
+	t.Helper()
+	return startMTS(t, p.bin, p.conf)
+}
+
+// expectTaggedOnce waits until every build of events and its -devel twin
+// is in the tag, then fails for each that got more than one tagBuild call.
+func (st *stack) expectTaggedOnce(t *testing.T, within time.Duration, events []build.Event) {
+	t.Helper()
+	eventually(t, within, "every build tagged", func() bool {
+		return len(st.hub.Tagged("f29-modular-ursamajor")) == 2*len(events)
+	})
+	for _, ev := range events {
+		n1, n2 := nvrs(ev)
+		if c1, c2 := tagCallsFor(st.hub, n1), tagCallsFor(st.hub, n2); c1 != 1 || c2 != 1 {
+			t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", ev.ID, c1, c2)
+		}
+	}
+}
+
+// announcement is the part of an announcement's body the tests check.
+type announcement struct {
+	Build struct {
+		ID int64 `json:"id"`
+	} `json:"build"`
+	DestinationTags []struct {
+		Tag    string `json:"tag"`
+		TaskID *int64 `json:"task_id"`
+	} `json:"destination_tags"`
+}
+
+func parseAnnouncement(t *testing.T, body []byte) announcement {
+	t.Helper()
+	var a announcement
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("announcement %s: %v", body, err)
+	}
+	return a
 }

@@ -157,29 +157,12 @@ func TestEndToEndOnFedmsg(t *testing.T) {
 		if !ok {
 			t.Fatalf("announcements after 20s: %v", got)
 		}
-		var b struct {
-			Build struct {
-				ID int64 `json:"id"`
-			} `json:"build"`
-		}
-		if json.Unmarshal(env.Msg, &b) == nil && b.Build.ID < 1000 {
+		if parseAnnouncement(t, env.Msg).Build.ID < 1000 {
 			got[env.Topic] = append(got[env.Topic], env)
 		}
 	}
 	for _, env := range got[prefix+"build.tag.requested"] {
-		var body struct {
-			Build struct {
-				ID int64 `json:"id"`
-			} `json:"build"`
-			DestinationTags []struct {
-				Tag    string `json:"tag"`
-				TaskID *int64 `json:"task_id"`
-			} `json:"destination_tags"`
-		}
-		if err := json.Unmarshal(env.Msg, &body); err != nil {
-			t.Fatal(err)
-		}
-		if body.Build.ID != 1 || len(body.DestinationTags) != 1 || body.DestinationTags[0].TaskID == nil {
+		if body := parseAnnouncement(t, env.Msg); body.Build.ID != 1 || len(body.DestinationTags) != 1 || body.DestinationTags[0].TaskID == nil {
 			t.Errorf("announced %s", env.Msg)
 		}
 	}
