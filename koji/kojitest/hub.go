@@ -4,8 +4,9 @@
 // described in the project's Koji notes: sessions and call numbers, the
 // fault codes and texts, tagBuild tasks that a scheduler runs 0.5 to 2 s
 // after the call (FREE, ASSIGNED, OPEN, then CLOSED, or FAILED with
-// TagError when the build is already tagged), listTasks and
-// getTaskResult as the hub answers them, locked tags,
+// TagError when the build is already tagged), listTasks, getTaskResult
+// and cancelTask as the hub answers them, tag listings with the event,
+// time and user that made them (queryHistory of tag_listing), locked tags,
 // package lists, permissions, expired sessions, maintenance mode and both
 // answers to an unparsable request.
 //
