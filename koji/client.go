@@ -91,8 +91,9 @@ type Client struct {
 	idle  chan *slot
 	slots []*slot
 
-	mu  sync.Mutex // guards the sess of every slot, and uid
-	uid int64      // the logged-in user's id, once known
+	mu    sync.Mutex // guards the sess of every slot, and uid
+	uid   int64      // the logged-in user's id, once known
+	uname string     // and name
 }
 
 // slot is one place for a session in the client's pool; it is empty

@@ -64,8 +64,8 @@ const FinishedWindow = 6 * time.Hour
 // listTasks of our pending tagBuild tasks first, then the tag and build
 // ids and the build's tag listing. In that order a task that finishes
 // between the two looks is seen either pending or as the listing. Only
-// when a build is already tagged and no pending task explains it is a
-// second listTasks sent, for the CLOSED task that tagged it.
+// when a build is already tagged and no pending task explains it does it
+// look further, for the CLOSED task that tagged it (nameTaggers).
 func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState, error) {
 	uid, err := c.userID(ctx)
 	if err != nil {
@@ -143,22 +143,90 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	if len(unexplained) == 0 {
 		return out, nil
 	}
-	since := float64(time.Now().Add(-FinishedWindow).UnixNano()) / 1e9
-	res, err = c.MultiCall(ctx, []Call{listTagTasks(uid, []any{TaskClosed}, map[string]any{"completeAfter": since})})
+	_, uname, err := c.user(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if res[0].Err != nil {
-		return nil, fmt.Errorf("listTasks: %w", res[0].Err)
-	}
-	closed, err := taskRows(res[0].Value)
-	if err != nil {
+	if err := c.nameTaggers(ctx, uid, uname, out, unexplained, tagID, buildID); err != nil {
 		return nil, err
-	}
-	for _, i := range unexplained {
-		out[i].Task = matchTask(closed, tagID[out[i].Tag], buildID[out[i].NVR], false)
 	}
 	return out, nil
+}
+
+// nameTaggers finds, for the targets at idx (builds in their tags with no
+// pending task of ours), the CLOSED task of ours that made the listing,
+// when the listing is ours and within FinishedWindow. The listing's time
+// and creator come first (queryHistory, one multiCall), then our tasks
+// that ran across it (start <= listing <= completion, koji.md; one
+// multiCall): a few rows however many tasks the hub closed in the window,
+// where listing them all made every such look cost a reply growing with
+// the hub's traffic.
+func (c *Client) nameTaggers(ctx context.Context, uid int64, uname string, out []TagState, idx []int, tagID, buildID map[string]int64) error {
+	calls := make([]Call, 0, len(idx))
+	for _, i := range idx {
+		calls = append(calls, Call{Method: "queryHistory", Params: []any{wire.Kwargs{
+			"tables": []any{"tag_listing"}, "build": out[i].NVR, "tag": out[i].Tag}}})
+	}
+	res, err := c.MultiCall(ctx, calls)
+	if err != nil {
+		return err
+	}
+	since := float64(time.Now().Add(-FinishedWindow).UnixNano()) / 1e9
+	var look []int
+	calls = calls[:0]
+	for j, i := range idx {
+		if res[j].Err != nil {
+			return fmt.Errorf("queryHistory %s in %s: %w", out[i].NVR, out[i].Tag, res[j].Err)
+		}
+		ts, by, ok := listedAt(res[j].Value)
+		if !ok || ts < since || by != uname {
+			// Listed by someone else (the creator is the task's owner):
+			// no task of ours made it.
+			continue
+		}
+		// The hub compares strictly: a millisecond either side. The
+		// listing, the task's start and its completion are each stamped
+		// by a transaction of their own, milliseconds apart at least, so
+		// the margin loses nothing and keeps out the tasks that ran just
+		// before or after.
+		calls = append(calls, listTagTasks(uid, []any{TaskClosed}, map[string]any{"startedBefore": ts + 1e-3, "completeAfter": ts - 1e-3}))
+		look = append(look, i)
+	}
+	if len(look) == 0 {
+		return nil
+	}
+	if res, err = c.MultiCall(ctx, calls); err != nil {
+		return err
+	}
+	for j, i := range look {
+		if res[j].Err != nil {
+			return fmt.Errorf("listTasks: %w", res[j].Err)
+		}
+		closed, err := taskRows(res[j].Value)
+		if err != nil {
+			return err
+		}
+		out[i].Task = matchTask(closed, tagID[out[i].Tag], buildID[out[i].NVR], false)
+	}
+	return nil
+}
+
+// listedAt is the create_ts and creator_name of the active listing in a
+// queryHistory answer.
+func listedAt(v any) (float64, string, bool) {
+	m, _ := v.(map[string]any)
+	rows, _ := m["tag_listing"].([]any)
+	for _, r := range rows {
+		row, _ := r.(map[string]any)
+		if active, _ := row["active"].(bool); !active {
+			continue
+		}
+		if ts, ok := row["create_ts"].(float64); ok {
+			by, _ := row["creator_name"].(string)
+			return ts, by, true
+		}
+	}
+	return 0, "", false
 }
 
 // listTagTasks is listTasks for our own top-level tagBuild tasks in the
@@ -274,20 +342,26 @@ func (c *Client) TaskState(ctx context.Context, id int) (*Task, error) {
 
 // userID is the id of the logged-in user, asked once per client.
 func (c *Client) userID(ctx context.Context) (int64, error) {
+	id, _, err := c.user(ctx)
+	return id, err
+}
+
+// user is the logged-in user's id and name, asked for once.
+func (c *Client) user(ctx context.Context) (int64, string, error) {
 	c.mu.Lock()
-	id := c.uid
+	id, name := c.uid, c.uname
 	c.mu.Unlock()
 	if id != 0 {
-		return id, nil
+		return id, name, nil
 	}
 	u, err := c.GetLoggedInUser(ctx)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	c.mu.Lock()
-	c.uid = int64(u.ID)
+	c.uid, c.uname = int64(u.ID), u.Name
 	c.mu.Unlock()
-	return int64(u.ID), nil
+	return int64(u.ID), u.Name, nil
 }
 
 // containsFold reports whether the hub's text s mentions sub, in any case.

@@ -3,6 +3,7 @@ package koji_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -183,5 +184,51 @@ func TestTaskTiming(t *testing.T) {
 	took := time.Since(start)
 	if seen[0] != koji.TaskFree || !slices.Contains(seen, koji.TaskAssigned) || took < 400*time.Millisecond || took > 1500*time.Millisecond {
 		t.Fatalf("states %v, closed after %v", seen, took)
+	}
+}
+
+// TestTagStatesNameTheTaggerAmongMany: a build in its tag is named with
+// the CLOSED task of ours that made its listing, found among the few
+// tasks that ran at that moment rather than all that closed since; a
+// build someone else tagged is tagged with no task of ours.
+func TestTagStatesNameTheTaggerAmongMany(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskDelay(0))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	id, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.WaitTasks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Tasks of ours that closed later, for other builds.
+	const later = 30
+	for i := range later {
+		other := fmt.Sprintf("nodejs-20-%d.x", i)
+		hub.AddBuild(kojitest.Build{NVR: other})
+		if _, err := c.TagBuild(ctx, tagName, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hub.Tag(tagName, develN)
+	if err := hub.WaitTasks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed := hub.CallCount("listTasks")
+	st, err := c.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: nvr}, {Tag: tagName, NVR: develN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st[0].Tagged || st[0].Task == nil || st[0].Task.ID != id || st[0].Task.State != koji.TaskClosed {
+		t.Errorf("tagged by our task %d: %+v (task %+v)", id, st[0], st[0].Task)
+	}
+	if !st[1].Tagged || st[1].Task != nil {
+		t.Errorf("tagged by someone else: %+v (task %+v)", st[1], st[1].Task)
+	}
+	// The pending look, and one look across the listing of ours: the
+	// other listing was made by no task of ours.
+	if got := hub.CallCount("listTasks") - listed; got != 2 {
+		t.Errorf("%d listTasks calls, want 2", got)
 	}
 }

@@ -109,7 +109,9 @@ func (p *Publisher) Publish(ctx context.Context, topic string, body []byte) erro
 
 // Park publishes {"headers": headers, "msg": body} on the parking topic
 // (bus.Parker): fedmsg messages carry no headers of their own. Like any
-// fedmsg message it reaches only the subscribers connected at the time.
+// fedmsg message it reaches only the subscribers connected at the time
+// (in Fedora, datanommer keeps it in datagrepper), so the whole parked
+// message is also logged: the journal keeps it whoever listens.
 func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]string) error {
 	if p.parking == "" {
 		return errors.New("fedmsg: no parking_routing_key configured")
@@ -121,7 +123,11 @@ func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]st
 	if err != nil {
 		return fmt.Errorf("fedmsg: park: %w", err)
 	}
-	return p.Publish(ctx, p.parking, wrapped)
+	if err := p.Publish(ctx, p.parking, wrapped); err != nil {
+		return err
+	}
+	p.log.Warn("event parked on fedmsg; only the subscribers connected now receive it", "topic", p.Topic(p.parking), "message", string(wrapped))
+	return nil
 }
 
 // Close unbinds.

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
@@ -33,66 +32,71 @@ func needRabbit(t *testing.T) {
 	c.Close()
 }
 
-// TestEndToEndOnAMQP runs the service with the fedora-messaging backend:
-// MBS events published to amq.topic, announcements read back from it with
-// fedora-messaging's headers.
-func TestEndToEndOnAMQP(t *testing.T) {
+// rabbit is the machine's RabbitMQ as one test uses it: a routing key for
+// MBS events, a topic prefix for announcements and a durable queue for
+// the service, all of its own; the announcements read from a queue bound
+// to the prefix.
+type rabbit struct {
+	inKey, prefix, queue string
+	ch                   *amqp091.Channel
+	announcements        <-chan amqp091.Delivery
+}
+
+func newRabbit(t *testing.T, queuePrefix string) *rabbit {
+	t.Helper()
 	needRabbit(t)
 	u := fmt.Sprintf("t%d", time.Now().UnixNano())
-	inKey := "org.fedoraproject." + u + ".mbs.module.state.change"
-	prefix := "org.fedoraproject." + u + ".mts"
-	queue := "mts-service-test-" + u
-
+	r := &rabbit{inKey: "org.fedoraproject." + u + ".mbs.module.state.change", prefix: "org.fedoraproject." + u + ".mts", queue: queuePrefix + u}
 	conn, err := amqp091.Dial(machineRabbit)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
+	if r.ch, err = conn.Channel(); err != nil {
 		t.Fatal(err)
 	}
 	// The service's queue is durable; it must not outlive the test.
-	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false) })
-
+	t.Cleanup(func() { _, _ = r.ch.QueueDelete(r.queue, false, false, false) })
 	// The watcher's queue goes away with its connection.
-	out, err := ch.QueueDeclare("", false, true, true, false, nil)
+	out, err := r.ch.QueueDeclare("", false, true, true, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.QueueBind(out.Name, prefix+".#", amqp.DefaultExchange, false, nil); err != nil {
+	if err := r.ch.QueueBind(out.Name, r.prefix+".#", amqp.DefaultExchange, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	announcements, err := ch.Consume(out.Name, "", true, true, false, false, nil)
-	if err != nil {
+	if r.announcements, err = r.ch.Consume(out.Name, "", true, true, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
 
+// send publishes ev's MBS event to amq.topic as fedora-messaging does.
+func (r *rabbit) send(t *testing.T, ev build.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.ch.PublishWithContext(ctx, amqp.DefaultExchange, r.inKey, false, false, amqp091.Publishing{
+		ContentType: "application/json", DeliveryMode: amqp091.Persistent, Body: []byte(mbsBody(t, ev)),
+		Headers: amqp091.Table{"fedora_messaging_schema": "base.message"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEndToEndOnAMQP runs the service with the fedora-messaging backend:
+// MBS events published to amq.topic, announcements read back from it with
+// fedora-messaging's headers.
+func TestEndToEndOnAMQP(t *testing.T) {
+	rb := newRabbit(t, "mts-service-test-")
+	prefix, announcements := rb.prefix, rb.announcements
 	hub := newHub(t)
 	m := newMBS(t)
 	cfg := baseConfig(t, busNames{}, hub, m)
 	cfg.MessagingBackend = config.BackendFedoraMessaging
-	cfg.AMQPURL, cfg.AMQPQueue, cfg.AMQPRoutingKeys, cfg.AMQPTopicPrefix = machineRabbit, queue, []string{inKey}, prefix
+	cfg.AMQPURL, cfg.AMQPQueue, cfg.AMQPRoutingKeys, cfg.AMQPTopicPrefix = machineRabbit, rb.queue, []string{rb.inKey}, prefix
 	r := startApp(t, cfg)
-
-	send := func(ev build.Event) {
-		t.Helper()
-		body, err := json.Marshal(map[string]any{
-			"id": ev.ID, "name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context,
-			"state": ev.State, "state_name": ev.StateName, "scratch": ev.Scratch, "owner": "mbs",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ch.PublishWithContext(ctx, amqp.DefaultExchange, inKey, false, false, amqp091.Publishing{
-			ContentType: "application/json", DeliveryMode: amqp091.Persistent, Body: body,
-			Headers: amqp091.Table{"fedora_messaging_schema": "base.message"},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(ev build.Event) { rb.send(t, ev) }
 
 	matched := javaEvent(1, "ready")
 	addJava(hub, m, matched)
@@ -131,18 +135,7 @@ func TestEndToEndOnAMQP(t *testing.T) {
 				d.Headers["fedora_messaging_severity"] != int32(amqp.SeverityInfo) || d.Headers["sent-at"] == nil {
 				t.Errorf("%s: headers %v", topic, d.Headers)
 			}
-			var body struct {
-				Build struct {
-					ID int64 `json:"id"`
-				} `json:"build"`
-				DestinationTags []struct {
-					Tag    string `json:"tag"`
-					TaskID *int64 `json:"task_id"`
-				} `json:"destination_tags"`
-			}
-			if err := json.Unmarshal(d.Body, &body); err != nil {
-				t.Fatalf("%s: %v", topic, err)
-			}
+			body := parseAnnouncement(t, d.Body)
 			switch topic {
 			case "build.tag.requested":
 				if body.Build.ID != 1 || len(body.DestinationTags) != 1 ||
@@ -166,7 +159,7 @@ func TestEndToEndOnAMQP(t *testing.T) {
 	}
 	// Everything was acknowledged: nothing waits in the service's queue.
 	eventually(t, 10*time.Second, "the queue empty", func() bool {
-		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+		q, err := rb.ch.QueueDeclarePassive(rb.queue, true, false, false, false, nil)
 		return err == nil && q.Messages == 0
 	})
 }

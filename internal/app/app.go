@@ -154,7 +154,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 	if err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, func() { a.consumer.Close() })
+	// Not a.consumer: a failure's return sets a, the result, to nil.
+	consumer := a.consumer
+	a.closers = append(a.closers, func() { consumer.Close() })
 	if pub != nil {
 		a.closers = append(a.closers, func() { pub.Close() })
 	}
@@ -186,6 +188,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		parker, ok := pub.(bus.Parker)
 		if !ok {
 			return nil, fmt.Errorf("retry_give_up_after: messaging_backend %s cannot park events", cfg.MessagingBackend)
+		}
+		if b, ok := backends()[cfg.MessagingBackend]; ok && !cfg.Dev {
+			if setting, value := b.parkingOn(cfg); value == "" {
+				return nil, fmt.Errorf("retry_give_up_after: messaging_backend %s parks events on %s, which is not set", cfg.MessagingBackend, setting)
+			}
 		}
 		svcOpts.Parker = parker
 	}

@@ -21,19 +21,26 @@ import (
 // BenchmarkServeActiveMQ measures one consumer end to end: events sent to
 // ActiveMQ, modulemd from the MBS stand-in, tagBuild on the Koji stand-in
 // (no added latency), announcements published back with receipts. The
-// service runs as mts serve configures it: 16 workers, prefetch 16, the
-// publisher's default pool of connections and benchKojiSessions sessions.
+// service runs as mts serve configures it (16 workers, prefetch 16, the
+// publisher's default pool of connections and the default Koji sessions)
+// but keeps no decision store; BenchmarkServeActiveMQStore adds one.
 //
 // A first, untimed pass of benchWarmUp events warms the broker up: a
 // freshly started JVM spends more CPU compiling than serving, where a
 // production broker has long been running.
-func BenchmarkServeActiveMQ(b *testing.B) {
+func BenchmarkServeActiveMQ(b *testing.B) { serveBench(b, false) }
+
+// BenchmarkServeActiveMQStore is BenchmarkServeActiveMQ with the decision
+// store that mts serve keeps by default, a SQLite file on local disk.
+func BenchmarkServeActiveMQStore(b *testing.B) { serveBench(b, true) }
+
+func serveBench(b *testing.B, store bool) {
 	if broker == nil {
 		b.Skip("ActiveMQ not available")
 	}
 	b.StopTimer()
-	servePass(b, benchWarmUp, false)
-	r := servePass(b, b.N, true)
+	servePass(b, benchWarmUp, false, store)
+	r := servePass(b, b.N, true, store)
 	b.ReportMetric(float64(b.N)/r.elapsed.Seconds(), "events/s")
 	perEvent := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
 	if r.cpuOK {
@@ -47,8 +54,11 @@ func BenchmarkServeActiveMQ(b *testing.B) {
 	// queueing for the CPU.
 	b.ReportMetric(perEvent(r.handle-r.koji-r.mbs), "ms-added/event")
 	// The look at the hub before tagBuild (tag listing and pending tasks
-	// in one multiCall), as the service measures it per event.
+	// in one multiCall), as the service times it per event, and every
+	// multiCall (that look, the second look after tagBuild, the naming of
+	// a task that already ran) as the Koji client times them.
 	b.ReportMetric(perEvent(r.lookup), "ms-lookup/event")
+	b.ReportMetric(perEvent(r.multiCall), "ms-multicall/event")
 	b.ReportMetric(float64(r.multiCalls)/float64(b.N), "multicalls/event")
 }
 
@@ -62,12 +72,14 @@ type passResult struct {
 	handle, koji time.Duration // summed over events and calls
 	mbs          time.Duration
 	lookup       time.Duration
+	multiCall    time.Duration
 	multiCalls   int
 }
 
 // servePass queues count events, then times a new service consuming them
-// all; when timed, the benchmark's timer runs only while it does.
-func servePass(b *testing.B, count int, timed bool) passResult {
+// all, with a decision store or none; when timed, the benchmark's timer
+// runs only while it does.
+func servePass(b *testing.B, count int, timed, store bool) passResult {
 	n := newBusNames("bench")
 	hub := kojitest.New(b, kojitest.WithTaskDelay(0))
 	hub.AddTag("f29-modular-ursamajor")
@@ -90,7 +102,7 @@ func servePass(b *testing.B, count int, timed bool) passResult {
 	cpu0, cpuOK := readCPU()
 	start := time.Now()
 	calls0 := hub.CallCount("multiCall")
-	r0 := startBenchService(b, n, hub, m, 16)
+	r0 := startBenchService(b, n, hub, m, 16, store)
 	reg := r0.reg
 	defer r0.stop()
 	deadline := time.Now().Add(5 * time.Minute)
@@ -108,20 +120,25 @@ func servePass(b *testing.B, count int, timed bool) passResult {
 	r.cpuOK = cpuOK
 	r.cpu = cpuTimes{self: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children}
 	seconds := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-	r.handle = seconds(sampleSum(reg, "mts_event_duration_seconds"))
-	r.koji = seconds(sampleSum(reg, "mts_koji_call_duration_seconds"))
+	r.handle = seconds(sampleSum(reg, "mts_event_duration_seconds", ""))
+	r.koji = seconds(sampleSum(reg, "mts_koji_call_duration_seconds", ""))
 	r.mbs = time.Duration(m.busy.Load())
-	r.lookup = seconds(sampleSum(reg, "mts_tag_lookup_duration_seconds"))
+	r.lookup = seconds(sampleSum(reg, "mts_tag_lookup_duration_seconds", ""))
+	r.multiCall = seconds(sampleSum(reg, "mts_koji_call_duration_seconds", "multiCall"))
 	r.multiCalls = hub.CallCount("multiCall") - calls0
 	return r
 }
 
 // startBenchService runs the service as mts serve would, with the given
-// number of workers (the broker's prefetch following it).
-func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, workers int) *running {
+// number of workers (the broker's prefetch following it), and its
+// decision store in a file of the benchmark's, or none.
+func startBenchService(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, workers int, store bool) *running {
 	b.Helper()
 	cfg := baseConfig(b, n, hub, m)
 	cfg.Workers = workers
+	if !store {
+		cfg.DecisionStore = ""
+	}
 	return startApp(b, cfg)
 }
 
@@ -170,8 +187,9 @@ func readCPU() (cpuTimes, bool) {
 	return t, true
 }
 
-// sampleSum adds up the sums of a histogram's series.
-func sampleSum(g prometheus.Gatherer, name string) float64 {
+// sampleSum adds up the sums of a histogram's series, of those with
+// method as their method label when it is set.
+func sampleSum(g prometheus.Gatherer, name, method string) float64 {
 	fams, err := g.Gather()
 	if err != nil {
 		return 0
@@ -182,7 +200,9 @@ func sampleSum(g prometheus.Gatherer, name string) float64 {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			sum += m.GetHistogram().GetSampleSum()
+			if method == "" || hasLabel(m, "method", method) {
+				sum += m.GetHistogram().GetSampleSum()
+			}
 		}
 	}
 	return sum

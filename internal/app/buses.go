@@ -17,10 +17,19 @@ import (
 
 // backend builds the two ends of one messaging backend from the
 // configuration. A publisher that can also park events (bus.Parker) is
-// used for retry_give_up_after.
+// used for retry_give_up_after, on the setting parkingOn names: the
+// configuration accepts either, and an event parked on a destination
+// that is not set would stay held for ever.
 type backend struct {
 	consumer  func(cfg *config.Config, opts ...bus.Option) (bus.Consumer, error)
 	publisher func(cfg *config.Config, opts ...bus.Option) (bus.Publisher, error)
+	parkingOn func(cfg *config.Config) (setting, value string)
+}
+
+func parkingQueue(c *config.Config) (string, string) { return "parking_queue", c.ParkingQueue }
+
+func parkingRoutingKey(c *config.Config) (string, string) {
+	return "parking_routing_key", c.ParkingRoutingKey
 }
 
 // backends is the table of messaging backends, by messaging_backend. The
@@ -40,6 +49,7 @@ func backends() map[string]backend {
 				}
 				return stomp.NewPublisher(StompConfig(c), o...)
 			},
+			parkingOn: parkingQueue,
 		},
 		config.BackendFedoraMessaging: {
 			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
@@ -56,6 +66,13 @@ func backends() map[string]backend {
 				}
 				return amqp.NewPublisher(ac, o...)
 			},
+			// A queue or, when none is set, a routing key.
+			parkingOn: func(c *config.Config) (string, string) {
+				if c.ParkingQueue != "" {
+					return parkingQueue(c)
+				}
+				return parkingRoutingKey(c)
+			},
 		},
 		config.BackendFedmsg: {
 			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
@@ -64,6 +81,8 @@ func backends() map[string]backend {
 			publisher: func(c *config.Config, o ...bus.Option) (bus.Publisher, error) {
 				return fedmsg.NewPublisher(fedmsgConfig(c), o...)
 			},
+			// fedmsg has no queues: a topic under the prefix.
+			parkingOn: parkingRoutingKey,
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -231,21 +232,89 @@ func newWatcher(t *testing.T, b *testenv.ActiveMQ, n busNames) *watcher {
 		t.Fatal(err)
 	}
 	w := &watcher{}
-	go func() {
-		for m := range sub.C {
-			if m.Err != nil {
-				return
-			}
-			var body map[string]any
-			_ = json.Unmarshal(m.Body, &body)
-			topic := strings.TrimPrefix(m.Destination, "/topic/"+n.outPrefix+".")
-			w.mu.Lock()
-			w.msgs = append(w.msgs, announced{topic, body})
-			w.mu.Unlock()
-		}
-	}()
+	go w.collect(sub, "/topic/"+n.outPrefix+".")
 	t.Cleanup(func() { _ = conn.Disconnect() })
 	return w
+}
+
+// newQueueWatcher collects the build.tag.requested announcements from a
+// queue of the virtual topic, so that none is lost while the broker is
+// away: the queue keeps them, and the watcher dials again until it is back.
+func newQueueWatcher(t *testing.T, b *testenv.ActiveMQ, n busNames) *watcher {
+	base := "/queue/" + strings.Replace(testenv.ActiveMQConsumerPrefix, "*", "watch", 1) + n.outPrefix + "."
+	queue := base + "build.tag.requested"
+	subscribe := func() (*gostomp.Conn, *gostomp.Subscription, error) {
+		conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
+		if err != nil {
+			return nil, nil, err
+		}
+		sub, err := conn.Subscribe(queue, gostomp.AckAuto)
+		if err != nil {
+			_ = conn.MustDisconnect()
+			return nil, nil, err
+		}
+		return conn, sub, nil
+	}
+	// The first subscription makes the queue before anything is announced.
+	conn, sub, err := subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{}
+	var (
+		mu     sync.Mutex
+		cur    = conn
+		closed bool
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			w.collect(sub, base)
+			_ = conn.MustDisconnect()
+			for {
+				mu.Lock()
+				stop := closed
+				mu.Unlock()
+				if stop {
+					return
+				}
+				if conn, sub, err = subscribe(); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			mu.Lock()
+			cur = conn
+			if closed {
+				_ = conn.Disconnect()
+			}
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		closed = true
+		_ = cur.Disconnect()
+		mu.Unlock()
+		<-done
+	})
+	return w
+}
+
+// collect records the messages of sub until it ends, with the topic named
+// by the destination less prefix.
+func (w *watcher) collect(sub *gostomp.Subscription, prefix string) {
+	for m := range sub.C {
+		if m.Err != nil {
+			return
+		}
+		var body map[string]any
+		_ = json.Unmarshal(m.Body, &body)
+		w.mu.Lock()
+		w.msgs = append(w.msgs, announced{strings.TrimPrefix(m.Destination, prefix), body})
+		w.mu.Unlock()
+	}
 }
 
 func (w *watcher) forBuild(id int64) []announced {
@@ -289,4 +358,95 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// stack is the ActiveMQ side of an end-to-end test: queues and topics of
+// its own (the consumer queue made), the stand-in hub and MBS, a watcher
+// of the announcements and a sender of events.
+type stack struct {
+	b   *testenv.ActiveMQ
+	n   busNames
+	hub *kojitest.Hub
+	mbs *mbsStandIn
+	w   *watcher
+	s   *sender
+}
+
+func newStack(t *testing.T, prefix string) *stack {
+	t.Helper()
+	b := needBroker(t)
+	st := &stack{b: b, n: newBusNames(prefix), hub: newHub(t), mbs: newMBS(t)}
+	st.w = newWatcher(t, b, st.n)
+	createQueue(t, b, st.n)
+	st.s = newSender(t, b, st.n)
+	return st
+}
+
+// sendJava makes count javapackages-tools builds, ids from first, known
+// to the hub and MBS and sends each one's event copies times.
+func (st *stack) sendJava(t *testing.T, first int64, count, copies int) []build.Event {
+	t.Helper()
+	events := make([]build.Event, count)
+	for i := range events {
+		events[i] = javaEvent(first+int64(i), "ready")
+		addJava(st.hub, st.mbs, events[i])
+		for range copies {
+			st.s.send(t, events[i])
+		}
+	}
+	return events
+}
+
+// processes is a stack for tests of mts serve as a process: the binary,
+// and its configuration on the stack's queues and stand-ins.
+type processes struct {
+	*stack
+	bin, conf string
+}
+
+func newProcesses(t *testing.T, prefix string) *processes {
+	t.Helper()
+	st := newStack(t, prefix)
+	return &processes{stack: st, bin: buildMTS(t), conf: serveConfig(t, st.n, st.hub, st.mbs)}
+}
+
+// start runs one mts serve process until the test ends.
+func (p *processes) start(t *testing.T) *exec.Cmd {
+	t.Helper()
+	return startMTS(t, p.bin, p.conf)
+}
+
+// expectTaggedOnce waits until every build of events and its -devel twin
+// is in the tag, then fails for each that got more than one tagBuild call.
+func (st *stack) expectTaggedOnce(t *testing.T, within time.Duration, events []build.Event) {
+	t.Helper()
+	eventually(t, within, "every build tagged", func() bool {
+		return len(st.hub.Tagged("f29-modular-ursamajor")) == 2*len(events)
+	})
+	for _, ev := range events {
+		n1, n2 := nvrs(ev)
+		if c1, c2 := tagCallsFor(st.hub, n1), tagCallsFor(st.hub, n2); c1 != 1 || c2 != 1 {
+			t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", ev.ID, c1, c2)
+		}
+	}
+}
+
+// announcement is the part of an announcement's body the tests check.
+type announcement struct {
+	Build struct {
+		ID int64 `json:"id"`
+	} `json:"build"`
+	DestinationTags []struct {
+		Tag    string `json:"tag"`
+		TaskID *int64 `json:"task_id"`
+	} `json:"destination_tags"`
+}
+
+func parseAnnouncement(t *testing.T, body []byte) announcement {
+	t.Helper()
+	var a announcement
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatalf("announcement %s: %v", body, err)
+	}
+	return a
 }

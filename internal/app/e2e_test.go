@@ -13,13 +13,9 @@ import (
 )
 
 func TestEndToEndOnActiveMQ(t *testing.T) {
-	b := needBroker(t)
-	n := newBusNames("e2e")
-	hub := newHub(t)
-	m := newMBS(t)
-	w := newWatcher(t, b, n)
-	r := startService(t, b, n, hub, m, "rules-e2e/v1.yaml")
-	s := newSender(t, b, n)
+	st := newStack(t, "e2e")
+	hub, m, w, s := st.hub, st.mbs, st.w, st.s
+	r := startApp(t, baseConfig(t, st.n, hub, m))
 
 	t.Run("matched", func(t *testing.T) {
 		ev := javaEvent(1, "ready")
@@ -128,35 +124,23 @@ func TestEndToEndOnActiveMQ(t *testing.T) {
 }
 
 func TestTwoConsumersShareAQueue(t *testing.T) {
-	b := needBroker(t)
-	n := newBusNames("pair")
-	hub := newHub(t)
-	m := newMBS(t)
-	w := newWatcher(t, b, n)
-	rules := "rules-e2e/v1.yaml"
-	r1 := startService(t, b, n, hub, m, rules)
-	r2 := startService(t, b, n, hub, m, rules)
-	s := newSender(t, b, n)
+	st := newStack(t, "pair")
+	r1 := startApp(t, baseConfig(t, st.n, st.hub, st.mbs))
+	r2 := startApp(t, baseConfig(t, st.n, st.hub, st.mbs))
 	const count = 40
-	for i := range int64(count) {
-		ev := javaEvent(100+i, "ready")
-		addJava(hub, m, ev)
-		s.send(t, ev)
-	}
+	events := st.sendJava(t, 100, count, 1)
 	eventually(t, 60*time.Second, "every event handled", func() bool {
 		return r1.events(service.OutcomeMatched)+r2.events(service.OutcomeMatched) >= count
 	})
 	if r1.events(service.OutcomeMatched) == 0 || r2.events(service.OutcomeMatched) == 0 {
 		t.Errorf("work not shared: %v and %v", r1.events(service.OutcomeMatched), r2.events(service.OutcomeMatched))
 	}
-	for i := range int64(count) {
-		n1, n2 := nvrs(javaEvent(100+i, "ready"))
-		if tagCallsFor(hub, n1) != 1 || tagCallsFor(hub, n2) != 1 {
-			t.Errorf("build %d: %d and %d tagBuild calls", 100+i, tagCallsFor(hub, n1), tagCallsFor(hub, n2))
+	for _, ev := range events {
+		n1, n2 := nvrs(ev)
+		if tagCallsFor(st.hub, n1) != 1 || tagCallsFor(st.hub, n2) != 1 {
+			t.Errorf("build %d: %d and %d tagBuild calls", ev.ID, tagCallsFor(st.hub, n1), tagCallsFor(st.hub, n2))
 		}
-		if got := len(w.forBuild(100 + i)); got != 2 {
-			eventually(t, 5*time.Second, "announcements", func() bool { return len(w.forBuild(100+i)) == 2 })
-		}
+		eventually(t, 5*time.Second, "announcements", func() bool { return len(st.w.forBuild(ev.ID)) == 2 })
 	}
 }
 

@@ -1,16 +1,12 @@
 package app_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-modularity/mts/bus/amqp"
 	"github.com/fedora-modularity/mts/internal/build"
@@ -55,13 +51,10 @@ prefetch_count = 25
 // an event sent while the service is stopped is handled after it starts
 // again.
 func TestEndToEndFedoraMessagingTOML(t *testing.T) {
-	needRabbit(t)
-	u := fmt.Sprintf("t%d", time.Now().UnixNano())
-	inKey := "org.fedoraproject." + u + ".mbs.module.state.change"
-	prefix := "org.fedoraproject." + u + ".mts"
-	queue := "mts-fm-" + u
+	rb := newRabbit(t, "mts-fm-")
+	prefix := rb.prefix
 	file := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(file, fmt.Appendf(nil, pythonServiceTOML, machineRabbit, inKey), 0o644); err != nil {
+	if err := os.WriteFile(file, fmt.Appendf(nil, pythonServiceTOML, machineRabbit, rb.inKey), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fm, err := amqp.LoadFedoraMessaging(file)
@@ -72,49 +65,14 @@ func TestEndToEndFedoraMessagingTOML(t *testing.T) {
 		t.Fatalf("the reference's transient queue was not refused: %v", err)
 	}
 
-	conn, err := amqp091.Dial(machineRabbit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false) })
-	out, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(out.Name, prefix+".#", amqp.DefaultExchange, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	announcements, err := ch.Consume(out.Name, "", true, true, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send := func(ev build.Event) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ch.PublishWithContext(ctx, amqp.DefaultExchange, inKey, false, false, amqp091.Publishing{
-			ContentType: "application/json", DeliveryMode: amqp091.Persistent, Body: []byte(mbsBody(t, ev)),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(ev build.Event) { rb.send(t, ev) }
 	expect := func(id int64) {
 		t.Helper()
 		timeout := time.After(20 * time.Second)
 		for {
 			select {
-			case d := <-announcements:
-				var body struct {
-					Build struct {
-						ID int64 `json:"id"`
-					} `json:"build"`
-				}
-				if json.Unmarshal(d.Body, &body) == nil && body.Build.ID == id &&
+			case d := <-rb.announcements:
+				if parseAnnouncement(t, d.Body).Build.ID == id &&
 					d.RoutingKey == prefix+".build.tag.requested" {
 					return
 				}
@@ -129,7 +87,7 @@ func TestEndToEndFedoraMessagingTOML(t *testing.T) {
 	// queue: the file's amqp_url, bindings and prefetch drive the consumer.
 	cfg := baseConfig(t, newBusNames("fm"), hub, m)
 	cfg.MessagingBackend, cfg.RhmsgBrokers = config.BackendFedoraMessaging, nil
-	cfg.FedoraMessagingConfig, cfg.AMQPQueue, cfg.AMQPTopicPrefix = file, queue, prefix
+	cfg.FedoraMessagingConfig, cfg.AMQPQueue, cfg.AMQPTopicPrefix = file, rb.queue, prefix
 	start := func() *running { return startApp(t, cfg) }
 	r := start()
 	first := javaEvent(1, "ready")

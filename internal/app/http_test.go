@@ -29,11 +29,9 @@ func get(t testing.TB, url string) (int, string) {
 // event held, and mounted handlers are served; once the hub is back the
 // event is tagged and all is ready again.
 func TestReadinessDuringAnOutage(t *testing.T) {
-	b := needBroker(t)
-	n := newBusNames("ready")
-	hub := newHub(t)
-	m := newMBS(t)
-	r := startService(t, b, n, hub, m, "rules-e2e/v1.yaml")
+	st := newStack(t, "ready")
+	hub, m, s := st.hub, st.mbs, st.s
+	r := startApp(t, baseConfig(t, st.n, hub, m))
 	r.app.Handle("GET /extra", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "mounted") }))
 	base := "http://" + r.app.Addr()
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK {
@@ -47,7 +45,6 @@ func TestReadinessDuringAnOutage(t *testing.T) {
 	}
 
 	hub.SetOffline(true)
-	s := newSender(t, b, n)
 	ev := javaEvent(1, "ready")
 	addJava(hub, m, ev)
 	s.send(t, ev)
@@ -83,12 +80,9 @@ func TestReadinessDuringAnOutage(t *testing.T) {
 // TestMetricsEndpoint checks the reference's counter names at its path,
 // with the values of one matched build and one refused tagBuild.
 func TestMetricsEndpoint(t *testing.T) {
-	b := needBroker(t)
-	n := newBusNames("metrics")
-	hub := newHub(t)
-	m := newMBS(t)
-	r := startService(t, b, n, hub, m, "rules-e2e/v1.yaml")
-	s := newSender(t, b, n)
+	st := newStack(t, "metrics")
+	hub, m, s := st.hub, st.mbs, st.s
+	r := startApp(t, baseConfig(t, st.n, hub, m))
 	ev := javaEvent(1, "ready")
 	addJava(hub, m, ev)
 	s.send(t, ev)

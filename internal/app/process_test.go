@@ -82,40 +82,23 @@ func startMTS(t *testing.T, bin, conf string) *exec.Cmd {
 // stream of events, starts it again, and checks that every event is
 // handled and no build gets a second tagBuild task.
 func TestKillAndRestart(t *testing.T) {
-	b := needBroker(t)
-	bin := buildMTS(t)
-	n := newBusNames("kill")
-	hub := newHub(t)
-	hub.Delay("tagBuild", 20*time.Millisecond)
-	m := newMBS(t)
-	w := newWatcher(t, b, n)
-	conf := serveConfig(t, n, hub, m)
-	createQueue(t, b, n)
-	s := newSender(t, b, n)
-
-	cmd := startMTS(t, bin, conf)
+	p := newProcesses(t, "kill")
+	p.hub.Delay("tagBuild", 20*time.Millisecond)
+	cmd := p.start(t)
 	const count = 30
-	for i := range int64(count) {
-		ev := javaEvent(2000+i, "ready")
-		addJava(hub, m, ev)
-		s.send(t, ev)
-	}
-	eventually(t, 30*time.Second, "some builds tagged", func() bool { return len(hub.TagCalls()) >= 10 })
+	events := p.sendJava(t, 2000, count, 1)
+	eventually(t, 30*time.Second, "some builds tagged", func() bool { return len(p.hub.TagCalls()) >= 10 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	if len(hub.TagCalls()) >= 2*count {
+	if len(p.hub.TagCalls()) >= 2*count {
 		t.Fatalf("every build was tagged before the kill; the test proves nothing")
 	}
-	startMTS(t, bin, conf)
-	eventually(t, 60*time.Second, "every build tagged", func() bool { return len(hub.Tagged("f29-modular-ursamajor")) == 2*count })
-	for i := range int64(count) {
-		n1, n2 := nvrs(javaEvent(2000+i, "ready"))
-		if c1, c2 := tagCallsFor(hub, n1), tagCallsFor(hub, n2); c1 != 1 || c2 != 1 {
-			t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", 2000+i, c1, c2)
-		}
-		eventually(t, 10*time.Second, "announced", func() bool { return len(w.forBuild(2000+i)) >= 2 })
+	p.start(t)
+	p.expectTaggedOnce(t, 60*time.Second, events)
+	for _, ev := range events {
+		eventually(t, 10*time.Second, "announced", func() bool { return len(p.w.forBuild(ev.ID)) >= 2 })
 	}
 }
 
@@ -123,25 +106,11 @@ func TestKillAndRestart(t *testing.T) {
 // flight: it must finish them, acknowledge and exit 0; a new process
 // handles the rest.
 func TestSIGTERMFinishesInFlight(t *testing.T) {
-	b := needBroker(t)
-	bin := buildMTS(t)
-	n := newBusNames("term")
-	hub := newHub(t)
-	hub.Delay("tagBuild", 200*time.Millisecond)
-	m := newMBS(t)
-	w := newWatcher(t, b, n)
-	conf := serveConfig(t, n, hub, m)
-	createQueue(t, b, n)
-	s := newSender(t, b, n)
-
-	cmd := startMTS(t, bin, conf)
-	const count = 12
-	for i := range int64(count) {
-		ev := javaEvent(3000+i, "ready")
-		addJava(hub, m, ev)
-		s.send(t, ev)
-	}
-	eventually(t, 30*time.Second, "tagging under way", func() bool { return len(hub.TagCalls()) >= 1 })
+	p := newProcesses(t, "term")
+	p.hub.Delay("tagBuild", 200*time.Millisecond)
+	cmd := p.start(t)
+	events := p.sendJava(t, 3000, 12, 1)
+	eventually(t, 30*time.Second, "tagging under way", func() bool { return len(p.hub.TagCalls()) >= 1 })
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -156,23 +125,13 @@ func TestSIGTERMFinishesInFlight(t *testing.T) {
 		t.Fatal("mts serve did not stop within 30s of SIGTERM")
 	}
 	// Every build whose tagging started was finished and announced.
-	for _, c := range hub.TagCalls() {
-		var id int64
-		for i := range int64(count) {
-			if n1, n2 := nvrs(javaEvent(3000+i, "ready")); c.NVR == n1 || c.NVR == n2 {
-				id = 3000 + i
+	for _, c := range p.hub.TagCalls() {
+		for _, ev := range events {
+			if n1, n2 := nvrs(ev); c.NVR == n1 || c.NVR == n2 {
+				eventually(t, 5*time.Second, fmt.Sprintf("build %d announced before exit", ev.ID), func() bool { return len(p.w.forBuild(ev.ID)) == 2 })
 			}
 		}
-		if got := len(w.forBuild(id)); got != 2 {
-			eventually(t, 5*time.Second, fmt.Sprintf("build %d announced before exit", id), func() bool { return len(w.forBuild(id)) == 2 })
-		}
 	}
-	startMTS(t, bin, conf)
-	eventually(t, 60*time.Second, "every build tagged", func() bool { return len(hub.Tagged("f29-modular-ursamajor")) == 2*count })
-	for i := range int64(count) {
-		n1, n2 := nvrs(javaEvent(3000+i, "ready"))
-		if c1, c2 := tagCallsFor(hub, n1), tagCallsFor(hub, n2); c1 != 1 || c2 != 1 {
-			t.Errorf("build %d: %d and %d tagBuild calls, want 1 each", 3000+i, c1, c2)
-		}
-	}
+	p.start(t)
+	p.expectTaggedOnce(t, 60*time.Second, events)
 }

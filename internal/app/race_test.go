@@ -61,28 +61,16 @@ func checkOneTaskEach(t *testing.T, hub *kojitest.Hub, w *watcher, events []buil
 // restarts it at once each time: no build gets a second task, and every
 // announcement names the task that tagged the build.
 func TestKillNineWhileTasksPending(t *testing.T) {
-	b := needBroker(t)
-	bin := buildMTS(t)
-	n := newBusNames("kill9")
-	hub := newHub(t)
+	p := newProcesses(t, "kill9")
 	// Slow calls keep events in flight at every kill.
-	hub.Delay("tagBuild", 100*time.Millisecond)
-	m := newMBS(t)
-	w := newWatcher(t, b, n)
-	conf := serveConfig(t, n, hub, m)
-	createQueue(t, b, n)
-	s := newSender(t, b, n)
+	p.hub.Delay("tagBuild", 100*time.Millisecond)
 	const count = 300
-	events := make([]build.Event, count)
-	for i := range events {
-		events[i] = javaEvent(5000+int64(i), "ready")
-		addJava(hub, m, events[i])
-		s.send(t, events[i])
-	}
+	events := p.sendJava(t, 5000, count, 1)
+	hub, w := p.hub, p.w
 	kills := 0
 	for ; kills < 20 && len(hub.Tagged("f29-modular-ursamajor")) < 2*count; kills++ {
 		before := len(hub.TagCalls())
-		cmd := startMTS(t, bin, conf)
+		cmd := p.start(t)
 		// Kill once it has started tasks, at a random point after that.
 		eventually(t, 30*time.Second, "tagging under way", func() bool { return len(hub.TagCalls()) > before })
 		time.Sleep(time.Duration(rand.N(800)) * time.Millisecond)
@@ -94,7 +82,7 @@ func TestKillNineWhileTasksPending(t *testing.T) {
 	if kills < 10 {
 		t.Fatalf("only %d kills before every build was tagged; the test proves little", kills)
 	}
-	startMTS(t, bin, conf)
+	p.start(t)
 	eventually(t, 2*time.Minute, "every build tagged", func() bool { return len(hub.Tagged("f29-modular-ursamajor")) == 2*count })
 	checkOneTaskEach(t, hub, w, events)
 	t.Logf("%d kills; %d tagBuild calls, %d tasks cancelled", kills, len(hub.TagCalls()), len(hub.Canceled()))
@@ -104,24 +92,13 @@ func TestKillNineWhileTasksPending(t *testing.T) {
 // that two services share, so that each copy goes to another process:
 // still one task per build.
 func TestSameEventToTwoConsumers(t *testing.T) {
-	b := needBroker(t)
-	n := newBusNames("twins")
-	hub := newHub(t)
-	m := newMBS(t)
-	w := newWatcher(t, b, n)
-	createQueue(t, b, n)
-	cfg := baseConfig(t, n, hub, m)
+	st := newStack(t, "twins")
+	cfg := baseConfig(t, st.n, st.hub, st.mbs)
 	cfg.Workers = 1 // each process takes one copy at a time
 	r1, r2 := startApp(t, cfg), startApp(t, cfg)
-	s := newSender(t, b, n)
 	const count = 20
-	events := make([]build.Event, count)
-	for i := range events {
-		events[i] = javaEvent(7000+int64(i), "ready")
-		addJava(hub, m, events[i])
-		s.send(t, events[i])
-		s.send(t, events[i])
-	}
+	events := st.sendJava(t, 7000, count, 2)
+	hub, w := st.hub, st.w
 	eventually(t, time.Minute, "every copy handled", func() bool {
 		return r1.events("matched")+r2.events("matched") >= 2*count
 	})

@@ -41,7 +41,7 @@ func kojiProfile(t testing.TB, hub *kojitest.Hub) string {
 }
 
 // baseConfig is a service on the test's ActiveMQ queues, the stand-in hub
-// and the stand-in MBS, with short backoffs.
+// and the stand-in MBS, with short backoffs and a decision store of its own.
 func baseConfig(t testing.TB, n busNames, hub *kojitest.Hub, m *mbsStandIn) *config.Config {
 	t.Helper()
 	cfg := config.Defaults()
@@ -58,6 +58,9 @@ func baseConfig(t testing.TB, n busNames, hub *kojitest.Hub, m *mbsStandIn) *con
 	cfg.TaskPollInterval = config.Duration(100 * time.Millisecond)
 	cfg.ShutdownTimeout = config.Duration(10 * time.Second)
 	cfg.ListenAddress = "127.0.0.1:0"
+	// As the default keeps one, but the test's own: the default path is
+	// shared by every test process on the machine.
+	cfg.DecisionStore = filepath.Join(t.TempDir(), "decisions.db")
 	return cfg
 }
 
@@ -91,13 +94,6 @@ func startApp(t testing.TB, cfg *config.Config, recorders ...service.Recorder) *
 		})
 	}
 	return r
-}
-
-func startService(t testing.TB, _ any, n busNames, hub *kojitest.Hub, m *mbsStandIn, rulesFile string) *running {
-	t.Helper()
-	cfg := baseConfig(t, n, hub, m)
-	cfg.Rules = []string{filepath.Join(serveData, rulesFile)}
-	return startApp(t, cfg)
 }
 
 func (r *running) stop() {

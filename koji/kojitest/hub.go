@@ -4,8 +4,9 @@
 // described in the project's Koji notes: sessions and call numbers, the
 // fault codes and texts, tagBuild tasks that a scheduler runs 0.5 to 2 s
 // after the call (FREE, ASSIGNED, OPEN, then CLOSED, or FAILED with
-// TagError when the build is already tagged), listTasks and
-// getTaskResult as the hub answers them, locked tags,
+// TagError when the build is already tagged), listTasks, getTaskResult
+// and cancelTask as the hub answers them, tag listings with the event,
+// time and user that made them (queryHistory of tag_listing), locked tags,
 // package lists, permissions, expired sessions, maintenance mode and both
 // answers to an unparsable request.
 //
@@ -152,6 +153,7 @@ type Hub struct {
 	offline   bool
 	away      bool
 	nextID    int
+	nextEvent int
 	tags      map[string]*tag
 	builds    map[string]*build
 	buildByID map[int]*build
@@ -176,16 +178,42 @@ type tag struct {
 	packages map[string]bool // name -> blocked
 	builds   []string        // NVRs, in tagging order
 	members  map[string]bool // the same NVRs, for lookups
+	listings map[string][]listing
+}
+
+// listing is one tag listing of a build as queryHistory shows it: made at
+// an event by a user, active until revoked.
+type listing struct {
+	event   int
+	created time.Time
+	creator *user
+	revoked bool
 }
 
 func (t *tag) has(nvr string) bool { return t.members[nvr] }
 
-func (t *tag) add(nvr string) {
+// add lists nvr in the tag at event, by creator (nil: the hub's admin, for
+// builds tagged before the test). A build listed already gets a new
+// listing, the old one revoked, as force does.
+func (t *tag) add(nvr string, event int, creator *user) {
 	if t.members == nil {
-		t.members = map[string]bool{}
+		t.members, t.listings = map[string]bool{}, map[string][]listing{}
 	}
-	t.builds = append(t.builds, nvr)
+	if !t.members[nvr] {
+		t.builds = append(t.builds, nvr)
+	}
 	t.members[nvr] = true
+	for i := range t.listings[nvr] {
+		t.listings[nvr][i].revoked = true
+	}
+	t.listings[nvr] = append(t.listings[nvr], listing{event: event, created: time.Now(), creator: creator})
+}
+
+// event is a new event id, as each change to the hub's data gets. The
+// caller holds h.mu.
+func (h *Hub) event() int {
+	h.nextEvent++
+	return h.nextEvent
 }
 
 type build struct {
@@ -436,7 +464,7 @@ func (h *Hub) Tag(tagName, nvr string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.mustTag(tagName)
-	t.add(nvr)
+	t.add(nvr, h.event(), nil)
 }
 
 // Tagged returns the NVRs in tag, in tagging order.

@@ -5,12 +5,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedora-modularity/mts/koji/internal/wire"
 )
@@ -18,13 +21,20 @@ import (
 // rawClient posts bodies to the hub as a client with the "mts" certificate.
 func rawClient(t *testing.T, h *Hub) func(path string, body []byte, hdr map[string]string) (int, []byte) {
 	t.Helper()
+	return rawClientAs(t, h, "mts")
+}
+
+// rawClientAs posts bodies to the hub as a client with the certificate of
+// user cn.
+func rawClientAs(t *testing.T, h *Hub, cn string) func(path string, body []byte, hdr map[string]string) (int, []byte) {
+	t.Helper()
 	pem, err := os.ReadFile(h.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	certFile := h.ClientCertFile("mts")
+	certFile := h.ClientCertFile(cn)
 	pair, err := tls.LoadX509KeyPair(certFile, certFile)
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +189,77 @@ func TestTagBuildBypass(t *testing.T) {
 	}
 	if _, resp := post("", call(t, "tagBuildBypass", "t", "p-1-1"), auth); func() bool { c, _ := faultOf(resp); return c != 1003 }() {
 		t.Fatalf("second bypass: %s", resp)
+	}
+}
+
+// TestCancelTask: cancelTask as the hub answers it. The owner of a pending
+// task may cancel it, and it is never run: CANCELED (3), getTaskResult
+// fault 1000 "Task N is canceled", the build not tagged. Another user, or
+// nobody logged in, gets 1004. A finished task stays as it is.
+func TestCancelTask(t *testing.T) {
+	h := New(t, WithTaskDelay(time.Second))
+	h.AddTag("t")
+	h.AddPackage("t", "p")
+	h.AddBuild(Build{NVR: "p-1-1"})
+	h.AddBuild(Build{NVR: "p-1-2"})
+	h.AddUser("mts", "tag")
+	h.AddUser("other", "tag")
+	owner, other := rawClient(t, h), rawClientAs(t, h, "other")
+	session := func(post func(string, []byte, map[string]string) (int, []byte)) map[string]string {
+		id, key := login(t, post)
+		return map[string]string{"Koji-Session-Id": id, "Koji-Session-Key": key}
+	}
+	mine, theirs := session(owner), session(other)
+	tagBuild := func(nvr string) int64 {
+		_, resp := owner("", call(t, "tagBuild", "t", nvr), mine)
+		var id int64
+		if err := wire.DecodeResponse(resp, &id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	pending, done := tagBuild("p-1-1"), tagBuild("p-1-2")
+	steps := []struct {
+		name  string
+		post  func(string, []byte, map[string]string) (int, []byte)
+		hdr   map[string]string
+		id    int64
+		fault int
+	}{
+		{"anonymous", owner, nil, pending, 1004},
+		{"another user", other, theirs, pending, 1004},
+		{"the owner", owner, mine, pending, 0},
+		{"the owner again", owner, mine, pending, 0},
+	}
+	for _, s := range steps {
+		_, resp := s.post("", call(t, "cancelTask", s.id), s.hdr)
+		if code, msg := faultOf(resp); code != s.fault {
+			t.Fatalf("%s: fault %d %q, want %d", s.name, code, msg, s.fault)
+		}
+	}
+	if err := h.WaitTasks(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, resp := owner("", call(t, "cancelTask", done), mine); func() bool { c, _ := faultOf(resp); return c != 0 }() {
+		t.Fatalf("cancelling a finished task: %s", resp)
+	}
+	for _, tc := range []struct {
+		id    int64
+		state int
+		fault string
+	}{
+		{pending, taskCanceled, fmt.Sprintf("Task %d is canceled", pending)},
+		{done, taskClosed, ""},
+	} {
+		if state, _ := h.TaskState(int(tc.id)); state != tc.state {
+			t.Errorf("task %d: state %d, want %d", tc.id, state, tc.state)
+		}
+		_, resp := owner("", call(t, "getTaskResult", tc.id), nil)
+		if code, msg := faultOf(resp); msg != tc.fault || (tc.fault != "" && code != 1000) {
+			t.Errorf("getTaskResult(%d): fault %d %q, want %q", tc.id, code, msg, tc.fault)
+		}
+	}
+	if got := h.Tagged("t"); !slices.Equal(got, []string{"p-1-2"}) {
+		t.Errorf("tagged %v, want only p-1-2", got)
 	}
 }

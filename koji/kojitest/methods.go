@@ -144,6 +144,12 @@ func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
 			return nil, f
 		}
 		return h.listTags(args)
+	case "queryHistory":
+		args, f := bind(method, params, []string{"tables", "build", "tag"}, 0)
+		if f != nil {
+			return nil, f
+		}
+		return h.queryHistory(args)
 	case "tagBuild":
 		args, f := bind(method, params, []string{"tag", "build", "force", "fromtag"}, 2)
 		if f != nil {
@@ -360,7 +366,7 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 		if t.has(b.nvr) {
 			return nil, fault(1003, "build %s already tagged (%s)", b.nvr, t.name)
 		}
-		t.add(b.nvr)
+		t.add(b.nvr, h.event(), u)
 		return nil, nil
 	}
 	if t.locked && !(force && admin) {
@@ -425,5 +431,64 @@ func buildInfo(b *build) map[string]any {
 		"version": b.ver, "release": b.rel, "epoch": nil, "state": b.state, "task_id": nil,
 		"owner_name": "mbs", "volume_name": "DEFAULT", "draft": false,
 		"creation_time": "2024-05-01 10:00:00.000000+00:00", "completion_time": nil, "extra": extra,
+	}
+}
+
+// queryHistory answers for the tag_listing table only, filtered by build
+// and tag as the hub does: each listing with the event and time it was
+// made, who made it, and active (true, nil once revoked; koji.md).
+func (h *Hub) queryHistory(args map[string]any) (any, *hubFault) {
+	if tables, ok := args["tables"].([]any); ok && !slices.Contains(tables, any("tag_listing")) {
+		return map[string]any{}, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b *build
+	if v, ok := args["build"]; ok {
+		if b = h.findBuild(v); b == nil {
+			return nil, fault(1000, "No such build: %s", pyRepr(v))
+		}
+	}
+	var only *tag
+	if v, ok := args["tag"]; ok {
+		if only = h.findTag(v); only == nil {
+			return nil, fault(1000, "No such tagInfo: %s", pyRepr(v))
+		}
+	}
+	rows := []any{}
+	for _, t := range h.tags {
+		if only != nil && t != only {
+			continue
+		}
+		for nvr, ls := range t.listings {
+			lb := h.builds[nvr]
+			if b != nil && lb != b {
+				continue
+			}
+			for _, l := range ls {
+				rows = append(rows, listingRow(t, lb, l, h.userLocked("kojiadmin")))
+			}
+		}
+	}
+	slices.SortFunc(rows, func(a, b any) int {
+		return a.(map[string]any)["create_event"].(int) - b.(map[string]any)["create_event"].(int)
+	})
+	return map[string]any{"tag_listing": rows}, nil
+}
+
+func listingRow(t *tag, b *build, l listing, admin *user) map[string]any {
+	creator := l.creator
+	if creator == nil {
+		creator = admin
+	}
+	str, ts := kojiTS(l.created)
+	var active any
+	if !l.revoked {
+		active = true
+	}
+	return map[string]any{
+		"tag_id": t.id, "tag.name": t.name, "build_id": b.id, "name": b.name, "version": b.ver, "release": b.rel,
+		"create_event": l.event, "create_time": str, "create_ts": ts, "creator_id": creator.id, "creator_name": creator.name,
+		"active": active,
 	}
 }

@@ -59,40 +59,43 @@ func (h *Hub) after(d time.Duration, fn func()) {
 // finishTagTask is what a builder does with a tagBuild task. The caller
 // holds h.mu.
 func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
-	if tk.started.IsZero() {
-		tk.started = time.Now()
-	}
-	tk.done = time.Now()
+	// A cancelled task keeps the times of its cancelling: no builder ran it.
 	if tk.state == taskCanceled {
 		return
 	}
+	if tk.started.IsZero() {
+		tk.started = time.Now()
+	}
+	// The listing is made while the task runs: start <= listing <= completion.
+	defer func() { tk.done = time.Now() }()
 	t := h.tags[tagName]
 	if t.has(nvr) && !truthy(tk.request[2]) {
 		tk.state = taskFailed
 		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
 		return
 	}
-	if !t.has(nvr) {
-		t.add(nvr)
-	}
+	t.add(nvr, h.event(), tk.owner)
 	tk.state = taskClosed
 }
 
-// cancelTask cancels a pending task; only its owner or an admin may. A
-// finished task stays as it is.
+// cancelTask cancels a pending task as the hub's cancelTask does: only
+// its owner or an admin may (anyone else, anonymous included, gets 1004
+// "Cannot cancel task, not owner"); the task goes to CANCELED with its
+// completion time set and is never run; cancelling a task that already
+// finished, or was cancelled, changes nothing and is no fault. It answers
+// nil either way.
 func (h *Hub) cancelTask(rc *reqCtx, args map[string]any) (any, *hubFault) {
-	if rc.sess == nil {
-		return nil, fault(1004, "you must be logged in for this operation")
-	}
 	id, _ := args["task_id"].(int64)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t, ok := h.tasks[int(id)]
+	owner := rc.sess != nil && ok && t.owner == rc.sess.user
+	admin := rc.sess != nil && slices.Contains(rc.sess.user.perms, "admin")
 	switch {
+	case !owner && !admin:
+		return nil, fault(1004, "Cannot cancel task, not owner")
 	case !ok:
 		return nil, fault(1000, "No such task: %d", id)
-	case t.owner != rc.sess.user && !slices.Contains(rc.sess.user.perms, "admin"):
-		return nil, fault(1004, "Cannot cancel task, not owner")
 	}
 	if t.pending() {
 		t.state, t.done = taskCanceled, time.Now()
