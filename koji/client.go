@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fedora-modularity/mts/koji/internal/wire"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 // maxResponse bounds a response body read into memory; Koji answers for
@@ -94,7 +95,20 @@ type Client struct {
 	mu    sync.Mutex // guards the sess of every slot, and uid
 	uid   int64      // the logged-in user's id, once known
 	uname string     // and name
+
+	// ids keeps the hub's ids of tags ("t:"+name) and builds
+	// ("b:"+nvr) that TagStates looked up: every event looks twice at
+	// the same two builds, and a module build's getBuild carries its
+	// whole modulemd document.
+	ids *expirable.LRU[string, int64]
 }
+
+// An NVR names one build for good; a tag name could be given to a new
+// tag after the old one is deleted, so ids are forgotten after a while.
+const (
+	idCacheSize = 4096
+	idCacheTTL  = 10 * time.Minute
+)
 
 // slot is one place for a session in the client's pool; it is empty
 // until its first call logs in, and after the session was dropped.
@@ -130,6 +144,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		log:     o.logger,
 		observe: o.observer,
 		idle:    make(chan *slot, o.sessions),
+		ids:     expirable.NewLRU[string, int64](idCacheSize, nil, idCacheTTL),
 	}
 	for range o.sessions {
 		s := &slot{}

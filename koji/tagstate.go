@@ -62,8 +62,9 @@ const FinishedWindow = 6 * time.Hour
 // TagStates tells, for each target, whether the build is in the tag and
 // which tagBuild task of ours is pending for it, in one multiCall:
 // listTasks of our pending tagBuild tasks first, then the tag and build
-// ids and the build's tag listing. In that order a task that finishes
-// between the two looks is seen either pending or as the listing. Only
+// ids (asked once, then remembered) and the build's tag listing. In that
+// order a task that finishes between the two looks is seen either pending
+// or as the listing. Only
 // when a build is already tagged and no pending task explains it does it
 // look further, for the CLOSED task that tagged it (nameTaggers).
 func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState, error) {
@@ -84,12 +85,33 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 		}
 	}
 	calls := []Call{listTagTasks(uid, []any{TaskFree, TaskOpen, TaskAssigned}, nil)}
+	// Each call's place in the answer, and the id asked for.
+	type idCall struct {
+		tag  bool // getTag, else getBuild
+		name string
+		at   int
+	}
+	var idCalls []idCall
+	tagID := map[string]int64{}
 	for _, t := range tags {
+		if id, ok := c.ids.Get("t:" + t); ok {
+			tagID[t] = id
+			continue
+		}
+		idCalls = append(idCalls, idCall{true, t, len(calls)})
 		calls = append(calls, Call{Method: "getTag", Params: []any{t}})
 	}
+	buildID := map[string]int64{}
+	listAt := map[string]int{}
 	for _, n := range nvrs {
-		calls = append(calls, Call{Method: "getBuild", Params: []any{n}},
-			Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
+		if id, ok := c.ids.Get("b:" + n); ok {
+			buildID[n] = id
+		} else {
+			idCalls = append(idCalls, idCall{false, n, len(calls)})
+			calls = append(calls, Call{Method: "getBuild", Params: []any{n}})
+		}
+		listAt[n] = len(calls)
+		calls = append(calls, Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
 	}
 	res, err := c.MultiCall(ctx, calls)
 	if err != nil {
@@ -102,22 +124,26 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	if err != nil {
 		return nil, err
 	}
-	tagID := map[string]int64{}
-	for i, t := range tags {
-		r := res[1+i]
+	for _, ic := range idCalls {
+		r := res[ic.at]
+		method, key, ids := "getBuild", "b:"+ic.name, buildID
+		if ic.tag {
+			method, key, ids = "getTag", "t:"+ic.name, tagID
+		}
 		if r.Err != nil {
-			return nil, fmt.Errorf("getTag %s: %w", t, r.Err)
+			return nil, fmt.Errorf("%s %s: %w", method, ic.name, r.Err)
 		}
-		tagID[t] = idOf(r.Value)
+		id := idOf(r.Value)
+		ids[ic.name] = id
+		if id != 0 {
+			// An unknown build or tag is asked for again: it may be
+			// made in the meantime.
+			c.ids.Add(key, id)
+		}
 	}
-	buildID := map[string]int64{}
 	listed := map[string]map[string]bool{}
-	for i, n := range nvrs {
-		b, lt := res[1+len(tags)+2*i], res[2+len(tags)+2*i]
-		if b.Err != nil {
-			return nil, fmt.Errorf("getBuild %s: %w", n, b.Err)
-		}
-		buildID[n] = idOf(b.Value)
+	for _, n := range nvrs {
+		lt := res[listAt[n]]
 		listed[n] = map[string]bool{}
 		if lt.Err != nil {
 			continue // unknown build: in no tag; tagBuild reports it

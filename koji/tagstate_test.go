@@ -232,3 +232,24 @@ func TestTagStatesNameTheTaggerAmongMany(t *testing.T) {
 		t.Errorf("%d listTasks calls, want 2", got)
 	}
 }
+
+// TestTagStatesRemembersIDs: the second look at the same targets asks
+// the hub for the tag listing and the tasks only, not again for the tag
+// and build (a module build's getBuild carries its modulemd); an unknown
+// build is asked for again.
+func TestTagStatesRemembersIDs(t *testing.T) {
+	hub := newHub(t)
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	targets := []koji.TagTarget{{Tag: tagName, NVR: nvr}, {Tag: tagName, NVR: develN}, {Tag: tagName, NVR: "nobody-1-1"}}
+	for range 2 {
+		if _, err := c.TagStates(ctx, targets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for method, want := range map[string]int{"getTag": 1, "getBuild": 3 + 1, "listTags": 6, "listTasks": 2} {
+		if got := hub.CallCount(method); got != want {
+			t.Errorf("%s called %d times in two looks, want %d", method, got, want)
+		}
+	}
+}
