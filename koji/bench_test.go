@@ -3,6 +3,7 @@ package koji_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,40 +57,65 @@ func BenchmarkGetBuild(b *testing.B) {
 	}
 }
 
-// BenchmarkTagStates measures the look at the hub the service makes once
-// per event before tagBuild: one multiCall with our pending tagBuild
-// tasks, the tag and build ids and the build's tag listing, for a build
-// and its -devel twin into one tag, with pending tasks of ours on the hub
-// (pending=N) as a busy service has.
+// BenchmarkTagStates measures the look at the hub the service makes
+// before tagBuild: one multiCall with our pending tagBuild tasks, the tag
+// and build ids and the build's tag listing, for a module build and its
+// -devel twin into one tag, with pending tasks of ours on the hub
+// (pending=N) as a busy service has. look=first is an event's first look,
+// at builds the client has not seen (their getBuild answers carry a
+// modulemd document of about 2 KB); look=again is the look after
+// tagBuild, at the same builds, whose ids the client remembers.
 func BenchmarkTagStates(b *testing.B) {
+	// More builds than the client remembers ids of, so that each first
+	// look asks for its builds.
+	const builds = 5000
+	modulemd := "document: modulemd\nversion: 2\ndata:\n  artifacts:\n    rpms:\n" +
+		strings.Repeat("      - nodejs-1:20.1.0-1.module_f39+12345+abcdef01.x86_64\n", 36)
 	for _, pending := range []int{0, 16, 256} {
-		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
-			hub := kojitest.New(b, kojitest.WithTaskDelay(time.Hour))
-			hub.AddTag(tagName)
-			hub.AddPackage(tagName, "nodejs")
-			hub.AddPackage(tagName, "nodejs-devel")
-			hub.AddBuild(kojitest.Build{NVR: nvr})
-			hub.AddBuild(kojitest.Build{NVR: develN})
-			c, err := koji.New(&koji.Config{
-				Server: hub.URL(), ServerCA: hub.CAFile(), AuthType: "ssl", Cert: hub.ClientCertFile("mts"), Timeout: 10 * time.Second,
+		for _, look := range []string{"first", "again"} {
+			b.Run(fmt.Sprintf("pending=%d/look=%s", pending, look), func(b *testing.B) {
+				hub := kojitest.New(b, kojitest.WithTaskDelay(time.Hour))
+				hub.AddTag(tagName)
+				hub.AddPackage(tagName, "nodejs")
+				hub.AddPackage(tagName, "nodejs-devel")
+				targets := make([][]koji.TagTarget, builds)
+				for i := range targets {
+					n := fmt.Sprintf("nodejs-20-%d.c", i)
+					d := fmt.Sprintf("nodejs-devel-20-%d.c", i)
+					for _, v := range []string{n, d} {
+						hub.AddBuild(kojitest.Build{NVR: v, Module: &kojitest.Module{Name: "nodejs", Stream: "20", Version: "1", Context: "c", ModulemdStr: modulemd}})
+					}
+					targets[i] = []koji.TagTarget{{Tag: tagName, NVR: n}, {Tag: tagName, NVR: d}}
+				}
+				c, err := koji.New(&koji.Config{
+					Server: hub.URL(), ServerCA: hub.CAFile(), AuthType: "ssl", Cert: hub.ClientCertFile("mts"), Timeout: 10 * time.Second,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				ctx := context.Background()
+				for range pending {
+					if _, err := c.TagBuild(ctx, tagName, targets[0][0].NVR); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := c.TagStates(ctx, targets[0]); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					t := targets[0]
+					if look == "first" {
+						i = (i + 1) % builds
+						t = targets[i]
+					}
+					if _, err := c.TagStates(ctx, t); err != nil {
+						b.Fatal(err)
+					}
+				}
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			ctx := context.Background()
-			for range pending {
-				if _, err := c.TagBuild(ctx, tagName, nvr); err != nil {
-					b.Fatal(err)
-				}
-			}
-			targets := []koji.TagTarget{{Tag: tagName, NVR: nvr}, {Tag: tagName, NVR: develN}}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.TagStates(ctx, targets); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		}
 	}
 }
