@@ -56,6 +56,10 @@ func (r *resolved) dial(ctx context.Context, ep Endpoint) (*amqp.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker %s: %w", ep.Addr, err)
 	}
+	// Set when the connection is TLS 1.3, where the broker checks the
+	// client's certificate only after the client's side of the handshake
+	// is done: its refusal comes with the first AMQP bytes.
+	tls13 := false
 	if ep.TLS {
 		conf := r.tls.Clone()
 		if conf.ServerName == "" {
@@ -64,8 +68,9 @@ func (r *resolved) dial(ctx context.Context, ep Endpoint) (*amqp.Conn, error) {
 		tc := tls.Client(nc, conf)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, r.describe(ep, err)
+			return nil, r.describe(ep, err, false)
 		}
+		tls13 = tc.ConnectionState().Version == tls.VersionTLS13
 		nc = tc
 	}
 	opts := &amqp.ConnOptions{
@@ -81,7 +86,7 @@ func (r *resolved) dial(ctx context.Context, ep Endpoint) (*amqp.Conn, error) {
 	}
 	conn, err := amqp.NewConn(ctx, nc, opts)
 	if err != nil {
-		return nil, r.describe(ep, err)
+		return nil, r.describe(ep, err, tls13)
 	}
 	return conn, nil
 }
@@ -100,13 +105,14 @@ func (r *resolved) sasl() amqp.SASLType {
 }
 
 // describe turns a connection failure into an error that says what
-// happened.
-func (r *resolved) describe(ep Endpoint, err error) error {
+// happened; afterTLS13 tells a failure of the first exchange after a TLS
+// 1.3 handshake.
+func (r *resolved) describe(ep Endpoint, err error, afterTLS13 bool) error {
 	var unknown x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError
 	var hostname x509.HostnameError
 	switch {
-	case refusedCert(err, r.tls != nil && len(r.tls.Certificates) > 0):
+	case refusedCert(err, r.tls != nil && len(r.tls.Certificates) > 0, afterTLS13):
 		return fmt.Errorf("broker %s: %w: %w", ep.Addr, ErrClientCertRefused, err)
 	case errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &hostname):
 		return fmt.Errorf("broker %s: %w (check rhmsg_ca_cert): %w", ep.Addr, ErrServerCertUntrusted, err)
@@ -118,12 +124,13 @@ func (r *resolved) describe(ep Endpoint, err error) error {
 // take the client's certificate. crypto/tls reports a received alert as a
 // net.OpError "remote error" around a value of its unexported alert type,
 // a uint8, so the alert number is read from that value.
-func refusedCert(err error, sentCert bool) bool {
-	if !sentCert && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
-		// Under TLS 1.3 the server checks the client's certificate after
-		// the client thinks the handshake done; one that wanted a
-		// certificate and got none may reset the connection before its
-		// alert is read.
+func refusedCert(err error, sentCert, afterTLS13 bool) bool {
+	if (afterTLS13 || !sentCert) && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		// Under TLS 1.3 the server checks the client's certificate (or
+		// its absence) after the client thinks the handshake done, and
+		// may reset the connection before its alert is read; a server
+		// that wanted a certificate and got none may reset at any point
+		// of the handshake.
 		return true
 	}
 	var op *net.OpError

@@ -19,7 +19,7 @@ func Probe(ctx context.Context, cfg Config) error {
 		if err == nil {
 			return conn.Close()
 		}
-		errs = append(errs, r.describe(ep, err))
+		errs = append(errs, err) // dial describes its failures
 	}
 	return errors.Join(errs...)
 }
