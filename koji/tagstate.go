@@ -12,6 +12,11 @@ import (
 // TagTarget is one build and tag that tagBuild would be asked for.
 type TagTarget struct {
 	Tag, NVR string
+	// Started, when not 0, is a tagBuild task of ours for the target:
+	// when the build is in the tag with no task pending, that task is
+	// asked about first, in the same multiCall, and named when it CLOSED,
+	// instead of searching the listing's history for the task.
+	Started int
 }
 
 // Task is a tagBuild task as far as tagging is concerned.
@@ -113,6 +118,13 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 		listAt[n] = len(calls)
 		calls = append(calls, Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
 	}
+	startedAt := map[int]int{}
+	for _, t := range targets {
+		if _, ok := startedAt[t.Started]; t.Started != 0 && !ok {
+			startedAt[t.Started] = len(calls)
+			calls = append(calls, Call{Method: "getTaskInfo", Params: []any{t.Started}})
+		}
+	}
 	res, err := c.MultiCall(ctx, calls)
 	if err != nil {
 		return nil, err
@@ -162,6 +174,11 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	for i, t := range targets {
 		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag]}
 		out[i].Task = matchTask(pending, tagID[t.Tag], buildID[t.NVR], true)
+		if out[i].Tagged && out[i].Task == nil && t.Started != 0 {
+			if r := res[startedAt[t.Started]]; r.Err == nil && intOf(stateOf(r.Value)) == TaskClosed {
+				out[i].Task = &Task{ID: t.Started, State: TaskClosed}
+			}
+		}
 		if out[i].Tagged && out[i].Task == nil {
 			unexplained = append(unexplained, i)
 		}
@@ -322,6 +339,12 @@ func (c *Client) CancelTask(ctx context.Context, id int) error {
 		return fmt.Errorf("cancelTask %d: %w", id, err)
 	}
 	return nil
+}
+
+// stateOf is the state of a getTaskInfo answer.
+func stateOf(v any) any {
+	m, _ := v.(map[string]any)
+	return m["state"]
 }
 
 func idOf(v any) int64 {

@@ -253,3 +253,45 @@ func TestTagStatesRemembersIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestTagStatesNamesTheStartedTask: a target that says which task of ours
+// was started for it gets that task named once it CLOSED, in one
+// multiCall, without the listing's history; a started task that did not
+// tag (FAILED "already tagged") leaves the search to the history.
+func TestTagStatesNamesTheStartedTask(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskTiming(50*time.Millisecond, 100*time.Millisecond))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	first, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.WaitTasks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dup, err := c.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.WaitTasks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		started, want, histories int
+	}{
+		{first, first, 0},
+		{dup, first, 1},
+	} {
+		before := hub.CallCount("queryHistory")
+		st, err := c.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: nvr, Started: tc.started}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st[0].Tagged || st[0].Task == nil || st[0].Task.ID != tc.want || st[0].Task.State != koji.TaskClosed {
+			t.Errorf("started %d: %+v (task %+v), want CLOSED task %d", tc.started, st[0], st[0].Task, tc.want)
+		}
+		if got := hub.CallCount("queryHistory") - before; got != tc.histories {
+			t.Errorf("started %d: %d queryHistory calls, want %d", tc.started, got, tc.histories)
+		}
+	}
+}

@@ -208,7 +208,11 @@ func (s *Service) settleRaces(ctx context.Context, h *hold, targets []koji.TagTa
 	for i, id := range ours {
 		keep[i] = id
 		idx = append(idx, i)
-		look = append(look, targets[i])
+		t := targets[i]
+		// Ours may have run already: the look then names it without
+		// searching the hub's history.
+		t.Started = id
+		look = append(look, t)
 	}
 	err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
 		states, err := s.tagger.TagStates(ctx, look)
