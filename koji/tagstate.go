@@ -69,9 +69,9 @@ const FinishedWindow = 6 * time.Hour
 // listTasks of our pending tagBuild tasks first, then the tag and build
 // ids (asked once, then remembered) and the build's tag listing. In that
 // order a task that finishes between the two looks is seen either pending
-// or as the listing. Only
-// when a build is already tagged and no pending task explains it does it
-// look further, for the CLOSED task that tagged it (nameTaggers).
+// or as the listing. A target's Started task is asked about last. Only
+// when a build is already tagged and no task explains it does it look
+// further, for the CLOSED task that tagged it (nameTaggers).
 func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState, error) {
 	uid, err := c.userID(ctx)
 	if err != nil {
