@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedora-modularity/mts/internal/lint"
 	"github.com/fedora-modularity/mts/internal/report"
+	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -22,7 +23,9 @@ func lintCommand() *cli.Command {
 		ArgsUsage: "PATH...",
 		Description: `Checks the rule set the paths give (files, and directories' *.yaml files
 in name order, rule tests excepted; together one ordered set, as the service
-loads it) and reports every load error and the warnings of the diagnostic
+loads it; a directory without rule files of its own, such as a repository's
+rules/, gives each of its subdirectories that has some as a set of its own)
+and reports every load error and the warnings of the diagnostic
 table in the README, each with a code (MTS1xx errors, MTS2xx warnings,
 MTS3xx information). Exit 0 when no error was found (no warning either with
 --strict), 1 otherwise, 2 on usage errors.`,
@@ -68,18 +71,24 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 				paths = append(paths, p)
 			}
 			res := &lint.Result{Files: []string{}, Diagnostics: []lint.Diagnostic{}}
-			if len(paths) > 0 {
-				stop := progress(c, "linting")
-				r, err := lint.Set(c.Context, paths, opts)
-				stop()
+			sets, err := ruleset.Policies(paths)
+			if err != nil {
+				return failErr(err)
+			}
+			stop := progress(c, "linting")
+			for _, set := range sets {
+				r, err := lint.Set(c.Context, set, opts)
 				if err != nil {
+					stop()
 					return failErr(err)
 				}
-				res = r
+				res.Files = append(res.Files, r.Files...)
+				res.Diagnostics = append(res.Diagnostics, r.Diagnostics...)
 			}
+			stop()
 			res.Diagnostics = append(unreadable, res.Diagnostics...)
 			if len(res.Files) == 0 && len(unreadable) == 0 {
-				return failErr(fmt.Errorf("no rule files in %s (a directory gives its own *.yaml files; subdirectories are policies of their own)", strings.Join(c.Args().Slice(), ", ")))
+				return failErr(fmt.Errorf("no rule files in %s (a directory gives its own *.yaml files, or, when it has none, each of its subdirectories that has some is a policy of its own)", strings.Join(c.Args().Slice(), ", ")))
 			}
 			tool := report.Tool{Name: "mts lint", Version: c.App.Version, InformationURI: "https://github.com/fedora-modularity/mts"}
 			if err := report.Lint(c.App.Writer, c.String("format"), res, c.Bool("strict"), tool); err != nil {

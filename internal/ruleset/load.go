@@ -138,6 +138,63 @@ func Files(paths []string) ([]string, error) {
 	return out, nil
 }
 
+// Policies splits paths into the rule sets they name, each loaded on its
+// own: a directory without rule files of its own whose subdirectories hold
+// rule files is a repository of policies (rules/fedora, rules/fedora-cel),
+// and each such subdirectory is a set; the other paths together are one
+// set, first.
+func Policies(paths []string) ([][]string, error) {
+	var rest []string
+	var sets [][]string
+	for _, p := range paths {
+		subs, err := policyDirs(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(subs) == 0 {
+			rest = append(rest, p)
+			continue
+		}
+		for _, s := range subs {
+			sets = append(sets, []string{s})
+		}
+	}
+	if len(rest) > 0 {
+		sets = append([][]string{rest}, sets...)
+	}
+	return sets, nil
+}
+
+// policyDirs lists the subdirectories of p that hold rule files, when p is
+// a directory without any of its own.
+func policyDirs(p string) ([]string, error) {
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return nil, nil // Files reports what cannot be read
+	}
+	if own, err := Files([]string{p}); err != nil || len(own) > 0 {
+		return nil, err
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading rules: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		sub := filepath.Join(p, e.Name())
+		files, err := Files([]string{sub})
+		if err != nil {
+			return nil, err
+		}
+		if len(files) > 0 {
+			out = append(out, sub)
+		}
+	}
+	return out, nil
+}
+
 // IsTestFile reports whether a file name is a rule test file (mts test)
 // rather than rules: *.test.yaml, *_test.yaml or *.tests.yaml.
 func IsTestFile(name string) bool {
