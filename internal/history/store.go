@@ -133,10 +133,11 @@ const DefaultRetention = 90 * 24 * time.Hour
 // Store is one decision store file. Its methods are safe for concurrent
 // use; several processes may open the same file.
 type Store struct {
-	db   *sql.DB
-	path string
-	opts Options
-	log  *slog.Logger
+	db       *sql.DB
+	path     string
+	readOnly bool
+	opts     Options
+	log      *slog.Logger
 
 	mu        sync.Mutex
 	revisions map[string]bool // kept already
@@ -251,7 +252,7 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*Store
 		return nil, fmt.Errorf("decision store %s: %w", path, err)
 	}
 	return &Store{
-		db: db, path: path, opts: opts, log: opts.Logger,
+		db: db, path: path, readOnly: readOnly, opts: opts, log: opts.Logger,
 		revisions: map[string]bool{}, compiled: map[string]*ruleset.Ruleset{},
 	}, nil
 }
@@ -363,7 +364,18 @@ func (s *Store) fromV1(ctx context.Context, tx *sql.Tx) error {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+//
+// It first folds the write-ahead log into the file: SQLite does that by
+// itself only when the last connection to the file closes, and a reader
+// (mts why, a status page) may still have it open, which would leave the
+// file alone without the latest decisions, or without its schema.
+func (s *Store) Close() error {
+	if s.readOnly {
+		return s.db.Close()
+	}
+	_, cerr := s.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return errors.Join(cerr, s.db.Close())
+}
 
 // Record keeps one decision before its event is acknowledged. A decision
 // for a message already recorded (a redelivery: same message id and event

@@ -389,3 +389,52 @@ func TestPrunedPagesAreReused(t *testing.T) {
 	}
 	t.Logf("file sizes after each round: %v", sizes)
 }
+
+// TestCloseLeavesTheFileWhole: once Close returns, the file alone holds
+// every decision, also when a reader (mts why, another consumer's status
+// page) still has it open, so that a copy of the file is a backup. SQLite
+// folds its write-ahead log into the file when the last connection closes,
+// not when one of several does.
+func TestCloseLeavesTheFileWhole(t *testing.T) {
+	ctx := context.Background()
+	rules := &switchableRules{}
+	rs := loadRules(t, "broken")
+	rules.p.Store(rs)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "decisions.db")
+	s, err := history.Open(ctx, path, history.Options{Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(ctx, decision(t, rs, 101, builds[0].file, "msg-1", 500)); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := history.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if _, err := reader.List(ctx, history.Filter{Build: "101"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(backup, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := history.OpenReadOnly(ctx, backup)
+	if err != nil {
+		t.Fatalf("a copy of the file after Close: %v", err)
+	}
+	defer c.Close()
+	ds, err := c.List(ctx, history.Filter{Build: "101"})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("a copy of the file after Close holds %d decisions (%v), want 1", len(ds), err)
+	}
+}
