@@ -221,15 +221,7 @@ func TestConsumeFromPika(t *testing.T) {
 
 func inspect(t testing.TB, queue string) amqp.Queue {
 	t.Helper()
-	conn, err := amqp.Dial(machineURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(t, machineURL)
 	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 	if err != nil {
 		t.Fatal(err)

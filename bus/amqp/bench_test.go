@@ -9,26 +9,20 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/bustest"
+	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
 // fill publishes n persistent events to key with one confirm wait at the
 // end, so that setting up a consumer benchmark stays quick.
 func fill(b *testing.B, key string, n int) {
 	b.Helper()
-	conn, err := amqp.Dial(machineURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		b.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(b, machineURL)
 	if err := ch.Confirm(false); err != nil {
 		b.Fatal(err)
 	}
 	var last *amqp.DeferredConfirmation
 	for range n {
+		var err error
 		last, err = ch.PublishWithDeferredConfirm(DefaultExchange, key, false, false, amqp.Publishing{
 			ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: bustest.Body(1),
 		})

@@ -12,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-modularity/mts/bus/bustest"
+	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
 func loadFM(t *testing.T, name string) *FedoraMessaging {
@@ -194,15 +195,7 @@ prefetch_count = 3
 	}
 	ack(t, d)
 	// The queue is the quorum queue the file asked for.
-	conn, err := amqp.Dial(machineURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(t, machineURL)
 	if _, err := ch.QueueDeclarePassive(cfg.Queue, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
 		t.Errorf("queue not declared as the file says: %v", err)
 	}

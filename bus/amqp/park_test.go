@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/bustest"
+	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
 // TestPark: a parked event lands in the durable parking queue as it came,
@@ -26,15 +25,7 @@ func TestPark(t *testing.T) {
 	if err := p.Park(ctx, body, map[string]string{bus.HeaderParkReason: "retry_give_up_after: mbs down"}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := amqp.Dial(machineURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(t, machineURL)
 	m, ok, err := ch.Get(queue, true)
 	if err != nil || !ok {
 		t.Fatalf("nothing in the parking queue: %v", err)

@@ -8,6 +8,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fedora-modularity/mts/bus/bustest"
+	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
 // fill puts n persistent events in queue through AMQP 0-9-1 with one
@@ -15,20 +16,13 @@ import (
 // quick; RabbitMQ hands them to AMQP 1.0 readers as data sections.
 func fill(b *testing.B, amqpURL, key string, n int) {
 	b.Helper()
-	conn, err := amqp091.Dial(amqpURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		b.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(b, amqpURL)
 	if err := ch.Confirm(false); err != nil {
 		b.Fatal(err)
 	}
 	var last *amqp091.DeferredConfirmation
 	for range n {
+		var err error
 		last, err = ch.PublishWithDeferredConfirm("amq.topic", key, false, false, amqp091.Publishing{
 			ContentType: "application/json", DeliveryMode: amqp091.Persistent, Body: bustest.Body(1),
 		})

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
@@ -60,15 +58,7 @@ func needBroker(t testing.TB) *testenv.RabbitMQAMQP10 {
 // bind queues on RabbitMQ 3).
 func declareQueue(t testing.TB, amqpURL, queue string, keys ...string) {
 	t.Helper()
-	conn, err := amqp091.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(t, amqpURL)
 	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -82,15 +72,7 @@ func declareQueue(t testing.TB, amqpURL, queue string, keys ...string) {
 // queueDepth is how many messages wait in queue.
 func queueDepth(t testing.TB, amqpURL, queue string) int {
 	t.Helper()
-	conn, err := amqp091.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(t, amqpURL)
 	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -76,15 +76,7 @@ func TestFullDiskHoldsTheEvent(t *testing.T) {
 
 	u := fmt.Sprintf("f%d", time.Now().UnixNano())
 	queue, key := "mts-history-full-"+u, "org.fedoraproject."+u+".mbs.module.state.change"
-	conn, err := amqp091.Dial(machineRabbit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.RabbitChannel(t, machineRabbit)
 	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false) })
 	consumer, err := amqp.NewConsumer(amqpConfig(queue, key))
 	if err != nil {
