@@ -17,13 +17,7 @@ import (
 
 // ProtonAvailable reports whether Debian's python3-qpid-proton, the
 // library the reference's rhmsg wraps, can be imported.
-func ProtonAvailable() error {
-	out, err := exec.Command(SystemPython, "-c", "import proton.utils").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("python3-qpid-proton: %w: %s", err, out)
-	}
-	return nil
-}
+func ProtonAvailable() error { return pythonImports("proton.utils", "python3-qpid-proton") }
 
 // ProtonPeer is an AMQP 1.0 client written with python3-qpid-proton: a
 // sender that sends what it is given and reports the broker's outcome, or

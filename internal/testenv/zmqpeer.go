@@ -19,10 +19,14 @@ import (
 const SystemPython = "/usr/bin/python3"
 
 // ZMQAvailable reports whether Debian's python3-zmq can be imported.
-func ZMQAvailable() error {
-	out, err := exec.Command(SystemPython, "-c", "import zmq").CombinedOutput()
+func ZMQAvailable() error { return pythonImports("zmq", "python3-zmq") }
+
+// pythonImports reports whether SystemPython can import module, which
+// Debian's package pkg installs.
+func pythonImports(module, pkg string) error {
+	out, err := exec.Command(SystemPython, "-c", "import "+module).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("python3-zmq: %w: %s", err, out)
+		return fmt.Errorf("%s: %w: %s", pkg, err, out)
 	}
 	return nil
 }
