@@ -15,12 +15,16 @@ import (
 
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
+	"github.com/fedora-modularity/mts/internal/testenv"
 	"github.com/fedora-modularity/mts/koji/kojitest"
 )
 
 // BenchmarkServeActiveMQ measures one consumer end to end: events sent to
-// ActiveMQ, modulemd from the MBS stand-in, tagBuild on the Koji stand-in
-// (no added latency), announcements published back with receipts. The
+// ActiveMQ, modulemd from the MBS stand-in, tagBuild on the Koji stand-in,
+// announcements published back with receipts. The stand-in runs each task
+// at once (tasks=at-once), or 0.5-2 s after the call as a real hub's
+// scheduler does (tasks=0.5-2s), where our pending tasks pile up on the hub
+// and every look before tagBuild decodes them all. The
 // service runs as mts serve configures it (16 workers, prefetch 16, the
 // publisher's default pool of connections and the default Koji sessions)
 // but keeps no decision store; BenchmarkServeActiveMQStore adds one.
@@ -28,19 +32,26 @@ import (
 // A first, untimed pass of benchWarmUp events warms the broker up: a
 // freshly started JVM spends more CPU compiling than serving, where a
 // production broker has long been running.
-func BenchmarkServeActiveMQ(b *testing.B) { serveBench(b, false) }
+func BenchmarkServeActiveMQ(b *testing.B) { serveBenchTimings(b, false) }
 
 // BenchmarkServeActiveMQStore is BenchmarkServeActiveMQ with the decision
 // store that mts serve keeps by default, a SQLite file on local disk.
-func BenchmarkServeActiveMQStore(b *testing.B) { serveBench(b, true) }
+func BenchmarkServeActiveMQStore(b *testing.B) { serveBenchTimings(b, true) }
 
-func serveBench(b *testing.B, store bool) {
+func serveBenchTimings(b *testing.B, store bool) {
+	b.Run("tasks=at-once", func(b *testing.B) { serveBench(b, store, kojitest.WithTaskDelay(0)) })
+	b.Run("tasks=0.5-2s", func(b *testing.B) {
+		serveBench(b, store, kojitest.WithTaskTiming(500*time.Millisecond, 2*time.Second))
+	})
+}
+
+func serveBench(b *testing.B, store bool, timing kojitest.Option) {
 	if broker == nil {
-		b.Skip("ActiveMQ not available")
+		testenv.Missing(b, "ActiveMQ")
 	}
 	b.StopTimer()
-	servePass(b, benchWarmUp, false, store)
-	r := servePass(b, b.N, true, store)
+	servePass(b, benchWarmUp, false, store, timing)
+	r := servePass(b, b.N, true, store, timing)
 	b.ReportMetric(float64(b.N)/r.elapsed.Seconds(), "events/s")
 	perEvent := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
 	if r.cpuOK {
@@ -79,9 +90,9 @@ type passResult struct {
 // servePass queues count events, then times a new service consuming them
 // all, with a decision store or none; when timed, the benchmark's timer
 // runs only while it does.
-func servePass(b *testing.B, count int, timed, store bool) passResult {
+func servePass(b *testing.B, count int, timed, store bool, timing kojitest.Option) passResult {
 	n := newBusNames("bench")
-	hub := kojitest.New(b, kojitest.WithTaskDelay(0))
+	hub := kojitest.New(b, timing)
 	hub.AddTag("f29-modular-ursamajor")
 	hub.AddPackage("f29-modular-ursamajor", "javapackages-tools")
 	hub.AddPackage("f29-modular-ursamajor", "javapackages-tools-devel")
