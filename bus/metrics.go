@@ -18,7 +18,15 @@ type Metrics struct {
 	PublishErrors prometheus.Counter
 	Duplicates    prometheus.Counter
 	Gaps          prometheus.Counter
+	// LinksReplaced counts receiving links replaced by fresh ones, by
+	// reason: "overrun" (the broker sent more than the credit), "idle" (a
+	// link with room delivered nothing for a while) and "stalled" (the
+	// fresh link of an idle one delivered at once: the old one had lost
+	// its credit while messages waited).
+	LinksReplaced *prometheus.CounterVec
 	connected     *prometheus.GaugeVec
+	credit        *prometheus.GaugeVec
+	unsettled     *prometheus.GaugeVec
 	busName       string
 }
 
@@ -32,6 +40,9 @@ const (
 	MetricDuplicates    = "mts_bus_duplicates_dropped_total"
 	MetricGaps          = "mts_bus_fedmsg_gaps_total"
 	MetricConnected     = "mts_bus_connected"
+	MetricLinksReplaced = "mts_bus_links_replaced_total"
+	MetricLinkCredit    = "mts_bus_link_credit"
+	MetricUnsettled     = "mts_bus_unsettled_messages"
 )
 
 // NewMetrics registers (or reuses) the bus metric families on reg and
@@ -61,7 +72,27 @@ func NewMetrics(reg prometheus.Registerer, busName string) *Metrics {
 		Help: "1 while the consumer holds a live connection to its broker.",
 	}, []string{"bus"})
 	m.connected = registerGauge(reg, connected)
+	replaced := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: MetricLinksReplaced,
+		Help: "Receiving links replaced by fresh ones, by reason (overrun, idle, stalled).",
+	}, []string{"bus", "reason"})
+	m.LinksReplaced = register(reg, replaced).MustCurryWith(prometheus.Labels{"bus": busName})
+	m.credit = registerGauge(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: MetricLinkCredit,
+		Help: "Messages the broker may still send on the receiving link, by the consumer's count.",
+	}, []string{"bus"}))
+	m.unsettled = registerGauge(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: MetricUnsettled,
+		Help: "Messages received and not yet settled: handed to a worker or waiting for one.",
+	}, []string{"bus"}))
 	return m
+}
+
+// SetCredit records the link credit the broker holds by the consumer's
+// count and the messages received and not yet settled.
+func (m *Metrics) SetCredit(credit, unsettled float64) {
+	m.credit.WithLabelValues(m.busName).Set(credit)
+	m.unsettled.WithLabelValues(m.busName).Set(unsettled)
 }
 
 // SetConnected records the consumer's connection state.

@@ -77,6 +77,10 @@ type Config struct {
 	// Prefetch is the link credit: how many unsettled messages the broker
 	// may send ahead, 1 to MaxPrefetch, DefaultPrefetch by default.
 	Prefetch int
+	// CreditIdle is how long a receiving link with room for more messages
+	// may deliver nothing before it is replaced by a fresh one, which
+	// restores credit a broker lost count of; 10s by default.
+	CreditIdle time.Duration
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
 	TopicPrefix string
 	// ParkingQueue (parking_queue) receives the events that waited past
@@ -204,6 +208,9 @@ func (c Config) resolve() (*resolved, error) {
 	if r.IdleTimeout <= 0 {
 		r.IdleTimeout = 30 * time.Second
 	}
+	if r.CreditIdle <= 0 {
+		r.CreditIdle = 10 * time.Second
+	}
 	if r.ConnectTimeout <= 0 {
 		r.ConnectTimeout = 10 * time.Second
 	}
@@ -225,6 +232,10 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	return r, nil
 }
+
+// creditCheck is how often a receiving link's credit is looked at while
+// it delivers nothing.
+func (r *resolved) creditCheck() time.Duration { return min(time.Second, r.CreditIdle) }
 
 // hasScheme reports whether an address already carries its own prefix.
 func hasScheme(addr string) bool {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/Azure/go-amqp"
 
@@ -67,9 +67,9 @@ func (c *Consumer) run(ctx context.Context) {
 }
 
 // receiverOptions ask for unsettled deliveries (the broker keeps each
-// message until this side settles it). Credit is managed here (see
-// credit). (The library's automatic credit stalled against RabbitMQ 3.10
-// after some hundred messages.)
+// message until this side settles it), with credit issued by hand from
+// what the consumer holds (see linkCredit): the library's automatic
+// credit stalled against RabbitMQ 3.10 after some hundred messages.
 func (c *Consumer) receiverOptions() *amqp.ReceiverOptions {
 	unsettled := amqp.SenderSettleModeUnsettled
 	o := &amqp.ReceiverOptions{
@@ -87,6 +87,43 @@ func (c *Consumer) receiverOptions() *amqp.ReceiverOptions {
 	return o
 }
 
+// link is one receiving link, on a session of its own so that it can be
+// replaced without the connection: ending a session hands every message
+// still unsettled on it back to the queue, and leaves a durable
+// subscription in place (a detach that closes the link would end it).
+type link struct {
+	sess   *amqp.Session
+	rcv    *amqp.Receiver
+	credit *linkCredit
+}
+
+// attach begins a session, attaches the receiving link and grants it the
+// room there is.
+func (c *Consumer) attach(ctx context.Context, conn *amqp.Conn, cr *credit) (*link, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+	defer cancel()
+	sess, err := conn.NewSession(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("beginning session: %w", err)
+	}
+	rcv, err := sess.NewReceiver(ctx, c.cfg.queueAddress(), c.receiverOptions())
+	if err != nil {
+		return nil, fmt.Errorf("attaching to %s: %w", c.cfg.queueAddress(), err)
+	}
+	lc, err := cr.attach(rcv, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("issuing credit: %w", err)
+	}
+	return &link{sess: sess, rcv: rcv, credit: lc}, nil
+}
+
+func (c *Consumer) report(cr *credit) {
+	credit, unsettled := cr.state()
+	c.metrics.SetCredit(float64(credit), float64(unsettled))
+}
+
+// serve reads the connection's current link, replacing it as the credit
+// bookkeeping asks, until the connection fails or ctx ends.
 func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) error {
 	defer func() {
 		c.connected.Store(false)
@@ -94,28 +131,96 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 		// Closing the connection hands every unsettled message back.
 		conn.Close()
 	}()
-	attachCtx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-	defer cancel()
-	sess, err := conn.NewSession(attachCtx, nil)
-	if err != nil {
-		return fmt.Errorf("beginning session: %w", err)
-	}
-	rcv, err := sess.NewReceiver(attachCtx, c.cfg.queueAddress(), c.receiverOptions())
-	if err != nil {
-		return fmt.Errorf("attaching to %s: %w", c.cfg.queueAddress(), err)
-	}
 	cr := newCredit(c.cfg.Prefetch)
-	if err := rcv.IssueCredit(cr.initial); err != nil {
-		return fmt.Errorf("issuing credit: %w", err)
+	l, err := c.attach(ctx, conn, cr)
+	if err != nil {
+		return err
 	}
+	c.report(cr)
 	c.connected.Store(true)
 	c.metrics.SetConnected(true)
 	c.log.Info("receiving", "broker", ep.Addr, "credit", c.cfg.Prefetch)
+	// Replaced links, ended once everything taken from them is settled.
+	var retired []*link
+	afterIdle := false
 	for {
-		msg, err := rcv.Receive(ctx, nil)
-		if err != nil {
+		reason, err := c.read(ctx, conn, cr, l, afterIdle, &retired)
+		if !errors.Is(err, errReplace) {
 			return err
 		}
+		c.metrics.LinksReplaced.WithLabelValues(reason).Inc()
+		idle := time.Since(l.credit.lastArrival)
+		retired = append(retired, l)
+		if l, err = c.attach(ctx, conn, cr); err != nil {
+			return err
+		}
+		c.report(cr)
+		afterIdle = reason == "idle"
+		if reason == "overrun" {
+			c.log.Debug("replaced the receiving link: the broker sent more than its credit", "broker", ep.Addr)
+		} else {
+			c.log.Debug("replaced an idle receiving link", "broker", ep.Addr, "idle", idle.Round(time.Millisecond))
+		}
+	}
+}
+
+// errReplace ends the reading of a link that is to be replaced.
+var errReplace = errors.New("link to be replaced")
+
+// endRetired ends the sessions of the retired links whose messages are all
+// settled, and keeps the others.
+func (c *Consumer) endRetired(ctx context.Context, cr *credit, retired []*link) ([]*link, error) {
+	kept := retired[:0]
+	for _, l := range retired {
+		if !cr.done(l.credit) {
+			kept = append(kept, l)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
+		err := l.sess.Close(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("ending the session of a replaced link: %w", err)
+		}
+	}
+	return kept, nil
+}
+
+// read hands over what l delivers until the connection fails, or returns
+// errReplace with the reason when l is to be replaced (see credit). While
+// l delivers nothing it ends retired links that are done. afterIdle says l
+// replaces an idle link: a delivery before the first check then means the
+// old link had lost its credit while messages waited, a stall now over.
+func (c *Consumer) read(ctx context.Context, conn *amqp.Conn, cr *credit, l *link, afterIdle bool, retired *[]*link) (string, error) {
+	stallCheck := afterIdle
+	for {
+		if ok, reason := cr.replace(time.Now(), c.cfg.CreditIdle); ok && reason == "overrun" {
+			return reason, errReplace
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.cfg.creditCheck())
+		msg, err := l.rcv.Receive(rctx, nil)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+				return "", err
+			}
+			stallCheck = false
+			if *retired, err = c.endRetired(ctx, cr, *retired); err != nil {
+				return "", err
+			}
+			if ok, reason := cr.replace(time.Now(), c.cfg.CreditIdle); ok {
+				return reason, errReplace
+			}
+			continue
+		}
+		if stallCheck {
+			stallCheck = false
+			c.metrics.LinksReplaced.WithLabelValues("stalled").Inc()
+			c.log.Warn("the receiving link had run out of credit while messages waited; a fresh link receives them",
+				"idle", c.cfg.CreditIdle)
+		}
+		cr.arrive(l.credit, time.Now())
+		c.report(cr)
 		c.metrics.Received.Inc()
 		id := messageID(msg)
 		body, err := payload(msg)
@@ -123,22 +228,19 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 		if err == nil {
 			ev, err = build.Decode(body)
 		}
+		d := &delivery{conn: conn, rcv: l.rcv, link: l.credit, credit: cr, consumer: c, msg: msg, body: body, ev: ev, id: id}
 		if err != nil {
 			// Accepted, not rejected: a body that is not an MBS event will
 			// never become one. The log keeps the evidence.
 			c.metrics.Malformed.Inc()
 			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(body))
-			if err := rcv.AcceptMessage(ctx, msg); err != nil {
-				return fmt.Errorf("accepting malformed message: %w", err)
-			}
-			if err := cr.settled(rcv); err != nil {
-				return fmt.Errorf("issuing credit: %w", err)
+			if err := d.Ack(ctx); err != nil {
+				return "", fmt.Errorf("accepting malformed message: %w", err)
 			}
 			continue
 		}
-		d := &delivery{conn: conn, rcv: rcv, credit: cr, msg: msg, body: body, ev: ev, id: id}
 		if err := c.Deliver(ctx, d); err != nil {
-			return err
+			return "", err
 		}
 	}
 }
@@ -177,14 +279,16 @@ func messageID(msg *amqp.Message) string {
 }
 
 type delivery struct {
-	conn    *amqp.Conn
-	rcv     *amqp.Receiver
-	credit  *credit
-	msg     *amqp.Message
-	body    []byte
-	ev      build.Event
-	id      string
-	settled atomic.Bool
+	conn     *amqp.Conn
+	rcv      *amqp.Receiver
+	link     *linkCredit
+	credit   *credit
+	consumer *Consumer
+	msg      *amqp.Message
+	body     []byte
+	ev       build.Event
+	id       string
+	settled  atomic.Bool
 }
 
 func (d *delivery) Event() build.Event { return d.ev }
@@ -215,41 +319,9 @@ func (d *delivery) settle(ctx context.Context, send func() error) error {
 		}
 		return fmt.Errorf("message %s: %w: %w", d.id, ErrConnectionLost, err)
 	}
-	// The settled message's credit goes back to the broker. Failing that
-	// means the link is gone; the settlement itself was sent.
-	_ = d.credit.settled(d.rcv)
+	// Failing to give the credit back means the link is gone; the
+	// settlement itself was sent.
+	_ = d.credit.settle(d.link)
+	d.consumer.report(d.credit)
 	return nil
-}
-
-// credit gives the broker back the credit of settled messages, in chunks
-// of at least two. RabbitMQ 3.x's AMQP 1.0 plugin sometimes sends a
-// transfer more than it was granted; go-amqp then counts the link credit
-// below zero, wrapping to 2^32-1, and a flow that adds one credit to that
-// wraps to zero and is never sent, so the link stalls. A chunk of n gives a
-// flow of n-1 even then, which puts the count right again.
-type credit struct {
-	initial, chunk uint32
-	mu             sync.Mutex
-	owed           uint32
-}
-
-func newCredit(prefetch int) *credit {
-	c := &credit{initial: uint32(max(prefetch, 2))}
-	c.chunk = max(2, c.initial/2)
-	return c
-}
-
-// settled counts one settled message and issues a chunk once it is owed.
-func (c *credit) settled(rcv *amqp.Receiver) error {
-	c.mu.Lock()
-	c.owed++
-	n := uint32(0)
-	if c.owed >= c.chunk {
-		n, c.owed = c.owed, 0
-	}
-	c.mu.Unlock()
-	if n == 0 {
-		return nil
-	}
-	return rcv.IssueCredit(n)
 }
