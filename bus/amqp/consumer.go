@@ -188,13 +188,13 @@ func (d *delivery) Priority() int64 {
 
 // Ack acknowledges the message. AMQP 0-9-1 does not confirm an ack; what
 // can be checked is that the channel the message came on is still open,
-// since an ack on a later channel would be refused by the broker.
-func (d *delivery) Ack(ctx context.Context) error {
+// since an ack on a later channel would be refused by the broker. The ack
+// is a write that waits for nothing, so it is sent whatever ctx says: a
+// message marked settled is never left unacknowledged on a live channel,
+// where it would hold a prefetch slot until the channel closes.
+func (d *delivery) Ack(context.Context) error {
 	if !d.settled.CompareAndSwap(false, true) {
 		return ErrSettled
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 	if d.ch.IsClosed() {
 		return fmt.Errorf("message %s: %w", d.m.MessageId, ErrConnectionLost)

@@ -81,6 +81,9 @@ type Config struct {
 	// may deliver nothing before it is replaced by a fresh one, which
 	// restores credit a broker lost count of; 10s by default.
 	CreditIdle time.Duration
+	// PublishTimeout bounds one publish, the wait for link credit and for
+	// the broker's disposition included; 30s by default.
+	PublishTimeout time.Duration
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).
 	TopicPrefix string
 	// ParkingQueue (parking_queue) receives the events that waited past
@@ -207,6 +210,9 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	if r.IdleTimeout <= 0 {
 		r.IdleTimeout = 30 * time.Second
+	}
+	if r.PublishTimeout <= 0 {
+		r.PublishTimeout = 30 * time.Second
 	}
 	if r.CreditIdle <= 0 {
 		r.CreditIdle = 10 * time.Second

@@ -314,6 +314,11 @@ func (d *delivery) settle(ctx context.Context, send func() error) error {
 	default:
 	}
 	if err := send(); err != nil {
+		// The disposition may not have left: the message would stay
+		// unsettled on a live connection, holding its credit, until the
+		// connection ends. End it now; the broker delivers the message
+		// again and the consumer reconnects with its whole credit.
+		d.conn.Close()
 		if ctx.Err() != nil {
 			return fmt.Errorf("message %s: %w", d.id, ctx.Err())
 		}

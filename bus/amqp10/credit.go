@@ -50,11 +50,16 @@ type linkCredit struct {
 	lastArrival time.Time
 }
 
+// newCredit keeps the link credit at prefetch, returned in batches of a
+// quarter of it, at least 2: fewer flows make fewer of the races in which
+// RabbitMQ 3 sends too much, and a transfer more than granted that the
+// consumer has not seen yet then costs the library's count one of a batch
+// (the flow still carries the rest, and both sides agree again) instead of
+// the whole of it. The prefetch is at least two batches, so that credit
+// comes back while messages are still held.
 func newCredit(prefetch int) *credit {
-	p := uint64(max(prefetch, 1))
-	// Credit goes back in batches of a quarter of the prefetch: fewer
-	// flows, so fewer of the races that make RabbitMQ 3 send too much.
-	return &credit{prefetch: p, batch: max(1, p/4)}
+	batch := max(2, uint64(prefetch)/4)
+	return &credit{prefetch: max(uint64(prefetch), 2*batch), batch: batch}
 }
 
 // attach makes rcv, attached at now, the current link and issues it the

@@ -21,10 +21,11 @@ func (i *issued) total() (n uint64) {
 }
 
 // TestCredit drives the bookkeeping through what brokers do: credit comes
-// back from what the consumer holds, in any order of settlement; a link
-// that overran gets no more and is replaced at once, while what was taken
-// from it still gives room to the fresh link; an idle link with room is
-// replaced once nothing taken from it is unsettled.
+// back from what the consumer holds, in any order of settlement, in
+// batches of at least two; a link that overran gets no more and is
+// replaced at once, while what was taken from it still gives room to the
+// fresh link; an idle link with room is replaced once nothing taken from
+// it is unsettled.
 func TestCredit(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	type step struct {
@@ -43,20 +44,20 @@ func TestCredit(t *testing.T) {
 		held     uint64   // unsettled at the end
 	}{
 		{
-			name: "one credit back per settlement", prefetch: 2,
-			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"},
-				{op: "settle"}, {op: "arrive"}, {op: "settle"}, {op: "settle"},
-			},
-			granted: []uint64{5}, credit: 2,
-		},
-		{
-			name: "slow, out of order: credit follows room", prefetch: 4,
+			name: "credit comes back in batches of two", prefetch: 4,
 			steps: []step{
 				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"},
-				{op: "settle"}, {op: "settle"}, {op: "arrive"}, {op: "arrive"}, {op: "settle"},
+				{op: "settle"}, {op: "settle"}, {op: "arrive"}, {op: "settle"}, {op: "settle"},
 			},
-			granted: []uint64{7}, credit: 1, held: 3,
+			granted: []uint64{8}, credit: 3, held: 1,
+		},
+		{
+			name: "slow, out of order: credit follows room", prefetch: 8,
+			steps: []step{
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"},
+				{op: "settle"}, {op: "settle"}, {op: "settle"}, {op: "arrive"}, {op: "arrive"}, {op: "settle"},
+			},
+			granted: []uint64{12}, credit: 2, held: 6,
 		},
 		{
 			name: "batches of a quarter of the prefetch", prefetch: 16,
@@ -67,31 +68,31 @@ func TestCredit(t *testing.T) {
 			granted: []uint64{20}, credit: 15,
 		},
 		{
-			name: "one transfer more than granted: replaced at once, old settlements give the new link room", prefetch: 2,
+			name: "one transfer more than granted: replaced at once, old settlements give the new link room", prefetch: 4,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
 				{op: "settle"},
 				{op: "replace", replace: "overrun"},
 				{op: "attach"},
 				{op: "settle"}, {op: "settle"},
 				{op: "arrive", link: 1}, {op: "arrive", link: 1},
 			},
-			granted: []uint64{2, 2}, credit: 0, held: 2,
+			granted: []uint64{4, 2}, credit: 0, held: 4,
 		},
 		{
-			name: "overrun reported once", prefetch: 1,
+			name: "a prefetch of one still has two batches", prefetch: 1,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive", overrun: true}, {op: "arrive"}, {op: "settle"},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true}, {op: "arrive"}, {op: "settle"},
 			},
-			granted: []uint64{1}, credit: 0, held: 2,
+			granted: []uint64{4}, credit: 0, held: 5,
 		},
 		{
-			name: "a fresh link with no room gets credit as the old one settles", prefetch: 2,
+			name: "a fresh link with no room gets credit as the old one settles", prefetch: 4,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
-				{op: "attach"}, {op: "settle"}, {op: "settle"},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
+				{op: "attach"}, {op: "settle"}, {op: "settle"}, {op: "settle"},
 			},
-			granted: []uint64{2, 1}, credit: 1, held: 1,
+			granted: []uint64{4, 2}, credit: 2, held: 2,
 		},
 		{
 			name: "idle with room is replaced; idle while holding is not", prefetch: 4,
@@ -102,7 +103,7 @@ func TestCredit(t *testing.T) {
 				{op: "replace", at: 10 * time.Second},
 				{op: "replace", at: 11 * time.Second, replace: "idle"},
 			},
-			granted: []uint64{5}, credit: 4,
+			granted: []uint64{4}, credit: 3,
 		},
 	}
 	for _, tt := range tests {

@@ -92,6 +92,11 @@ func (p *Publisher) Park(ctx context.Context, body []byte, headers map[string]st
 }
 
 func (p *Publisher) send(ctx context.Context, address string, body []byte, props map[string]any) error {
+	// A send waits for link credit and then for the disposition; a broker
+	// that withholds either past the timeout costs the connection (below),
+	// and the caller holds the event and tries again on a fresh one.
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
+	defer cancel()
 	snd, conn, err := p.sender(ctx, address)
 	if err != nil {
 		return err
