@@ -280,12 +280,17 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 	if e := opts.Limits.withDefaults().tooManyRules(specs); e != nil {
 		errs = append(errs, *e)
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
-	}
 	env, err := policy.NewEnv(opts.Library.EnvOption())
 	if err != nil {
 		return nil, err
+	}
+	if len(errs) > 0 {
+		// The rules that parsed are compiled still, so that their own
+		// problems come in the same report rather than one fix later.
+		if _, err := env.Compile(specs); err != nil {
+			errs = append(errs, Problems(err)...)
+		}
+		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
 	}
 	if len(specs) >= largeSet {
 		// What is left of the files' syntax trees is garbage now;
