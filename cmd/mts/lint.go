@@ -60,12 +60,10 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 			// A path that cannot be read is a finding like any other, so
 			// that every format (a SARIF upload, GitHub annotations) says so.
 			var paths []string
-			var unreadable []lint.Diagnostic
+			unreadable := []lint.Diagnostic{}
 			for _, p := range c.Args().Slice() {
 				if _, err := os.Stat(p); err != nil {
-					unreadable = append(unreadable, lint.Diagnostic{Code: lint.CodeLoad, Severity: lint.Error,
-						Pos: policy.Position{File: p}, Message: "cannot read the rules: " + errors.Unwrap(err).Error(),
-						Hint: "the service refuses to start on a rule path it cannot read"})
+					unreadable = append(unreadable, lint.Unreadable(p, err))
 					continue
 				}
 				paths = append(paths, p)

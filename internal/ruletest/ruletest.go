@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -114,14 +115,16 @@ const (
 
 // CaseResult is how one case fared.
 type CaseResult struct {
-	File     string   `json:"file"`
-	Line     int      `json:"line"`
-	Section  string   `json:"section"`
-	Name     string   `json:"name"`
-	Status   Status   `json:"status"`
-	Failures []string `json:"failures,omitempty"`
-	Want     *Expect  `json:"want"`
-	Got      Expect   `json:"got"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Section string `json:"section"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	// Duration is how long the case took to run.
+	Duration time.Duration `json:"-"`
+	Failures []string      `json:"failures,omitempty"`
+	Want     *Expect       `json:"want"`
+	Got      Expect        `json:"got"`
 }
 
 // Report is the result of running test files.
@@ -301,7 +304,9 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 				out = append(out, cr)
 				continue
 			}
+			started := time.Now()
 			got, err := decide(rs, dir, c)
+			cr.Duration = time.Since(started)
 			if err != nil {
 				cr.Status, cr.Failures = Error, []string{"cannot run: " + err.Error()}
 				out = append(out, cr)
