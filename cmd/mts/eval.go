@@ -131,7 +131,7 @@ func singleCase(eventFile, modulemdFile string) (eval.EventCase, error) {
 	if err != nil {
 		return eval.EventCase{}, err
 	}
-	ec := eval.EventCase{Event: ev}
+	ec := eval.EventCase{Event: ev, EventFile: eventFile, ModulemdFile: modulemdFile}
 	if modulemdFile != "" {
 		mmd, err := os.ReadFile(modulemdFile)
 		if err != nil {

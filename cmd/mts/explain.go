@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/eval"
@@ -46,7 +44,7 @@ input cannot be read, 2 on usage errors.`,
 			}
 			ev, doc, err := ec.Resolve(c.Context, src)
 			if err != nil {
-				return failErr(fmt.Errorf("%s: %w", c.String("event"), err))
+				return failErr(err)
 			}
 			rs, err := loadRules(c, c.StringSlice("rules"))
 			if err != nil {
