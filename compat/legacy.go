@@ -44,6 +44,8 @@ type RuleMeta struct {
 	// HasRule is false when the definition has no `rule` (matches all).
 	HasRule bool
 	Node    *yaml.Node
+	// StatePos is where rule.build_state's value is (zero without one).
+	StatePos policy.Position
 	// Repeated are the keys given twice in the definition or its rule
 	// (the last value counts, as in PyYAML).
 	Repeated []RepeatedKey
@@ -234,6 +236,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 						continue
 					}
 					sp.States = []string{s}
+					meta.StatePos = pos(vn)
 					continue
 				case "scratch":
 					meta.Ignored = append(meta.Ignored, c)

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/lint"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/source"
@@ -19,7 +21,13 @@ func rulesFlag() *cli.StringSliceFlag {
 }
 
 func stateFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)"}
+	return &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)",
+		Action: func(_ *cli.Context, s string) error {
+			if !lint.KnownState(s) {
+				return usageErr("--default-state: unknown build state %q (did you mean %q? MBS announces %s)", s, lint.ClosestState(s), strings.Join(lint.States, ", "))
+			}
+			return nil
+		}}
 }
 
 func modulemdDirFlag() *cli.StringFlag {

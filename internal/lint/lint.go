@@ -188,6 +188,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 		l.library.Inspect = func(i int, sp policy.Spec) {
 			rl := &linter{opts: l.opts, library: l.library}
 			rl.legacyRule(sp)
+			rl.neverFires(sp)
 			if len(rl.diags) > 0 {
 				mu.Lock()
 				perRule[i] = rl.diags
@@ -221,6 +222,11 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			}
 		}
 		all = append(all, f.Specs...)
+		if f.Format == ruleset.FormatCEL {
+			for _, sp := range f.Specs {
+				l.neverFires(sp)
+			}
+		}
 
 	}
 	if _, err := env.Compile(good); err != nil {
