@@ -17,21 +17,21 @@ import (
 )
 
 func rulesFlag() *cli.StringSliceFlag {
-	return &cli.StringSliceFlag{Name: "rules", Aliases: []string{"r"}, Usage: "rule `PATH`, file or directory; several make one ordered set (repeatable)", Required: true}
+	return &cli.StringSliceFlag{Name: "rules", TakesFile: true, Aliases: []string{"r"}, Usage: "rule `PATH`, file or directory; several make one ordered set (repeatable)", Required: true}
 }
 
-func stateFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)",
+func stateFlag() *choiceFlag {
+	return &choiceFlag{choices: lint.States, StringFlag: &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)",
 		Action: func(_ *cli.Context, s string) error {
 			if !lint.KnownState(s) {
 				return usageErr("--default-state: unknown build state %q (did you mean %q? MBS announces %s)", s, lint.ClosestState(s), strings.Join(lint.States, ", "))
 			}
 			return nil
-		}}
+		}}}
 }
 
 func modulemdDirFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "modulemd-dir", Usage: "find an event's modulemd in `DIR`, as serve --dev does (<id>.yaml, or matched on name, stream, version and context)"}
+	return &cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "find an event's modulemd in `DIR`, as serve --dev does (<id>.yaml, or matched on name, stream, version and context)"}
 }
 
 // loadRules loads the rule set, printing every problem of a refused set to
@@ -72,9 +72,9 @@ in the README). Exit 0 when every case got a line (outcome error included),
 errors.`,
 		Flags: []cli.Flag{
 			rulesFlag(),
-			&cli.StringFlag{Name: "event", Usage: "MBS message `FILE` (JSON)"},
-			&cli.StringFlag{Name: "modulemd", Usage: "modulemd `FILE` of the event's build"},
-			&cli.StringFlag{Name: "events", Usage: "events `FILE` (JSON lines, - for stdin)"},
+			&cli.StringFlag{Name: "event", TakesFile: true, Usage: "MBS message `FILE` (JSON)"},
+			&cli.StringFlag{Name: "modulemd", TakesFile: true, Usage: "modulemd `FILE` of the event's build"},
+			&cli.StringFlag{Name: "events", TakesFile: true, Usage: "events `FILE` (JSON lines, - for stdin)"},
 			modulemdDirFlag(),
 			formatFlag(report.EvalFormats...),
 			stateFlag(),

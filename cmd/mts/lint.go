@@ -35,7 +35,7 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 			&cli.Uint64Flag{Name: "max-cost", Value: policy.DefaultCostLimit, Usage: "estimated CEL cost above which a rule is reported"},
 			&cli.Uint64Flag{Name: "assume-size", Value: lint.DefaultAssumedSize, Usage: "size of document collections and strings assumed by cost estimates"},
 			&cli.StringFlag{Name: "koji-profile", Usage: "check that literal destination tags exist in the Koji of this client `PROFILE`"},
-			&cli.StringFlag{Name: "koji-config", Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
+			&cli.StringFlag{Name: "koji-config", TakesFile: true, Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
 			stateFlag(),
 		},
 		Action: func(c *cli.Context) error {
