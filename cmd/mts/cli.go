@@ -214,10 +214,6 @@ func flagName(arg string) (name string, inline bool) {
 func reorder(app *cli.App, args []string) ([]string, *cli.Command, error) {
 	out := []string{args[0]}
 	rest := args[1:]
-	if slices.Contains(rest, "--generate-bash-completion") {
-		// Shell completion wants the words as typed, last flag last.
-		return args, nil, nil
-	}
 	// Global flags come first.
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
 		out, rest = append(out, rest[0]), rest[1:]
