@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
@@ -38,10 +40,7 @@ func TestCompletionInBash(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "bash: %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "mts")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildMTS(t, t.TempDir())
 	tests := []struct {
 		line string
 		want []string
@@ -83,4 +82,77 @@ func TestCompletionInBash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompletionAtPrompt types at an interactive bash prompt in tmux, so
+// that readline itself inserts and lists what the script offers.
+func TestCompletionAtPrompt(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		testenv.Missing(t, "tmux: %v", err)
+	}
+	dir := t.TempDir()
+	buildMTS(t, dir)
+	work, err := filepath.Abs(filepath.Join("testdata", "complete"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "tmux.sock")
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(tmux, append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %q: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("new-session", "-d", "-x", "150", "-y", "30", "-c", work, "env", "-i", "HOME="+dir, "HISTFILE=/dev/null", "TERM=screen", "PATH="+dir+":"+os.Getenv("PATH"), "PS1=$ ", "bash", "--norc", "--noprofile", "-i")
+	t.Cleanup(func() { _ = exec.Command(tmux, "-S", sock, "kill-server").Run() })
+	run("send-keys", "source <(mts completion bash)", "Enter")
+	tests := []struct {
+		keys []string
+		want string // a line of the screen after the keys
+	}{
+		{[]string{"mts lint --st", "Tab"}, "$ mts lint --strict"},
+		{[]string{"mts lint -o ", "Tab", "Tab"}, "github  json    junit   sarif   text"},
+		{[]string{"mts lint ", "Tab", "Tab"}, "fedora.yaml  rules/"},
+		{[]string{"mts test rul", "Tab"}, "$ mts test rules/"},
+	}
+	screen := func() string { return run("capture-pane", "-p") }
+	for i, tt := range tests {
+		// Each case starts at a fresh prompt on a clear screen.
+		ready := fmt.Sprintf("ready-%d", i)
+		run("send-keys", "C-u", "clear; echo "+ready, "Enter")
+		if !waitForLine(screen, ready) {
+			t.Fatalf("bash did not answer:\n%s", screen())
+		}
+		run(append([]string{"send-keys"}, tt.keys...)...)
+		if !waitForLine(screen, tt.want) {
+			t.Errorf("after %q the screen has no line %q:\n%s", tt.keys, tt.want, screen())
+		}
+	}
+}
+
+// buildMTS builds the mts binary into dir and returns its path.
+func buildMTS(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "mts")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitForLine polls the screen until one of its lines is want, for at most
+// ten seconds (the machine may be busy).
+func waitForLine(screen func() string, want string) bool {
+	for range 100 {
+		for _, l := range strings.Split(screen(), "\n") {
+			if strings.TrimRight(l, " ") == want {
+				return true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
