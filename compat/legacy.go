@@ -44,6 +44,17 @@ type RuleMeta struct {
 	// HasRule is false when the definition has no `rule` (matches all).
 	HasRule bool
 	Node    *yaml.Node
+	// StatePos is where rule.build_state's value is (zero without one).
+	StatePos policy.Position
+	// Repeated are the keys given twice in the definition or its rule
+	// (the last value counts, as in PyYAML).
+	Repeated []RepeatedKey
+}
+
+// RepeatedKey is a key given again in one mapping.
+type RepeatedKey struct {
+	Key string
+	Pos policy.Position
 }
 
 // Compact drops the YAML syntax tree the meta refers to and the key
@@ -136,9 +147,20 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 	meta := &RuleMeta{Keys: map[string]policy.Position{}, Node: item}
 	sp.Meta = meta
 	fields := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(item.Content); i += 2 {
-		k := item.Content[i]
-		fields[k.Value] = item.Content[i+1]
+	entries, repeated, err := pyyaml.Entries(item)
+	if err != nil {
+		fail(item, "%v", err)
+		return sp, errs
+	}
+	repeat := func(keys []*yaml.Node) {
+		for _, k := range keys {
+			meta.Repeated = append(meta.Repeated, RepeatedKey{Key: k.Value, Pos: pos(k)})
+		}
+	}
+	repeat(repeated)
+	for _, e := range entries {
+		k := e.Key
+		fields[k.Value] = e.Value
 		meta.Keys[k.Value] = pos(k)
 		if k.Value == "id" {
 			meta.IDPos = pos(k)
@@ -186,11 +208,14 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 		if n.Kind != yaml.MappingNode {
 			v, err := pyyaml.Decode(n)
 			fail(n, "rule must be a mapping of criteria, not %s", describe(v, err))
+		} else if entries, repeated, err := pyyaml.Entries(n); err != nil {
+			fail(n, "%v", err)
 		} else {
+			repeat(repeated)
 			meta.HasRule = true
 			sp.MatchPos = pos(n)
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				kn, vn := n.Content[i], n.Content[i+1]
+			for _, e := range entries {
+				kn, vn := e.Key, e.Value
 				kv, err := pyyaml.Decode(kn)
 				if err != nil {
 					fail(kn, "%v", err)
@@ -211,6 +236,7 @@ func legacyRule(file string, index int, item *yaml.Node, defaultState string, li
 						continue
 					}
 					sp.States = []string{s}
+					meta.StatePos = pos(vn)
 					continue
 				case "scratch":
 					meta.Ignored = append(meta.Ignored, c)

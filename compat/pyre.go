@@ -40,31 +40,13 @@ type dollar struct {
 // Capture is one named group's value in one match.
 type Capture = policy.Capture
 
-// octal3 reports whether rs starts with three octal digits: Python reads
-// such an escape as a character, not as a group reference.
-func octal3(rs []rune) bool {
-	if len(rs) < 3 {
-		return false
-	}
-	for _, r := range rs[:3] {
-		if r < '0' || r > '7' {
-			return false
-		}
-	}
-	return true
-}
-
-func firstRunes(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		r = r[:n]
-	}
-	return string(r)
-}
-
 // CompilePattern translates a Python `re` pattern to RE2 and compiles it.
-// Features RE2 lacks (look-around, back-references, atomic groups,
-// possessive quantifiers, conditionals, verbose mode) are refused.
+// A pattern Python refuses is refused with Python's reason; constructs
+// RE2 cannot express (look-around, back-references, atomic groups,
+// possessive quantifiers, conditionals, Unicode word boundaries, a `$`
+// with more pattern after it, repeat counts above 1000) are refused
+// naming the construct. The error is a *PatternError wrapped with
+// ErrRegex.
 func CompilePattern(src string) (*Pattern, error) {
 	p, _, err := compilePattern(src)
 	return p, err
@@ -73,10 +55,11 @@ func CompilePattern(src string) (*Pattern, error) {
 // compilePattern is CompilePattern that also returns the translation's
 // syntax tree (nil when it does not parse), for the literal analysis.
 func compilePattern(src string) (*Pattern, *syntax.Regexp, error) {
-	t, nls, err := translate(src)
+	tr, err := translate(src)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
 	}
+	t := tr.re2
 	parsed, err := syntax.Parse(t, syntax.Perl)
 	if err == nil {
 		if test, text, ok := plainForm(parsed); ok {
@@ -85,19 +68,17 @@ func compilePattern(src string) (*Pattern, *syntax.Regexp, error) {
 	}
 	re, err := regexp.Compile(t)
 	if err != nil {
-		var se interface{ Error() string }
-		if errors.As(err, &se) {
-			return nil, nil, fmt.Errorf("%w: %q: %s", ErrRegex, src, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-		}
-		return nil, nil, fmt.Errorf("%w: %q: %w", ErrRegex, src, err)
+		// What RE2 still refuses is a size limit of its own.
+		return nil, nil, fmt.Errorf("%w: %q: %w", ErrRegex, src,
+			&PatternError{Msg: strings.TrimPrefix(err.Error(), "error parsing regexp: "), Unsupported: true})
 	}
-	p := &Pattern{Source: src, RE2: t, re: re, names: re.SubexpNames()}
+	p := &Pattern{Source: src, RE2: t, re: re, names: tr.names}
 	for _, n := range p.names {
 		if n != "" {
 			p.named = true
 		}
 	}
-	for _, g := range nls {
+	for _, g := range tr.dollars {
 		p.nl = append(p.nl, dollar{group: g})
 	}
 	return p, parsed, nil
@@ -236,203 +217,4 @@ func plainForm(re *syntax.Regexp) (plainTest, string, bool) {
 func isNewlineGroup(re *syntax.Regexp) bool {
 	return re.Op == syntax.OpQuest && re.Sub[0].Op == syntax.OpCapture && re.Sub[0].Name == "" &&
 		re.Sub[0].Sub[0].Op == syntax.OpLiteral && string(re.Sub[0].Sub[0].Rune) == "\n" && re.Sub[0].Sub[0].Flags&syntax.FoldCase == 0
-}
-
-// Unicode classes of Python 3 str patterns; RE2's \d, \w and \s are ASCII.
-const (
-	pyDigit = `\p{Nd}`
-	pyWord  = `\p{L}\p{N}_`
-	pySpace = `\t\n\v\f\r \x{1c}-\x{1f}\x{85}\p{Z}`
-)
-
-var leadingFlags = regexp.MustCompile(`^\(\?([aiLmsux]+)\)`)
-
-// translate rewrites a Python pattern into RE2 syntax. It returns the
-// submatch indexes of the groups added for `$`.
-func translate(src string) (string, []int, error) {
-	var b strings.Builder
-	ascii, multiline := false, false
-	// Python takes global flags from a leading (?aiLmsux) group.
-	if m := leadingFlags.FindStringSubmatch(src); m != nil {
-		ascii = strings.Contains(m[1], "a")
-		multiline = strings.Contains(m[1], "m")
-	}
-	group := 0 // capturing groups opened so far
-	var nls []int
-	inClass := false
-	classStart := 0
-	rs := []rune(src)
-	for i := 0; i < len(rs); i++ {
-		c := rs[i]
-		if c == '\\' {
-			if i+1 >= len(rs) {
-				return "", nil, errors.New("bad escape (end of pattern)")
-			}
-			i++
-			e := rs[i]
-			switch {
-			case e >= '1' && e <= '9' && !inClass && !octal3(rs[i:]):
-				return "", nil, errors.New("back-references are not supported by RE2")
-			case e == '0' || (e >= '1' && e <= '7' && (inClass || octal3(rs[i:]))):
-				// Octal escape: up to three octal digits.
-				j := i
-				for j < len(rs) && j < i+3 && rs[j] >= '0' && rs[j] <= '7' {
-					j++
-				}
-				var v int
-				fmt.Sscanf(string(rs[i:j]), "%o", &v)
-				fmt.Fprintf(&b, `\x{%x}`, v)
-				i = j - 1
-			case e == 'Z':
-				if inClass {
-					return "", nil, errors.New(`bad escape \Z in a character class`)
-				}
-				b.WriteString(`\z`)
-			case e == 'A' && inClass:
-				return "", nil, errors.New(`bad escape \A in a character class`)
-			case e == 'b' && inClass:
-				b.WriteString(`\x08`)
-			case e == 'd' && !ascii:
-				b.WriteString(pyDigit)
-			case e == 'D' && !ascii:
-				b.WriteString(`\P{Nd}`)
-			case e == 'w' && !ascii:
-				if inClass {
-					b.WriteString(pyWord)
-				} else {
-					b.WriteString("[" + pyWord + "]")
-				}
-			case e == 's' && !ascii:
-				if inClass {
-					b.WriteString(pySpace)
-				} else {
-					b.WriteString("[" + pySpace + "]")
-				}
-			case (e == 'W' || e == 'S') && !ascii:
-				if inClass {
-					return "", nil, fmt.Errorf(`\%c inside a character class is not supported`, e)
-				}
-				if e == 'W' {
-					b.WriteString("[^" + pyWord + "]")
-				} else {
-					b.WriteString("[^" + pySpace + "]")
-				}
-			case e == 'g' || e == 'k':
-				return "", nil, fmt.Errorf(`bad escape \%c`, e)
-			default:
-				b.WriteRune('\\')
-				b.WriteRune(e)
-			}
-			continue
-		}
-		if inClass {
-			switch {
-			case c == ']' && i > classStart:
-				inClass = false
-				b.WriteRune(c)
-			case c == '[':
-				// A literal '[' in Python; RE2 would read "[:" as a POSIX class.
-				b.WriteString(`\[`)
-			default:
-				b.WriteRune(c)
-			}
-			continue
-		}
-		switch c {
-		case '[':
-			inClass = true
-			b.WriteRune(c)
-			classStart = i + 1
-			if i+1 < len(rs) && rs[i+1] == '^' {
-				b.WriteRune('^')
-				i++
-				classStart = i + 1
-			}
-		case '(':
-			if i+1 < len(rs) && rs[i+1] == '?' {
-				rest := string(rs[i+2:])
-				switch {
-				case strings.HasPrefix(rest, "P<"), strings.HasPrefix(rest, "<") && !strings.HasPrefix(rest, "<=") && !strings.HasPrefix(rest, "<!"):
-					group++
-					b.WriteRune(c)
-				case strings.HasPrefix(rest, "="), strings.HasPrefix(rest, "!"),
-					strings.HasPrefix(rest, "<="), strings.HasPrefix(rest, "<!"):
-					return "", nil, errors.New("look-ahead and look-behind are not supported by RE2")
-				case strings.HasPrefix(rest, "P="):
-					return "", nil, errors.New("back-references are not supported by RE2")
-				case strings.HasPrefix(rest, ">"):
-					return "", nil, errors.New("atomic groups are not supported by RE2")
-				case strings.HasPrefix(rest, "("):
-					return "", nil, errors.New("conditional groups are not supported by RE2")
-				case strings.HasPrefix(rest, "#"):
-					end := strings.IndexRune(rest, ')')
-					if end < 0 {
-						return "", nil, errors.New("missing ), unterminated comment")
-					}
-					i += 2 + len([]rune(rest[:end]))
-				default:
-					k := strings.IndexAny(rest, ":)")
-					if k < 0 || strings.Trim(rest[:k], "aiLmsux-") != "" {
-						return "", nil, errors.New("unknown extension (?" + firstRunes(rest, 3))
-					}
-					flags := rest[:k]
-					if strings.ContainsAny(flags, "xL") {
-						return "", nil, fmt.Errorf("flag %q is not supported", flags)
-					}
-					// RE2 knows i, m and s; Python's a and u only change \d,
-					// \w and \s, which are handled above.
-					clean := strings.Map(func(r rune) rune {
-						if r == 'a' || r == 'u' {
-							return -1
-						}
-						return r
-					}, flags)
-					if rest[k] == ')' {
-						if clean != "" {
-							b.WriteString("(?" + clean + ")")
-						}
-					} else {
-						b.WriteString("(?" + clean + ":")
-					}
-					i += 2 + k
-				}
-			} else {
-				group++
-				b.WriteRune(c)
-			}
-		case '$':
-			if multiline {
-				b.WriteRune('$')
-				continue
-			}
-			group++
-			nls = append(nls, group)
-			b.WriteString(`(?:(\n)?\z)`)
-		case '*', '+', '?', '}':
-			b.WriteRune(c)
-			if i+1 < len(rs) && rs[i+1] == '+' {
-				return "", nil, errors.New("possessive quantifiers are not supported by RE2")
-			}
-		case '{':
-			// Python reads x{,n} as x{0,n}; RE2 would take it literally.
-			if i+1 < len(rs) && rs[i+1] == ',' {
-				j := i + 2
-				for j < len(rs) && rs[j] >= '0' && rs[j] <= '9' {
-					j++
-				}
-				if j > i+2 && j < len(rs) && rs[j] == '}' {
-					b.WriteString("{0,")
-					i++
-					continue
-				}
-			}
-			b.WriteRune(c)
-		default:
-			b.WriteRune(c)
-		}
-	}
-	if inClass {
-		return "", nil, errors.New("unterminated character set")
-	}
-	return b.String(), nls, nil
 }

@@ -120,10 +120,17 @@ func noArgs(c *cli.Context) error {
 	return nil
 }
 
-// formatFlag is -o/--format (alias --output) with its allowed values,
-// checked before the command runs; the first value is the default.
-func formatFlag(formats ...string) *cli.StringFlag {
-	return &cli.StringFlag{
+// choiceFlag is a string flag that takes one of a known list of values,
+// checked before the command runs and offered by shell completion.
+type choiceFlag struct {
+	*cli.StringFlag
+	choices []string
+}
+
+// formatFlag is -o/--format (alias --output) with its allowed values; the
+// first value is the default.
+func formatFlag(formats ...string) *choiceFlag {
+	return &choiceFlag{choices: formats, StringFlag: &cli.StringFlag{
 		Name: "format", Aliases: []string{"o", "output"}, Value: formats[0],
 		Usage: "output `FORMAT`: " + strings.Join(formats, ", "),
 		Action: func(_ *cli.Context, v string) error {
@@ -132,7 +139,7 @@ func formatFlag(formats ...string) *cli.StringFlag {
 			}
 			return nil
 		},
-	}
+	}}
 }
 
 // prepare applies the conventions to every command: flag errors are usage
@@ -207,10 +214,6 @@ func flagName(arg string) (name string, inline bool) {
 func reorder(app *cli.App, args []string) ([]string, *cli.Command, error) {
 	out := []string{args[0]}
 	rest := args[1:]
-	if slices.Contains(rest, "--generate-bash-completion") {
-		// Shell completion wants the words as typed, last flag last.
-		return args, nil, nil
-	}
 	// Global flags come first.
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
 		out, rest = append(out, rest[0]), rest[1:]

@@ -25,10 +25,10 @@ or not decisions change unless --exit-code is given (then 1 on changes); 1
 when a rule set is refused, the corpus cannot be read or no build of it
 could be decided; 2 on usage errors.`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "old", Usage: "old rule `FILE` or directory (repeatable)", Required: true},
-			&cli.StringSliceFlag{Name: "new", Usage: "new rule `FILE` or directory (repeatable)", Required: true},
-			&cli.StringSliceFlag{Name: "events", Usage: "builds: modulemd `FILE`, directory or events .jsonl (repeatable)", Required: true},
-			&cli.StringFlag{Name: "modulemd-dir", Usage: "documents of the MBS messages in events files: `DIR` of <id>.yaml, or matched on name, stream, version and context"},
+			&cli.StringSliceFlag{Name: "old", TakesFile: true, Usage: "old rule `FILE` or directory (repeatable)", Required: true},
+			&cli.StringSliceFlag{Name: "new", TakesFile: true, Usage: "new rule `FILE` or directory (repeatable)", Required: true},
+			&cli.StringSliceFlag{Name: "events", TakesFile: true, Usage: "builds: modulemd `FILE`, directory or events .jsonl (repeatable)", Required: true},
+			&cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "documents of the MBS messages in events files: `DIR` of <id>.yaml, or matched on name, stream, version and context"},
 			&cli.StringSliceFlag{Name: "state", Usage: "event state for modulemd documents (repeatable)", Value: cli.NewStringSlice("ready")},
 			formatFlag(report.DiffFormats...),
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when decisions change"},

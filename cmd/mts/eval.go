@@ -5,25 +5,33 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/lint"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/source"
 )
 
 func rulesFlag() *cli.StringSliceFlag {
-	return &cli.StringSliceFlag{Name: "rules", Aliases: []string{"r"}, Usage: "rule `PATH`, file or directory; several make one ordered set (repeatable)", Required: true}
+	return &cli.StringSliceFlag{Name: "rules", TakesFile: true, Aliases: []string{"r"}, Usage: "rule `PATH`, file or directory; several make one ordered set (repeatable)", Required: true}
 }
 
-func stateFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)"}
+func stateFlag() *choiceFlag {
+	return &choiceFlag{choices: lint.States, StringFlag: &cli.StringFlag{Name: "default-state", Value: "ready", Usage: "build state of rules that name none (build_state)",
+		Action: func(_ *cli.Context, s string) error {
+			if !lint.KnownState(s) {
+				return usageErr("--default-state: unknown build state %q (did you mean %q? MBS announces %s)", s, lint.ClosestState(s), strings.Join(lint.States, ", "))
+			}
+			return nil
+		}}}
 }
 
 func modulemdDirFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "modulemd-dir", Usage: "find an event's modulemd in `DIR`, as serve --dev does (<id>.yaml, or matched on name, stream, version and context)"}
+	return &cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "find an event's modulemd in `DIR`, as serve --dev does (<id>.yaml, or matched on name, stream, version and context)"}
 }
 
 // loadRules loads the rule set, printing every problem of a refused set to
@@ -64,9 +72,9 @@ in the README). Exit 0 when every case got a line (outcome error included),
 errors.`,
 		Flags: []cli.Flag{
 			rulesFlag(),
-			&cli.StringFlag{Name: "event", Usage: "MBS message `FILE` (JSON)"},
-			&cli.StringFlag{Name: "modulemd", Usage: "modulemd `FILE` of the event's build"},
-			&cli.StringFlag{Name: "events", Usage: "events `FILE` (JSON lines, - for stdin)"},
+			&cli.StringFlag{Name: "event", TakesFile: true, Usage: "MBS message `FILE` (JSON)"},
+			&cli.StringFlag{Name: "modulemd", TakesFile: true, Usage: "modulemd `FILE` of the event's build"},
+			&cli.StringFlag{Name: "events", TakesFile: true, Usage: "events `FILE` (JSON lines, - for stdin)"},
 			modulemdDirFlag(),
 			formatFlag(report.EvalFormats...),
 			stateFlag(),
@@ -131,7 +139,7 @@ func singleCase(eventFile, modulemdFile string) (eval.EventCase, error) {
 	if err != nil {
 		return eval.EventCase{}, err
 	}
-	ec := eval.EventCase{Event: ev}
+	ec := eval.EventCase{Event: ev, EventFile: eventFile, ModulemdFile: modulemdFile}
 	if modulemdFile != "" {
 		mmd, err := os.ReadFile(modulemdFile)
 		if err != nil {

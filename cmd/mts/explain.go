@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/fedora-modularity/mts/internal/eval"
@@ -20,8 +18,8 @@ Exit 0 when the build got a decision, 1 when the rule set is refused or the
 input cannot be read, 2 on usage errors.`,
 		Flags: []cli.Flag{
 			rulesFlag(),
-			&cli.StringFlag{Name: "event", Usage: "MBS message `FILE` (JSON)", Required: true},
-			&cli.StringFlag{Name: "modulemd", Usage: "modulemd `FILE` of the event's build"},
+			&cli.StringFlag{Name: "event", TakesFile: true, Usage: "MBS message `FILE` (JSON)", Required: true},
+			&cli.StringFlag{Name: "modulemd", TakesFile: true, Usage: "modulemd `FILE` of the event's build"},
 			modulemdDirFlag(),
 			formatFlag(report.ExplainFormats...),
 			stateFlag(),
@@ -46,7 +44,7 @@ input cannot be read, 2 on usage errors.`,
 			}
 			ev, doc, err := ec.Resolve(c.Context, src)
 			if err != nil {
-				return failErr(fmt.Errorf("%s: %w", c.String("event"), err))
+				return failErr(err)
 			}
 			rs, err := loadRules(c, c.StringSlice("rules"))
 			if err != nil {

@@ -17,9 +17,9 @@ import (
 func kojiCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "profile", Value: "koji", Usage: "koji client `PROFILE` (section of the koji configuration)"},
-		&cli.StringFlag{Name: "config", Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
-		&cli.StringFlag{Name: "cert", Usage: "log in with this client certificate `PEM` (certificate and key) instead of the profile's authtype"},
-		&cli.StringFlag{Name: "keytab", Usage: "log in with Kerberos from this `KEYTAB` (with --principal)"},
+		&cli.StringFlag{Name: "config", TakesFile: true, Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
+		&cli.StringFlag{Name: "cert", TakesFile: true, Usage: "log in with this client certificate `PEM` (certificate and key) instead of the profile's authtype"},
+		&cli.StringFlag{Name: "keytab", TakesFile: true, Usage: "log in with Kerberos from this `KEYTAB` (with --principal)"},
 		&cli.StringFlag{Name: "principal", Usage: "Kerberos `PRINCIPAL` for --keytab"},
 		formatFlag("text", "json"),
 	}

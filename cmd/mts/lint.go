@@ -35,7 +35,7 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 			&cli.Uint64Flag{Name: "max-cost", Value: policy.DefaultCostLimit, Usage: "estimated CEL cost above which a rule is reported"},
 			&cli.Uint64Flag{Name: "assume-size", Value: lint.DefaultAssumedSize, Usage: "size of document collections and strings assumed by cost estimates"},
 			&cli.StringFlag{Name: "koji-profile", Usage: "check that literal destination tags exist in the Koji of this client `PROFILE`"},
-			&cli.StringFlag{Name: "koji-config", Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
+			&cli.StringFlag{Name: "koji-config", TakesFile: true, Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
 			stateFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -60,12 +60,10 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 			// A path that cannot be read is a finding like any other, so
 			// that every format (a SARIF upload, GitHub annotations) says so.
 			var paths []string
-			var unreadable []lint.Diagnostic
+			unreadable := []lint.Diagnostic{}
 			for _, p := range c.Args().Slice() {
 				if _, err := os.Stat(p); err != nil {
-					unreadable = append(unreadable, lint.Diagnostic{Code: lint.CodeLoad, Severity: lint.Error,
-						Pos: policy.Position{File: p}, Message: "cannot read the rules: " + errors.Unwrap(err).Error(),
-						Hint: "the service refuses to start on a rule path it cannot read"})
+					unreadable = append(unreadable, lint.Unreadable(p, err))
 					continue
 				}
 				paths = append(paths, p)

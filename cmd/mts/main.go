@@ -20,14 +20,13 @@ func isGraceful(cmd *cli.Command) bool { return cmd != nil && cmd.Name == "serve
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:                 "mts",
-		Usage:                "tag module builds in Koji according to rules",
-		Version:              Version(),
-		HideVersion:          true,
-		EnableBashCompletion: true,
-		Reader:               stdin,
-		Writer:               stdout,
-		ErrWriter:            stderr,
+		Name:        "mts",
+		Usage:       "tag module builds in Koji according to rules",
+		Version:     Version(),
+		HideVersion: true,
+		Reader:      stdin,
+		Writer:      stdout,
+		ErrWriter:   stderr,
 		// Errors are printed once, by run, with the right exit code.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
@@ -52,6 +51,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			replayCommand(),
 			kojiCommand(),
 			completionCommand(),
+			completeCommand(),
 			manCommand(),
 		},
 	}

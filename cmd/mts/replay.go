@@ -38,12 +38,12 @@ are listed but never untagged.
 Exit 0; 1 when the rules are refused, the store cannot be read or an
 applied event failed (run the replay again); 2 on usage errors.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "YAML configuration `FILE` of mts serve (default $MTS_CONFIG_FILE)"},
-			&cli.StringFlag{Name: "store", Usage: "decision store `FILE` (default: decision_store of the configuration)"},
+			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` of mts serve (default $MTS_CONFIG_FILE)"},
+			&cli.StringFlag{Name: "store", TakesFile: true, Usage: "decision store `FILE` (default: decision_store of the configuration)"},
 			&cli.StringFlag{Name: "since", Value: "7d", Usage: "decisions made within this `PERIOD` (7d, 36h) or since this RFC 3339 time"},
 			&cli.StringFlag{Name: "outcome", Usage: "comma-separated `OUTCOMES` to replay (matched, unmatched, skipped, error)"},
 			&cli.StringFlag{Name: "rule", Usage: "replay decisions made by rule `ID` only"},
-			&cli.StringSliceFlag{Name: "rules", Usage: "decide with these rule `FILE`s or directories (repeatable) instead of the configuration's"},
+			&cli.StringSliceFlag{Name: "rules", TakesFile: true, Usage: "decide with these rule `FILE`s or directories (repeatable) instead of the configuration's"},
 			&cli.BoolFlag{Name: "apply", Usage: "tag and announce the changed builds that the rules now tag"},
 			formatFlag(report.DiffFormats...),
 		},

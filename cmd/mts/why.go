@@ -33,10 +33,10 @@ else ` + config.DefaultDecisionStore + `. Flags may also follow BUILD.
 Exit 0 (also when nothing was recorded for the build), 1 when a store or
 server cannot be read, 2 on usage errors.`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "store", Usage: "decision store `FILE` (repeatable)"},
+			&cli.StringSliceFlag{Name: "store", TakesFile: true, Usage: "decision store `FILE` (repeatable)"},
 			&cli.StringSliceFlag{Name: "server", Usage: "`URL` of a running mts serve's listener (repeatable)"},
-			&cli.StringFlag{Name: "token-file", Usage: "`FILE` holding the bearer token of the servers' API (default: api_token_file of --config or $MTS_CONFIG_FILE)"},
-			&cli.StringFlag{Name: "config", Usage: "YAML configuration `FILE` of mts serve, for its decision_store and api_token_file (default $MTS_CONFIG_FILE)"},
+			&cli.StringFlag{Name: "token-file", TakesFile: true, Usage: "`FILE` holding the bearer token of the servers' API (default: api_token_file of --config or $MTS_CONFIG_FILE)"},
+			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` of mts serve, for its decision_store and api_token_file (default $MTS_CONFIG_FILE)"},
 			formatFlag(report.Text, report.JSON),
 		},
 		Action: func(c *cli.Context) error {

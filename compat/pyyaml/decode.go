@@ -41,7 +41,30 @@ func Parse(data []byte) (*yaml.Node, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
 	}
+	if err := uniqueAnchors(doc.Content[0], map[string]bool{}, 0); err != nil {
+		return nil, err
+	}
 	return doc.Content[0], nil
+}
+
+// uniqueAnchors refuses an anchor defined twice, as PyYAML's composer
+// does (yaml.v3 lets the second one win).
+func uniqueAnchors(n *yaml.Node, seen map[string]bool, depth int) error {
+	if depth > maxDepth {
+		return &Error{n.Line, n.Column, "document nested too deeply"}
+	}
+	if n.Anchor != "" && n.Kind != yaml.AliasNode {
+		if seen[n.Anchor] {
+			return &Error{n.Line, n.Column, fmt.Sprintf("found duplicate anchor %q", n.Anchor)}
+		}
+		seen[n.Anchor] = true
+	}
+	for _, c := range n.Content {
+		if err := uniqueAnchors(c, seen, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Load parses a document and decodes it, as PyYAML safe_load would.
@@ -86,6 +109,9 @@ func (d *decoder) decode(n *yaml.Node, depth int) (any, error) {
 		}
 		return v, nil
 	case yaml.SequenceNode:
+		if err := collectionTag(n, "!!seq"); err != nil {
+			return nil, err
+		}
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
 			v, err := d.decode(c, depth+1)
@@ -96,6 +122,9 @@ func (d *decoder) decode(n *yaml.Node, depth int) (any, error) {
 		}
 		return out, nil
 	case yaml.MappingNode:
+		if err := collectionTag(n, "!!map"); err != nil {
+			return nil, err
+		}
 		m := newMapSize(len(n.Content) / 2)
 		if err := d.mapping(m, n, depth); err != nil {
 			return nil, err
@@ -106,29 +135,16 @@ func (d *decoder) decode(n *yaml.Node, depth int) (any, error) {
 }
 
 func (d *decoder) mapping(m *Map, n *yaml.Node, depth int) error {
-	// Merge keys (<<) are applied first so that explicit keys override them,
-	// as PyYAML does.
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			if err := d.merge(m, v, depth); err != nil {
-				return err
-			}
-		}
+	entries, _, err := Entries(n)
+	if err != nil {
+		return err
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		kn, vn := n.Content[i], n.Content[i+1]
-		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" {
-			continue
-		}
-		if kn.Kind != yaml.ScalarNode {
-			return &Error{kn.Line, kn.Column, "mapping keys must be scalars"}
-		}
-		k, err := d.decode(kn, depth+1)
+	for _, e := range entries {
+		k, err := d.decode(e.Key, depth+1)
 		if err != nil {
 			return err
 		}
-		v, err := d.decode(vn, depth+1)
+		v, err := d.decode(e.Value, depth+1)
 		if err != nil {
 			return err
 		}
@@ -137,22 +153,123 @@ func (d *decoder) mapping(m *Map, n *yaml.Node, depth int) error {
 	return nil
 }
 
-func (d *decoder) merge(m *Map, v *yaml.Node, depth int) error {
-	for v.Kind == yaml.AliasNode {
-		v = v.Alias
-	}
-	switch v.Kind {
-	case yaml.MappingNode:
-		return d.mapping(m, v, depth+1)
-	case yaml.SequenceNode:
-		for _, c := range v.Content {
-			if err := d.merge(m, c, depth+1); err != nil {
-				return err
-			}
-		}
+// collectionTag refuses an explicit tag on a list or mapping that is not
+// its own: safe_load refuses the tags it has no constructor for, and the
+// sets and ordered pairs it has would need Python types of their own.
+func collectionTag(n *yaml.Node, own string) error {
+	if n.Style&yaml.TaggedStyle == 0 || n.Tag == own || n.Tag == "tag:yaml.org,2002:"+own[2:] {
 		return nil
 	}
-	return &Error{v.Line, v.Column, "merge key needs a mapping or a list of mappings"}
+	switch n.Tag {
+	case "!!set", "!!omap", "!!pairs":
+		return &Error{n.Line, n.Column, fmt.Sprintf("tag %s is not supported: rules and documents use plain lists and mappings", n.Tag)}
+	}
+	return &Error{n.Line, n.Column, fmt.Sprintf("tag %s is not allowed here (safe_load refuses it)", n.Tag)}
+}
+
+// Entry is one key of a mapping and its value.
+type Entry struct {
+	Key, Value *yaml.Node
+	// Merged is true for an entry that came through a merge key (<<).
+	Merged bool
+}
+
+// Entries are the keys and values of the mapping n as safe_load builds
+// its dict: the entries of merge keys (<<) first, in PyYAML's order (of a
+// list of mappings, the last one's first, so that earlier ones win),
+// then the mapping's own; a key met again replaces the value and keeps
+// its first place. repeated are the keys the mapping itself gives more
+// than once (a merge overridden by an explicit key is not one).
+func Entries(n *yaml.Node) (entries []Entry, repeated []*yaml.Node, err error) {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, nil, &Error{n.Line, n.Column, "expected a mapping"}
+	}
+	flat, err := flatten(n, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	index := NewMap()
+	own := NewMap()
+	for _, e := range flat {
+		for e.Key.Kind == yaml.AliasNode {
+			e.Key = e.Key.Alias
+		}
+		if e.Key.Kind != yaml.ScalarNode {
+			return nil, nil, &Error{e.Key.Line, e.Key.Column, "found unhashable key: mapping keys must be scalars"}
+		}
+		k, err := Scalar(e.Key)
+		if err != nil {
+			return nil, nil, &Error{e.Key.Line, e.Key.Column, err.Error()}
+		}
+		if !e.Merged {
+			if _, seen := own.Get(k); seen {
+				repeated = append(repeated, e.Key)
+			}
+			own.Set(k, true)
+		}
+		if i, seen := index.Get(k); seen {
+			entries[i.(int)].Value = e.Value
+			entries[i.(int)].Merged = e.Merged
+			continue
+		}
+		index.Set(k, len(entries))
+		entries = append(entries, e)
+	}
+	return entries, repeated, nil
+}
+
+// flatten is PyYAML's flatten_mapping: the pairs of n with its merge keys
+// replaced by the pairs they merge, put first.
+func flatten(n *yaml.Node, depth int) ([]Entry, error) {
+	if depth > maxDepth {
+		return nil, &Error{n.Line, n.Column, "merge keys nested too deeply"}
+	}
+	var merged, own []Entry
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !(k.Kind == yaml.ScalarNode && k.Tag == "!!merge") {
+			own = append(own, Entry{Key: k, Value: v})
+			continue
+		}
+		for v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		switch v.Kind {
+		case yaml.MappingNode:
+			sub, err := flatten(v, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			merged = append(merged, sub...)
+		case yaml.SequenceNode:
+			var subs [][]Entry
+			for _, c := range v.Content {
+				for c.Kind == yaml.AliasNode {
+					c = c.Alias
+				}
+				if c.Kind != yaml.MappingNode {
+					return nil, &Error{c.Line, c.Column, "expected a mapping for merging"}
+				}
+				sub, err := flatten(c, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				subs = append(subs, sub)
+			}
+			for i := len(subs) - 1; i >= 0; i-- {
+				merged = append(merged, subs[i]...)
+			}
+		default:
+			return nil, &Error{v.Line, v.Column, "expected a mapping or list of mappings for merging"}
+		}
+	}
+	for i := range merged {
+		merged[i].Merged = true
+	}
+	return append(merged, own...), nil
 }
 
 var (
@@ -193,6 +310,11 @@ func Scalar(n *yaml.Node) (any, error) {
 		}
 		if reInt.MatchString(n.Value) {
 			return toFloat(parseInt(n.Value)), nil
+		}
+		// PyYAML ends with Python's float(), which reads more forms.
+		clean := strings.ToLower(strings.ReplaceAll(n.Value, "_", ""))
+		if f, err := strconv.ParseFloat(clean, 64); err == nil && !strings.ContainsAny(clean, "xp") {
+			return f, nil
 		}
 	case "!!timestamp", "tag:yaml.org,2002:timestamp":
 		if v, ok := parseTime(n.Value); ok {

@@ -9,8 +9,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/internal/ruleset"
 )
 
 // maxCaseLine bounds one batch line: a modulemd document with its event.
@@ -56,6 +58,10 @@ type EventCase struct {
 	// case from a bare message.
 	Modulemd    string
 	HasModulemd bool
+	// EventFile and ModulemdFile, when set, are the files the event and
+	// the document were read from, named in errors with the place of the
+	// mistake.
+	EventFile, ModulemdFile string
 }
 
 // ModulemdSource finds the document of an event (mbs.Dir, as `serve --dev
@@ -71,8 +77,11 @@ var ErrNoModulemd = errors.New("an MBS message needs --modulemd-dir to find its 
 // Resolve reads the case's event and document, from src for a bare
 // message.
 func (c EventCase) Resolve(ctx context.Context, src ModulemdSource) (build.Event, *modulemd.Document, error) {
-	ev, err := build.Decode(c.Event)
+	ev, err := DecodeEvent(c.Event)
 	if err != nil {
+		if c.EventFile != "" {
+			return ev, nil, fmt.Errorf("%s: event: %w", c.EventFile, err)
+		}
 		return ev, nil, fmt.Errorf("event: %w", err)
 	}
 	text := []byte(c.Modulemd)
@@ -86,9 +95,87 @@ func (c EventCase) Resolve(ctx context.Context, src ModulemdSource) (build.Event
 	}
 	doc, err := modulemd.Parse(text)
 	if err != nil {
+		if c.ModulemdFile != "" {
+			return ev, nil, documentError(c.ModulemdFile, text, err)
+		}
 		return ev, nil, fmt.Errorf("modulemd: %w", err)
 	}
 	return ev, doc, nil
+}
+
+// documentError names the file and the place of a mistake in a modulemd
+// document: FILE:LINE:COL: modulemd: message.
+func documentError(file string, text []byte, err error) error {
+	var pe *pyyaml.Error
+	if !errors.Is(err, pyyaml.ErrSyntax) && !errors.As(err, &pe) {
+		return fmt.Errorf("%s: modulemd: %w", file, err)
+	}
+	msg := strings.TrimPrefix(ruleset.SyntaxMessage(err), modulemd.ErrInvalid.Error()+": ")
+	if pe != nil {
+		msg = pe.Msg
+	}
+	return &placedError{pos: ruleset.SyntaxPos(file, text, err).String(), msg: msg, err: err}
+}
+
+// placedError is a mistake at a place of a file; it wraps its cause.
+type placedError struct {
+	pos, msg string
+	err      error
+}
+
+func (e *placedError) Error() string { return e.pos + ": modulemd: " + e.msg }
+func (e *placedError) Unwrap() error { return e.err }
+
+// DecodeEvent reads an MBS message (bare or wrapped as {"msg": ...}),
+// telling which field has a value of the wrong JSON type in the message's
+// own words rather than the decoder's.
+func DecodeEvent(body []byte) (build.Event, error) {
+	var probe struct {
+		Msg json.RawMessage `json:"msg"`
+	}
+	if json.Unmarshal(body, &probe) == nil && len(probe.Msg) > 0 && string(probe.Msg) != "null" {
+		body = probe.Msg
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		want := map[string]string{"id": "a whole number", "state": "a whole number", "name": "a string", "context": "a string",
+			"state_name": "a string", "scratch": "true or false", "stream": "a string or a number", "version": "a string or a number"}
+		for _, k := range []string{"id", "name", "stream", "version", "context", "state", "state_name", "scratch"} {
+			v, ok := fields[k]
+			if !ok || string(v) == "null" {
+				continue
+			}
+			if got := jsonKind(v); !fits(want[k], got, v) {
+				return build.Event{}, fmt.Errorf("%w: %s must be %s, not %s", build.ErrMalformed, k, want[k], got)
+			}
+		}
+	}
+	return build.Decode(body)
+}
+
+func jsonKind(v json.RawMessage) string {
+	switch v[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case 't', 'f':
+		return "true or false"
+	}
+	return "a number"
+}
+
+func fits(want, got string, v json.RawMessage) bool {
+	switch want {
+	case "a whole number":
+		var n int64
+		return got == "a number" && json.Unmarshal(v, &n) == nil
+	case "a string or a number":
+		return got == "a string" || got == "a number"
+	}
+	return want == got
 }
 
 // ReadEvents reads an events file (one JSON object per line, blank lines

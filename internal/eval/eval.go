@@ -39,7 +39,7 @@ type Result struct {
 
 // Run decides one case. Bad input gives outcome "error" with the reason.
 func Run(rs *ruleset.Ruleset, c Case) Result {
-	ev, err := build.Decode(c.Event)
+	ev, err := DecodeEvent(c.Event)
 	if err != nil {
 		return ErrorResult(fmt.Errorf("event: %w", err))
 	}

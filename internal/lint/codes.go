@@ -9,21 +9,24 @@ const (
 	CodeCEL     = "MTS104" // a CEL expression does not compile
 	CodeKojiTag = "MTS105" // a literal destination tag is not in Koji
 
-	CodeScratch       = "MTS201" // scratch is ignored
-	CodeCatchAll      = "MTS202" // a rule matches every build by mistake
-	CodeUnreachable   = "MTS203" // an earlier rule matches every build
-	CodeDuplicate     = "MTS204" // an earlier rule has the same criteria
-	CodeShadowed      = "MTS205" // an earlier, less specific rule wins
-	CodeNever         = "MTS206" // a criterion can never hold
-	CodeUnknownGroup  = "MTS207" // \g<name> without such a group
-	CodeOptionalGroup = "MTS208" // a named group may not take part
-	CodePartialGroup  = "MTS209" // a group only some alternatives capture
-	CodeDuplicateDest = "MTS210" // a group captured in several places
-	CodeStrayState    = "MTS211" // build_state outside rule
-	CodeUnknownKey    = "MTS212" // unknown definition key
-	CodeType          = "MTS213" // type is not module
-	CodeDuplicateID   = "MTS214" // the id is used twice
-	CodeCost          = "MTS215" // estimated cost above the threshold
+	CodeScratch        = "MTS201" // scratch is ignored
+	CodeCatchAll       = "MTS202" // a rule matches every build by mistake
+	CodeUnreachable    = "MTS203" // an earlier rule matches every build
+	CodeDuplicate      = "MTS204" // an earlier rule has the same criteria
+	CodeShadowed       = "MTS205" // an earlier, less specific rule wins
+	CodeNever          = "MTS206" // a criterion can never hold
+	CodeUnknownGroup   = "MTS207" // \g<name> without such a group
+	CodeOptionalGroup  = "MTS208" // a named group may not take part
+	CodePartialGroup   = "MTS209" // a group only some alternatives capture
+	CodeDuplicateDest  = "MTS210" // a group captured in several places
+	CodeStrayState     = "MTS211" // build_state outside rule
+	CodeUnknownKey     = "MTS212" // unknown definition key
+	CodeType           = "MTS213" // type is not module
+	CodeDuplicateID    = "MTS214" // the id is used twice
+	CodeCost           = "MTS215" // estimated cost above the threshold
+	CodeUnknownState   = "MTS216" // a build state MBS does not have
+	CodeBadDestination = "MTS217" // a destination that cannot be a tag name
+	CodeRepeatedKey    = "MTS218" // a key given twice in one mapping
 
 	CodeUnanchored = "MTS301" // a pattern searched anywhere in the value
 	CodeListGroup  = "MTS302" // a group matched against list elements
@@ -61,6 +64,9 @@ func Codes() []CodeInfo {
 		{CodeType, Warning, "type", "A rule's type is not `module`."},
 		{CodeDuplicateID, Warning, "duplicate-id", "Two rules share an id, so logs and decisions cannot tell them apart."},
 		{CodeCost, Warning, "cost", "The rule's estimated CEL cost is above the threshold (--max-cost)."},
+		{CodeUnknownState, Warning, "unknown-state", "A rule's build state is not one MBS announces, so the rule never fires."},
+		{CodeBadDestination, Warning, "bad-destination", "A destination can never be a Koji tag name, so tagging into it always fails."},
+		{CodeRepeatedKey, Warning, "repeated-key", "A key is given twice in one mapping: only the last value counts."},
 		{CodeUnanchored, Info, "unanchored", "A pattern has neither ^ nor $: it is searched anywhere in the value."},
 		{CodeListGroup, Info, "list-group", "A named group is matched against every element of a list: one destination per element."},
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -86,19 +87,33 @@ func (r *Result) Failed(strict bool) bool {
 	return r.Count(Error) > 0 || (strict && r.Count(Warning) > 0)
 }
 
-// Paths lints the rule files at paths (see ruleset.Files). Each file is
-// checked on its own, as a rule set of its own. It fails only when a file
-// cannot be read or Koji cannot be asked.
-func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
-	files, err := ruleset.Files(paths)
-	if err != nil {
-		return nil, err
+// Unreadable is the diagnostic of a rule path that cannot be read: a
+// finding like any other, so that every format (a SARIF upload, GitHub
+// annotations) says so and the other files are still checked.
+func Unreadable(path string, err error) Diagnostic {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		path, err = pe.Path, pe.Err
 	}
+	return Diagnostic{Code: CodeLoad, Severity: Error, Pos: policy.Position{File: path},
+		Message: "cannot read the rules: " + err.Error(),
+		Hint:    "the service refuses to start on a rule path it cannot read"}
+}
+
+// Paths lints the rule files at paths (see ruleset.Files). Each file is
+// checked on its own, as a rule set of its own. It fails only when Koji
+// cannot be asked; what cannot be read is a diagnostic.
+func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
+	files, unreadable := ruleset.ListFiles(paths)
 	res := &Result{Files: files, Diagnostics: []Diagnostic{}}
+	for _, err := range unreadable {
+		res.Diagnostics = append(res.Diagnostics, Unreadable("", err))
+	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			res.Diagnostics = append(res.Diagnostics, Unreadable(f, err))
+			continue
 		}
 		ds, err := File(ctx, f, data, opts)
 		if err != nil {
@@ -112,25 +127,31 @@ func Paths(ctx context.Context, paths []string, opts Options) (*Result, error) {
 // Set lints the rule files at paths as the one ordered rule set the
 // service loads from them: besides each file's own findings, a rule of
 // one file that a rule of an earlier file always wins against, and an id
-// used in two files, are findings naming both places.
+// used in two files, are findings naming both places. A path or file
+// that cannot be read is a diagnostic at it, and the rest is checked.
 func Set(ctx context.Context, paths []string, opts Options) (*Result, error) {
-	files, err := ruleset.Files(paths)
-	if err != nil {
-		return nil, err
+	files, unreadable := ruleset.ListFiles(paths)
+	bad := []Diagnostic{}
+	for _, err := range unreadable {
+		bad = append(bad, Unreadable("", err))
 	}
-	srcs := make([]source, len(files))
-	for i, f := range files {
+	var srcs []source
+	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			bad = append(bad, Unreadable(f, err))
+			continue
 		}
-		srcs[i] = source{name: f, data: data}
+		srcs = append(srcs, source{name: f, data: data})
 	}
 	ds, err := lintSet(ctx, srcs, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Files: files, Diagnostics: ds}, nil
+	if files == nil {
+		files = []string{}
+	}
+	return &Result{Files: files, Diagnostics: append(bad, ds...)}, nil
 }
 
 // File lints one rule file already read; name is used in positions.
@@ -167,6 +188,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 		l.library.Inspect = func(i int, sp policy.Spec) {
 			rl := &linter{opts: l.opts, library: l.library}
 			rl.legacyRule(sp)
+			rl.neverFires(sp)
 			if len(rl.diags) > 0 {
 				mu.Lock()
 				perRule[i] = rl.diags
@@ -200,6 +222,11 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			}
 		}
 		all = append(all, f.Specs...)
+		if f.Format == ruleset.FormatCEL {
+			for _, sp := range f.Specs {
+				l.neverFires(sp)
+			}
+		}
 
 	}
 	if _, err := env.Compile(good); err != nil {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -128,7 +129,7 @@ func lintSARIF(w io.Writer, r *lint.Result, tool Tool) error {
 		}
 		res := run.CreateResultForRule(d.Code).WithRuleIndex(index[d.Code]).
 			WithLevel(sarifLevel(d.Severity)).WithMessage(sarif.NewTextMessage(text))
-		loc := sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewSimpleArtifactLocation(filepath.ToSlash(d.Pos.File)))
+		loc := sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewSimpleArtifactLocation(fileURI(d.Pos.File)))
 		if d.Pos.Line > 0 {
 			region := sarif.NewRegion().WithStartLine(d.Pos.Line)
 			if d.Pos.Col > 0 {
@@ -147,12 +148,18 @@ func lintSARIF(w io.Writer, r *lint.Result, tool Tool) error {
 	return log.PrettyWrite(w)
 }
 
+// fileURI is a file's path as a URI reference, percent-encoded (a space,
+// a %, a # or a non-ASCII name would otherwise make it no URI at all).
+func fileURI(path string) string {
+	return (&url.URL{Path: filepath.ToSlash(path)}).String()
+}
+
 // lintJUnit writes one test case per file, failing on its errors (and
 // warnings when strict).
 func lintJUnit(w io.Writer, r *lint.Result, strict bool) error {
-	suite := junit.Testsuite{Name: "mts lint"}
+	suite := junit.Testsuite{Name: "mts lint", Time: "0.000"}
 	for _, f := range r.Files {
-		c := junit.Testcase{Name: f, Classname: "mts.lint"}
+		c := junit.Testcase{Name: f, Classname: "mts.lint", Time: "0.000"}
 		var fail, other strings.Builder
 		nfail := 0
 		for _, d := range r.Diagnostics {
@@ -175,7 +182,7 @@ func lintJUnit(w io.Writer, r *lint.Result, strict bool) error {
 		}
 		suite.AddTestcase(c)
 	}
-	var all junit.Testsuites
+	all := junit.Testsuites{Time: "0.000"}
 	all.AddSuite(suite)
 	return all.WriteXML(w)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
@@ -50,6 +51,7 @@ func Tests(w io.Writer, format string, r *ruletest.Report, verbose bool) error {
 // as test runners report a test that did not get to its assertions.
 func testsJUnit(w io.Writer, r *ruletest.Report) error {
 	var suites []junit.Testsuite
+	var times []time.Duration
 	index := map[string]int{}
 	for _, c := range r.Cases {
 		i, ok := index[c.File]
@@ -57,8 +59,10 @@ func testsJUnit(w io.Writer, r *ruletest.Report) error {
 			i = len(suites)
 			index[c.File] = i
 			suites = append(suites, junit.Testsuite{Name: c.File, File: c.File})
+			times = append(times, 0)
 		}
-		jc := junit.Testcase{Name: c.Name, Classname: c.Section,
+		times[i] += c.Duration
+		jc := junit.Testcase{Name: c.Name, Classname: c.Section, Time: seconds(c.Duration),
 			SystemOut: &junit.Output{Data: fmt.Sprintf("%s:%d", c.File, c.Line)}}
 		switch c.Status {
 		case ruletest.Fail:
@@ -69,8 +73,15 @@ func testsJUnit(w io.Writer, r *ruletest.Report) error {
 		suites[i].AddTestcase(jc)
 	}
 	var all junit.Testsuites
-	for _, s := range suites {
+	var total time.Duration
+	for i, s := range suites {
+		s.Time = seconds(times[i])
+		total += times[i]
 		all.AddSuite(s)
 	}
+	all.Time = seconds(total)
 	return all.WriteXML(w)
 }
+
+// seconds is a duration as JUnit writes it.
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }

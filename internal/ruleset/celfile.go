@@ -2,7 +2,6 @@ package ruleset
 
 import (
 	"fmt"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -10,7 +9,7 @@ import (
 	"github.com/fedora-modularity/mts/policy"
 )
 
-// celFile is the CEL rule file format:
+// parseCEL reads a CEL rule file:
 //
 //	format: cel
 //	variables:                  # optional, evaluated at most once per build
@@ -21,98 +20,137 @@ import (
 //	    state: ready            # or a list of states; default: the default state
 //	    match: build.name == "x" && ...
 //	    destinations: '"f" + ... + "-candidate"'   # a string or list(string)
-type celFile struct {
-	Format    string        `yaml:"format"`
-	Variables []celVariable `yaml:"variables"`
-	Rules     []celRule     `yaml:"rules"`
-}
-
-type celVariable struct {
-	Name       string `yaml:"name"`
-	Expression string `yaml:"expression"`
-}
-
-type celRule struct {
-	ID           string    `yaml:"id"`
-	Description  string    `yaml:"description"`
-	State        yaml.Node `yaml:"state"`
-	Match        string    `yaml:"match"`
-	Destinations string    `yaml:"destinations"`
-}
-
+//
+// It reads the YAML nodes themselves, so that every problem of every
+// rule is reported at its own place; the rules without a problem are
+// returned, to be compiled for theirs.
 func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy.Spec, policy.Errors) {
 	pos := func(n *yaml.Node) policy.Position { return policy.Position{File: file, Line: n.Line, Col: n.Column} }
-	var errs policy.Errors
 	// Unknown keys are refused, so that a typo is an error rather than a
 	// silently ignored setting.
-	if errs := checkKnown(file, root); len(errs) > 0 {
+	errs := checkKnown(file, root)
+	if root.Kind != yaml.MappingNode {
 		return nil, errs
 	}
-	var f celFile
-	if err := root.Decode(&f); err != nil {
-		return nil, policy.Errors{{Source: pos(root), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+	fail := func(at *yaml.Node, id, format string, args ...any) {
+		errs = append(errs, policy.Error{Source: pos(at), RuleID: id, Msg: fmt.Sprintf(format, args...)})
+	}
+	// text reads a string-valued key of m; ok is false (and the problem
+	// noted) when it is there but not a string.
+	text := func(m *yaml.Node, key, id, what string) (string, *yaml.Node, bool) {
+		n := child(m, key)
+		if n == nil {
+			return "", nil, true
+		}
+		for n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+			fail(n, id, "%s must be %s, not %s", key, what, kindName(n))
+			return "", n, false
+		}
+		return n.Value, n, true
 	}
 	scope := &policy.Scope{}
-	varsNode := child(root, "variables")
-	for i, v := range f.Variables {
-		n := root
-		if varsNode != nil && i < len(varsNode.Content) {
-			n = varsNode.Content[i]
+	if vars := child(root, "variables"); vars != nil && vars.Kind == yaml.SequenceNode {
+		for _, n := range vars.Content {
+			if n.Kind != yaml.MappingNode {
+				continue // checkKnown reports it
+			}
+			name, _, ok1 := text(n, "name", "", "a name")
+			expr, en, ok2 := text(n, "expression", "", "a CEL expression (a string)")
+			if !ok1 || !ok2 {
+				continue
+			}
+			if name == "" || expr == "" {
+				fail(n, "", "a variable needs a name and an expression")
+				continue
+			}
+			scope.Variables = append(scope.Variables, policy.Variable{Name: name, Expr: expr, Source: pos(en), Locator: scalarLocator(file, data, en)})
 		}
-		if v.Name == "" || v.Expression == "" {
-			errs = append(errs, policy.Error{Source: pos(n), Msg: "a variable needs a name and an expression"})
-			continue
-		}
-		en := valueNode(n, "expression")
-		scope.Variables = append(scope.Variables, policy.Variable{Name: v.Name, Expr: v.Expression, Source: pos(en), Locator: scalarLocator(file, data, en)})
 	}
 	rulesNode := child(root, "rules")
 	if rulesNode == nil {
-		return nil, append(errs, policy.Error{Source: pos(root), Msg: "a CEL rule file needs a rules list"})
+		fail(root, "", "a CEL rule file needs a rules list")
+		return nil, errs
+	}
+	if rulesNode.Kind != yaml.SequenceNode {
+		return nil, errs
 	}
 	def := opts.DefaultState
 	if def == "" {
 		def = compat.DefaultState
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	var specs []policy.Spec
-	for i, r := range f.Rules {
-		n := rulesNode.Content[i]
+	for i, n := range rulesNode.Content {
+		if n.Kind != yaml.MappingNode {
+			continue // checkKnown reports it
+		}
+		before := len(errs)
+		id, _, _ := text(n, "id", "", "a string")
+		desc, _, _ := text(n, "description", id, "a string")
+		match, mn, _ := text(n, "match", id, "a CEL expression (a string)")
+		dests, dn, _ := text(n, "destinations", id, "a CEL expression (a string)")
 		sp := policy.Spec{
-			ID: r.ID, Index: i + 1, Source: pos(n), Scope: scope,
-			Match: r.Match, MatchPos: pos(valueNode(n, "match")),
-			Destinations: r.Destinations, DestinationsPos: pos(valueNode(n, "destinations")),
-			MatchLocator:        scalarLocator(file, data, child(n, "match")),
-			DestinationsLocator: scalarLocator(file, data, child(n, "destinations")),
-			Meta:                &CELMeta{Description: r.Description, Node: n},
+			ID: id, Index: i + 1, Source: pos(n), Scope: scope,
+			Match: match, MatchPos: pos(valueNode(n, "match")),
+			Destinations: dests, DestinationsPos: pos(valueNode(n, "destinations")),
+			MatchLocator:        scalarLocator(file, data, mn),
+			DestinationsLocator: scalarLocator(file, data, dn),
+			Meta:                &CELMeta{Description: desc, Node: n},
 		}
-		fail := func(at *yaml.Node, format string, args ...any) {
-			errs = append(errs, policy.Error{Source: pos(at), RuleID: r.ID, Msg: fmt.Sprintf(format, args...)})
+		if child(n, "id") == nil || id == "" {
+			fail(n, "", "rule %d has no id", i+1)
+		} else if first, dup := seen[id]; dup {
+			fail(valueNode(n, "id"), id, "rule id %q is used twice (first by rule %d)", id, first)
+		} else {
+			seen[id] = i + 1
 		}
-		if r.ID == "" {
-			fail(n, "rule %d has no id", i+1)
-		} else if seen[r.ID] {
-			fail(n, "rule id %q is used twice", r.ID)
+		if child(n, "destinations") == nil {
+			fail(n, id, "rule has no destinations")
+		} else if dests == "" && len(errs) == before {
+			fail(dn, id, "destinations is empty")
 		}
-		seen[r.ID] = true
-		if r.Destinations == "" {
-			fail(n, "rule has no destinations")
-		}
-		switch r.State.Kind {
-		case 0:
-			sp.States = []string{def}
-		case yaml.ScalarNode:
-			sp.States = []string{r.State.Value}
-		case yaml.SequenceNode:
-			if err := r.State.Decode(&sp.States); err != nil || len(sp.States) == 0 {
-				fail(&r.State, "state must be a state name or a list of them")
+		sp.States = []string{def}
+		if st := child(n, "state"); st != nil {
+			sp.States = nil
+			for st.Kind == yaml.AliasNode {
+				st = st.Alias
 			}
-		default:
-			fail(&r.State, "state must be a state name or a list of them")
+			items := []*yaml.Node{st}
+			if st.Kind == yaml.SequenceNode {
+				items = st.Content
+				if len(items) == 0 {
+					fail(st, id, "state must be a state name or a list of them, not an empty list")
+				}
+			}
+			for _, s := range items {
+				if s.Kind != yaml.ScalarNode || s.Tag == "!!null" || s.Value == "" {
+					fail(s, id, "state must be a state name or a list of them, not %s", kindName(s))
+					continue
+				}
+				sp.States = append(sp.States, s.Value)
+			}
 		}
-		specs = append(specs, sp)
+		if len(errs) == before {
+			specs = append(specs, sp)
+		}
 	}
 	return specs, errs
+}
+
+// kindName says what a YAML node holds, for messages.
+func kindName(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Tag == "!!null":
+		return "null"
+	}
+	return fmt.Sprintf("%q", n.Value)
 }
 
 // CELMeta is what the CEL format knows of a rule beyond its programs.
@@ -154,7 +192,7 @@ func checkKnown(file string, root *yaml.Node) policy.Errors {
 	}
 	check := func(m *yaml.Node, kind string) {
 		if m.Kind != yaml.MappingNode {
-			fail(m, "a %s must be a mapping", kind)
+			fail(m, "a %s must be a mapping, not %s", kind, kindName(m))
 			return
 		}
 		for i := 0; i+1 < len(m.Content); i += 2 {

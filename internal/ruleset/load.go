@@ -112,19 +112,30 @@ func Files(paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no rule files given")
 	}
-	var out []string
+	files, unreadable := ListFiles(paths)
+	if len(unreadable) > 0 {
+		return nil, fmt.Errorf("reading rules: %w", unreadable[0])
+	}
+	return files, nil
+}
+
+// ListFiles is Files that goes on past the paths it cannot read, and
+// returns why for each (an *fs.PathError naming it).
+func ListFiles(paths []string) (files []string, unreadable []error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading rules: %w", err)
+			unreadable = append(unreadable, err)
+			continue
 		}
 		if !fi.IsDir() {
-			out = append(out, p)
+			files = append(files, p)
 			continue
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			return nil, fmt.Errorf("reading rules: %w", err)
+			unreadable = append(unreadable, err)
+			continue
 		}
 		// ReadDir returns entries sorted by name.
 		for _, e := range entries {
@@ -132,10 +143,10 @@ func Files(paths []string) ([]string, error) {
 			if e.IsDir() || strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) || IsTestFile(n) {
 				continue
 			}
-			out = append(out, filepath.Join(p, n))
+			files = append(files, filepath.Join(p, n))
 		}
 	}
-	return out, nil
+	return files, unreadable
 }
 
 // Policies splits paths into the rule sets they name, each loaded on its
@@ -171,12 +182,13 @@ func policyDirs(p string) ([]string, error) {
 	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 		return nil, nil // Files reports what cannot be read
 	}
-	if own, err := Files([]string{p}); err != nil || len(own) > 0 {
-		return nil, err
+	// What cannot be read is left to the set it is in, which says so.
+	if own, unreadable := ListFiles([]string{p}); len(unreadable) > 0 || len(own) > 0 {
+		return nil, nil
 	}
 	entries, err := os.ReadDir(p)
 	if err != nil {
-		return nil, fmt.Errorf("reading rules: %w", err)
+		return nil, nil
 	}
 	var out []string
 	for _, e := range entries {
@@ -184,11 +196,7 @@ func policyDirs(p string) ([]string, error) {
 			continue
 		}
 		sub := filepath.Join(p, e.Name())
-		files, err := Files([]string{sub})
-		if err != nil {
-			return nil, err
-		}
-		if len(files) > 0 {
+		if files, unreadable := ListFiles([]string{sub}); len(files) > 0 || len(unreadable) > 0 {
 			out = append(out, sub)
 		}
 	}
@@ -280,12 +288,17 @@ func compile(srcs []source, opts Options) (*Ruleset, error) {
 	if e := opts.Limits.withDefaults().tooManyRules(specs); e != nil {
 		errs = append(errs, *e)
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
-	}
 	env, err := policy.NewEnv(opts.Library.EnvOption())
 	if err != nil {
 		return nil, err
+	}
+	if len(errs) > 0 {
+		// The rules that parsed are compiled still, so that their own
+		// problems come in the same report rather than one fix later.
+		if _, err := env.Compile(specs); err != nil {
+			errs = append(errs, Problems(err)...)
+		}
+		return nil, fmt.Errorf("%w: %w", policy.ErrRefused, errs)
 	}
 	if len(specs) >= largeSet {
 		// What is left of the files' syntax trees is garbage now;

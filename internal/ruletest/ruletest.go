@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -113,14 +115,16 @@ const (
 
 // CaseResult is how one case fared.
 type CaseResult struct {
-	File     string   `json:"file"`
-	Line     int      `json:"line"`
-	Section  string   `json:"section"`
-	Name     string   `json:"name"`
-	Status   Status   `json:"status"`
-	Failures []string `json:"failures,omitempty"`
-	Want     *Expect  `json:"want"`
-	Got      Expect   `json:"got"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Section string `json:"section"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	// Duration is how long the case took to run.
+	Duration time.Duration `json:"-"`
+	Failures []string      `json:"failures,omitempty"`
+	Want     *Expect       `json:"want"`
+	Got      Expect        `json:"got"`
 }
 
 // Report is the result of running test files.
@@ -232,15 +236,50 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 		return nil, false, &FileError{Err: fmt.Errorf("%w: empty", ErrFormat)}
 	}
 	root := doc.Content[0]
-	if err := checkKnown(root); err != nil {
-		return nil, false, &FileError{Line: lineOf(err), Err: fmt.Errorf("%w: %w", ErrFormat, err)}
+	probs := checkKnown(root)
+	// Problems outside any case make the file unusable: each is
+	// reported at its line. A case's own problems fail that case only.
+	var fileProbs []CaseResult
+	caseProbs := map[*yaml.Node][]string{}
+	for _, p := range probs {
+		if p.caseNode == nil {
+			fileProbs = append(fileProbs, CaseResult{File: path, Line: p.line, Name: "(test file)", Status: Error,
+				Failures: []string{fmt.Errorf("%w: %w", ErrFormat, &lineError{p.line, p.msg}).Error()}})
+			continue
+		}
+		caseProbs[p.caseNode] = append(caseProbs[p.caseNode], (&lineError{p.line, p.msg}).Error())
+	}
+	if len(fileProbs) > 0 {
+		return fileProbs, false, nil
 	}
 	var tf File
-	if err := root.Decode(&tf); err != nil {
-		return nil, false, &FileError{Err: fmt.Errorf("%w: %w", ErrFormat, err)}
+	if err := root.Decode(&struct {
+		Rules        *stringList `yaml:"rules"`
+		DefaultState *string     `yaml:"default_state"`
+	}{&tf.Rules, &tf.DefaultState}); err != nil {
+		return nil, false, &FileError{Line: root.Line, Err: fmt.Errorf("%w: %w", ErrFormat, err)}
 	}
 	if len(tf.Rules) == 0 {
 		return nil, false, &FileError{Line: root.Line, Err: fmt.Errorf("%w: no rules file named (rules: FILE)", ErrFormat)}
+	}
+	for _, sec := range seqItems(child(root, "section")) {
+		s := Section{}
+		if n := child(sec, "name"); n != nil {
+			s.Name = n.Value
+		}
+		for _, cn := range seqItems(child(sec, "tests")) {
+			var c Case
+			if len(caseProbs[cn]) == 0 {
+				if err := cn.Decode(&c); err != nil {
+					caseProbs[cn] = append(caseProbs[cn], (&lineError{cn.Line, err.Error()}).Error())
+				}
+			}
+			if n := child(cn, "name"); n != nil {
+				c.Name = n.Value
+			}
+			s.Tests = append(s.Tests, c)
+		}
+		tf.Sections = append(tf.Sections, s)
 	}
 	dir := filepath.Dir(path)
 	var rules []string
@@ -253,13 +292,21 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 	}
 	var out []CaseResult
 	changed := false
-	secNodes := child(root, "section")
+	secNodes := seqItems(child(root, "section"))
 	for si, sec := range tf.Sections {
-		testNodes := child(secNodes.Content[si], "tests")
+		testNodes := seqItems(child(secNodes[si], "tests"))
 		for ti, c := range sec.Tests {
-			node := testNodes.Content[ti]
+			node := testNodes[ti]
 			cr := CaseResult{File: path, Line: node.Line, Section: sec.Name, Name: c.Name, Want: c.Expect}
+			if p := caseProbs[node]; len(p) > 0 {
+				cr.Want = nil
+				cr.Status, cr.Failures = Error, p
+				out = append(out, cr)
+				continue
+			}
+			started := time.Now()
 			got, err := decide(rs, dir, c)
+			cr.Duration = time.Since(started)
 			if err != nil {
 				cr.Status, cr.Failures = Error, []string{"cannot run: " + err.Error()}
 				out = append(out, cr)
@@ -444,45 +491,114 @@ func child(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// checkKnown refuses keys the format does not have, so a typo in an
-// expectation does not silently turn into a test that checks nothing.
-func checkKnown(root *yaml.Node) error {
-	known := map[string][]string{
-		"file":    {"rules", "default_state", "description", "section"},
-		"section": {"name", "tests"},
-		"case":    {"name", "modulemd", "document", "state", "event", "expect"},
-		"event":   {"id", "name", "stream", "version", "context"},
-		"expect":  {"outcome", "rule", "destinations", "error"},
+// seqItems are the elements of a list node (none for anything else).
+func seqItems(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
 	}
-	var check func(n *yaml.Node, kind string) error
-	check = func(n *yaml.Node, kind string) error {
-		if n.Kind != yaml.MappingNode {
-			return &lineError{n.Line, fmt.Sprintf("a %s must be a mapping", kind)}
+	return n.Content
+}
+
+// problem is a mistake in a test file at a line; caseNode is the case it
+// is in, nil for the file's own keys.
+type problem struct {
+	caseNode *yaml.Node
+	line     int
+	msg      string
+}
+
+// shapes are what each key's value must be: a scalar ("s"), a list of
+// scalars ("l"), a scalar or such a list ("sl"), or a mapping ("m").
+var shapes = map[string]map[string]string{
+	"file":    {"rules": "sl", "default_state": "s", "description": "s", "section": "-"},
+	"section": {"name": "s", "tests": "-"},
+	"case":    {"name": "s", "modulemd": "s", "document": "s", "state": "s", "event": "m", "expect": "m"},
+	"event":   {"id": "s", "name": "s", "stream": "s", "version": "s", "context": "s"},
+	"expect":  {"outcome": "s", "rule": "s", "destinations": "sl", "error": "s"},
+}
+
+// checkKnown finds every key the format does not have, so a typo in an
+// expectation does not silently turn into a test that checks nothing,
+// and every value of the wrong kind, each at its line.
+func checkKnown(root *yaml.Node) []problem {
+	var probs []problem
+	var check func(n *yaml.Node, kind string, inCase *yaml.Node)
+	check = func(n *yaml.Node, kind string, inCase *yaml.Node) {
+		if kind == "case" {
+			inCase = n
 		}
+		add := func(line int, format string, args ...any) {
+			probs = append(probs, problem{inCase, line, fmt.Sprintf(format, args...)})
+		}
+		if n.Kind != yaml.MappingNode {
+			add(n.Line, "a %s must be a mapping", kind)
+			return
+		}
+		known := shapes[kind]
+		names := slices.Sorted(maps.Keys(known))
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if !slices.Contains(known[kind], k.Value) {
-				return &lineError{k.Line, fmt.Sprintf("unknown key %q in a %s (known: %s)", k.Value, kind, strings.Join(known[kind], ", "))}
+			shape, ok := known[k.Value]
+			if !ok {
+				add(k.Line, "unknown key %q in a %s (known: %s)", k.Value, kind, strings.Join(names, ", "))
+				continue
 			}
-			sub := map[string]string{"event": "event", "expect": "expect"}[k.Value]
-			if kind == "case" && sub != "" {
-				if err := check(v, sub); err != nil {
-					return err
-				}
+			if !fits(v, shape) {
+				add(v.Line, "%s must be %s, not %s", k.Value, map[string]string{"s": "a single value", "sl": "a value or a list of values", "m": "a mapping"}[shape], nodeKind(v))
+				continue
+			}
+			switch sub := map[string]string{"event": "event", "expect": "expect"}[k.Value]; {
+			case kind == "case" && sub != "":
+				check(v, sub, inCase)
 			}
 			list := map[string]string{"section": "section", "tests": "case"}[k.Value]
 			if list != "" && (kind == "file" || kind == "section") {
 				if v.Kind != yaml.SequenceNode {
-					return &lineError{v.Line, fmt.Sprintf("%s must be a list", k.Value)}
+					add(v.Line, "%s must be a list, not %s", k.Value, nodeKind(v))
+					continue
 				}
 				for _, e := range v.Content {
-					if err := check(e, list); err != nil {
-						return err
-					}
+					check(e, list, inCase)
 				}
 			}
 		}
-		return nil
 	}
-	return check(root, "file")
+	check(root, "file", nil)
+	return probs
+}
+
+func fits(n *yaml.Node, shape string) bool {
+	scalar := n.Kind == yaml.ScalarNode
+	switch shape {
+	case "s":
+		return scalar
+	case "sl":
+		if scalar {
+			return true
+		}
+		if n.Kind != yaml.SequenceNode {
+			return false
+		}
+		for _, e := range n.Content {
+			if e.Kind != yaml.ScalarNode {
+				return false
+			}
+		}
+		return true
+	case "m":
+		return n.Kind == yaml.MappingNode
+	}
+	return true
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return fmt.Sprintf("%q", n.Value)
 }
