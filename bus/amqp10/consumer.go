@@ -223,7 +223,9 @@ func (c *Consumer) read(ctx context.Context, conn *amqp.Conn, cr *credit, l *lin
 			c.log.Warn("the receiving link had run out of credit while messages waited; a fresh link receives them",
 				"idle", c.cfg.CreditIdle)
 		}
-		cr.arrive(l.credit, time.Now())
+		if _, err := cr.arrive(l.credit, time.Now()); err != nil {
+			return "", fmt.Errorf("issuing credit: %w", err)
+		}
 		c.report(cr)
 		c.metrics.Received.Inc()
 		id := messageID(msg)

@@ -11,29 +11,30 @@ type creditIssuer interface {
 }
 
 // credit is the link credit bookkeeping of one connection's consumer,
-// computed from what the consumer itself holds: the current link is
-// granted, over its life, what it has delivered plus the room left
-// (prefetch - messages taken and not yet settled, on any link), so the
-// broker may always send exactly as many messages as there is room for.
+// computed from what the consumer itself holds (room: prefetch minus the
+// messages taken and not yet settled, on any link), never from counters
+// the broker can push out of step.
 //
-// Credit goes to the broker through go-amqp, which adds what is issued to
-// its own count of the link's credit and sends the sum. That count is
-// lowered by every transfer, and RabbitMQ 3's AMQP 1.0 plugin often sends
-// more transfers than granted (its queue applies the credit of a flow
-// without counting the messages already on their way). The library's count
-// then goes below zero, and a flow that should carry the consumer's room
-// carries nothing (for a sum of zero the library sends no flow and the
-// credit issued is lost) or a wrapped, huge credit. Nothing brings the count
-// back, so such a link gets no more credit: the overrun is seen here (more
-// messages taken from the link than granted) and the consumer attaches a
-// fresh link, whose count both sides agree on, at once. The old link is
-// read no more and ends once what was taken from it is settled; whatever
-// the broker still sent on it goes back to the queue then. A link with
-// room that delivers nothing for a while is replaced the same way, which
-// also restores a lost credit that no overrun revealed.
+// A link is topped up only once it has delivered all it was granted, with
+// the room there is then. RabbitMQ 3's AMQP 1.0 plugin hands the credit of
+// a flow to its queue as an absolute figure, without counting the messages
+// already on their way to the client, so a flow sent while the link still
+// has credit makes the broker send more than granted. go-amqp adds issued
+// credit to its own count of the link's credit, which such transfers push
+// below zero, and then sends a flow with nothing or a wrapped, huge credit
+// (or none at all, for a sum of zero: the credit issued is lost and the
+// link stalls). With nothing on its way when a flow is sent, the broker's
+// figure and the client's agree.
+//
+// A broker may overrun all the same: the overrun is seen here (more
+// messages taken from the link than granted), the link gets no more credit,
+// and the consumer attaches a fresh link, whose count both sides agree on,
+// at once. The old link is read no more and ends once what was taken from
+// it is settled; whatever the broker still sent on it goes back to the
+// queue then. A link with room that delivers nothing for a while is
+// replaced the same way, which restores a credit lost any other way.
 type credit struct {
 	prefetch uint64
-	batch    uint64
 
 	mu        sync.Mutex
 	unsettled uint64 // taken and not yet settled, on every link
@@ -50,16 +51,8 @@ type linkCredit struct {
 	lastArrival time.Time
 }
 
-// newCredit keeps the link credit at prefetch, returned in batches of a
-// quarter of it, at least 2: fewer flows make fewer of the races in which
-// RabbitMQ 3 sends too much, and a transfer more than granted that the
-// consumer has not seen yet then costs the library's count one of a batch
-// (the flow still carries the rest, and both sides agree again) instead of
-// the whole of it. The prefetch is at least two batches, so that credit
-// comes back while messages are still held.
 func newCredit(prefetch int) *credit {
-	batch := max(2, uint64(prefetch)/4)
-	return &credit{prefetch: max(uint64(prefetch), 2*batch), batch: batch}
+	return &credit{prefetch: uint64(max(prefetch, 1))}
 }
 
 // attach makes rcv, attached at now, the current link and issues it the
@@ -69,13 +62,7 @@ func (c *credit) attach(rcv creditIssuer, now time.Time) (*linkCredit, error) {
 	defer c.mu.Unlock()
 	l := &linkCredit{rcv: rcv, lastArrival: now}
 	c.cur = l
-	if room := c.room(); room > 0 {
-		l.granted = room
-		if err := rcv.IssueCredit(uint32(room)); err != nil {
-			return nil, err
-		}
-	}
-	return l, nil
+	return l, c.topUp()
 }
 
 func (c *credit) room() uint64 {
@@ -85,9 +72,25 @@ func (c *credit) room() uint64 {
 	return c.prefetch - c.unsettled
 }
 
-// arrive counts one message taken from l at now. It reports true the first
-// time l has delivered more than it was granted.
-func (c *credit) arrive(l *linkCredit, now time.Time) (overrun bool) {
+// topUp gives the current link the room there is, once it has delivered
+// all it was granted and did not overrun. An error means the link is gone.
+func (c *credit) topUp() error {
+	l := c.cur
+	if l == nil || l.overrun || l.arrived != l.granted {
+		return nil
+	}
+	room := c.room()
+	if room == 0 {
+		return nil
+	}
+	l.granted += room
+	return l.rcv.IssueCredit(uint32(room))
+}
+
+// arrive counts one message taken from l at now, and tops the link up if
+// that was the last it was granted. It reports true the first time l has
+// delivered more than it was granted.
+func (c *credit) arrive(l *linkCredit, now time.Time) (overrun bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.unsettled++
@@ -95,30 +98,20 @@ func (c *credit) arrive(l *linkCredit, now time.Time) (overrun bool) {
 	l.lastArrival = now
 	if l.arrived > l.granted && !l.overrun {
 		l.overrun = true
-		return true
+		return true, nil
 	}
-	return false
+	return false, c.topUp()
 }
 
-// settle counts one settled message of l and gives the current link the
-// room there is, once at least a batch is owed, unless it overran. An
-// error means the current link is gone; the settlement itself was sent.
+// settle counts one settled message of l and tops the current link up
+// when it has delivered all it was granted. An error means the current
+// link is gone; the settlement itself was sent.
 func (c *credit) settle(l *linkCredit) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.unsettled--
 	l.settled++
-	cur := c.cur
-	if cur == nil || cur.overrun {
-		return nil
-	}
-	want := cur.arrived + c.room()
-	if want < cur.granted+c.batch {
-		return nil
-	}
-	n := want - cur.granted
-	cur.granted = want
-	return cur.rcv.IssueCredit(uint32(n))
+	return c.topUp()
 }
 
 // replace reports whether the current link should be replaced by a fresh

@@ -20,9 +20,9 @@ func (i *issued) total() (n uint64) {
 	return n
 }
 
-// TestCredit drives the bookkeeping through what brokers do: credit comes
-// back from what the consumer holds, in any order of settlement, in
-// batches of at least two; a link that overran gets no more and is
+// TestCredit drives the bookkeeping through what brokers do: a link is
+// topped up with the room the consumer has, once it has delivered all it
+// was granted, in any order of settlement; a link that overran gets no more and is
 // replaced at once, while what was taken from it still gives room to the
 // fresh link; an idle link with room is replaced once nothing taken from
 // it is unsettled.
@@ -44,55 +44,45 @@ func TestCredit(t *testing.T) {
 		held     uint64   // unsettled at the end
 	}{
 		{
-			name: "credit comes back in batches of two", prefetch: 4,
+			name: "a link is topped up once it has delivered all it was granted", prefetch: 4,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"},
-				{op: "settle"}, {op: "settle"}, {op: "arrive"}, {op: "settle"}, {op: "settle"},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "settle"},
+				{op: "arrive"}, {op: "settle"}, {op: "arrive"},
 			},
-			granted: []uint64{8}, credit: 3, held: 1,
+			granted: []uint64{6}, credit: 1, held: 3,
 		},
 		{
-			name: "slow, out of order: credit follows room", prefetch: 8,
+			name: "used up with no room: topped up as messages settle", prefetch: 2,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"},
-				{op: "settle"}, {op: "settle"}, {op: "settle"}, {op: "arrive"}, {op: "arrive"}, {op: "settle"},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "settle"}, {op: "settle"}, {op: "arrive"},
 			},
-			granted: []uint64{12}, credit: 2, held: 6,
+			granted: []uint64{4}, credit: 1, held: 1,
 		},
 		{
-			name: "batches of a quarter of the prefetch", prefetch: 16,
+			name: "a prefetch of one", prefetch: 1,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"},
-				{op: "settle"}, {op: "settle"}, {op: "settle"}, {op: "settle"}, {op: "settle"},
+				{op: "attach"}, {op: "arrive"}, {op: "settle"}, {op: "arrive"}, {op: "settle"},
 			},
-			granted: []uint64{20}, credit: 15,
+			granted: []uint64{3}, credit: 1,
 		},
 		{
-			name: "one transfer more than granted: replaced at once, old settlements give the new link room", prefetch: 4,
+			name: "one transfer more than granted: replaced at once, old settlements give the new link room", prefetch: 2,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
 				{op: "settle"},
 				{op: "replace", replace: "overrun"},
 				{op: "attach"},
 				{op: "settle"}, {op: "settle"},
-				{op: "arrive", link: 1}, {op: "arrive", link: 1},
+				{op: "arrive", link: 1},
 			},
-			granted: []uint64{4, 2}, credit: 0, held: 4,
+			granted: []uint64{2, 2}, credit: 1, held: 1,
 		},
 		{
-			name: "a prefetch of one still has two batches", prefetch: 1,
+			name: "overrun reported once, and no more credit for it", prefetch: 1,
 			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true}, {op: "arrive"}, {op: "settle"},
+				{op: "attach"}, {op: "arrive"}, {op: "arrive", overrun: true}, {op: "arrive"}, {op: "settle"},
 			},
-			granted: []uint64{4}, credit: 0, held: 5,
-		},
-		{
-			name: "a fresh link with no room gets credit as the old one settles", prefetch: 4,
-			steps: []step{
-				{op: "attach"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive"}, {op: "arrive", overrun: true},
-				{op: "attach"}, {op: "settle"}, {op: "settle"}, {op: "settle"},
-			},
-			granted: []uint64{4, 2}, credit: 2, held: 2,
+			granted: []uint64{1}, credit: 0, held: 2,
 		},
 		{
 			name: "idle with room is replaced; idle while holding is not", prefetch: 4,
@@ -126,7 +116,11 @@ func TestCredit(t *testing.T) {
 					}
 					links, issuers = append(links, l), append(issuers, is)
 				case "arrive":
-					if got := c.arrive(links[s.link], now); got != s.overrun {
+					got, err := c.arrive(links[s.link], now)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got != s.overrun {
 						t.Errorf("step %d: arrive reported overrun %v, want %v", i, got, s.overrun)
 					}
 					taken = append(taken, links[s.link])

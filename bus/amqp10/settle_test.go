@@ -106,7 +106,6 @@ func settleAll(t *testing.T, b *testenv.RabbitMQAMQP10, c *Consumer, reg prometh
 // client certificate by 1, 2, 4 and 16 workers (the prefetch follows the
 // workers, as mts serve sets it) that settle out of order after a drawn
 // time: every event is settled once and nothing is left on the queue.
-// RabbitMQ 3 sends more than the credit now and then on the way.
 func TestEverySettledUnderSlowSettlement(t *testing.T) {
 	b := needBroker(t)
 	for _, workers := range []int{1, 2, 4, 16} {
