@@ -281,11 +281,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.store != nil {
 		go a.store.Run(watchCtx)
 	}
-	backend := a.cfg.MessagingBackend
-	if a.cfg.Dev {
-		backend = "dev"
-	}
-	a.log.Info("mts serve started", "version", a.opts.Version, "backend", backend, "workers", a.cfg.Workers,
+	a.log.Info("mts serve started", "version", a.opts.Version, "backend", backendName(a.cfg), "workers", a.cfg.Workers,
 		"dry_run", a.cfg.DryRun || a.cfg.Dev, "revision", a.rules.Current().Revision)
 	err := a.svc.Run(ctx)
 	a.log.Info("mts serve stopped")

@@ -431,6 +431,12 @@ func (ps Problems) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
+// KeyProblem is a Problem about key, placed as Check places its own: at
+// the key's line, or naming the flag or variable that set it.
+func (c *Config) KeyProblem(key, format string, args ...any) Problem {
+	return c.problem(key, format, args...)
+}
+
 // problem is a Problem about key, at its line when the file set it, or
 // naming the environment variable or flag that set it.
 func (c *Config) problem(key, format string, args ...any) Problem {
