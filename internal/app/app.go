@@ -123,13 +123,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		log.Warn("check_tagged: false is ignored: the tag listing and pending tasks are always checked before tagBuild")
 	}
 
-	a.rules, err = reload.New(reload.Options{
-		Paths: cfg.Rules, URL: cfg.RulesFileURL, PollInterval: cfg.RulesPollInterval.D(),
-		HTTPClient: &http.Client{Timeout: cfg.RequestsTimeout.D()},
-		Load:       RuleLoadOptions(cfg),
-		Logger:     log, Registerer: reg,
-	})
-	if err != nil {
+	if a.rules, err = newRules(cfg, log, reg); err != nil {
 		return nil, err
 	}
 	if err := a.rules.Load(ctx); err != nil {
