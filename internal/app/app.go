@@ -368,13 +368,7 @@ func NewKoji(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 		return nil, fmt.Errorf("koji_profile %s: %w", cfg.KojiProfileName(), err)
 	}
 	opts := []koji.Option{koji.WithLogger(log), koji.WithMetrics(koji.NewMetrics(reg)), koji.WithSessions(KojiSessions)}
-	if cfg.KojiCert != "" {
-		opts = append(opts, koji.WithCert(cfg.KojiCert))
-	}
-	if cfg.Keytab != "" {
-		opts = append(opts, koji.WithKeytab(cfg.Principal, cfg.Keytab))
-	}
-	return koji.New(kcfg, opts...)
+	return koji.New(kcfg, append(opts, kojiAuth(cfg.KojiCert, cfg.Keytab, cfg.Principal)...)...)
 }
 
 // LogLevel maps log_level to a slog level.
