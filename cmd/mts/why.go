@@ -127,15 +127,9 @@ func configuredStore(file string) (string, error) {
 // MTS_CONFIG_FILE) over the defaults, without the checks that only serve
 // needs.
 func serveFileConfig(file string) (*config.Config, error) {
-	cfg := config.Defaults()
-	if file == "" {
-		file = os.Getenv(config.EnvConfigFile)
+	cfg, err := config.Load(file, os.LookupEnv)
+	if err != nil {
+		return nil, failErr(err)
 	}
-	if file != "" {
-		if err := cfg.LoadFile(file); err != nil {
-			return nil, failErr(err)
-		}
-	}
-	cfg.ApplyEnv(os.LookupEnv)
 	return cfg, nil
 }

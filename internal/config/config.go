@@ -231,6 +231,42 @@ func Defaults() *Config {
 	}
 }
 
+// Load is the settings before flags: the defaults, the YAML file (file,
+// or $MTS_CONFIG_FILE when empty, or none) and the environment, read with
+// lookup (os.LookupEnv outside tests). A file with problems still gives
+// the settings it could read, with the problems as the error.
+func Load(file string, lookup func(string) (string, bool)) (*Config, error) {
+	c := Defaults()
+	if file == "" {
+		file, _ = lookup(EnvConfigFile)
+	}
+	var err error
+	if file != "" {
+		err = c.LoadFile(file)
+	}
+	c.ApplyEnv(lookup)
+	return c, err
+}
+
+// ApplyDev sets what development mode changes where no flag asked
+// otherwise: one worker, which keeps the output in the order of the
+// input; no decision history and no HTTP endpoints unless set (a
+// listen_address or decision_store of the file asks too).
+func (c *Config) ApplyDev() {
+	if !c.Dev {
+		return
+	}
+	if _, flag := c.src.origin["decision_store"]; !flag && c.DecisionStore == DefaultDecisionStore {
+		c.DecisionStore = ""
+	}
+	if _, flag := c.src.origin["workers"]; !flag {
+		c.Workers = 1
+	}
+	if _, flag := c.src.origin["listen_address"]; !flag && c.ListenAddress == DefaultListenAddress {
+		c.ListenAddress = ""
+	}
+}
+
 // LoadFile reads the YAML file at path over c. Unknown keys are errors,
 // so that a misspelt key does not silently fall back to its default.
 func (c *Config) LoadFile(path string) error {
