@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/fedora-modularity/mts/internal/lint"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/koji"
 )
@@ -96,4 +97,29 @@ func CheckTags(ctx context.Context, cl *koji.Client, tags []string, retry Retrie
 		r.Tags = append(r.Tags, tc)
 	}
 	return r, nil
+}
+
+// KojiTags answers lint's questions about destination tags from the Koji
+// of a client profile, logged in as nobody.
+func KojiTags(profile, file string) (lint.TagChecker, error) {
+	cfg, err := koji.LoadConfig(profile, koji.LoadOptions{File: file})
+	if err != nil {
+		return nil, fmt.Errorf("koji profile %q: %w", profile, err)
+	}
+	client, err := koji.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("koji profile %q: %w", profile, err)
+	}
+	return kojiTags{client}, nil
+}
+
+// kojiTags is a lint.TagChecker asking a Koji hub.
+type kojiTags struct{ c *koji.Client }
+
+func (k kojiTags) TagExists(ctx context.Context, tag string) (bool, error) {
+	_, err := k.c.GetTag(ctx, tag)
+	if errors.Is(err, koji.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
