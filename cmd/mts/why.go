@@ -39,75 +39,77 @@ server cannot be read, 2 on usage errors.`,
 			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` of mts serve, for its decision_store and api_token_file (default $MTS_CONFIG_FILE)"},
 			formatFlag(report.Text, report.JSON),
 		},
-		Action: func(c *cli.Context) error {
-			out := c.String("format")
-			if c.NArg() != 1 {
-				return usageErr("why takes one BUILD (name:stream:version:context, NVR or MBS id)")
-			}
-			build := strings.TrimSpace(c.Args().First())
-			if build == "" {
-				return usageErr("why: empty BUILD")
-			}
-			servers, stores := c.StringSlice("server"), c.StringSlice("store")
-			if len(servers) > 0 && len(stores) > 0 {
-				return usageErr("why: give --store or --server, not both")
-			}
-			ctx := c.Context
-			var (
-				w   *history.Why
-				err error
-			)
-			if len(servers) > 0 {
-				client := history.Client{HTTP: &http.Client{Timeout: time.Minute}}
-				tokenFile := c.String("token-file")
-				if tokenFile == "" && (c.IsSet("config") || os.Getenv(config.EnvConfigFile) != "") {
-					cfg, err := serveFileConfig(c.String("config"))
-					if err != nil {
-						return err
-					}
-					tokenFile = cfg.APITokenFile
-				}
-				if tokenFile != "" {
-					b, err := os.ReadFile(tokenFile)
-					if err != nil {
-						return failErr(err)
-					}
-					client.Token = strings.TrimSpace(string(b))
-				}
-				if w, err = client.WhyFromServers(ctx, servers, build); err != nil {
-					if errors.Is(err, history.ErrUnauthorized) && tokenFile == "" {
-						err = fmt.Errorf("%w: give --token-file", err)
-					}
-					return failErr(err)
-				}
-			} else {
-				if len(stores) == 0 {
-					path, err := configuredStore(c.String("config"))
-					if err != nil {
-						return err
-					}
-					stores = []string{path}
-				}
-				var open []*history.Store
-				defer func() {
-					for _, s := range open {
-						s.Close()
-					}
-				}()
-				for _, p := range stores {
-					s, err := history.OpenReadOnly(ctx, p)
-					if err != nil {
-						return failErr(err)
-					}
-					open = append(open, s)
-				}
-				if w, err = history.WhyFromStores(ctx, open, build); err != nil {
-					return failErr(err)
-				}
-			}
-			return history.WriteWhy(c.App.Writer, out, w)
-		},
+		Action: runWhy,
 	}
+}
+
+func runWhy(c *cli.Context) error {
+	out := c.String("format")
+	if c.NArg() != 1 {
+		return usageErr("why takes one BUILD (name:stream:version:context, NVR or MBS id)")
+	}
+	build := strings.TrimSpace(c.Args().First())
+	if build == "" {
+		return usageErr("why: empty BUILD")
+	}
+	servers, stores := c.StringSlice("server"), c.StringSlice("store")
+	if len(servers) > 0 && len(stores) > 0 {
+		return usageErr("why: give --store or --server, not both")
+	}
+	ctx := c.Context
+	var (
+		w   *history.Why
+		err error
+	)
+	if len(servers) > 0 {
+		client := history.Client{HTTP: &http.Client{Timeout: time.Minute}}
+		tokenFile := c.String("token-file")
+		if tokenFile == "" && (c.IsSet("config") || os.Getenv(config.EnvConfigFile) != "") {
+			cfg, err := serveFileConfig(c.String("config"))
+			if err != nil {
+				return err
+			}
+			tokenFile = cfg.APITokenFile
+		}
+		if tokenFile != "" {
+			b, err := os.ReadFile(tokenFile)
+			if err != nil {
+				return failErr(err)
+			}
+			client.Token = strings.TrimSpace(string(b))
+		}
+		if w, err = client.WhyFromServers(ctx, servers, build); err != nil {
+			if errors.Is(err, history.ErrUnauthorized) && tokenFile == "" {
+				err = fmt.Errorf("%w: give --token-file", err)
+			}
+			return failErr(err)
+		}
+	} else {
+		if len(stores) == 0 {
+			path, err := configuredStore(c.String("config"))
+			if err != nil {
+				return err
+			}
+			stores = []string{path}
+		}
+		var open []*history.Store
+		defer func() {
+			for _, s := range open {
+				s.Close()
+			}
+		}()
+		for _, p := range stores {
+			s, err := history.OpenReadOnly(ctx, p)
+			if err != nil {
+				return failErr(err)
+			}
+			open = append(open, s)
+		}
+		if w, err = history.WhyFromStores(ctx, open, build); err != nil {
+			return failErr(err)
+		}
+	}
+	return history.WriteWhy(c.App.Writer, out, w)
 }
 
 // configuredStore is the decision_store of the serve configuration at
