@@ -77,15 +77,6 @@ type App struct {
 	closers  []func()
 }
 
-// Run assembles the service of cfg and runs it until ctx ends.
-func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	a, err := New(ctx, cfg, opts)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
-}
-
 // New assembles the service: it loads the rules (an error if they do not
 // load), builds the clients and opens the HTTP listener, without taking
 // any event yet.
@@ -239,9 +230,6 @@ func (a *App) Addr() string {
 
 // Service is the pipeline, for its held events and dependency states.
 func (a *App) Service() *service.Service { return a.svc }
-
-// Registry holds the service's metrics.
-func (a *App) Registry() *prometheus.Registry { return a.reg }
 
 // Reload reads the rules again (SIGHUP).
 func (a *App) Reload() {
