@@ -2,6 +2,8 @@
 // that hands over decoded MBS module build events, each to be acknowledged
 // or given back, and a publisher that reports whether the broker took a
 // message. One subpackage per bus implements them.
+// It must not know a broker's wire, the configuration file or the
+// pipeline's retry model.
 package bus
 
 import (

@@ -3,6 +3,8 @@
 // topic exchange, so events sent while the service is down wait for it;
 // the publisher sends persistent JSON messages with fedora-messaging's
 // headers and waits for the broker's confirm.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package amqp
 
 import (

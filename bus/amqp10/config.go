@@ -6,6 +6,8 @@
 // reconnects with backoff. Addresses are spelt the broker's way:
 // queue:// and topic:// on ActiveMQ and Artemis, /queue/ and /topic/ on
 // RabbitMQ's AMQP 1.0 plugin, or as configured.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package amqp10
 
 import (

@@ -4,6 +4,8 @@
 // topic). It keeps one connection per consumer and a small pool of them
 // per publisher, fails over across the configured brokers and reconnects
 // with backoff, since the STOMP client library never reconnects by itself.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package stomp
 
 import (

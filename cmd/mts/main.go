@@ -1,5 +1,8 @@
 // Command mts is the Message Tagging Service: it tags module builds in Koji
 // according to rules, and carries the tools rule authors use to check them.
+// It only parses flags, signals and exit codes: everything that runs the
+// pipeline or touches the outside is assembled in internal/app, and every
+// output is written by internal/report.
 package main
 
 import (

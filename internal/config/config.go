@@ -3,6 +3,8 @@
 // environment variables, and command-line flags, in that order of
 // precedence (flags > environment > file > defaults). Validate checks the
 // result once, at start, and names the key of every problem.
+// It must not build clients or connect (internal/app does, from the Config
+// this package gives).
 package config
 
 import (

@@ -1,6 +1,7 @@
 // Package eval decides offline for recorded events, in the stable JSON
 // shape that `mts eval` prints, the service's decision log uses and rule
 // repositories' tools compare.
+// It must not write output (internal/report does) or connect to anything.
 package eval
 
 import (

@@ -3,6 +3,8 @@
 // can never match, criteria the format ignores, destinations that cannot be
 // filled, and costly expressions. Every load error of the engine is reported
 // too, so one run shows everything wrong with a file.
+// It must not write output (internal/report does) or build clients (a Koji
+// TagChecker comes from internal/app).
 package lint
 
 import (
