@@ -30,6 +30,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/source"
+	"github.com/fedora-modularity/mts/internal/web"
 	"github.com/fedora-modularity/mts/koji"
 )
 
@@ -205,8 +206,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		if err != nil {
 			return nil, err
 		}
-		(&history.Server{Store: a.store, Rules: a.rules, Reload: history.ReloadFromMetrics(reg),
-			Held: heldEvents{a.svc}, Token: token, Logger: log}).Register(a.mux)
+		(&web.Server{Store: a.store, Rules: a.rules, Reload: a.rules.State,
+			Held: a.svc, Token: token, Logger: log}).Register(a.mux)
 	}
 	if cfg.ListenAddress != "" {
 		if a.ln, err = net.Listen("tcp", cfg.ListenAddress); err != nil {
