@@ -194,10 +194,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		return nil, err
 	}
 
-	a.mux = newMux(reg, func() []Check {
-		checks := readiness(a.consumer, a.rules, a.svc)
+	a.mux = web.NewMux(reg, func() []web.Check {
+		checks := web.Readiness(a.consumer, a.rules, a.svc)
 		if a.store != nil {
-			checks = append(checks, Check{Name: service.DependencyDecisionStore, Fn: a.store.Check})
+			checks = append(checks, web.Check{Name: service.DependencyDecisionStore, Fn: a.store.Check})
 		}
 		return checks
 	}, a.store == nil)
