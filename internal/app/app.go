@@ -1,9 +1,15 @@
-// Package app is the composition root of `mts serve`: from a validated
-// configuration it builds the rule coordinator, the Koji client, the
-// modulemd source, the bus ends, the decision log and the pipeline, serves
-// the metrics and health endpoints (and whatever else is mounted with
-// Handle), and runs until its context ends. cmd/mts only parses flags and
-// signals; tests start the service through New and Run the same way.
+// Package app is the composition root of everything that runs the
+// pipeline or touches the outside, from the one configuration the service
+// runs with: `mts serve` (New, Run), `serve --check-config [--connect]`
+// (CheckDeployment, which checks the settings as New would merge them),
+// `mts replay --apply` (NewReplay), the koji commands (NewKojiLogin,
+// CheckTags) and lint's Koji tag checker. Each messaging backend is one
+// row of the table in buses.go: its consumer, publisher, parking setting,
+// check and probes. It builds the rule coordinator, the Koji client, the
+// modulemd source, the bus ends, the decision log and the pipeline, and
+// mounts internal/web's endpoints. It must not parse flags (cmd/mts does)
+// or write a command's output (internal/report does); tests start the
+// service through New and Run as cmd/mts does.
 package app
 
 import (
