@@ -39,7 +39,7 @@ func modulemdDirFlag() *cli.StringFlag {
 func loadRules(c *cli.Context, paths []string) (*ruleset.Ruleset, error) {
 	rs, err := ruleset.Load(paths, ruleset.Options{DefaultState: c.String("default-state")})
 	if err != nil {
-		ruleset.Report(c.App.ErrWriter, err)
+		report.RuleProblems(c.App.ErrWriter, err)
 		return nil, &exitError{code: 1, err: fmt.Errorf("rule set refused (%d problems)", ruleset.Count(err))}
 	}
 	return rs, nil
