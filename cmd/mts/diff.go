@@ -42,22 +42,11 @@ func runDiff(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	opts := rulediff.LoadOptions{States: c.StringSlice("state")}
-	if d := c.String("modulemd-dir"); d != "" {
-		dir, err := source.NewDir(d)
-		if err != nil {
-			return failErr(err)
-		}
-		opts.Modulemds = dir
-	}
 	stop := progress(c, "deciding")
 	defer stop()
-	cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
+	cases, err := diffCases(c)
 	if err != nil {
-		return failErr(fmt.Errorf("reading builds: %w", err))
-	}
-	if len(cases) == 0 {
-		return failErr(errors.New("no builds found in --events"))
+		return err
 	}
 	old, err := loadRules(c, c.StringSlice("old"))
 	if err != nil {
@@ -79,4 +68,24 @@ func runDiff(c *cli.Context) error {
 		return failed()
 	}
 	return nil
+}
+
+// diffCases reads the builds of --events.
+func diffCases(c *cli.Context) ([]rulediff.Case, error) {
+	opts := rulediff.LoadOptions{States: c.StringSlice("state")}
+	if d := c.String("modulemd-dir"); d != "" {
+		dir, err := source.NewDir(d)
+		if err != nil {
+			return nil, failErr(err)
+		}
+		opts.Modulemds = dir
+	}
+	cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
+	if err != nil {
+		return nil, failErr(fmt.Errorf("reading builds: %w", err))
+	}
+	if len(cases) == 0 {
+		return nil, failErr(errors.New("no builds found in --events"))
+	}
+	return cases, nil
 }

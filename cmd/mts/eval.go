@@ -114,6 +114,12 @@ func runEval(c *cli.Context) error {
 		}
 		return report.Decision(w, format, decideCase(c, rs, src, ec))
 	}
+	return evalEvents(c, w, rs, src)
+}
+
+// evalEvents decides for each line of --events.
+func evalEvents(c *cli.Context, w io.Writer, rs *ruleset.Ruleset, src eval.ModulemdSource) error {
+	format := c.String("format")
 	in, closeIn, err := openInput(c, c.String("events"))
 	if err != nil {
 		return failErr(err)

@@ -41,22 +41,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			}
 			return &exitError{code: 2, err: errors.New("give a command")}
 		},
-		Commands: []*cli.Command{
-			versionCommand(),
-			serveCommand(),
-			evalCommand(),
-			explainCommand(),
-			compileCommand(),
-			lintCommand(),
-			testCommand(),
-			diffCommand(),
-			whyCommand(),
-			replayCommand(),
-			kojiCommand(),
-			completionCommand(),
-			completeCommand(),
-			manCommand(),
-		},
+		Commands: commands(),
 	}
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return &exitError{code: 2, err: err}
@@ -131,4 +116,24 @@ func exitCode(app *cli.App, cmd *cli.Command, stderr io.Writer, err error) int {
 
 func main() {
 	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// commands are mts's commands, in the order help lists them.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		versionCommand(),
+		serveCommand(),
+		evalCommand(),
+		explainCommand(),
+		compileCommand(),
+		lintCommand(),
+		testCommand(),
+		diffCommand(),
+		whyCommand(),
+		replayCommand(),
+		kojiCommand(),
+		completionCommand(),
+		completeCommand(),
+		manCommand(),
+	}
 }

@@ -36,27 +36,32 @@ the broker URIs, the files that must be readable, the koji profile, the
 rules) and prints each problem with its key and line; --connect also tries
 the broker, the Koji login and MBS once. Exit 0 when all is well, 1 when a
 problem was found.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` (default $MTS_CONFIG_FILE)"},
-			&cli.BoolFlag{Name: "dev", Usage: "development mode: events from --events, no broker, no Koji"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "decide and log only: tag nothing, publish nothing"},
-			&cli.StringSliceFlag{Name: "rules", TakesFile: true, Usage: "rule `PATH` (file or directory; repeatable)"},
-			&cli.StringFlag{Name: "rules-url", Usage: "HTTP `URL` of the rule file (rules_file_url)"},
-			&cli.StringFlag{Name: "events", TakesFile: true, Usage: "with --dev: JSON-lines `FILE` of MBS events, - for stdin", Value: "-"},
-			&cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "read modulemd documents from `DIR` instead of MBS (<id>.yaml, or matched on name, stream, version and context; modulemd_dir)"},
-			&cli.StringFlag{Name: "mbs-api-url", Usage: "MBS API `URL` (mbs_api_url)"},
-			&cli.StringFlag{Name: "koji-profile", Usage: "koji client `PROFILE` (koji_profile)"},
-			&cli.StringFlag{Name: "messaging-backend", Usage: "fedora-messaging, rhmsg or fedmsg (messaging_backend)"},
-			&cli.IntFlag{Name: "workers", Usage: "events handled at once (workers)"},
-			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
-			&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
-			&cli.StringFlag{Name: "decision-store", TakesFile: true, Usage: "keep the decision history in the SQLite `FILE` (decision_store); empty keeps none"},
-			&cli.StringFlag{Name: "decision-log", TakesFile: true, Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
-			&cli.BoolFlag{Name: "check-config", Usage: "check the configuration, its files, the koji profile and the rules without connecting, then exit"},
-			&cli.BoolFlag{Name: "connect", Usage: "with --check-config: also try the broker, the Koji login and MBS once"},
-			formatFlag("text", "json"),
-		},
+		Flags:  serveCLIFlags(),
 		Action: runServe,
+	}
+}
+
+// serveCLIFlags are serve's flags.
+func serveCLIFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` (default $MTS_CONFIG_FILE)"},
+		&cli.BoolFlag{Name: "dev", Usage: "development mode: events from --events, no broker, no Koji"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "decide and log only: tag nothing, publish nothing"},
+		&cli.StringSliceFlag{Name: "rules", TakesFile: true, Usage: "rule `PATH` (file or directory; repeatable)"},
+		&cli.StringFlag{Name: "rules-url", Usage: "HTTP `URL` of the rule file (rules_file_url)"},
+		&cli.StringFlag{Name: "events", TakesFile: true, Usage: "with --dev: JSON-lines `FILE` of MBS events, - for stdin", Value: "-"},
+		&cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "read modulemd documents from `DIR` instead of MBS (<id>.yaml, or matched on name, stream, version and context; modulemd_dir)"},
+		&cli.StringFlag{Name: "mbs-api-url", Usage: "MBS API `URL` (mbs_api_url)"},
+		&cli.StringFlag{Name: "koji-profile", Usage: "koji client `PROFILE` (koji_profile)"},
+		&cli.StringFlag{Name: "messaging-backend", Usage: "fedora-messaging, rhmsg or fedmsg (messaging_backend)"},
+		&cli.IntFlag{Name: "workers", Usage: "events handled at once (workers)"},
+		&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
+		&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
+		&cli.StringFlag{Name: "decision-store", TakesFile: true, Usage: "keep the decision history in the SQLite `FILE` (decision_store); empty keeps none"},
+		&cli.StringFlag{Name: "decision-log", TakesFile: true, Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
+		&cli.BoolFlag{Name: "check-config", Usage: "check the configuration, its files, the koji profile and the rules without connecting, then exit"},
+		&cli.BoolFlag{Name: "connect", Usage: "with --check-config: also try the broker, the Koji login and MBS once"},
+		formatFlag("text", "json"),
 	}
 }
 
