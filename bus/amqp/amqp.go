@@ -8,7 +8,6 @@
 package amqp
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -143,8 +142,8 @@ func (c Config) resolve() (Config, *amqp.Config, error) {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
 	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		return c, nil, errors.New("amqp: a client certificate needs both the certificate and the key file")
+	if err := bus.CheckClientCert(c.CertFile, c.KeyFile); err != nil {
+		return c, nil, fmt.Errorf("amqp: %w", err)
 	}
 	ac := &amqp.Config{
 		Heartbeat: c.Heartbeat,
