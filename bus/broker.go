@@ -3,6 +3,7 @@ package bus
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Broker is the kind of broker behind UMB's buses (STOMP and AMQP 1.0):
@@ -58,4 +59,28 @@ func CheckClientCert(certFile, keyFile string) error {
 		return errors.New("a client certificate needs both the certificate and the key file")
 	}
 	return nil
+}
+
+// Durations every broker connection has, by default: one connection
+// attempt is bounded by DefaultConnectTimeout, and reconnection rounds are
+// spaced from DefaultMinBackoff up to DefaultMaxBackoff.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultMinBackoff     = 200 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+)
+
+// Redials fills the connect timeout and the backoff bounds a
+// configuration leaves at zero or below with their defaults.
+func Redials(connectTimeout, minBackoff, maxBackoff *time.Duration) {
+	OrDefault(connectTimeout, DefaultConnectTimeout)
+	OrDefault(minBackoff, DefaultMinBackoff)
+	OrDefault(maxBackoff, DefaultMaxBackoff)
+}
+
+// OrDefault sets *d to def when it is zero or below.
+func OrDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
 }

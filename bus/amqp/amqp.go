@@ -130,18 +130,8 @@ func (c Config) resolve() (Config, *amqp.Config, error) {
 	if c.Schema == "" {
 		c.Schema = DefaultSchema
 	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = 10 * time.Second
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = 200 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 10 * time.Second
-	}
+	bus.OrDefault(&c.Heartbeat, 10*time.Second)
+	bus.Redials(&c.ConnectTimeout, &c.MinBackoff, &c.MaxBackoff)
 	if err := bus.CheckClientCert(c.CertFile, c.KeyFile); err != nil {
 		return c, nil, fmt.Errorf("amqp: %w", err)
 	}

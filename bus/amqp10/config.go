@@ -197,24 +197,10 @@ func (c Config) resolve() (*resolved, error) {
 	if r.Prefetch < 1 || r.Prefetch > MaxPrefetch {
 		return nil, fmt.Errorf("amqp10: prefetch %d out of range 1..%d", r.Prefetch, MaxPrefetch)
 	}
-	if r.IdleTimeout <= 0 {
-		r.IdleTimeout = 30 * time.Second
-	}
-	if r.PublishTimeout <= 0 {
-		r.PublishTimeout = 30 * time.Second
-	}
-	if r.CreditIdle <= 0 {
-		r.CreditIdle = 10 * time.Second
-	}
-	if r.ConnectTimeout <= 0 {
-		r.ConnectTimeout = 10 * time.Second
-	}
-	if r.MinBackoff <= 0 {
-		r.MinBackoff = 200 * time.Millisecond
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 30 * time.Second
-	}
+	bus.OrDefault(&r.IdleTimeout, 30*time.Second)
+	bus.OrDefault(&r.PublishTimeout, 30*time.Second)
+	bus.OrDefault(&r.CreditIdle, 10*time.Second)
+	bus.Redials(&r.ConnectTimeout, &r.MinBackoff, &r.MaxBackoff)
 	for _, ep := range r.endpoints {
 		if ep.TLS {
 			t, err := bus.ClientTLS(r.TLSConfig, r.CertFile, r.KeyFile, r.CAFile)

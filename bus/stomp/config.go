@@ -218,18 +218,8 @@ func (c Config) resolve() (*resolved, error) {
 	if r.HeartBeatMargin == 0 {
 		r.HeartBeatMargin = r.HeartBeat / 2
 	}
-	if r.ConnectTimeout <= 0 {
-		r.ConnectTimeout = 10 * time.Second
-	}
-	if r.ReceiptTimeout <= 0 {
-		r.ReceiptTimeout = 30 * time.Second
-	}
-	if r.MinBackoff <= 0 {
-		r.MinBackoff = 200 * time.Millisecond
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 30 * time.Second
-	}
+	bus.OrDefault(&r.ReceiptTimeout, 30*time.Second)
+	bus.Redials(&r.ConnectTimeout, &r.MinBackoff, &r.MaxBackoff)
 	needTLS := false
 	for _, ep := range r.endpoints {
 		needTLS = needTLS || ep.TLS
