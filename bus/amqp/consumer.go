@@ -41,12 +41,12 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
+	log, metrics := bus.Named(opts, "amqp", "queue", cfg.Queue)
 	c := &Consumer{
 		Handoff: bus.NewHandoff(),
 		cfg:     cfg, amqpCfg: ac,
-		log:     o.Logger.With("bus", "amqp", "queue", cfg.Queue),
-		metrics: bus.NewMetrics(o.Registerer, "amqp"),
+		log:     log,
+		metrics: metrics,
 	}
 	c.Go(c.run)
 	return c, nil

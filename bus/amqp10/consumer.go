@@ -36,12 +36,12 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
+	log, metrics := bus.Named(opts, "amqp10", "source", r.queueAddress())
 	c := &Consumer{
 		Handoff: bus.NewHandoff(),
 		cfg:     r,
-		log:     o.Logger.With("bus", "amqp10", "source", r.queueAddress()),
-		metrics: bus.NewMetrics(o.Registerer, "amqp10"),
+		log:     log,
+		metrics: metrics,
 	}
 	c.Go(c.run)
 	return c, nil

@@ -35,12 +35,12 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
+	log, metrics := bus.Named(opts, "stomp", "queue", r.Queue)
 	c := &Consumer{
 		Handoff: bus.NewHandoff(),
 		cfg:     r,
-		log:     o.Logger.With("bus", "stomp", "queue", r.Queue),
-		metrics: bus.NewMetrics(o.Registerer, "stomp"),
+		log:     log,
+		metrics: metrics,
 	}
 	c.Go(c.run)
 	return c, nil
