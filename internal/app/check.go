@@ -84,7 +84,7 @@ func ruleProblems(cfg *config.Config, paths []string) []config.Problem {
 	}
 	var out []config.Problem
 	for _, p := range rp {
-		out = append(out, config.Problem{File: p.Source.File, Line: p.Source.Line, Col: p.Source.Col, Key: "rules", Msg: strings.TrimPrefix(p.Error(), p.Source.String()+": ")})
+		out = append(out, config.Problem{Position: p.Source, Key: "rules", Msg: strings.TrimPrefix(p.Error(), p.Source.String()+": ")})
 	}
 	return out
 }

@@ -8,6 +8,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -19,6 +21,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	yamlv4 "go.yaml.in/yaml/v4"
+
+	"github.com/fedora-modularity/mts/policy/position"
 )
 
 // Messaging backends.
@@ -298,20 +302,20 @@ func (c *Config) LoadBytes(name string, data []byte) error {
 		if errors.As(yamlv4.Unmarshal(data, &n), &le) && le.Mark.Line > 0 {
 			line = le.Mark.Line
 		}
-		return fmt.Errorf("config: %w", Problems{{File: name, Line: line, Msg: "not valid YAML: " + msg}})
+		return fmt.Errorf("config: %w", Problems{{Position: position.Position{File: name, Line: line}, Msg: "not valid YAML: " + msg}})
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("config: %w", Problems{{File: name, Line: root.Line, Msg: "the file must be a mapping of settings (key: value)"}})
+		return fmt.Errorf("config: %w", Problems{{Position: position.Position{File: name, Line: root.Line}, Msg: "the file must be a mapping of settings (key: value)"}})
 	}
 	fields := c.fields()
 	var probs Problems
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		p := Problem{File: name, Line: k.Line, Key: k.Value}
+		p := Problem{Position: position.Position{File: name, Line: k.Line}, Key: k.Value}
 		f, ok := fields[k.Value]
 		if !ok {
 			p.Msg = "unknown key"
@@ -436,11 +440,26 @@ func distance(a, b string) int {
 // Problem is one thing wrong with a configuration, at the key (and the
 // line of the file, when the file set it) it is about.
 type Problem struct {
-	File string `json:"file,omitempty"`
-	Line int    `json:"line,omitempty"`
-	Col  int    `json:"col,omitempty"`
-	Key  string `json:"key,omitempty"`
-	Msg  string `json:"message"`
+	position.Position
+	Key string
+	Msg string
+}
+
+// MarshalJSON leaves out what is not known: a problem of a setting that
+// the environment or a flag gave has no file.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// The document's encoder decides about escaping, not this one.
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		File string `json:"file,omitempty"`
+		Line int    `json:"line,omitempty"`
+		Col  int    `json:"col,omitempty"`
+		Key  string `json:"key,omitempty"`
+		Msg  string `json:"message"`
+	}{p.File, p.Line, p.Col, p.Key, p.Msg})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 func (p Problem) Error() string {
