@@ -53,7 +53,3 @@ func writeJSONLine(w io.Writer, v any) error {
 func unknown(format string, formats []string) error {
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(formats, ", "))
 }
-
-// JSONDocument writes v as one indented JSON document, the style of every
-// command's -o json that is not a stream of lines.
-func JSONDocument(w io.Writer, v any) error { return writeJSON(w, v) }

@@ -54,9 +54,8 @@ func newClock(t time.Time) *clock {
 	return c
 }
 
-func (c *clock) Now() time.Time                  { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Add(d time.Duration)             { c.ns.Add(int64(d)) }
-func (c *clock) Since(d time.Duration) time.Time { return c.Now().Add(-d) }
+func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 func openStore(t testing.TB, rules history.Rules, opts history.Options) *history.Store {
 	t.Helper()
