@@ -1,7 +1,12 @@
 // Package bus defines what the service needs from a message bus: a consumer
 // that hands over decoded MBS module build events, each to be acknowledged
 // or given back, and a publisher that reports whether the broker took a
-// message. One subpackage per bus implements them.
+// message. One subpackage per bus implements them, with only its wire;
+// what they share is written here once: broker kinds and UMB's defaults,
+// broker lists, the connect and backoff defaults, redialling, probes, the
+// hand-off to the workers, parking, TLS files, options and metrics. It
+// must not know a broker's wire, the configuration file or the pipeline's
+// retry model.
 package bus
 
 import (

@@ -40,3 +40,10 @@ func ApplyOptions(opts []Option) Options {
 	}
 	return o
 }
+
+// Named resolves opts for one end of the bus called name: its logger,
+// which names the bus (and attrs), and the bus's metrics.
+func Named(opts []Option, name string, attrs ...any) (*slog.Logger, *Metrics) {
+	o := ApplyOptions(opts)
+	return o.Logger.With(append([]any{"bus", name}, attrs...)...), NewMetrics(o.Registerer, name)
+}

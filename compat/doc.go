@@ -4,4 +4,5 @@
 // Python str() and equality, YAML 1.1 values, the destinations' cartesian
 // product), and evaluates the rules natively through the same functions for
 // the policy engine, without a program per rule.
+// It must not know files, buses or Koji: only the reference's semantics.
 package compat

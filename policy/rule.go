@@ -7,25 +7,13 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
+
+	"github.com/fedora-modularity/mts/policy/position"
 )
 
-// Position is a place in a rule file. Line and Col are 1-based; zero
-// means unknown.
-type Position struct {
-	File string `json:"file"`
-	Line int    `json:"line"`
-	Col  int    `json:"col"`
-}
-
-func (p Position) String() string {
-	switch {
-	case p.Line == 0:
-		return p.File
-	case p.Col == 0:
-		return fmt.Sprintf("%s:%d", p.File, p.Line)
-	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
-}
+// Position is a place in a rule file (position.Position, the one
+// position type of mts's problems).
+type Position = position.Position
 
 // Variable is a named CEL expression shared by the rules of one file,
 // evaluated at most once per decision.

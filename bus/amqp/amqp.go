@@ -3,10 +3,11 @@
 // topic exchange, so events sent while the service is down wait for it;
 // the publisher sends persistent JSON messages with fedora-messaging's
 // headers and waits for the broker's confirm.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package amqp
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -129,20 +130,10 @@ func (c Config) resolve() (Config, *amqp.Config, error) {
 	if c.Schema == "" {
 		c.Schema = DefaultSchema
 	}
-	if c.Heartbeat <= 0 {
-		c.Heartbeat = 10 * time.Second
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = 200 * time.Millisecond
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 10 * time.Second
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		return c, nil, errors.New("amqp: a client certificate needs both the certificate and the key file")
+	bus.OrDefault(&c.Heartbeat, 10*time.Second)
+	bus.Redials(&c.ConnectTimeout, &c.MinBackoff, &c.MaxBackoff)
+	if err := bus.CheckClientCert(c.CertFile, c.KeyFile); err != nil {
+		return c, nil, fmt.Errorf("amqp: %w", err)
 	}
 	ac := &amqp.Config{
 		Heartbeat: c.Heartbeat,

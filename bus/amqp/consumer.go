@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -25,12 +24,9 @@ var ErrSettled = errors.New("amqp: delivery already acknowledged")
 // Consumer reads MBS events from a durable queue with manual
 // acknowledgement.
 type Consumer struct {
-	*bus.Handoff
-	cfg       Config
-	amqpCfg   *amqp.Config
-	log       *slog.Logger
-	metrics   *bus.Metrics
-	connected atomic.Bool
+	*bus.Link
+	cfg     Config
+	amqpCfg *amqp.Config
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
@@ -41,35 +37,19 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
-	c := &Consumer{
-		Handoff: bus.NewHandoff(),
-		cfg:     cfg, amqpCfg: ac,
-		log:     o.Logger.With("bus", "amqp", "queue", cfg.Queue),
-		metrics: bus.NewMetrics(o.Registerer, "amqp"),
-	}
-	c.Go(c.run)
-	return c, nil
-}
-
-// Connected reports whether the consumer is consuming on a live channel.
-func (c *Consumer) Connected() bool { return c.connected.Load() }
-
-// run connects and serves the connection until it fails, for as long as
-// the consumer is open.
-func (c *Consumer) run(ctx context.Context) {
-	r := bus.Redial[string, *amqp.Connection]{
-		Endpoints: []string{c.cfg.URL},
+	c := &Consumer{Link: bus.NewLink(opts, "amqp", "queue", cfg.Queue), cfg: cfg, amqpCfg: ac}
+	// The connection is served until it fails, for as long as the
+	// consumer is open.
+	bus.Keep(c.Link, bus.Redial[string, *amqp.Connection]{
+		Endpoints: []string{cfg.URL},
 		Addr:      brokerAddr,
 		Dial: func(_ context.Context, u string) (*amqp.Connection, error) {
-			return amqp.DialConfig(u, *c.amqpCfg)
+			return amqp.DialConfig(u, *ac)
 		},
 		Serve:   func(ctx context.Context, conn *amqp.Connection, _ string) error { return c.serve(ctx, conn) },
-		Backoff: bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff},
-		Log:     c.log,
-		Metrics: c.metrics,
-	}
-	r.Run(ctx)
+		Backoff: bus.Backoff{Min: cfg.MinBackoff, Max: cfg.MaxBackoff},
+	})
+	return c, nil
 }
 
 // brokerAddr names the broker of an AMQP URI for logs, without the
@@ -104,13 +84,13 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 	if err != nil {
 		return fmt.Errorf("consuming %s: %w", c.cfg.Queue, err)
 	}
-	c.connected.Store(true)
-	c.metrics.SetConnected(true)
+	c.SetConnected(true)
+	c.Metrics().SetConnected(true)
 	defer func() {
-		c.connected.Store(false)
-		c.metrics.SetConnected(false)
+		c.SetConnected(false)
+		c.Metrics().SetConnected(false)
 	}()
-	c.log.Info("consuming", "bindings", c.cfg.Bindings)
+	c.Log().Info("consuming", "bindings", c.cfg.Bindings)
 	for {
 		var m amqp.Delivery
 		var ok bool
@@ -124,13 +104,13 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 		if !ok {
 			return errors.New("delivery stream ended")
 		}
-		c.metrics.Received.Inc()
+		c.Metrics().Received.Inc()
 		ev, err := build.Decode(m.Body)
 		if err != nil {
 			// Acknowledged: a body that is not an MBS event never will be,
 			// and the queue has no dead-letter exchange by default.
-			c.metrics.Malformed.Inc()
-			c.log.Warn("dropping malformed message", "message_id", m.MessageId, "routing_key", m.RoutingKey,
+			c.Metrics().Malformed.Inc()
+			c.Log().Warn("dropping malformed message", "message_id", m.MessageId, "routing_key", m.RoutingKey,
 				"err", err, "body", bus.Excerpt(m.Body))
 			if err := m.Ack(false); err != nil {
 				return fmt.Errorf("acknowledging malformed message: %w", err)

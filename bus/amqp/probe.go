@@ -7,11 +7,19 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Probe connects once to the broker of cfg (TLS and EXTERNAL login with a
-// client certificate) and closes the connection, declaring and consuming
-// nothing: a deployment check.
+// Validate reports what would stop a consumer or publisher of cfg from
+// starting, connecting to nothing: the URL (the default when empty), the
+// prefetch, the client certificate and the CAs.
+func Validate(cfg Config) error {
+	_, _, err := cfg.resolve()
+	return err
+}
+
+// Probe connects once to the broker of cfg, the default URL when it names
+// none (TLS and EXTERNAL login with a client certificate), and closes the
+// connection, declaring and consuming nothing: a deployment check.
 func Probe(ctx context.Context, cfg Config) error {
-	_, ac, err := cfg.resolve()
+	cfg, ac, err := cfg.resolve()
 	if err != nil {
 		return err
 	}

@@ -36,9 +36,9 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
-	return &Publisher{cfg: cfg, amqpCfg: ac, log: o.Logger.With("bus", "amqp"),
-		metrics: bus.NewMetrics(o.Registerer, "amqp")}, nil
+	log, metrics := bus.Named(opts, "amqp")
+	return &Publisher{cfg: cfg, amqpCfg: ac, log: log,
+		metrics: metrics}, nil
 }
 
 // RoutingKey is the full topic a relative topic is published under.

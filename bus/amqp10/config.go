@@ -6,6 +6,8 @@
 // reconnects with backoff. Addresses are spelt the broker's way:
 // queue:// and topic:// on ActiveMQ and Artemis, /queue/ and /topic/ on
 // RabbitMQ's AMQP 1.0 plugin, or as configured.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package amqp10
 
 import (
@@ -20,21 +22,22 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 )
 
-// Broker selects the default address prefixes.
-type Broker string
+// Broker selects the default address prefixes: queue://NAME and
+// topic://NAME on ActiveMQ (UMB, ActiveMQ 5 or Artemis); /queue/NAME and
+// /topic/ROUTING-KEY on RabbitMQ's AMQP 1.0 plugin (which sends topics to
+// amq.topic).
+type Broker = bus.Broker
 
+// Broker kinds.
 const (
-	// ActiveMQ (UMB, ActiveMQ 5 or Artemis): queue://NAME, topic://NAME.
-	ActiveMQ Broker = "activemq"
-	// RabbitMQ's AMQP 1.0 plugin: /queue/NAME, /topic/ROUTING-KEY (which
-	// RabbitMQ sends to amq.topic).
-	RabbitMQ Broker = "rabbitmq"
+	ActiveMQ = bus.ActiveMQ
+	RabbitMQ = bus.RabbitMQ
 )
 
 // Defaults from the reference service's configuration.
 const (
-	DefaultQueue       = "Consumer.client-mts.queue.VirtualTopic.eng.mbs.module.state.change"
-	DefaultTopicPrefix = "VirtualTopic.eng.mts"
+	DefaultQueue       = bus.UMBQueue
+	DefaultTopicPrefix = bus.UMBTopicPrefix
 	DefaultPrefetch    = 16
 	// MaxPrefetch bounds the link credit: every credited message may sit
 	// in memory before a worker takes it.
@@ -110,19 +113,11 @@ type Endpoint struct {
 
 // ParseURIs splits and parses a comma-separated broker list.
 func ParseURIs(list string) ([]Endpoint, error) {
-	var eps []Endpoint
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		ep, err := parseURI(s)
-		if err != nil {
-			return nil, err
-		}
-		eps = append(eps, ep)
+	eps, err := bus.ParseBrokers([]string{list}, parseURI)
+	if errors.Is(err, bus.ErrNoBroker) {
+		return nil, nil
 	}
-	return eps, nil
+	return eps, err
 }
 
 func parseURI(s string) (Endpoint, error) {
@@ -183,18 +178,12 @@ func (c Config) resolve() (*resolved, error) {
 	if r.TopicAddressPrefix != nil {
 		r.topicPrefix = *r.TopicAddressPrefix
 	}
-	if (r.CertFile == "") != (r.KeyFile == "") {
-		return nil, errors.New("amqp10: a client certificate needs both the certificate and the key file")
+	if err := bus.CheckClientCert(r.CertFile, r.KeyFile); err != nil {
+		return nil, fmt.Errorf("amqp10: %w", err)
 	}
-	for _, u := range r.URIs {
-		eps, err := ParseURIs(u)
-		if err != nil {
-			return nil, fmt.Errorf("amqp10: %w", err)
-		}
-		r.endpoints = append(r.endpoints, eps...)
-	}
-	if len(r.endpoints) == 0 {
-		return nil, errors.New("amqp10: no broker URI configured")
+	var err error
+	if r.endpoints, err = bus.ParseBrokers(r.URIs, parseURI); err != nil {
+		return nil, fmt.Errorf("amqp10: %w", err)
 	}
 	if r.Queue == "" {
 		r.Queue = DefaultQueue
@@ -208,24 +197,10 @@ func (c Config) resolve() (*resolved, error) {
 	if r.Prefetch < 1 || r.Prefetch > MaxPrefetch {
 		return nil, fmt.Errorf("amqp10: prefetch %d out of range 1..%d", r.Prefetch, MaxPrefetch)
 	}
-	if r.IdleTimeout <= 0 {
-		r.IdleTimeout = 30 * time.Second
-	}
-	if r.PublishTimeout <= 0 {
-		r.PublishTimeout = 30 * time.Second
-	}
-	if r.CreditIdle <= 0 {
-		r.CreditIdle = 10 * time.Second
-	}
-	if r.ConnectTimeout <= 0 {
-		r.ConnectTimeout = 10 * time.Second
-	}
-	if r.MinBackoff <= 0 {
-		r.MinBackoff = 200 * time.Millisecond
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 30 * time.Second
-	}
+	bus.OrDefault(&r.IdleTimeout, 30*time.Second)
+	bus.OrDefault(&r.PublishTimeout, 30*time.Second)
+	bus.OrDefault(&r.CreditIdle, 10*time.Second)
+	bus.Redials(&r.ConnectTimeout, &r.MinBackoff, &r.MaxBackoff)
 	for _, ep := range r.endpoints {
 		if ep.TLS {
 			t, err := bus.ClientTLS(r.TLSConfig, r.CertFile, r.KeyFile, r.CAFile)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -20,11 +19,8 @@ import (
 // acknowledges it, and one never acknowledged comes again once the
 // connection ends.
 type Consumer struct {
-	*bus.Handoff
-	cfg       *resolved
-	log       *slog.Logger
-	metrics   *bus.Metrics
-	connected atomic.Bool
+	*bus.Link
+	cfg *resolved
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
@@ -36,34 +32,17 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
-	c := &Consumer{
-		Handoff: bus.NewHandoff(),
-		cfg:     r,
-		log:     o.Logger.With("bus", "amqp10", "source", r.queueAddress()),
-		metrics: bus.NewMetrics(o.Registerer, "amqp10"),
-	}
-	c.Go(c.run)
-	return c, nil
-}
-
-// Connected reports whether the consumer has a receiving link on a live
-// connection.
-func (c *Consumer) Connected() bool { return c.connected.Load() }
-
-// run connects, trying every broker in turn, and serves each connection
-// until it fails, for as long as the consumer is open.
-func (c *Consumer) run(ctx context.Context) {
-	r := bus.Redial[Endpoint, *amqp.Conn]{
-		Endpoints: c.cfg.endpoints,
+	c := &Consumer{Link: bus.NewLink(opts, "amqp10", "source", r.queueAddress()), cfg: r}
+	// Every broker is tried in turn, and each connection served until it
+	// fails, for as long as the consumer is open.
+	bus.Keep(c.Link, bus.Redial[Endpoint, *amqp.Conn]{
+		Endpoints: r.endpoints,
 		Addr:      func(ep Endpoint) string { return ep.Addr },
-		Dial:      c.cfg.dial,
+		Dial:      r.dial,
 		Serve:     c.serve,
-		Backoff:   bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff},
-		Log:       c.log,
-		Metrics:   c.metrics,
-	}
-	r.Run(ctx)
+		Backoff:   bus.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff},
+	})
+	return c, nil
 }
 
 // receiverOptions ask for unsettled deliveries (the broker keeps each
@@ -119,15 +98,15 @@ func (c *Consumer) attach(ctx context.Context, conn *amqp.Conn, cr *credit) (*li
 
 func (c *Consumer) report(cr *credit) {
 	credit, unsettled := cr.state()
-	c.metrics.SetCredit(float64(credit), float64(unsettled))
+	c.Metrics().SetCredit(float64(credit), float64(unsettled))
 }
 
 // serve reads the connection's current link, replacing it as the credit
 // bookkeeping asks, until the connection fails or ctx ends.
 func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) error {
 	defer func() {
-		c.connected.Store(false)
-		c.metrics.SetConnected(false)
+		c.SetConnected(false)
+		c.Metrics().SetConnected(false)
 		// Closing the connection hands every unsettled message back.
 		conn.Close()
 	}()
@@ -137,9 +116,9 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 		return err
 	}
 	c.report(cr)
-	c.connected.Store(true)
-	c.metrics.SetConnected(true)
-	c.log.Info("receiving", "broker", ep.Addr, "credit", c.cfg.Prefetch)
+	c.SetConnected(true)
+	c.Metrics().SetConnected(true)
+	c.Log().Info("receiving", "broker", ep.Addr, "credit", c.cfg.Prefetch)
 	// Replaced links, ended once everything taken from them is settled.
 	var retired []*link
 	afterIdle := false
@@ -148,7 +127,7 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 		if !errors.Is(err, errReplace) {
 			return err
 		}
-		c.metrics.LinksReplaced.WithLabelValues(reason).Inc()
+		c.Metrics().LinksReplaced.WithLabelValues(reason).Inc()
 		idle := time.Since(l.credit.lastArrival)
 		retired = append(retired, l)
 		if l, err = c.attach(ctx, conn, cr); err != nil {
@@ -157,9 +136,9 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Conn, ep Endpoint) erro
 		c.report(cr)
 		afterIdle = reason == "idle"
 		if reason == "overrun" {
-			c.log.Debug("replaced the receiving link: the broker sent more than its credit", "broker", ep.Addr)
+			c.Log().Debug("replaced the receiving link: the broker sent more than its credit", "broker", ep.Addr)
 		} else {
-			c.log.Debug("replaced an idle receiving link", "broker", ep.Addr, "idle", idle.Round(time.Millisecond))
+			c.Log().Debug("replaced an idle receiving link", "broker", ep.Addr, "idle", idle.Round(time.Millisecond))
 		}
 	}
 }
@@ -219,15 +198,15 @@ func (c *Consumer) read(ctx context.Context, conn *amqp.Conn, cr *credit, l *lin
 		}
 		if stallCheck {
 			stallCheck = false
-			c.metrics.LinksReplaced.WithLabelValues("stalled").Inc()
-			c.log.Warn("the receiving link had run out of credit while messages waited; a fresh link receives them",
+			c.Metrics().LinksReplaced.WithLabelValues("stalled").Inc()
+			c.Log().Warn("the receiving link had run out of credit while messages waited; a fresh link receives them",
 				"idle", c.cfg.CreditIdle)
 		}
 		if _, err := cr.arrive(l.credit, time.Now()); err != nil {
 			return "", fmt.Errorf("issuing credit: %w", err)
 		}
 		c.report(cr)
-		c.metrics.Received.Inc()
+		c.Metrics().Received.Inc()
 		id := messageID(msg)
 		body, err := payload(msg)
 		var ev build.Event
@@ -238,8 +217,8 @@ func (c *Consumer) read(ctx context.Context, conn *amqp.Conn, cr *credit, l *lin
 		if err != nil {
 			// Accepted, not rejected: a body that is not an MBS event will
 			// never become one. The log keeps the evidence.
-			c.metrics.Malformed.Inc()
-			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(body))
+			c.Metrics().Malformed.Inc()
+			c.Log().Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(body))
 			if err := d.Ack(ctx); err != nil {
 				return "", fmt.Errorf("accepting malformed message: %w", err)
 			}

@@ -1,56 +1,27 @@
 package amqp10
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
 
 // The package's tests share one RabbitMQ node with the AMQP 1.0 plugin,
 // started here; tests that need a second broker start their own.
-var (
-	rmq    *testenv.RabbitMQAMQP10
-	rmqErr error
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mts-amqp10-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if rmqErr = testenv.RabbitMQAvailable(); rmqErr == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		rmq, rmqErr = testenv.StartRabbitMQAMQP10(ctx, dir)
-		cancel()
-		if rmqErr != nil {
-			// A broker that is installed but does not start is a failure.
-			fmt.Fprintln(os.Stderr, "rabbitmq:", rmqErr)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	if rmq != nil {
-		rmq.Close()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+var rabbitMQ = &testenv.SharedBroker[*testenv.RabbitMQAMQP10]{
+	Name: "rabbitmq", Available: testenv.RabbitMQAvailable, Start: testenv.StartRabbitMQAMQP10,
+	Stop: func(b *testenv.RabbitMQAMQP10) { b.Close() },
 }
+
+func TestMain(m *testing.M) { testenv.MainWithBroker(m, rabbitMQ) }
 
 func needBroker(t testing.TB) *testenv.RabbitMQAMQP10 {
 	t.Helper()
-	if rmq == nil {
-		testenv.Missing(t, "rabbitmq-server: %v", rmqErr)
-	}
+	b := rabbitMQ.Need(t)
 	if err := testenv.ProtonAvailable(); err != nil {
 		testenv.Missing(t, "%v", err)
 	}
-	return rmq
+	return b
 }
 
 // declareQueue makes a durable queue bound to amq.topic with keys, as an

@@ -2,7 +2,8 @@ package amqp10
 
 import (
 	"context"
-	"errors"
+
+	"github.com/fedora-modularity/mts/bus"
 )
 
 // Probe logs in to each broker in turn until one takes the connection,
@@ -13,13 +14,17 @@ func Probe(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, ep := range r.endpoints {
+	var closeErr error
+	err = bus.ProbeAny(ctx, r.endpoints, func(ctx context.Context, ep Endpoint) error {
 		conn, err := r.dial(ctx, ep)
-		if err == nil {
-			return conn.Close()
+		if err != nil {
+			return err // dial describes its failures
 		}
-		errs = append(errs, err) // dial describes its failures
+		closeErr = conn.Close()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	return closeErr
 }

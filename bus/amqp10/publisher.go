@@ -48,11 +48,11 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
+	log, metrics := bus.Named(opts, "amqp10")
 	return &Publisher{
 		cfg:     r,
-		log:     o.Logger.With("bus", "amqp10"),
-		metrics: bus.NewMetrics(o.Registerer, "amqp10"),
+		log:     log,
+		metrics: metrics,
 	}, nil
 }
 

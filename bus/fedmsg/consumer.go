@@ -48,12 +48,12 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if cfg.ReconnectInterval <= 0 {
 		cfg.ReconnectInterval = time.Second
 	}
-	o := bus.ApplyOptions(opts)
+	log, metrics := bus.Named(opts, "fedmsg")
 	c := &Consumer{
 		Handoff: bus.NewHandoff(),
 		cfg:     cfg,
-		log:     o.Logger.With("bus", "fedmsg"),
-		metrics: bus.NewMetrics(o.Registerer, "fedmsg"),
+		log:     log,
+		metrics: metrics,
 		raw:     make(chan received),
 	}
 	for _, ep := range cfg.Endpoints {

@@ -6,6 +6,8 @@
 // published while the service is down or reconnecting is lost, and a
 // restart can miss events. Ack is therefore a no-op. Gaps in a
 // sender's message counter are counted so that losses show up in metrics.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package fedmsg
 
 import (

@@ -55,7 +55,7 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 			cfg.Username = os.Getenv("USER")
 		}
 	}
-	o := bus.ApplyOptions(opts)
+	logger, metrics := bus.Named(opts, "fedmsg")
 	ctx, cancel := context.WithCancel(context.Background())
 	sock := zmq4.NewPub(ctx, zmq4.WithLogger(log.New(io.Discard, "", 0)))
 	if err := sock.Listen(cfg.PublishEndpoint); err != nil {
@@ -65,7 +65,7 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 	}
 	return &Publisher{
 		prefix: cfg.TopicPrefix, username: cfg.Username, parking: cfg.ParkingTopic,
-		log: o.Logger.With("bus", "fedmsg"), metrics: bus.NewMetrics(o.Registerer, "fedmsg"),
+		log: logger, metrics: metrics,
 		sock: sock, cancel: cancel,
 	}, nil
 }

@@ -1,6 +1,7 @@
 // Package lines is the bus of `mts serve --dev`: events are read as JSON
 // lines from a file or stdin, and the messages that would be published are
 // written as JSON lines, with no broker involved.
+// It must not be used outside development mode and tests.
 package lines
 
 import (

@@ -51,7 +51,7 @@ func consume(b *testing.B, c bus.Consumer, n int) {
 
 func benchPairs(b *testing.B) []pair {
 	var ps []pair
-	if amq != nil {
+	if amq, ok := activeMQ.Get(); ok {
 		u := bustest.Unique("b")
 		prefix := "VirtualTopic." + u
 		ps = append(ps, pair{name: "activemq",

@@ -4,6 +4,8 @@
 // topic). It keeps one connection per consumer and a small pool of them
 // per publisher, fails over across the configured brokers and reconnects
 // with backoff, since the STOMP client library never reconnects by itself.
+// It must not read mts's configuration (internal/app maps it) or decide
+// what an event means.
 package stomp
 
 import (
@@ -17,22 +19,22 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 )
 
-// Broker selects the broker's dialect.
-type Broker string
+// Broker selects the broker's dialect: on ActiveMQ (Red Hat's UMB)
+// consumers read a virtual topic's consumer queue (a NACK would move a
+// message to ActiveMQ.DLQ, so mts sends none); on RabbitMQ's STOMP plugin
+// they subscribe to /topic/<routing key> with a durable named queue.
+type Broker = bus.Broker
 
+// Broker kinds.
 const (
-	// ActiveMQ is Red Hat's UMB: consumers read a virtual topic's consumer
-	// queue (a NACK would move a message to ActiveMQ.DLQ, so mts sends none).
-	ActiveMQ Broker = "activemq"
-	// RabbitMQ is RabbitMQ's STOMP plugin: consumers subscribe to
-	// /topic/<routing key> with a durable named queue.
-	RabbitMQ Broker = "rabbitmq"
+	ActiveMQ = bus.ActiveMQ
+	RabbitMQ = bus.RabbitMQ
 )
 
 // Defaults from the reference service's configuration.
 const (
-	DefaultQueue       = "Consumer.client-mts.queue.VirtualTopic.eng.mbs.module.state.change"
-	DefaultTopicPrefix = "VirtualTopic.eng.mts"
+	DefaultQueue       = bus.UMBQueue
+	DefaultTopicPrefix = bus.UMBTopicPrefix
 	// DefaultRabbitTopic is the routing key a RabbitMQ consumer binds its
 	// queue to: where MBS sends on UMB.
 	DefaultRabbitTopic = "VirtualTopic.eng.mbs.module.state.change"
@@ -118,19 +120,15 @@ type Endpoint struct {
 // ParseURIs splits and parses a comma-separated broker list. tlsDefault
 // says whether a bare host:port uses TLS.
 func ParseURIs(list string, tlsDefault bool) ([]Endpoint, error) {
-	var eps []Endpoint
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		ep, err := parseURI(s, tlsDefault)
-		if err != nil {
-			return nil, err
-		}
-		eps = append(eps, ep)
+	eps, err := bus.ParseBrokers([]string{list}, parser(tlsDefault))
+	if errors.Is(err, bus.ErrNoBroker) {
+		return nil, nil
 	}
-	return eps, nil
+	return eps, err
+}
+
+func parser(tlsDefault bool) func(string) (Endpoint, error) {
+	return func(s string) (Endpoint, error) { return parseURI(s, tlsDefault) }
 }
 
 func parseURI(s string, tlsDefault bool) (Endpoint, error) {
@@ -180,18 +178,12 @@ func (c Config) resolve() (*resolved, error) {
 	if r.Broker != ActiveMQ && r.Broker != RabbitMQ {
 		return nil, fmt.Errorf("stomp: unknown broker kind %q", r.Broker)
 	}
-	if (r.CertFile == "") != (r.KeyFile == "") {
-		return nil, errors.New("stomp: a client certificate needs both the certificate and the key file")
+	if err := bus.CheckClientCert(r.CertFile, r.KeyFile); err != nil {
+		return nil, fmt.Errorf("stomp: %w", err)
 	}
-	for _, u := range r.URIs {
-		eps, err := ParseURIs(u, r.CertFile != "")
-		if err != nil {
-			return nil, fmt.Errorf("stomp: %w", err)
-		}
-		r.endpoints = append(r.endpoints, eps...)
-	}
-	if len(r.endpoints) == 0 {
-		return nil, errors.New("stomp: no broker URI configured")
+	var err error
+	if r.endpoints, err = bus.ParseBrokers(r.URIs, parser(r.CertFile != "")); err != nil {
+		return nil, fmt.Errorf("stomp: %w", err)
 	}
 	if r.Queue == "" {
 		r.Queue = DefaultQueue
@@ -226,18 +218,8 @@ func (c Config) resolve() (*resolved, error) {
 	if r.HeartBeatMargin == 0 {
 		r.HeartBeatMargin = r.HeartBeat / 2
 	}
-	if r.ConnectTimeout <= 0 {
-		r.ConnectTimeout = 10 * time.Second
-	}
-	if r.ReceiptTimeout <= 0 {
-		r.ReceiptTimeout = 30 * time.Second
-	}
-	if r.MinBackoff <= 0 {
-		r.MinBackoff = 200 * time.Millisecond
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 30 * time.Second
-	}
+	bus.OrDefault(&r.ReceiptTimeout, 30*time.Second)
+	bus.Redials(&r.ConnectTimeout, &r.MinBackoff, &r.MaxBackoff)
 	needTLS := false
 	for _, ep := range r.endpoints {
 		needTLS = needTLS || ep.TLS

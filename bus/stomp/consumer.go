@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,11 +18,8 @@ import (
 // Consumer reads MBS events from a queue, acknowledging each only when the
 // caller says so (client-individual acknowledgement).
 type Consumer struct {
-	*bus.Handoff
-	cfg       *resolved
-	log       *slog.Logger
-	metrics   *bus.Metrics
-	connected atomic.Bool
+	*bus.Link
+	cfg *resolved
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
@@ -35,34 +31,17 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
-	c := &Consumer{
-		Handoff: bus.NewHandoff(),
-		cfg:     r,
-		log:     o.Logger.With("bus", "stomp", "queue", r.Queue),
-		metrics: bus.NewMetrics(o.Registerer, "stomp"),
-	}
-	c.Go(c.run)
-	return c, nil
-}
-
-// Connected reports whether the consumer is subscribed on a live
-// connection.
-func (c *Consumer) Connected() bool { return c.connected.Load() }
-
-// run connects, trying every broker in turn, and serves each connection
-// until it fails, for as long as the consumer is open.
-func (c *Consumer) run(ctx context.Context) {
-	r := bus.Redial[Endpoint, *stomp.Conn]{
-		Endpoints: c.cfg.endpoints,
+	c := &Consumer{Link: bus.NewLink(opts, "stomp", "queue", r.Queue), cfg: r}
+	// Every broker is tried in turn, and each connection served until it
+	// fails, for as long as the consumer is open.
+	bus.Keep(c.Link, bus.Redial[Endpoint, *stomp.Conn]{
+		Endpoints: r.endpoints,
 		Addr:      func(ep Endpoint) string { return ep.Addr },
-		Dial:      func(ctx context.Context, ep Endpoint) (*stomp.Conn, error) { return c.cfg.dial(ctx, ep, c.log) },
+		Dial:      func(ctx context.Context, ep Endpoint) (*stomp.Conn, error) { return r.dial(ctx, ep, c.Log()) },
 		Serve:     c.serve,
-		Backoff:   bus.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff},
-		Log:       c.log,
-		Metrics:   c.metrics,
-	}
-	r.Run(ctx)
+		Backoff:   bus.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff},
+	})
+	return c, nil
 }
 
 // session is one connection's lifetime; deliveries check it before
@@ -140,8 +119,8 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 	s := &session{conn: conn, lost: make(chan struct{}), kick: make(chan struct{}, 1)}
 	go s.confirmLoop()
 	defer func() {
-		c.connected.Store(false)
-		c.metrics.SetConnected(false)
+		c.SetConnected(false)
+		c.Metrics().SetConnected(false)
 		close(s.lost)
 		// Disconnect waits for the broker's receipt so that unacknowledged
 		// messages are handed back at once rather than on a timeout.
@@ -159,9 +138,9 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 	if err := roundTrip(ctx, conn); err != nil {
 		return c.cfg.describe(ep, err)
 	}
-	c.connected.Store(true)
-	c.metrics.SetConnected(true)
-	c.log.Info("subscribed", "broker", ep.Addr, "destination", sub.Destination())
+	c.SetConnected(true)
+	c.Metrics().SetConnected(true)
+	c.Log().Info("subscribed", "broker", ep.Addr, "destination", sub.Destination())
 	for {
 		var msg *stomp.Message
 		var ok bool
@@ -176,15 +155,15 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 		if msg.Err != nil {
 			return c.cfg.describe(ep, msg.Err)
 		}
-		c.metrics.Received.Inc()
+		c.Metrics().Received.Inc()
 		id := msg.Header.Get("message-id")
 		ev, err := build.Decode(msg.Body)
 		if err != nil {
 			// Acknowledged, not dead-lettered: a body that is not an MBS
 			// event will never become one, and a NACK on RabbitMQ would
 			// requeue it forever. The log keeps the evidence.
-			c.metrics.Malformed.Inc()
-			c.log.Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(msg.Body))
+			c.Metrics().Malformed.Inc()
+			c.Log().Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(msg.Body))
 			if err := conn.Ack(msg); err != nil {
 				return fmt.Errorf("acknowledging malformed message: %w", err)
 			}

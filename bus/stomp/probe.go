@@ -2,10 +2,11 @@ package stomp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+
+	"github.com/fedora-modularity/mts/bus"
 )
 
 // Probe connects once to every broker of cfg (TCP, TLS with the client
@@ -17,18 +18,16 @@ func Probe(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, ep := range r.endpoints {
+	return bus.ProbeAll(ctx, r.endpoints, func(ctx context.Context, ep Endpoint) error {
 		conn, err := r.dial(ctx, ep, slog.New(slog.DiscardHandler))
 		if err != nil {
 			// A TCP failure comes unwrapped; the others name the broker.
 			if _, ok := err.(*net.OpError); ok {
 				err = fmt.Errorf("broker %s: %w", ep.Addr, err)
 			}
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		_ = conn.Disconnect()
-	}
-	return errors.Join(errs...)
+		return nil
+	})
 }

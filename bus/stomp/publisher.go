@@ -58,11 +58,11 @@ func NewPublisher(cfg Config, opts ...bus.Option) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := bus.ApplyOptions(opts)
+	log, metrics := bus.Named(opts, "stomp")
 	p := &Publisher{
 		cfg:     r,
-		log:     o.Logger.With("bus", "stomp"),
-		metrics: bus.NewMetrics(o.Registerer, "stomp"),
+		log:     log,
+		metrics: metrics,
 		idle:    make(chan *slot, r.Connections),
 	}
 	for range r.Connections {

@@ -208,6 +208,33 @@ func flagName(arg string) (name string, inline bool) {
 	return name, false
 }
 
+// helpTopic refuses `mts help X` for an X that is no command.
+func helpTopic(app *cli.App, rest []string) error {
+	if len(rest) > 0 && findCommand(app.Commands, rest[0]) == nil {
+		return &exitError{code: 2, err: fmt.Errorf("unknown command %q", rest[0])}
+	}
+	return nil
+}
+
+// resolve finds the command that args name (subcommands included), the
+// words naming it, and what follows them.
+func resolve(cmds []*cli.Command, args []string) (cmd *cli.Command, names, rest []string) {
+	rest = args
+	for len(rest) > 0 {
+		next := findCommand(cmds, rest[0])
+		if next == nil {
+			break
+		}
+		cmd = next
+		names, rest = append(names, rest[0]), rest[1:]
+		if len(cmd.Subcommands) == 0 {
+			break
+		}
+		cmds = cmd.Subcommands
+	}
+	return cmd, names, rest
+}
+
 // reorder moves the flags of a command line before its arguments, as the
 // flag package wants them, so that `mts lint rules/ --strict` works. It
 // also resolves the command: an unknown command is a usage error.
@@ -219,25 +246,13 @@ func reorder(app *cli.App, args []string) ([]string, *cli.Command, error) {
 		out, rest = append(out, rest[0]), rest[1:]
 	}
 	if len(rest) > 0 && (rest[0] == "help" || rest[0] == "h") {
-		if len(rest) > 1 && findCommand(app.Commands, rest[1]) == nil {
-			return nil, nil, &exitError{code: 2, err: fmt.Errorf("unknown command %q", rest[1])}
+		if err := helpTopic(app, rest[1:]); err != nil {
+			return nil, nil, err
 		}
 		return args, nil, nil
 	}
-	cmds := app.Commands
-	var cmd *cli.Command
-	for len(rest) > 0 {
-		next := findCommand(cmds, rest[0])
-		if next == nil {
-			break
-		}
-		cmd = next
-		out, rest = append(out, rest[0]), rest[1:]
-		if len(cmd.Subcommands) == 0 {
-			break
-		}
-		cmds = cmd.Subcommands
-	}
+	cmd, names, rest := resolve(app.Commands, rest)
+	out = append(out, names...)
 	if cmd == nil {
 		if len(rest) > 0 {
 			return nil, nil, &exitError{code: 2, err: fmt.Errorf("unknown command %q", rest[0])}
@@ -250,6 +265,12 @@ func reorder(app *cli.App, args []string) ([]string, *cli.Command, error) {
 		}
 		return append(out, rest...), cmd, nil
 	}
+	return append(out, flagsFirst(cmd, rest)...), cmd, nil
+}
+
+// flagsFirst puts the flags of a command's arguments before the others,
+// which follow a "--".
+func flagsFirst(cmd *cli.Command, rest []string) []string {
 	known, takesValue := flagKinds(cmd.Flags)
 	var flags, positional []string
 	for i := 0; i < len(rest); i++ {
@@ -269,12 +290,11 @@ func reorder(app *cli.App, args []string) ([]string, *cli.Command, error) {
 			flags = append(flags, rest[i])
 		}
 	}
-	out = append(out, flags...)
 	if len(positional) > 0 {
-		out = append(out, "--")
-		out = append(out, positional...)
+		flags = append(flags, "--")
+		flags = append(flags, positional...)
 	}
-	return out, cmd, nil
+	return flags
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {

@@ -34,47 +34,58 @@ could be decided; 2 on usage errors.`,
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when decisions change"},
 			stateFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			opts := rulediff.LoadOptions{States: c.StringSlice("state")}
-			if d := c.String("modulemd-dir"); d != "" {
-				dir, err := source.NewDir(d)
-				if err != nil {
-					return failErr(err)
-				}
-				opts.Modulemds = dir
-			}
-			stop := progress(c, "deciding")
-			defer stop()
-			cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
-			if err != nil {
-				return failErr(fmt.Errorf("reading builds: %w", err))
-			}
-			if len(cases) == 0 {
-				return failErr(errors.New("no builds found in --events"))
-			}
-			old, err := loadRules(c, c.StringSlice("old"))
-			if err != nil {
-				return err
-			}
-			nw, err := loadRules(c, c.StringSlice("new"))
-			if err != nil {
-				return err
-			}
-			rep := rulediff.Compare(old, nw, cases)
-			stop()
-			if err := report.Diff(c.App.Writer, c.String("format"), rep); err != nil {
-				return failErr(err)
-			}
-			switch {
-			case rep.Compared == 0:
-				return failErr(fmt.Errorf("none of the %d builds could be decided", rep.Cases))
-			case c.Bool("exit-code") && rep.Changed > 0:
-				return failed()
-			}
-			return nil
-		},
+		Action: runDiff,
 	}
+}
+
+func runDiff(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	stop := progress(c, "deciding")
+	defer stop()
+	cases, err := diffCases(c)
+	if err != nil {
+		return err
+	}
+	old, err := loadRules(c, c.StringSlice("old"))
+	if err != nil {
+		return err
+	}
+	nw, err := loadRules(c, c.StringSlice("new"))
+	if err != nil {
+		return err
+	}
+	rep := rulediff.Compare(old, nw, cases)
+	stop()
+	if err := report.Diff(c.App.Writer, c.String("format"), rep); err != nil {
+		return failErr(err)
+	}
+	switch {
+	case rep.Compared == 0:
+		return failErr(fmt.Errorf("none of the %d builds could be decided", rep.Cases))
+	case c.Bool("exit-code") && rep.Changed > 0:
+		return failed()
+	}
+	return nil
+}
+
+// diffCases reads the builds of --events.
+func diffCases(c *cli.Context) ([]rulediff.Case, error) {
+	opts := rulediff.LoadOptions{States: c.StringSlice("state")}
+	if d := c.String("modulemd-dir"); d != "" {
+		dir, err := source.NewDir(d)
+		if err != nil {
+			return nil, failErr(err)
+		}
+		opts.Modulemds = dir
+	}
+	cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
+	if err != nil {
+		return nil, failErr(fmt.Errorf("reading builds: %w", err))
+	}
+	if len(cases) == 0 {
+		return nil, failErr(errors.New("no builds found in --events"))
+	}
+	return cases, nil
 }

@@ -39,7 +39,7 @@ func modulemdDirFlag() *cli.StringFlag {
 func loadRules(c *cli.Context, paths []string) (*ruleset.Ruleset, error) {
 	rs, err := ruleset.Load(paths, ruleset.Options{DefaultState: c.String("default-state")})
 	if err != nil {
-		ruleset.Report(c.App.ErrWriter, err)
+		report.RuleProblems(c.App.ErrWriter, err)
 		return nil, &exitError{code: 1, err: fmt.Errorf("rule set refused (%d problems)", ruleset.Count(err))}
 	}
 	return rs, nil
@@ -79,58 +79,66 @@ errors.`,
 			formatFlag(report.EvalFormats...),
 			stateFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			if err := conflicts(c, [2]string{"event", "events"}, [2]string{"modulemd", "events"}, [2]string{"modulemd", "modulemd-dir"}); err != nil {
-				return err
-			}
-			switch {
-			case !c.IsSet("event") && !c.IsSet("events"):
-				return usageErr("give --event (with --modulemd or --modulemd-dir) or --events")
-			case c.IsSet("event") && !c.IsSet("modulemd") && !c.IsSet("modulemd-dir"):
-				return usageErr("--event needs --modulemd or --modulemd-dir")
-			}
-			src, err := modulemdDir(c)
-			if err != nil {
-				return err
-			}
-			rs, err := loadRules(c, c.StringSlice("rules"))
-			if err != nil {
-				return err
-			}
-			w := bufio.NewWriter(c.App.Writer)
-			defer w.Flush()
-			format := c.String("format")
-			if c.IsSet("event") {
-				ec, err := singleCase(c.String("event"), c.String("modulemd"))
-				if err != nil {
-					return failErr(err)
-				}
-				return report.Decision(w, format, decideCase(c, rs, src, ec))
-			}
-			in, closeIn, err := openInput(c, c.String("events"))
-			if err != nil {
-				return failErr(err)
-			}
-			defer closeIn()
-			err = eval.ReadEvents(in, func(line int, ec eval.EventCase, err error) error {
-				if cerr := c.Context.Err(); cerr != nil {
-					return cerr
-				}
-				r := eval.ErrorResult(fmt.Errorf("line %d: %w", line, err))
-				if err == nil {
-					r = decideCase(c, rs, src, ec)
-				}
-				return report.Decision(w, format, r)
-			})
-			if err != nil {
-				return failErr(err)
-			}
-			return nil
-		},
+		Action: runEval,
 	}
+}
+
+func runEval(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	if err := conflicts(c, [2]string{"event", "events"}, [2]string{"modulemd", "events"}, [2]string{"modulemd", "modulemd-dir"}); err != nil {
+		return err
+	}
+	switch {
+	case !c.IsSet("event") && !c.IsSet("events"):
+		return usageErr("give --event (with --modulemd or --modulemd-dir) or --events")
+	case c.IsSet("event") && !c.IsSet("modulemd") && !c.IsSet("modulemd-dir"):
+		return usageErr("--event needs --modulemd or --modulemd-dir")
+	}
+	src, err := modulemdDir(c)
+	if err != nil {
+		return err
+	}
+	rs, err := loadRules(c, c.StringSlice("rules"))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(c.App.Writer)
+	defer w.Flush()
+	format := c.String("format")
+	if c.IsSet("event") {
+		ec, err := singleCase(c.String("event"), c.String("modulemd"))
+		if err != nil {
+			return failErr(err)
+		}
+		return report.Decision(w, format, decideCase(c, rs, src, ec))
+	}
+	return evalEvents(c, w, rs, src)
+}
+
+// evalEvents decides for each line of --events.
+func evalEvents(c *cli.Context, w io.Writer, rs *ruleset.Ruleset, src eval.ModulemdSource) error {
+	format := c.String("format")
+	in, closeIn, err := openInput(c, c.String("events"))
+	if err != nil {
+		return failErr(err)
+	}
+	defer closeIn()
+	err = eval.ReadEvents(in, func(line int, ec eval.EventCase, err error) error {
+		if cerr := c.Context.Err(); cerr != nil {
+			return cerr
+		}
+		r := eval.ErrorResult(fmt.Errorf("line %d: %w", line, err))
+		if err == nil {
+			r = decideCase(c, rs, src, ec)
+		}
+		return report.Decision(w, format, r)
+	})
+	if err != nil {
+		return failErr(err)
+	}
+	return nil
 }
 
 // singleCase reads --event and, when given, --modulemd.

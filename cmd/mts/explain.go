@@ -24,33 +24,35 @@ input cannot be read, 2 on usage errors.`,
 			formatFlag(report.ExplainFormats...),
 			stateFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			if err := conflicts(c, [2]string{"modulemd", "modulemd-dir"}); err != nil {
-				return err
-			}
-			if !c.IsSet("modulemd") && !c.IsSet("modulemd-dir") {
-				return usageErr("give --modulemd or --modulemd-dir")
-			}
-			src, err := modulemdDir(c)
-			if err != nil {
-				return err
-			}
-			ec, err := singleCase(c.String("event"), c.String("modulemd"))
-			if err != nil {
-				return failErr(err)
-			}
-			ev, doc, err := ec.Resolve(c.Context, src)
-			if err != nil {
-				return failErr(err)
-			}
-			rs, err := loadRules(c, c.StringSlice("rules"))
-			if err != nil {
-				return err
-			}
-			return report.Explain(c.App.Writer, c.String("format"), eval.Explain(rs, ev, doc))
-		},
+		Action: runExplain,
 	}
+}
+
+func runExplain(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	if err := conflicts(c, [2]string{"modulemd", "modulemd-dir"}); err != nil {
+		return err
+	}
+	if !c.IsSet("modulemd") && !c.IsSet("modulemd-dir") {
+		return usageErr("give --modulemd or --modulemd-dir")
+	}
+	src, err := modulemdDir(c)
+	if err != nil {
+		return err
+	}
+	ec, err := singleCase(c.String("event"), c.String("modulemd"))
+	if err != nil {
+		return failErr(err)
+	}
+	ev, doc, err := ec.Resolve(c.Context, src)
+	if err != nil {
+		return failErr(err)
+	}
+	rs, err := loadRules(c, c.StringSlice("rules"))
+	if err != nil {
+		return err
+	}
+	return report.Explain(c.App.Writer, c.String("format"), eval.Explain(rs, ev, doc))
 }

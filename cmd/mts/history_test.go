@@ -18,6 +18,7 @@ import (
 
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/testenv"
+	"github.com/fedora-modularity/mts/internal/web"
 	"github.com/fedora-modularity/mts/koji/kojitest"
 )
 
@@ -232,7 +233,7 @@ api_token_file: %s
 			t.Fatal(err)
 		}
 	}
-	var list history.DecisionList
+	var list web.DecisionList
 	for deadline = time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		if code := getJSON(t, base+"/api/v1/decisions", token, &list); code != http.StatusOK {
 			t.Fatalf("GET /api/v1/decisions: %d", code)
@@ -247,7 +248,7 @@ api_token_file: %s
 	if code := getJSON(t, base+"/api/v1/decisions", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("API without the token: %d, want 401", code)
 	}
-	var unmatched history.DecisionList
+	var unmatched web.DecisionList
 	getJSON(t, base+"/api/v1/decisions?outcome=unmatched", token, &unmatched)
 	if len(unmatched.Decisions) != 3 {
 		t.Errorf("%d unmatched decisions, want 3", len(unmatched.Decisions))

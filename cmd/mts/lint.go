@@ -1,18 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"strings"
-
 	"github.com/urfave/cli/v2"
 
+	"github.com/fedora-modularity/mts/internal/app"
 	"github.com/fedora-modularity/mts/internal/lint"
 	"github.com/fedora-modularity/mts/internal/report"
-	"github.com/fedora-modularity/mts/internal/ruleset"
-	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
 )
 
@@ -38,75 +31,37 @@ MTS3xx information). Exit 0 when no error was found (no warning either with
 			&cli.StringFlag{Name: "koji-config", TakesFile: true, Usage: "koji client configuration `FILE` read instead of ~/.koji/config"},
 			stateFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usageErr("lint: give rule files or directories")
-			}
-			if c.IsSet("koji-config") && !c.IsSet("koji-profile") {
-				return usageErr("--koji-config needs --koji-profile")
-			}
-			opts := lint.Options{DefaultState: c.String("default-state"), MaxCost: c.Uint64("max-cost"), AssumedSize: c.Uint64("assume-size")}
-			if p := c.String("koji-profile"); p != "" {
-				cfg, err := koji.LoadConfig(p, koji.LoadOptions{File: c.String("koji-config")})
-				if err != nil {
-					return failErr(fmt.Errorf("koji profile %q: %w", p, err))
-				}
-				client, err := koji.New(cfg)
-				if err != nil {
-					return failErr(fmt.Errorf("koji profile %q: %w", p, err))
-				}
-				opts.Tags = kojiTags{client}
-			}
-			// A path that cannot be read is a finding like any other, so
-			// that every format (a SARIF upload, GitHub annotations) says so.
-			var paths []string
-			unreadable := []lint.Diagnostic{}
-			for _, p := range c.Args().Slice() {
-				if _, err := os.Stat(p); err != nil {
-					unreadable = append(unreadable, lint.Unreadable(p, err))
-					continue
-				}
-				paths = append(paths, p)
-			}
-			res := &lint.Result{Files: []string{}, Diagnostics: []lint.Diagnostic{}}
-			sets, err := ruleset.Policies(paths)
-			if err != nil {
-				return failErr(err)
-			}
-			stop := progress(c, "linting")
-			for _, set := range sets {
-				r, err := lint.Set(c.Context, set, opts)
-				if err != nil {
-					stop()
-					return failErr(err)
-				}
-				res.Files = append(res.Files, r.Files...)
-				res.Diagnostics = append(res.Diagnostics, r.Diagnostics...)
-			}
-			stop()
-			res.Diagnostics = append(unreadable, res.Diagnostics...)
-			if len(res.Files) == 0 && len(unreadable) == 0 {
-				return failErr(fmt.Errorf("no rule files in %s (a directory gives its own *.yaml files, or, when it has none, each of its subdirectories that has some is a policy of its own)", strings.Join(c.Args().Slice(), ", ")))
-			}
-			tool := report.Tool{Name: "mts lint", Version: c.App.Version, InformationURI: "https://github.com/fedora-modularity/mts"}
-			if err := report.Lint(c.App.Writer, c.String("format"), res, c.Bool("strict"), tool); err != nil {
-				return failErr(err)
-			}
-			if res.Failed(c.Bool("strict")) {
-				return failed()
-			}
-			return nil
-		},
+		Action: runLint,
 	}
 }
 
-// kojiTags answers lint's tag questions from a Koji hub.
-type kojiTags struct{ c *koji.Client }
-
-func (k kojiTags) TagExists(ctx context.Context, tag string) (bool, error) {
-	_, err := k.c.GetTag(ctx, tag)
-	if errors.Is(err, koji.ErrNotFound) {
-		return false, nil
+func runLint(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usageErr("lint: give rule files or directories")
 	}
-	return err == nil, err
+	if c.IsSet("koji-config") && !c.IsSet("koji-profile") {
+		return usageErr("--koji-config needs --koji-profile")
+	}
+	opts := lint.Options{DefaultState: c.String("default-state"), MaxCost: c.Uint64("max-cost"), AssumedSize: c.Uint64("assume-size")}
+	if p := c.String("koji-profile"); p != "" {
+		tags, err := app.KojiTags(p, c.String("koji-config"))
+		if err != nil {
+			return failErr(err)
+		}
+		opts.Tags = tags
+	}
+	stop := progress(c, "linting")
+	res, err := lint.Sets(c.Context, c.Args().Slice(), opts)
+	stop()
+	if err != nil {
+		return failErr(err)
+	}
+	tool := report.Tool{Name: "mts lint", Version: c.App.Version, InformationURI: "https://github.com/fedora-modularity/mts"}
+	if err := report.Lint(c.App.Writer, c.String("format"), res, c.Bool("strict"), tool); err != nil {
+		return failErr(err)
+	}
+	if res.Failed(c.Bool("strict")) {
+		return failed()
+	}
+	return nil
 }

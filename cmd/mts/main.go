@@ -1,5 +1,8 @@
 // Command mts is the Message Tagging Service: it tags module builds in Koji
 // according to rules, and carries the tools rule authors use to check them.
+// It only parses flags, signals and exit codes: everything that runs the
+// pipeline or touches the outside is assembled in internal/app, and every
+// output is written by internal/report.
 package main
 
 import (
@@ -38,22 +41,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			}
 			return &exitError{code: 2, err: errors.New("give a command")}
 		},
-		Commands: []*cli.Command{
-			versionCommand(),
-			serveCommand(),
-			evalCommand(),
-			explainCommand(),
-			compileCommand(),
-			lintCommand(),
-			testCommand(),
-			diffCommand(),
-			whyCommand(),
-			replayCommand(),
-			kojiCommand(),
-			completionCommand(),
-			completeCommand(),
-			manCommand(),
-		},
+		Commands: commands(),
 	}
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return &exitError{code: 2, err: err}
@@ -128,4 +116,24 @@ func exitCode(app *cli.App, cmd *cli.Command, stderr io.Writer, err error) int {
 
 func main() {
 	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// commands are mts's commands, in the order help lists them.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		versionCommand(),
+		serveCommand(),
+		evalCommand(),
+		explainCommand(),
+		compileCommand(),
+		lintCommand(),
+		testCommand(),
+		diffCommand(),
+		whyCommand(),
+		replayCommand(),
+		kojiCommand(),
+		completionCommand(),
+		completeCommand(),
+		manCommand(),
+	}
 }

@@ -1,24 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
-	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/app"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/history"
-	"github.com/fedora-modularity/mts/internal/reload"
 	"github.com/fedora-modularity/mts/internal/report"
-	"github.com/fedora-modularity/mts/internal/ruleset"
-	"github.com/fedora-modularity/mts/internal/service"
 )
 
 func replayCommand() *cli.Command {
@@ -55,137 +48,74 @@ func runReplay(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	since, err := history.ParseSince(c.String("since"), time.Now())
-	if err != nil {
-		return usageErr("--since: %v", err)
-	}
-	f := history.Filter{Since: since, Rule: c.String("rule")}
-	for _, o := range strings.Split(c.String("outcome"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			f.Outcomes = append(f.Outcomes, o)
-		}
-	}
-	cfg, err := serveFileConfig(c.String("config"))
+	cfg, opts, err := replaySetup(c)
 	if err != nil {
 		return err
 	}
-	if c.IsSet("store") {
-		cfg.DecisionStore = c.String("store")
-	}
-	if cfg.DecisionStore == "" {
-		return usageErr("replay: no decision store: give --store")
-	}
-	apply := c.Bool("apply")
-	if apply && cfg.DryRun {
-		return usageErr("replay: --apply with dry_run set would tag nothing")
-	}
-	ctx := c.Context
-	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	reg := prometheus.NewRegistry()
-
-	var rs *ruleset.Ruleset
-	if c.IsSet("rules") {
-		if rs, err = loadRules(c, c.StringSlice("rules")); err != nil {
-			return err
-		}
-	} else {
-		if len(cfg.Rules) == 0 && cfg.RulesFileURL == "" {
-			return usageErr("replay: no rules in the configuration: give --rules")
-		}
-		co, err := reload.New(reload.Options{
-			Paths: cfg.Rules, URL: cfg.RulesFileURL, HTTPClient: &http.Client{Timeout: cfg.RequestsTimeout.D()},
-			Load: app.RuleLoadOptions(cfg), Logger: log, Registerer: reg,
-		})
-		if err != nil {
-			return failErr(err)
-		}
-		if err := co.Load(ctx); err != nil {
-			return failErr(fmt.Errorf("loading rules: %w", err))
-		}
-		rs = co.Current()
-	}
-
-	var store *history.Store
-	if apply {
-		store, err = history.Open(ctx, cfg.DecisionStore, history.Options{
-			Rules: staticRules{rs}, DefaultState: cfg.BuildState, Logger: log,
-		})
-	} else {
-		store, err = history.OpenReadOnly(ctx, cfg.DecisionStore)
-	}
+	rp, err := app.NewReplay(c.Context, cfg, opts)
 	if err != nil {
 		return failErr(err)
 	}
-	defer store.Close()
-
-	rp, err := store.NewReplay(ctx, rs, f)
-	if err != nil {
-		return failErr(err)
-	}
+	defer rp.Close()
 	for _, s := range rp.Skipped {
 		fmt.Fprintf(c.App.ErrWriter, "mts: replay: not decided again: %s\n", s)
 	}
 	if err := report.Diff(c.App.Writer, c.String("format"), rp.Report); err != nil {
 		return failErr(err)
 	}
-	if !apply || rp.ToApply() == 0 {
+	if !opts.Apply || rp.ToApply() == 0 {
 		return nil
 	}
-	if err := store.KeepRules(ctx, rs); err != nil {
-		return failErr(err)
-	}
-	applied, err := applyReplay(ctx, cfg, rs, store, rp, log, reg)
+	applied, err := rp.Apply(c.Context)
 	if err != nil {
 		return failErr(err)
 	}
-	failed := 0
-	for _, a := range applied {
-		d := a.Decision
-		fmt.Fprintf(c.App.ErrWriter, "mts: replay: %s %s (decision %d): %s\n", d.Build, d.State, d.ID, a.Outcome)
-		if a.Settled != "ack" {
-			failed++
-		}
-	}
-	if failed > 0 {
+	if failed := report.Applied(c.App.ErrWriter, applied); failed > 0 {
 		return failErr(fmt.Errorf("replay: %d of %d builds not done; run the replay again", failed, len(applied)))
 	}
 	return nil
 }
 
-// applyReplay runs the changed builds through the pipeline with the Koji
-// client and the publisher of the configuration.
-func applyReplay(ctx context.Context, cfg *config.Config, rs *ruleset.Ruleset, store *history.Store, rp *history.Replay, log *slog.Logger, reg *prometheus.Registry) ([]history.Applied, error) {
-	kc, err := app.NewKoji(cfg, log, reg)
-	if err != nil {
-		return nil, err
+// replaySetup reads the flags, in the order their mistakes are told: the
+// filter, the configuration with --store, then the rules.
+func replaySetup(c *cli.Context) (*config.Config, app.ReplayOptions, error) {
+	opts := app.ReplayOptions{
+		Apply:  c.Bool("apply"),
+		Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	defer kc.Close()
-	pub, err := app.NewPublisher(cfg, log, reg)
+	since, err := history.ParseSince(c.String("since"), time.Now())
 	if err != nil {
-		return nil, err
+		return nil, opts, usageErr("--since: %v", err)
 	}
-	defer pub.Close()
-	svc, err := service.New(service.Config{
-		Workers: 1, StateFilter: cfg.BuildStateMsgFilter,
-		RetryMin: cfg.RetryMinBackoff.D(), RetryMax: cfg.RetryMaxBackoff.D(), TaskPoll: cfg.TaskPollInterval.D(),
-		MaxModulemdSize: cfg.MaxModulemdSize,
-	}, noConsumer{}, pub, kc, rp, staticRules{rs}, service.Options{Logger: log, Registerer: reg,
-		Recorders: []service.Recorder{store}})
-	if err != nil {
-		return nil, err
+	opts.Filter = history.Filter{Since: since, Rule: c.String("rule")}
+	for _, o := range strings.Split(c.String("outcome"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			opts.Filter.Outcomes = append(opts.Filter.Outcomes, o)
+		}
 	}
-	return rp.Apply(ctx, svc), nil
+	cfg, err := replayConfig(c, opts.Apply)
+	if err == nil && c.IsSet("rules") {
+		opts.Rules, err = loadRules(c, c.StringSlice("rules"))
+	}
+	return cfg, opts, err
 }
 
-// staticRules is one rule set that does not change.
-type staticRules struct{ rs *ruleset.Ruleset }
-
-func (s staticRules) Current() *ruleset.Ruleset { return s.rs }
-
-// noConsumer stands for the bus end a replay does not read: its events
-// come from the store.
-type noConsumer struct{}
-
-func (noConsumer) Receive(context.Context) (bus.Delivery, error) { return nil, bus.ErrClosed }
-func (noConsumer) Connected() bool                               { return true }
-func (noConsumer) Close() error                                  { return nil }
+// replayConfig is the service's configuration with --store.
+func replayConfig(c *cli.Context, apply bool) (*config.Config, error) {
+	cfg, err := serveFileConfig(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	if c.IsSet("store") {
+		cfg.DecisionStore = c.String("store")
+	}
+	switch {
+	case cfg.DecisionStore == "":
+		return nil, usageErr("replay: no decision store: give --store")
+	case apply && cfg.DryRun:
+		return nil, usageErr("replay: --apply with dry_run set would tag nothing")
+	case !c.IsSet("rules") && len(cfg.Rules) == 0 && cfg.RulesFileURL == "":
+		return nil, usageErr("replay: no rules in the configuration: give --rules")
+	}
+	return cfg, nil
+}

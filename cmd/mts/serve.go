@@ -36,43 +36,56 @@ the broker URIs, the files that must be readable, the koji profile, the
 rules) and prints each problem with its key and line; --connect also tries
 the broker, the Koji login and MBS once. Exit 0 when all is well, 1 when a
 problem was found.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` (default $MTS_CONFIG_FILE)"},
-			&cli.BoolFlag{Name: "dev", Usage: "development mode: events from --events, no broker, no Koji"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "decide and log only: tag nothing, publish nothing"},
-			&cli.StringSliceFlag{Name: "rules", TakesFile: true, Usage: "rule `PATH` (file or directory; repeatable)"},
-			&cli.StringFlag{Name: "rules-url", Usage: "HTTP `URL` of the rule file (rules_file_url)"},
-			&cli.StringFlag{Name: "events", TakesFile: true, Usage: "with --dev: JSON-lines `FILE` of MBS events, - for stdin", Value: "-"},
-			&cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "read modulemd documents from `DIR` instead of MBS (<id>.yaml, or matched on name, stream, version and context; modulemd_dir)"},
-			&cli.StringFlag{Name: "mbs-api-url", Usage: "MBS API `URL` (mbs_api_url)"},
-			&cli.StringFlag{Name: "koji-profile", Usage: "koji client `PROFILE` (koji_profile)"},
-			&cli.StringFlag{Name: "messaging-backend", Usage: "fedora-messaging, rhmsg or fedmsg (messaging_backend)"},
-			&cli.IntFlag{Name: "workers", Usage: "events handled at once (workers)"},
-			&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
-			&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
-			&cli.StringFlag{Name: "decision-store", TakesFile: true, Usage: "keep the decision history in the SQLite `FILE` (decision_store); empty keeps none"},
-			&cli.StringFlag{Name: "decision-log", TakesFile: true, Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
-			&cli.BoolFlag{Name: "check-config", Usage: "check the configuration, its files, the koji profile and the rules without connecting, then exit"},
-			&cli.BoolFlag{Name: "connect", Usage: "with --check-config: also try the broker, the Koji login and MBS once"},
-			formatFlag("text", "json"),
-		},
+		Flags:  serveCLIFlags(),
 		Action: runServe,
 	}
 }
 
-// loadServeConfig reads the settings; a file with problems still gives
-// the settings it could read, with the problems as the error.
+// serveCLIFlags are serve's flags.
+func serveCLIFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` (default $MTS_CONFIG_FILE)"},
+		&cli.BoolFlag{Name: "dev", Usage: "development mode: events from --events, no broker, no Koji"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "decide and log only: tag nothing, publish nothing"},
+		&cli.StringSliceFlag{Name: "rules", TakesFile: true, Usage: "rule `PATH` (file or directory; repeatable)"},
+		&cli.StringFlag{Name: "rules-url", Usage: "HTTP `URL` of the rule file (rules_file_url)"},
+		&cli.StringFlag{Name: "events", TakesFile: true, Usage: "with --dev: JSON-lines `FILE` of MBS events, - for stdin", Value: "-"},
+		&cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "read modulemd documents from `DIR` instead of MBS (<id>.yaml, or matched on name, stream, version and context; modulemd_dir)"},
+		&cli.StringFlag{Name: "mbs-api-url", Usage: "MBS API `URL` (mbs_api_url)"},
+		&cli.StringFlag{Name: "koji-profile", Usage: "koji client `PROFILE` (koji_profile)"},
+		&cli.StringFlag{Name: "messaging-backend", Usage: "fedora-messaging, rhmsg or fedmsg (messaging_backend)"},
+		&cli.IntFlag{Name: "workers", Usage: "events handled at once (workers)"},
+		&cli.StringFlag{Name: "listen", Usage: "`ADDRESS` of the metrics and health endpoints (listen_address); empty disables"},
+		&cli.StringFlag{Name: "log-level", Usage: "DEBUG, INFO, WARNING or ERROR (log_level)"},
+		&cli.StringFlag{Name: "decision-store", TakesFile: true, Usage: "keep the decision history in the SQLite `FILE` (decision_store); empty keeps none"},
+		&cli.StringFlag{Name: "decision-log", TakesFile: true, Usage: "append one JSON line per decision to `FILE`, - for stderr (decision_log)"},
+		&cli.BoolFlag{Name: "check-config", Usage: "check the configuration, its files, the koji profile and the rules without connecting, then exit"},
+		&cli.BoolFlag{Name: "connect", Usage: "with --check-config: also try the broker, the Koji login and MBS once"},
+		formatFlag("text", "json"),
+	}
+}
+
+// serveFlags are the text flags that set a key of the configuration
+// file.
+var serveFlags = []struct {
+	flag, key string
+	field     func(*config.Config) *string
+}{
+	{"mbs-api-url", "mbs_api_url", func(c *config.Config) *string { return &c.MBSAPIURL }},
+	{"koji-profile", "koji_profile", func(c *config.Config) *string { return &c.KojiProfile }},
+	{"messaging-backend", "messaging_backend", func(c *config.Config) *string { return &c.MessagingBackend }},
+	{"listen", "listen_address", func(c *config.Config) *string { return &c.ListenAddress }},
+	{"log-level", "log_level", func(c *config.Config) *string { return &c.LogLevel }},
+	{"decision-log", "decision_log", func(c *config.Config) *string { return &c.DecisionLog }},
+	{"modulemd-dir", "modulemd_dir", func(c *config.Config) *string { return &c.ModulemdDir }},
+	{"decision-store", "decision_store", func(c *config.Config) *string { return &c.DecisionStore }},
+}
+
+// loadServeConfig reads the settings, the flags over the file and the
+// environment; a file with problems still gives the settings it could
+// read, with the problems as the error.
 func loadServeConfig(c *cli.Context) (*config.Config, error) {
-	cfg := config.Defaults()
-	file := c.String("config")
-	if file == "" {
-		file = os.Getenv(config.EnvConfigFile)
-	}
-	var loadErr error
-	if file != "" {
-		loadErr = cfg.LoadFile(file)
-	}
-	cfg.ApplyEnv(os.LookupEnv)
+	cfg, loadErr := config.Load(c.String("config"), os.LookupEnv)
 	if c.IsSet("dev") {
 		cfg.Dev = c.Bool("dev")
 	}
@@ -87,37 +100,17 @@ func loadServeConfig(c *cli.Context) (*config.Config, error) {
 		cfg.RulesFileURL, cfg.Rules = c.String("rules-url"), nil
 		cfg.SetFrom("rules_file_url", "--rules-url")
 	}
-	setString := func(flag, key string, dst *string) {
-		if c.IsSet(flag) {
-			*dst = c.String(flag)
-			cfg.SetFrom(key, "--"+flag)
+	for _, f := range serveFlags {
+		if c.IsSet(f.flag) {
+			*f.field(cfg) = c.String(f.flag)
+			cfg.SetFrom(f.key, "--"+f.flag)
 		}
-	}
-	setString("mbs-api-url", "mbs_api_url", &cfg.MBSAPIURL)
-	setString("koji-profile", "koji_profile", &cfg.KojiProfile)
-	setString("messaging-backend", "messaging_backend", &cfg.MessagingBackend)
-	setString("listen", "listen_address", &cfg.ListenAddress)
-	setString("log-level", "log_level", &cfg.LogLevel)
-	setString("decision-log", "decision_log", &cfg.DecisionLog)
-	setString("modulemd-dir", "modulemd_dir", &cfg.ModulemdDir)
-	setString("decision-store", "decision_store", &cfg.DecisionStore)
-	if cfg.Dev && !c.IsSet("decision-store") && cfg.DecisionStore == config.DefaultDecisionStore {
-		// A developer's run keeps no history unless asked to.
-		cfg.DecisionStore = ""
 	}
 	if c.IsSet("workers") {
 		cfg.Workers = c.Int("workers")
 		cfg.SetFrom("workers", "--workers")
 	}
-	if cfg.Dev && !c.IsSet("workers") {
-		// One worker keeps the output in the order of the input.
-		cfg.Workers = 1
-	}
-	if cfg.Dev && !c.IsSet("listen") && cfg.ListenAddress == config.DefaultListenAddress {
-		// --dev serves no endpoints unless asked to (a listen_address of
-		// the configuration file asks too).
-		cfg.ListenAddress = ""
-	}
+	cfg.ApplyDev()
 	return cfg, loadErr
 }
 
@@ -144,6 +137,21 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("events") && !cfg.Dev {
 		return usageErr("--events needs --dev")
 	}
+	opts, closeEvents, err := serveOptions(c, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeEvents()
+	a, err := app.New(c.Context, cfg, opts)
+	if err != nil {
+		return failErr(fmt.Errorf("serve: %w", err))
+	}
+	return runWithReload(c.Context, a)
+}
+
+// serveOptions are the streams of serve: logs and --dev's output and
+// input.
+func serveOptions(c *cli.Context, cfg *config.Config) (app.Options, func(), error) {
 	opts := app.Options{
 		Logger: newLogger(c.App.ErrWriter, app.LogLevel(cfg.LogLevel)),
 		Stdout: c.App.Writer, Stderr: c.App.ErrWriter, Events: c.App.Reader, Version: c.App.Version,
@@ -152,12 +160,13 @@ func runServe(c *cli.Context) error {
 		// A person reads the quick start: a line per event and a summary.
 		opts.DevLines = c.App.Writer
 	}
+	closeEvents := func() {}
 	if name := c.String("events"); cfg.Dev && name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return failErr(fmt.Errorf("--events: %w", err))
+			return opts, nil, failErr(fmt.Errorf("--events: %w", err))
 		}
-		defer f.Close()
+		closeEvents = func() { f.Close() }
 		opts.Events = f
 	}
 	if opts.Events == nil {
@@ -166,14 +175,15 @@ func runServe(c *cli.Context) error {
 	// A read from a terminal or a pipe does not end with the context: stop
 	// reading on a signal so that the service can stop.
 	opts.Events = &contextReader{ctx: c.Context, r: opts.Events}
-	a, err := app.New(c.Context, cfg, opts)
-	if err != nil {
-		return failErr(fmt.Errorf("serve: %w", err))
-	}
+	return opts, closeEvents, nil
+}
+
+// runWithReload runs a until ctx ends, reloading its rules on SIGHUP.
+func runWithReload(ctx context.Context, a *app.App) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	ctx, stop := context.WithCancel(c.Context)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
 		for {

@@ -13,6 +13,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/report"
+	"github.com/fedora-modularity/mts/internal/web"
 )
 
 func whyCommand() *cli.Command {
@@ -37,77 +38,93 @@ server cannot be read, 2 on usage errors.`,
 			&cli.StringSliceFlag{Name: "server", Usage: "`URL` of a running mts serve's listener (repeatable)"},
 			&cli.StringFlag{Name: "token-file", TakesFile: true, Usage: "`FILE` holding the bearer token of the servers' API (default: api_token_file of --config or $MTS_CONFIG_FILE)"},
 			&cli.StringFlag{Name: "config", TakesFile: true, Usage: "YAML configuration `FILE` of mts serve, for its decision_store and api_token_file (default $MTS_CONFIG_FILE)"},
-			formatFlag(report.Text, report.JSON),
+			formatFlag(report.WhyFormats...),
 		},
-		Action: func(c *cli.Context) error {
-			out := c.String("format")
-			if c.NArg() != 1 {
-				return usageErr("why takes one BUILD (name:stream:version:context, NVR or MBS id)")
-			}
-			build := strings.TrimSpace(c.Args().First())
-			if build == "" {
-				return usageErr("why: empty BUILD")
-			}
-			servers, stores := c.StringSlice("server"), c.StringSlice("store")
-			if len(servers) > 0 && len(stores) > 0 {
-				return usageErr("why: give --store or --server, not both")
-			}
-			ctx := c.Context
-			var (
-				w   *history.Why
-				err error
-			)
-			if len(servers) > 0 {
-				client := history.Client{HTTP: &http.Client{Timeout: time.Minute}}
-				tokenFile := c.String("token-file")
-				if tokenFile == "" && (c.IsSet("config") || os.Getenv(config.EnvConfigFile) != "") {
-					cfg, err := serveFileConfig(c.String("config"))
-					if err != nil {
-						return err
-					}
-					tokenFile = cfg.APITokenFile
-				}
-				if tokenFile != "" {
-					b, err := os.ReadFile(tokenFile)
-					if err != nil {
-						return failErr(err)
-					}
-					client.Token = strings.TrimSpace(string(b))
-				}
-				if w, err = client.WhyFromServers(ctx, servers, build); err != nil {
-					if errors.Is(err, history.ErrUnauthorized) && tokenFile == "" {
-						err = fmt.Errorf("%w: give --token-file", err)
-					}
-					return failErr(err)
-				}
-			} else {
-				if len(stores) == 0 {
-					path, err := configuredStore(c.String("config"))
-					if err != nil {
-						return err
-					}
-					stores = []string{path}
-				}
-				var open []*history.Store
-				defer func() {
-					for _, s := range open {
-						s.Close()
-					}
-				}()
-				for _, p := range stores {
-					s, err := history.OpenReadOnly(ctx, p)
-					if err != nil {
-						return failErr(err)
-					}
-					open = append(open, s)
-				}
-				if w, err = history.WhyFromStores(ctx, open, build); err != nil {
-					return failErr(err)
-				}
-			}
-			return history.WriteWhy(c.App.Writer, out, w)
-		},
+		Action: runWhy,
 	}
+}
+
+func runWhy(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageErr("why takes one BUILD (name:stream:version:context, NVR or MBS id)")
+	}
+	build := strings.TrimSpace(c.Args().First())
+	if build == "" {
+		return usageErr("why: empty BUILD")
+	}
+	servers, stores := c.StringSlice("server"), c.StringSlice("store")
+	if len(servers) > 0 && len(stores) > 0 {
+		return usageErr("why: give --store or --server, not both")
+	}
+	var w *history.Why
+	var err error
+	if len(servers) > 0 {
+		w, err = whyFromServers(c, servers, build)
+	} else {
+		w, err = whyFromStores(c, stores, build)
+	}
+	if err != nil {
+		return err
+	}
+	return report.Why(c.App.Writer, c.String("format"), w)
+}
+
+// whyFromServers asks the APIs of running services, with the token of
+// --token-file or of the configuration's api_token_file.
+func whyFromServers(c *cli.Context, servers []string, build string) (*history.Why, error) {
+	client := web.Client{HTTP: &http.Client{Timeout: time.Minute}}
+	tokenFile := c.String("token-file")
+	if tokenFile == "" && (c.IsSet("config") || os.Getenv(config.EnvConfigFile) != "") {
+		cfg, err := serveFileConfig(c.String("config"))
+		if err != nil {
+			return nil, err
+		}
+		tokenFile = cfg.APITokenFile
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, failErr(err)
+		}
+		client.Token = strings.TrimSpace(string(b))
+	}
+	w, err := client.WhyFromServers(c.Context, servers, build)
+	if err != nil {
+		if errors.Is(err, web.ErrUnauthorized) && tokenFile == "" {
+			err = fmt.Errorf("%w: give --token-file", err)
+		}
+		return nil, failErr(err)
+	}
+	return w, nil
+}
+
+// whyFromStores reads the stores, by default the configuration's.
+func whyFromStores(c *cli.Context, stores []string, build string) (*history.Why, error) {
+	if len(stores) == 0 {
+		path, err := configuredStore(c.String("config"))
+		if err != nil {
+			return nil, err
+		}
+		stores = []string{path}
+	}
+	var open []*history.Store
+	defer func() {
+		for _, s := range open {
+			s.Close()
+		}
+	}()
+	for _, p := range stores {
+		s, err := history.OpenReadOnly(c.Context, p)
+		if err != nil {
+			return nil, failErr(err)
+		}
+		open = append(open, s)
+	}
+	w, err := history.WhyFromStores(c.Context, open, build)
+	if err != nil {
+		return nil, failErr(err)
+	}
+	return w, nil
 }
 
 // configuredStore is the decision_store of the serve configuration at
@@ -127,15 +144,9 @@ func configuredStore(file string) (string, error) {
 // MTS_CONFIG_FILE) over the defaults, without the checks that only serve
 // needs.
 func serveFileConfig(file string) (*config.Config, error) {
-	cfg := config.Defaults()
-	if file == "" {
-		file = os.Getenv(config.EnvConfigFile)
+	cfg, err := config.Load(file, os.LookupEnv)
+	if err != nil {
+		return nil, failErr(err)
 	}
-	if file != "" {
-		if err := cfg.LoadFile(file); err != nil {
-			return nil, failErr(err)
-		}
-	}
-	cfg.ApplyEnv(os.LookupEnv)
 	return cfg, nil
 }

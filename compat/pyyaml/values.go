@@ -5,6 +5,7 @@
 //
 // The Go types of decoded values are: nil (None), bool, int64, *big.Int
 // (ints beyond 64 bits), float64, string, Date, DateTime, []any and *Map.
+// It must not know rules or modulemd: only YAML as PyYAML reads it.
 package pyyaml
 
 import (

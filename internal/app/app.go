@@ -1,9 +1,15 @@
-// Package app is the composition root of `mts serve`: from a validated
-// configuration it builds the rule coordinator, the Koji client, the
-// modulemd source, the bus ends, the decision log and the pipeline, serves
-// the metrics and health endpoints (and whatever else is mounted with
-// Handle), and runs until its context ends. cmd/mts only parses flags and
-// signals; tests start the service through New and Run the same way.
+// Package app is the composition root of everything that runs the
+// pipeline or touches the outside, from the one configuration the service
+// runs with: `mts serve` (New, Run), `serve --check-config [--connect]`
+// (CheckDeployment, which checks the settings as New would merge them),
+// `mts replay --apply` (NewReplay), the koji commands (NewKojiLogin,
+// CheckTags) and lint's Koji tag checker. Each messaging backend is one
+// row of the table in buses.go: its consumer, publisher, parking setting,
+// check and probes. It builds the rule coordinator, the Koji client, the
+// modulemd source, the bus ends, the decision log and the pipeline, and
+// mounts internal/web's endpoints. It must not parse flags (cmd/mts does)
+// or write a command's output (internal/report does); tests start the
+// service through New and Run as cmd/mts does.
 package app
 
 import (
@@ -30,6 +36,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/source"
+	"github.com/fedora-modularity/mts/internal/web"
 	"github.com/fedora-modularity/mts/koji"
 )
 
@@ -77,15 +84,6 @@ type App struct {
 	closers  []func()
 }
 
-// Run assembles the service of cfg and runs it until ctx ends.
-func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	a, err := New(ctx, cfg, opts)
-	if err != nil {
-		return err
-	}
-	return a.Run(ctx)
-}
-
 // New assembles the service: it loads the rules (an error if they do not
 // load), builds the clients and opens the HTTP listener, without taking
 // any event yet.
@@ -123,13 +121,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		log.Warn("check_tagged: false is ignored: the tag listing and pending tasks are always checked before tagBuild")
 	}
 
-	a.rules, err = reload.New(reload.Options{
-		Paths: cfg.Rules, URL: cfg.RulesFileURL, PollInterval: cfg.RulesPollInterval.D(),
-		HTTPClient: &http.Client{Timeout: cfg.RequestsTimeout.D()},
-		Load:       RuleLoadOptions(cfg),
-		Logger:     log, Registerer: reg,
-	})
-	if err != nil {
+	if a.rules, err = newRules(cfg, log, reg); err != nil {
 		return nil, err
 	}
 	if err := a.rules.Load(ctx); err != nil {
@@ -208,10 +200,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		return nil, err
 	}
 
-	a.mux = newMux(reg, func() []Check {
-		checks := readiness(a.consumer, a.rules, a.svc)
+	a.mux = web.NewMux(reg, func() []web.Check {
+		checks := web.Readiness(a.consumer, a.rules, a.svc)
 		if a.store != nil {
-			checks = append(checks, Check{Name: service.DependencyDecisionStore, Fn: a.store.Check})
+			checks = append(checks, web.Check{Name: service.DependencyDecisionStore, Fn: a.store.Check})
 		}
 		return checks
 	}, a.store == nil)
@@ -220,8 +212,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		if err != nil {
 			return nil, err
 		}
-		(&history.Server{Store: a.store, Rules: a.rules, Reload: history.ReloadFromMetrics(reg),
-			Held: heldEvents{a.svc}, Token: token, Logger: log}).Register(a.mux)
+		(&web.Server{Store: a.store, Rules: a.rules, Reload: a.rules.State,
+			Held: a.svc, Token: token, Logger: log}).Register(a.mux)
 	}
 	if cfg.ListenAddress != "" {
 		if a.ln, err = net.Listen("tcp", cfg.ListenAddress); err != nil {
@@ -245,9 +237,6 @@ func (a *App) Addr() string {
 
 // Service is the pipeline, for its held events and dependency states.
 func (a *App) Service() *service.Service { return a.svc }
-
-// Registry holds the service's metrics.
-func (a *App) Registry() *prometheus.Registry { return a.reg }
 
 // Reload reads the rules again (SIGHUP).
 func (a *App) Reload() {
@@ -281,11 +270,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.store != nil {
 		go a.store.Run(watchCtx)
 	}
-	backend := a.cfg.MessagingBackend
-	if a.cfg.Dev {
-		backend = "dev"
-	}
-	a.log.Info("mts serve started", "version", a.opts.Version, "backend", backend, "workers", a.cfg.Workers,
+	a.log.Info("mts serve started", "version", a.opts.Version, "backend", backendName(a.cfg), "workers", a.cfg.Workers,
 		"dry_run", a.cfg.DryRun || a.cfg.Dev, "revision", a.rules.Current().Revision)
 	err := a.svc.Run(ctx)
 	a.log.Info("mts serve stopped")
@@ -378,13 +363,7 @@ func NewKoji(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*
 		return nil, fmt.Errorf("koji_profile %s: %w", cfg.KojiProfileName(), err)
 	}
 	opts := []koji.Option{koji.WithLogger(log), koji.WithMetrics(koji.NewMetrics(reg)), koji.WithSessions(KojiSessions)}
-	if cfg.KojiCert != "" {
-		opts = append(opts, koji.WithCert(cfg.KojiCert))
-	}
-	if cfg.Keytab != "" {
-		opts = append(opts, koji.WithKeytab(cfg.Principal, cfg.Keytab))
-	}
-	return koji.New(kcfg, opts...)
+	return koji.New(kcfg, append(opts, kojiAuth(cfg.KojiCert, cfg.Keytab, cfg.Principal)...)...)
 }
 
 // LogLevel maps log_level to a slog level.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,10 +21,17 @@ import (
 // used for retry_give_up_after, on the setting parkingOn names: the
 // configuration accepts either, and an event parked on a destination
 // that is not set would stay held for ever.
+//
+// check finds, without connecting, what would stop the bus ends from
+// starting with the settings as the service merges them (nil when the
+// configuration's own checks cover it all); probe is the connection
+// `serve --check-config --connect` tries once.
 type backend struct {
 	consumer  func(cfg *config.Config, opts ...bus.Option) (bus.Consumer, error)
 	publisher func(cfg *config.Config, opts ...bus.Option) (bus.Publisher, error)
 	parkingOn func(cfg *config.Config) (setting, value string)
+	check     func(cfg *config.Config) config.Problems
+	probes    func(cfg *config.Config) ([]config.Probe, error)
 }
 
 func parkingQueue(c *config.Config) (string, string) { return "parking_queue", c.ParkingQueue }
@@ -50,6 +58,15 @@ func backends() map[string]backend {
 				return stomp.NewPublisher(StompConfig(c), o...)
 			},
 			parkingOn: parkingQueue,
+			probes: func(c *config.Config) ([]config.Probe, error) {
+				sc, ac := StompConfig(c), AMQP10Config(c)
+				return []config.Probe{{Name: "connecting", Key: "rhmsg_brokers", Try: func(ctx context.Context) error {
+					if c.RhmsgAMQP10() {
+						return amqp10.Probe(ctx, ac)
+					}
+					return stomp.Probe(ctx, sc)
+				}}}, nil
+			},
 		},
 		config.BackendFedoraMessaging: {
 			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
@@ -73,6 +90,30 @@ func backends() map[string]backend {
 				}
 				return parkingRoutingKey(c)
 			},
+			check: func(c *config.Config) config.Problems {
+				ac, err := mergeFedoraMessaging(c)
+				if err != nil {
+					return config.Problems{c.KeyProblem("fedora_messaging_config", "%v", err)}
+				}
+				if err := amqp.Validate(ac); err != nil {
+					// Where amqp_url is not set, the URL came from the file.
+					key := "amqp_url"
+					if c.AMQPURL == "" {
+						key = "fedora_messaging_config"
+					}
+					return config.Problems{c.KeyProblem(key, "%v", err)}
+				}
+				return nil
+			},
+			probes: func(c *config.Config) ([]config.Probe, error) {
+				ac, err := AMQPConfig(c)
+				if err != nil {
+					return nil, err
+				}
+				return []config.Probe{{Name: "connecting", Key: "amqp_url", Try: func(ctx context.Context) error {
+					return amqp.Probe(ctx, ac)
+				}}}, nil
+			},
 		},
 		config.BackendFedmsg: {
 			consumer: func(c *config.Config, o ...bus.Option) (bus.Consumer, error) {
@@ -83,6 +124,13 @@ func backends() map[string]backend {
 			},
 			// fedmsg has no queues: a topic under the prefix.
 			parkingOn: parkingRoutingKey,
+			probes: func(c *config.Config) ([]config.Probe, error) {
+				var probes []config.Probe
+				for _, e := range c.FedmsgEndpoints {
+					probes = append(probes, dialProbe("fedmsg_endpoints", e))
+				}
+				return probes, nil
+			},
 		},
 	}
 }
@@ -125,6 +173,14 @@ func AMQP10Config(c *config.Config) amqp10.Config {
 // fedora-messaging's config.toml gives for the keys left empty, then the
 // bus's defaults.
 func AMQPConfig(c *config.Config) (amqp.Config, error) {
+	ac, err := mergeFedoraMessaging(c)
+	if err != nil {
+		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
+	}
+	return ac, nil
+}
+
+func mergeFedoraMessaging(c *config.Config) (amqp.Config, error) {
 	ac := amqp.Config{
 		URL: c.AMQPURL, CertFile: c.AMQPCertificate, KeyFile: c.AMQPPrivateKey, CAFile: c.AMQPCACert,
 		Queue: c.AMQPQueue, Bindings: c.AMQPRoutingKeys, Prefetch: c.Workers,
@@ -137,12 +193,9 @@ func AMQPConfig(c *config.Config) (amqp.Config, error) {
 	}
 	fm, err := amqp.LoadFedoraMessaging(file)
 	if err != nil {
-		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
+		return ac, err
 	}
-	if ac, err = fm.Apply(ac, c.AllowTransientQueue); err != nil {
-		return ac, fmt.Errorf("fedora_messaging_config: %w", err)
-	}
-	return ac, nil
+	return fm.Apply(ac, c.AllowTransientQueue)
 }
 
 func fedmsgConfig(c *config.Config) fedmsg.Config {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/fedora-modularity/mts/internal/history"
-	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/koji"
 )
 
@@ -51,16 +50,4 @@ func apiToken(file string) (string, error) {
 		return "", fmt.Errorf("api_token_file %s: empty", file)
 	}
 	return token, nil
-}
-
-// heldEvents shows the pipeline's held events on the status page.
-type heldEvents struct{ svc *service.Service }
-
-func (h heldEvents) Held() []history.HeldEvent {
-	var out []history.HeldEvent
-	for _, e := range h.svc.Held() {
-		out = append(out, history.HeldEvent{Event: e.Event, MessageID: e.MessageID, Since: e.Since,
-			Dependency: e.Dependency, LastError: e.LastError})
-	}
-	return out
 }

@@ -2,6 +2,7 @@
 // buses that receive it, the rules that decide on it (as the CEL variable
 // `build`), the plan that tags it and the tools that report on it: the MBS
 // message, its Koji NVR and its N:S:V:C.
+// It must not decide, fetch or tag: it is vocabulary only.
 package build
 
 import (

@@ -86,7 +86,10 @@ func (c *Config) Check(opts CheckOptions) Problems {
 		readable("rhmsg_private_key", c.RhmsgPrivateKey)
 		readable("rhmsg_ca_cert", c.RhmsgCACert)
 	case BackendFedoraMessaging:
-		if u, err := url.Parse(c.AMQPURL); err == nil && u.Hostname() == "" {
+		// An empty amqp_url is not a problem: the URL then comes from
+		// fedora-messaging's config.toml, or the bus's default, which the
+		// service checks once they are merged.
+		if u, err := url.Parse(c.AMQPURL); err == nil && c.AMQPURL != "" && u.Hostname() == "" {
 			add("amqp_url", "%q has no host", c.AMQPURL)
 		}
 		readable("amqp_ca_cert", c.AMQPCACert)

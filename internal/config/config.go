@@ -3,9 +3,13 @@
 // environment variables, and command-line flags, in that order of
 // precedence (flags > environment > file > defaults). Validate checks the
 // result once, at start, and names the key of every problem.
+// It must not build clients or connect (internal/app does, from the Config
+// this package gives).
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,6 +21,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	yamlv4 "go.yaml.in/yaml/v4"
+
+	"github.com/fedora-modularity/mts/policy/position"
 )
 
 // Messaging backends.
@@ -231,6 +237,42 @@ func Defaults() *Config {
 	}
 }
 
+// Load is the settings before flags: the defaults, the YAML file (file,
+// or $MTS_CONFIG_FILE when empty, or none) and the environment, read with
+// lookup (os.LookupEnv outside tests). A file with problems still gives
+// the settings it could read, with the problems as the error.
+func Load(file string, lookup func(string) (string, bool)) (*Config, error) {
+	c := Defaults()
+	if file == "" {
+		file, _ = lookup(EnvConfigFile)
+	}
+	var err error
+	if file != "" {
+		err = c.LoadFile(file)
+	}
+	c.ApplyEnv(lookup)
+	return c, err
+}
+
+// ApplyDev sets what development mode changes where no flag asked
+// otherwise: one worker, which keeps the output in the order of the
+// input; no decision history and no HTTP endpoints unless set (a
+// listen_address or decision_store of the file asks too).
+func (c *Config) ApplyDev() {
+	if !c.Dev {
+		return
+	}
+	if _, flag := c.src.origin["decision_store"]; !flag && c.DecisionStore == DefaultDecisionStore {
+		c.DecisionStore = ""
+	}
+	if _, flag := c.src.origin["workers"]; !flag {
+		c.Workers = 1
+	}
+	if _, flag := c.src.origin["listen_address"]; !flag && c.ListenAddress == DefaultListenAddress {
+		c.ListenAddress = ""
+	}
+}
+
 // LoadFile reads the YAML file at path over c. Unknown keys are errors,
 // so that a misspelt key does not silently fall back to its default.
 func (c *Config) LoadFile(path string) error {
@@ -260,20 +302,20 @@ func (c *Config) LoadBytes(name string, data []byte) error {
 		if errors.As(yamlv4.Unmarshal(data, &n), &le) && le.Mark.Line > 0 {
 			line = le.Mark.Line
 		}
-		return fmt.Errorf("config: %w", Problems{{File: name, Line: line, Msg: "not valid YAML: " + msg}})
+		return fmt.Errorf("config: %w", Problems{{Position: position.Position{File: name, Line: line}, Msg: "not valid YAML: " + msg}})
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("config: %w", Problems{{File: name, Line: root.Line, Msg: "the file must be a mapping of settings (key: value)"}})
+		return fmt.Errorf("config: %w", Problems{{Position: position.Position{File: name, Line: root.Line}, Msg: "the file must be a mapping of settings (key: value)"}})
 	}
 	fields := c.fields()
 	var probs Problems
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		p := Problem{File: name, Line: k.Line, Key: k.Value}
+		p := Problem{Position: position.Position{File: name, Line: k.Line}, Key: k.Value}
 		f, ok := fields[k.Value]
 		if !ok {
 			p.Msg = "unknown key"
@@ -398,11 +440,26 @@ func distance(a, b string) int {
 // Problem is one thing wrong with a configuration, at the key (and the
 // line of the file, when the file set it) it is about.
 type Problem struct {
-	File string `json:"file,omitempty"`
-	Line int    `json:"line,omitempty"`
-	Col  int    `json:"col,omitempty"`
-	Key  string `json:"key,omitempty"`
-	Msg  string `json:"message"`
+	position.Position
+	Key string
+	Msg string
+}
+
+// MarshalJSON leaves out what is not known: a problem of a setting that
+// the environment or a flag gave has no file.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// The document's encoder decides about escaping, not this one.
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		File string `json:"file,omitempty"`
+		Line int    `json:"line,omitempty"`
+		Col  int    `json:"col,omitempty"`
+		Key  string `json:"key,omitempty"`
+		Msg  string `json:"message"`
+	}{p.File, p.Line, p.Col, p.Key, p.Msg})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 func (p Problem) Error() string {
@@ -429,6 +486,12 @@ func (ps Problems) Error() string {
 		msgs[i] = p.Error()
 	}
 	return strings.Join(msgs, "\n")
+}
+
+// KeyProblem is a Problem about key, placed as Check places its own: at
+// the key's line, or naming the flag or variable that set it.
+func (c *Config) KeyProblem(key, format string, args ...any) Problem {
+	return c.problem(key, format, args...)
 }
 
 // problem is a Problem about key, at its line when the file set it, or

@@ -1,12 +1,11 @@
 // Package eval decides offline for recorded events, in the stable JSON
 // shape that `mts eval` prints, the service's decision log uses and rule
 // repositories' tools compare.
+// It must not write output (internal/report does) or connect to anything.
 package eval
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
@@ -14,13 +13,6 @@ import (
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
 )
-
-// Case is one input line of a batch: an MBS message and the modulemd
-// document of its build.
-type Case struct {
-	Event    json.RawMessage `json:"event"`
-	Modulemd string          `json:"modulemd"`
-}
 
 // Outcome "error": the case could not be decided (bad input, or a rule
 // failed on this build).
@@ -35,19 +27,6 @@ type Result struct {
 	TagCalls     [][2]string    `json:"tag_calls"`
 	Messages     []plan.Message `json:"messages"`
 	Error        *string        `json:"error"`
-}
-
-// Run decides one case. Bad input gives outcome "error" with the reason.
-func Run(rs *ruleset.Ruleset, c Case) Result {
-	ev, err := DecodeEvent(c.Event)
-	if err != nil {
-		return ErrorResult(fmt.Errorf("event: %w", err))
-	}
-	doc, err := modulemd.Parse([]byte(c.Modulemd))
-	if err != nil {
-		return ErrorResult(fmt.Errorf("modulemd: %w", err))
-	}
-	return Decide(rs, ev, doc)
 }
 
 // Decide decides for a parsed event and document.

@@ -56,7 +56,6 @@ func newClock(t time.Time) *clock {
 
 func (c *clock) Now() time.Time                  { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Add(d time.Duration)             { c.ns.Add(int64(d)) }
-func (c *clock) Set(t time.Time)                 { c.ns.Store(t.UnixNano()) }
 func (c *clock) Since(d time.Duration) time.Time { return c.Now().Add(-d) }
 
 func openStore(t testing.TB, rules history.Rules, opts history.Options) *history.Store {

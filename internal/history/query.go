@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -430,4 +431,16 @@ func (s *Store) Failures(ctx context.Context, limit int) ([]Decision, error) {
 		return nil, err
 	}
 	return out, s.addTasks(ctx, out)
+}
+
+// ParseSince reads an RFC 3339 time or a period back from now (7d, 36h).
+func ParseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := config.ParseDuration(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want a time (RFC 3339) or a period such as 7d or 36h", v)
+	}
+	return now.Add(-d), nil
 }

@@ -3,7 +3,9 @@
 // (`mts why`, the API, the status page) and decide stored events again
 // after a rule fix (`mts replay`). Every decision is kept with the event,
 // the modulemd document and the rule files it was made with, each rule
-// revision stored once.
+// revision stored once. It owns the store and its queries; it must not
+// serve HTTP (internal/web does) or write command output (internal/report
+// does).
 package history
 
 import (

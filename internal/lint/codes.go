@@ -71,13 +71,3 @@ func Codes() []CodeInfo {
 		{CodeListGroup, Info, "list-group", "A named group is matched against every element of a list: one destination per element."},
 	}
 }
-
-// Describe returns the description of a code.
-func Describe(code string) (CodeInfo, bool) {
-	for _, c := range Codes() {
-		if c.Code == code {
-			return c, true
-		}
-	}
-	return CodeInfo{}, false
-}

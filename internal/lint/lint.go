@@ -3,6 +3,8 @@
 // can never match, criteria the format ignores, destinations that cannot be
 // filled, and costly expressions. Every load error of the engine is reported
 // too, so one run shows everything wrong with a file.
+// It must not write output (internal/report does) or build clients (a Koji
+// TagChecker comes from internal/app).
 package lint
 
 import (
@@ -14,6 +16,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/fedora-modularity/mts/compat"
@@ -152,6 +155,40 @@ func Set(ctx context.Context, paths []string, opts Options) (*Result, error) {
 		files = []string{}
 	}
 	return &Result{Files: files, Diagnostics: append(bad, ds...)}, nil
+}
+
+// Sets lints what `mts lint` is given: the rule sets of paths (see
+// ruleset.Policies), each as Set does. A path that cannot be read is a
+// finding like any other, so that every format (a SARIF upload, GitHub
+// annotations) says so; paths without any rule file are an error.
+func Sets(ctx context.Context, paths []string, opts Options) (*Result, error) {
+	var readable []string
+	unreadable := []Diagnostic{}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			unreadable = append(unreadable, Unreadable(p, err))
+			continue
+		}
+		readable = append(readable, p)
+	}
+	res := &Result{Files: []string{}, Diagnostics: []Diagnostic{}}
+	sets, err := ruleset.Policies(readable)
+	if err != nil {
+		return nil, err
+	}
+	for _, set := range sets {
+		r, err := Set(ctx, set, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, r.Files...)
+		res.Diagnostics = append(res.Diagnostics, r.Diagnostics...)
+	}
+	res.Diagnostics = append(unreadable, res.Diagnostics...)
+	if len(res.Files) == 0 && len(unreadable) == 0 {
+		return nil, fmt.Errorf("no rule files in %s (a directory gives its own *.yaml files, or, when it has none, each of its subdirectories that has some is a policy of its own)", strings.Join(paths, ", "))
+	}
+	return res, nil
 }
 
 // File lints one rule file already read; name is used in positions.

@@ -1,6 +1,7 @@
 // Package modulemd reads modulemd documents (v1 and v2) as the reference
 // implementation did: PyYAML safe_load, so YAML 1.1 scalars, into values
 // that the rule engine matches with Python semantics.
+// It must not fetch documents (internal/source does).
 package modulemd
 
 import (

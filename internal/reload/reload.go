@@ -4,6 +4,8 @@
 // changes, and swaps it in atomically. A set that does not compile is
 // refused, with every problem at FILE:LINE:COL in the log, and the last
 // good set stays in use.
+// It must not decide on events or serve HTTP; subscribers ask it for its
+// state (State).
 package reload
 
 import (
@@ -60,6 +62,9 @@ type Coordinator struct {
 
 	mu   sync.Mutex // serialises loads
 	etag string     // of the last body fetched from URL
+
+	stateMu sync.Mutex
+	state   State
 
 	ok      prometheus.Gauge
 	okTime  prometheus.Gauge
@@ -148,6 +153,7 @@ func (c *Coordinator) load(ctx context.Context, conditional bool) error {
 		c.reloads.WithLabelValues("unchanged").Inc()
 		return nil
 	case err != nil:
+		c.setState(false)
 		c.ok.Set(0)
 		result := "error"
 		if errors.Is(err, policy.ErrRefused) {
@@ -170,6 +176,7 @@ func (c *Coordinator) load(ctx context.Context, conditional bool) error {
 		return err
 	}
 	old := c.current.Swap(rs)
+	c.setState(true)
 	c.ok.Set(1)
 	c.okTime.SetToCurrentTime()
 	c.count.Set(float64(rs.Set.Len()))
@@ -187,6 +194,34 @@ func (c *Coordinator) load(ctx context.Context, conditional bool) error {
 }
 
 var errUnchanged = errors.New("rules unchanged")
+
+// State is how the loading of the rules went, as the status page and the
+// rules API show it; the same as the reload gauges of the metrics.
+type State struct {
+	// Successful tells whether the last load gave a usable set.
+	Successful bool `json:"successful"`
+	// LastSuccess is when a set was last loaded, to the second; nil
+	// before the first.
+	LastSuccess *time.Time `json:"last_success"`
+}
+
+// State is the state of the last load.
+func (c *Coordinator) State() *State {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	st := c.state
+	return &st
+}
+
+func (c *Coordinator) setState(ok bool) {
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
+	c.state.Successful = ok
+	if ok {
+		t := time.Now().Truncate(time.Second).UTC()
+		c.state.LastSuccess = &t
+	}
+}
 
 func (c *Coordinator) read(ctx context.Context, conditional bool) (*ruleset.Ruleset, error) {
 	if c.opts.URL == "" {

@@ -353,3 +353,35 @@ func TestFirstLoadFails(t *testing.T) {
 		t.Error("a rule set is in use after a failed first load")
 	}
 }
+
+// TestState follows the loads: none yet, a good set, then a refused one,
+// which keeps the time of the last good load, as the gauges do.
+func TestState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	install(t, "v1.yaml", path)
+	reg := prometheus.NewRegistry()
+	co, err := reload.New(reload.Options{Paths: []string{path}, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := co.State(); st.Successful || st.LastSuccess != nil {
+		t.Fatalf("before any load: %+v", st)
+	}
+	if err := co.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := co.State()
+	if !st.Successful || st.LastSuccess == nil || time.Since(*st.LastSuccess) > time.Minute {
+		t.Fatalf("after a good load: %+v", st)
+	}
+	if got := metric(t, reg, reload.MetricReloadSuccessful, "", ""); got != 1 {
+		t.Errorf("state successful, gauge %v", got)
+	}
+	install(t, "bad.yaml", path)
+	if err := co.Load(context.Background()); err == nil {
+		t.Fatal("bad rules loaded")
+	}
+	if after := co.State(); after.Successful || after.LastSuccess == nil || !after.LastSuccess.Equal(*st.LastSuccess) {
+		t.Fatalf("after a refused load: %+v, want unsuccessful since %v", after, st.LastSuccess)
+	}
+}

@@ -60,31 +60,39 @@ func Explain(w io.Writer, format string, x eval.Explanation) error {
 	}
 	ev := x.Event
 	fmt.Fprintf(w, "build %s (id %d), state %s, rules revision %s\n", ev.NSVC(), ev.ID, ev.StateName, x.Revision)
-	if len(x.Rules) == 0 {
-		fmt.Fprintf(w, "no rule applies to state %q\n", ev.StateName)
+	explainRules(w, "", "\n", x.Rules, ev.StateName)
+	fmt.Fprintln(w)
+	return decisionText(w, x.Result)
+}
+
+// explainRules writes why each rule matched or not, each line after
+// indent and each rule after sep: for a legacy rule each criterion with
+// the value seen, the pattern and the result; for a CEL rule the value of
+// each sub-expression that decided.
+func explainRules(w io.Writer, indent, sep string, rules []eval.RuleVerdict, state string) {
+	if len(rules) == 0 {
+		fmt.Fprintf(w, "%sno rule applies to state %q\n", indent, state)
 	}
-	for _, r := range x.Rules {
-		fmt.Fprintf(w, "\nrule %d %q (%s): %s\n", r.Index, r.ID, r.Source, r.Verdict)
+	for _, r := range rules {
+		fmt.Fprintf(w, "%s%srule %d %q (%s): %s\n", sep, indent, r.Index, r.ID, r.Source, r.Verdict)
 		if r.Match != "" {
-			fmt.Fprintf(w, "  match: %s\n", r.Match)
+			fmt.Fprintf(w, "%s  match: %s\n", indent, r.Match)
 		}
 		for _, s := range r.Steps {
 			mark := "no"
 			if s.Result {
 				mark = "yes"
 			}
-			fmt.Fprintf(w, "  %-3s %s (line %d): expected %s, saw %s\n", mark, s.Label, s.Source.Line, s.Expected, s.Seen)
+			fmt.Fprintf(w, "%s  %-3s %s (line %d): expected %s, saw %s\n", indent, mark, s.Label, s.Source.Line, s.Expected, s.Seen)
 			if s.Note != "" {
-				fmt.Fprintf(w, "      %s\n", s.Note)
+				fmt.Fprintf(w, "%s      %s\n", indent, s.Note)
 			}
 		}
 		for _, v := range r.Values {
-			fmt.Fprintf(w, "  %s = %s\n", v.Expr, v.Value)
+			fmt.Fprintf(w, "%s  %s = %s\n", indent, v.Expr, v.Value)
 		}
 		if r.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", r.Error)
+			fmt.Fprintf(w, "%s  error: %s\n", indent, r.Error)
 		}
 	}
-	fmt.Fprintln(w)
-	return decisionText(w, x.Result)
 }

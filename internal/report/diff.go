@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/rulediff"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -86,4 +87,17 @@ func diffMarkdown(w io.Writer, r *rulediff.Report) error {
 		}
 	}
 	return nil
+}
+
+// Applied writes a line per build `mts replay --apply` ran through the
+// pipeline, with its outcome, and returns how many are not done.
+func Applied(w io.Writer, applied []history.Applied) (notDone int) {
+	for _, a := range applied {
+		d := a.Decision
+		fmt.Fprintf(w, "mts: replay: %s %s (decision %d): %s\n", d.Build, d.State, d.ID, a.Outcome)
+		if a.Settled != "ack" {
+			notDone++
+		}
+	}
+	return notDone
 }

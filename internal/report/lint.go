@@ -56,7 +56,7 @@ func lintText(w io.Writer, r *lint.Result) error {
 	src := sources{}
 	for _, d := range r.Diagnostics {
 		fmt.Fprintln(w, lintLine(d))
-		src.snippet(w, d.Pos)
+		src.snippet(w, d.Pos, false)
 		if d.Hint != "" {
 			fmt.Fprintf(w, "    hint: %s\n", d.Hint)
 		}

@@ -1,9 +1,11 @@
-// Package report writes what the rule-author commands (lint, test, diff,
-// eval, explain) and `serve --dev` have to say, in the formats they offer:
-// text for people, json for programs, github workflow commands, SARIF for
-// code scanning, JUnit for CI test reports and markdown for pull requests.
-// Each writer takes the result of its command's package; nothing here
-// decides anything.
+// Package report writes every command's output a person or a program
+// reads, in the formats each offers (a file per command; the format names
+// and each command's list are below): text for people, json for programs,
+// github workflow commands, SARIF for code scanning, JUnit for CI test
+// reports and markdown for pull requests. It covers lint, test, diff,
+// eval, explain, compile, why, replay, `serve --check-config`, the koji
+// commands and `serve --dev`'s lines. Each writer takes the result of the
+// package that computed it; nothing here decides, connects or reads files.
 package report
 
 import (
@@ -51,7 +53,3 @@ func writeJSONLine(w io.Writer, v any) error {
 func unknown(format string, formats []string) error {
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(formats, ", "))
 }
-
-// JSONDocument writes v as one indented JSON document, the style of every
-// command's -o json that is not a stream of lines.
-func JSONDocument(w io.Writer, v any) error { return writeJSON(w, v) }

@@ -1,6 +1,7 @@
 // Package rulediff compares the decisions of two rule sets on a corpus of
 // builds, so that a reviewer sees what a rule change does before it is
 // merged.
+// It must not write output (internal/report does).
 package rulediff
 
 import (

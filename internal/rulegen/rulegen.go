@@ -2,6 +2,8 @@
 // ones, and modulemd documents to decide on them, for benchmarks and for
 // the tests that compare the indexed engine with a plain walk. Output is
 // a pure function of the seed, the size and the mix.
+// It is for benchmarks and tests only: no command or service code imports
+// it.
 package rulegen
 
 import (

@@ -326,3 +326,11 @@ func Problems(err error) policy.Errors {
 	}
 	return nil
 }
+
+// Count is the number of problems of a refused set (1 for other errors).
+func Count(err error) int {
+	if p := Problems(err); p != nil {
+		return len(p)
+	}
+	return 1
+}

@@ -2,6 +2,8 @@
 // files) from files, directories or a URL into one compiled rule set,
 // refusing the whole set with every problem at FILE:LINE:COL when any rule
 // is unusable.
+// It must not know the service's settings (internal/app maps them to
+// Options) or write command output.
 package ruleset
 
 import (

@@ -1,6 +1,7 @@
 // Package ruletest runs rule unit tests kept in a rule repository: YAML
 // files beside the rules that list builds and the decision expected for
 // each, and can rewrite those expectations from the current decisions.
+// It must not write command output (internal/report does).
 package ruletest
 
 import (

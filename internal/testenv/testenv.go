@@ -1,6 +1,7 @@
 // Package testenv lets integration tests find the real services they need
 // (brokers, Apache httpd, a Kerberos KDC) and decide what to do when one is
 // missing: skip on a developer's machine, fail in CI.
+// It is for tests only: no production package imports it.
 package testenv
 
 import (

@@ -1,11 +1,11 @@
-package history_test
+package web_test
 
 import (
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/web"
 )
 
 // FuzzParseFilter feeds the API's query parser any query string: it
@@ -24,7 +24,7 @@ func FuzzParseFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		fl, err := history.ParseFilter(q, now)
+		fl, err := web.ParseFilter(q, now)
 		if err == nil && (fl.Limit < 0 || fl.Limit > 1000) {
 			t.Fatalf("limit %d accepted", fl.Limit)
 		}

@@ -1,4 +1,4 @@
-package app
+package web
 
 import (
 	"context"
@@ -19,12 +19,12 @@ type Check struct {
 	Fn   func(ctx context.Context) error
 }
 
-// newMux serves the operational endpoints: the Prometheus metrics at
+// NewMux serves the operational endpoints: the Prometheus metrics at
 // /monitor/metrics (the reference's path), a welcome text at /, /healthz
 // (the process answers) and /readyz (every check passes; the failing ones
 // are listed with status 503). More handlers can be mounted on it; without
 // welcome, / is left to them (the status page of the decision history).
-func newMux(g prometheus.Gatherer, checks func() []Check, welcome bool) *http.ServeMux {
+func NewMux(g prometheus.Gatherer, checks func() []Check, welcome bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /monitor/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	if welcome {
@@ -61,11 +61,11 @@ type Connector interface {
 	Connected() bool
 }
 
-// readiness lists the conditions of /readyz: "bus" (the consumer is
+// Readiness lists the conditions of /readyz: "bus" (the consumer is
 // connected), "rules" (a rule set is loaded), and one per dependency of
 // the pipeline that is down, named after it (koji, mbs, bus,
 // decision_store), with how long and why.
-func readiness(c Connector, rules service.Rules, svc *service.Service) []Check {
+func Readiness(c Connector, rules service.Rules, svc *service.Service) []Check {
 	checks := []Check{
 		{Name: "bus", Fn: func(context.Context) error {
 			if !c.Connected() {

@@ -1,4 +1,4 @@
-package history
+package web
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/service"
 )
 
 //go:embed templates/*.html
@@ -34,12 +37,12 @@ type statusData struct {
 	Title       string
 	Search      string
 	SearchError string
-	Found       []Decision
+	Found       []history.Decision
 	Info        *RulesInfo
 	HeldKnown   bool
-	Held        []HeldEvent
-	Failures    []Decision
-	Recent      []Decision
+	Held        []service.HeldEvent
+	Failures    []history.Decision
+	Recent      []history.Decision
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +50,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	data := statusData{Title: "Status", Search: strings.TrimSpace(r.URL.Query().Get("build"))}
 	var err error
 	if data.Search != "" {
-		data.Found, err = s.Store.List(ctx, Filter{Build: data.Search, Limit: pageLimit})
+		data.Found, err = s.Store.List(ctx, history.Filter{Build: data.Search, Limit: pageLimit})
 		if err != nil {
 			data.SearchError = err.Error()
 		}
@@ -63,7 +66,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, err)
 		return
 	}
-	if data.Recent, err = s.Store.List(ctx, Filter{Limit: pageLimit}); err != nil {
+	if data.Recent, err = s.Store.List(ctx, history.Filter{Limit: pageLimit}); err != nil {
 		s.pageError(w, err)
 		return
 	}
@@ -73,7 +76,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 type decisionData struct {
 	Title  string
 	Search string
-	D      *DecisionDetail
+	D      *history.DecisionDetail
 }
 
 func (s *Server) decisionPage(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +86,7 @@ func (s *Server) decisionPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.Store.Detail(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, history.ErrNotFound) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}

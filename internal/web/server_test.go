@@ -1,4 +1,4 @@
-package history_test
+package web_test
 
 import (
 	"bytes"
@@ -13,11 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fedora-modularity/mts/internal/history"
-	"github.com/fedora-modularity/mts/internal/reload"
-	"github.com/fedora-modularity/mts/internal/ruleset"
+	"github.com/fedora-modularity/mts/internal/web"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected API answers in testdata/api")
@@ -39,7 +36,7 @@ func apiFixture(t *testing.T, token string) (*history.Store, *httptest.Server) {
 		}
 	}
 	mux := http.NewServeMux()
-	(&history.Server{Store: s, Rules: rules, Token: token}).Register(mux)
+	(&web.Server{Store: s, Rules: rules, Token: token}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return s, srv
@@ -120,24 +117,5 @@ func TestAPIToken(t *testing.T) {
 		if resp.StatusCode != tc.status {
 			t.Errorf("Authorization %q: %d, want %d", tc.auth, resp.StatusCode, tc.status)
 		}
-	}
-}
-
-// TestReloadFromMetrics reads the reload state that a rule coordinator
-// exports.
-func TestReloadFromMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	co, err := reload.New(reload.Options{Paths: []string{filepath.Join("testdata", "rules", "broken")}, Registerer: reg,
-		Load: ruleset.Options{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := history.ReloadFromMetrics(reg)
-	if err := co.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	r := state()
-	if r == nil || !r.Successful || r.LastSuccess == nil || time.Since(*r.LastSuccess) > time.Minute {
-		t.Fatalf("reload state = %+v", r)
 	}
 }

@@ -1,4 +1,4 @@
-package history_test
+package web_test
 
 import (
 	"context"
@@ -13,13 +13,16 @@ import (
 
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/reload"
+	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
+	"github.com/fedora-modularity/mts/internal/web"
 )
 
 // heldEvents is what a pipeline in an outage reports.
-type heldEvents []history.HeldEvent
+type heldEvents []service.HeldEvent
 
-func (h heldEvents) Held() []history.HeldEvent { return h }
+func (h heldEvents) Held() []service.HeldEvent { return h }
 
 // TestStatusPageInChromium loads the status page in a real browser,
 // searches a build, follows its decision link and reads the explanation.
@@ -44,8 +47,8 @@ func TestStatusPageInChromium(t *testing.T) {
 		LastError: "koji: ServerOffline: database outage",
 	}}
 	mux := http.NewServeMux()
-	(&history.Server{Store: s, Rules: rules, Held: held, Reload: func() *history.Reload {
-		return &history.Reload{Successful: false, LastSuccess: &last}
+	(&web.Server{Store: s, Rules: rules, Held: held, Reload: func() *reload.State {
+		return &reload.State{Successful: false, LastSuccess: &last}
 	}}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

@@ -1,4 +1,11 @@
-package history
+// Package web is every HTTP endpoint of `mts serve`'s listener and the
+// client of its API: the metrics, health and readiness endpoints, the
+// read-only decision API (/api/v1/...), the status page (/ and
+// /decisions/{id}), and the Client `mts why --server` reads the API with.
+// It reads the decision store (internal/history), the rule coordinator's
+// state (internal/reload) and the pipeline's held events; it must not
+// decide, tag, or write to the store.
+package web
 
 import (
 	"context"
@@ -12,82 +19,26 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/config"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/reload"
+	"github.com/fedora-modularity/mts/internal/service"
 )
 
-// HeldEvent is an event the pipeline holds because a dependency is down:
-// it is neither decided nor acknowledged yet.
-type HeldEvent struct {
-	Event     build.Event `json:"event"`
-	MessageID string      `json:"message_id"`
-	Since     time.Time   `json:"since"`
-	// Dependency is what it waits for: koji, mbs, bus, rules,
-	// decision_store.
-	Dependency string `json:"dependency"`
-	LastError  string `json:"last_error"`
-}
-
-// Holder lists the events held now; the pipeline has it.
+// Holder lists the events held now; the pipeline (*service.Service) has
+// it.
 type Holder interface {
-	Held() []HeldEvent
-}
-
-// Reload is the state of the rule loading, as the status page shows it.
-type Reload struct {
-	Successful  bool       `json:"successful"`
-	LastSuccess *time.Time `json:"last_success"`
-}
-
-// Metric names of internal/reload read for the reload state.
-const (
-	metricReloadSuccessful = "mts_rules_last_reload_successful"
-	metricReloadTimestamp  = "mts_rules_last_reload_success_timestamp_seconds"
-)
-
-// ReloadFromMetrics reads the reload state from the rule coordinator's
-// gauges, so that the page shows what /monitor/metrics says.
-func ReloadFromMetrics(g prometheus.Gatherer) func() *Reload {
-	return func() *Reload {
-		mfs, err := g.Gather()
-		if err != nil {
-			return nil
-		}
-		var r Reload
-		found := false
-		for _, mf := range mfs {
-			if len(mf.GetMetric()) == 0 || mf.GetMetric()[0].GetGauge() == nil {
-				continue
-			}
-			v := mf.GetMetric()[0].GetGauge().GetValue()
-			switch mf.GetName() {
-			case metricReloadSuccessful:
-				r.Successful, found = v == 1, true
-			case metricReloadTimestamp:
-				if v > 0 {
-					t := time.Unix(int64(v), 0).UTC()
-					r.LastSuccess = &t
-				}
-			}
-		}
-		if !found {
-			return nil
-		}
-		return &r
-	}
+	Held() []service.HeldEvent
 }
 
 // Server is the read-only decision API (/api/v1/...) and the status page
 // (/ and /decisions/{id}) of one store.
 type Server struct {
-	Store *Store
-	// Rules is the rule set in use; Reload its load state; Held the
-	// events held by an outage. Each may be nil.
-	Rules  Rules
-	Reload func() *Reload
+	Store *history.Store
+	// Rules is the rule set in use; Reload its load state (the
+	// coordinator's State); Held the events held by an outage. Each may
+	// be nil.
+	Rules  history.Rules
+	Reload func() *reload.State
 	Held   Holder
 	// Token, when not empty, is the bearer token the API requires.
 	Token  string
@@ -131,7 +82,7 @@ func (s *Server) api(fn func(r *http.Request) (any, error)) http.Handler {
 			switch {
 			case errors.As(err, &ae):
 				status = ae.status
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, history.ErrNotFound):
 				status = http.StatusNotFound
 			default:
 				s.log().Error("history API", "path", r.URL.Path, "error", err)
@@ -168,14 +119,14 @@ const maxLimit = 1000
 // ParseFilter reads the query of GET /api/v1/decisions: build, outcome
 // (comma-separated), rule, since (RFC 3339 time, or a period back from
 // now such as 7d or 36h) and limit.
-func ParseFilter(q map[string][]string, now time.Time) (Filter, error) {
+func ParseFilter(q map[string][]string, now time.Time) (history.Filter, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return strings.TrimSpace(v[0])
 		}
 		return ""
 	}
-	f := Filter{Build: get("build"), Rule: get("rule")}
+	f := history.Filter{Build: get("build"), Rule: get("rule")}
 	if o := get("outcome"); o != "" {
 		for _, p := range strings.Split(o, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -184,7 +135,7 @@ func ParseFilter(q map[string][]string, now time.Time) (Filter, error) {
 		}
 	}
 	if v := get("since"); v != "" {
-		since, err := ParseSince(v, now)
+		since, err := history.ParseSince(v, now)
 		if err != nil {
 			return f, badRequest("since: %v", err)
 		}
@@ -200,21 +151,9 @@ func ParseFilter(q map[string][]string, now time.Time) (Filter, error) {
 	return f, nil
 }
 
-// ParseSince reads an RFC 3339 time or a period back from now (7d, 36h).
-func ParseSince(v string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	d, err := config.ParseDuration(v)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want a time (RFC 3339) or a period such as 7d or 36h", v)
-	}
-	return now.Add(-d), nil
-}
-
 // DecisionList is the answer of GET /api/v1/decisions.
 type DecisionList struct {
-	Decisions []Decision `json:"decisions"`
+	Decisions []history.Decision `json:"decisions"`
 }
 
 func (s *Server) listDecisions(r *http.Request) (any, error) {
@@ -229,31 +168,6 @@ func (s *Server) listDecisions(r *http.Request) (any, error) {
 	return DecisionList{Decisions: ds}, nil
 }
 
-// DecisionDetail is the answer of GET /api/v1/decisions/{id}: the
-// decision and its explanation, recomputed against the rules revision
-// that made it (null with explain_error when that cannot be done).
-type DecisionDetail struct {
-	Decision     Decision          `json:"decision"`
-	Explanation  *eval.Explanation `json:"explanation"`
-	ExplainError string            `json:"explain_error,omitempty"`
-}
-
-// Detail reads one decision with its explanation.
-func (s *Store) Detail(ctx context.Context, id int64) (*DecisionDetail, error) {
-	d, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	out := &DecisionDetail{Decision: *d}
-	x, err := s.Explain(ctx, d)
-	if err != nil {
-		out.ExplainError = err.Error()
-	} else {
-		out.Explanation = x
-	}
-	return out, nil
-}
-
 func (s *Server) getDecision(r *http.Request) (any, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
@@ -265,11 +179,11 @@ func (s *Server) getDecision(r *http.Request) (any, error) {
 // RulesInfo is the answer of GET /api/v1/rules.
 type RulesInfo struct {
 	// Current is the revision in use (empty when no rules are loaded).
-	Current   string     `json:"current"`
-	Files     []string   `json:"files"`
-	Reload    *Reload    `json:"reload"`
-	Revisions []Revision `json:"revisions"`
-	Hits      []RuleHits `json:"hits"`
+	Current   string             `json:"current"`
+	Files     []string           `json:"files"`
+	Reload    *reload.State      `json:"reload"`
+	Revisions []history.Revision `json:"revisions"`
+	Hits      []history.RuleHits `json:"hits"`
 }
 
 // Info gathers the rules answer.
