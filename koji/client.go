@@ -101,6 +101,9 @@ type Client struct {
 	// the same two builds, and a module build's getBuild carries its
 	// whole modulemd document.
 	ids *expirable.LRU[string, int64]
+
+	// view is what the client knows of our pending tagBuild tasks.
+	view *taskView
 }
 
 // An NVR names one build for good; a tag name could be given to a new
@@ -145,6 +148,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		observe: o.observer,
 		idle:    make(chan *slot, o.sessions),
 		ids:     expirable.NewLRU[string, int64](idCacheSize, nil, idCacheTTL),
+		view:    newTaskView(),
 	}
 	for range o.sessions {
 		s := &slot{}

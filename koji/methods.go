@@ -168,7 +168,48 @@ func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tagBuild %s into %s: %w", nvr, tag, err)
 	}
+	c.noteStarted(id, tag, nvr)
 	return id, nil
+}
+
+// TagBuilds is TagBuild for several targets in one multiCall, never sent
+// twice: per target, the task id or the fault the hub refused it with.
+// An error for the whole request leaves unknown which tasks the hub
+// made.
+func (c *Client) TagBuilds(ctx context.Context, targets []TagTarget) ([]int, []error, error) {
+	calls := make([]Call, len(targets))
+	for i, t := range targets {
+		calls[i] = Call{Method: "tagBuild", Params: []any{t.Tag, t.NVR}}
+	}
+	res, err := c.multiCall(ctx, calls, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]int, len(targets))
+	errs := make([]error, len(targets))
+	for i, r := range res {
+		t := targets[i]
+		if r.Err != nil {
+			errs[i] = fmt.Errorf("tagBuild %s into %s: %w", t.NVR, t.Tag, r.Err)
+			continue
+		}
+		ids[i] = int(intOf(r.Value))
+		c.noteStarted(ids[i], t.Tag, t.NVR)
+	}
+	return ids, errs, nil
+}
+
+// noteStarted tells the view of a task tagBuild made, when the tag and
+// build ids are remembered.
+func (c *Client) noteStarted(id int, tag, nvr string) {
+	tagID, ok1 := c.ids.Get("t:" + tag)
+	buildID, ok2 := c.ids.Get("b:" + nvr)
+	if !ok1 || !ok2 {
+		return
+	}
+	c.view.mu.Lock()
+	defer c.view.mu.Unlock()
+	c.view.noteStarted(id, tagID, buildID)
 }
 
 // TagBuildBypass tags nvr into tag at once, without a task (needs the
@@ -198,6 +239,11 @@ func (c *Client) GetBuild(ctx context.Context, nvrOrID string) (*Build, error) {
 	var b Build
 	if err := remarshal(raw, &b); err != nil {
 		return nil, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	}
+	if b.ID != 0 && b.NVR != "" {
+		// The look before tagBuild needs the id: the modulemd that came
+		// with it is not asked for twice.
+		c.ids.Add("b:"+b.NVR, int64(b.ID))
 	}
 	return &b, nil
 }
@@ -384,6 +430,11 @@ type CallResult struct {
 // answers each. The error is for the request as a whole; per-call faults
 // are in the results. Calls go with the session when the client can log in.
 func (c *Client) MultiCall(ctx context.Context, calls []Call) ([]CallResult, error) {
+	return c.multiCall(ctx, calls, false)
+}
+
+// multiCall is MultiCall, with noResend for calls that write.
+func (c *Client) multiCall(ctx context.Context, calls []Call, noResend bool) ([]CallResult, error) {
 	list := make([]any, len(calls))
 	for i, cl := range calls {
 		params := cl.Params
@@ -393,7 +444,7 @@ func (c *Client) MultiCall(ctx context.Context, calls []Call) ([]CallResult, err
 		list[i] = map[string]any{"methodName": cl.Method, "params": params}
 	}
 	var raw []any
-	err := c.call(ctx, request{method: "multiCall", params: []any{list}, auth: c.authType != ""}, &raw)
+	err := c.call(ctx, request{method: "multiCall", params: []any{list}, auth: c.authType != "", noResend: noResend}, &raw)
 	if err != nil {
 		return nil, fmt.Errorf("multiCall: %w", err)
 	}

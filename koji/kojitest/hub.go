@@ -90,6 +90,14 @@ func WithTaskTiming(min, max time.Duration) Option {
 	return func(h *Hub) { h.taskMin, h.taskMax = min, max }
 }
 
+// WithTaskThroughput makes the scheduler finish at most perSecond tasks a
+// second: a real hub's runs tagBuild tasks one after another on its
+// builders, 15 to 20 a second at best, so that in a burst they wait their
+// turn.
+func WithTaskThroughput(perSecond float64) Option {
+	return func(h *Hub) { h.taskGap = time.Duration(float64(time.Second) / perSecond) }
+}
+
 // WithTaskDelay makes every task finish exactly d after its tagBuild call.
 func WithTaskDelay(d time.Duration) Option { return WithTaskTiming(d, d) }
 
@@ -147,6 +155,7 @@ type Hub struct {
 	wholeHost bool
 	taskMin   time.Duration
 	taskMax   time.Duration
+	taskGap   time.Duration
 
 	mu        sync.Mutex
 	closed    bool
@@ -168,6 +177,45 @@ type Hub struct {
 	httpFails map[string][]int
 	timers    []*time.Timer
 	wg        sync.WaitGroup
+	lastEnd   time.Time // when the last task scheduled finishes
+	stats     map[string]*MethodStats
+}
+
+// MethodStats is what the calls of one method cost the hub.
+type MethodStats struct {
+	// Calls counts the calls, multiCall members included; Requests the
+	// HTTP requests made for this method (a multiCall's members make
+	// none of their own).
+	Calls, Requests int
+	// Bytes is the size of the answers: the whole response for a
+	// request, the member's result inside a multiCall's.
+	Bytes int64
+	// Busy is the time the hub spent running the calls.
+	Busy time.Duration
+}
+
+// Stats returns, per method, what its calls cost so far.
+func (h *Hub) Stats() map[string]MethodStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]MethodStats, len(h.stats))
+	for m, s := range h.stats {
+		out[m] = *s
+	}
+	return out
+}
+
+// count adds to a method's statistics. The caller holds h.mu.
+func (h *Hub) count(method string, requests int, bytes int64, busy time.Duration) {
+	s := h.stats[method]
+	if s == nil {
+		s = &MethodStats{}
+		h.stats[method] = s
+	}
+	s.Calls++
+	s.Requests += requests
+	s.Bytes += bytes
+	s.Busy += busy
 }
 
 type tag struct {
@@ -283,6 +331,7 @@ func New(tb testing.TB, opts ...Option) *Hub {
 		delays:    map[string]time.Duration{},
 		drops:     map[string]int{},
 		httpFails: map[string][]int{},
+		stats:     map[string]*MethodStats{},
 	}
 	for _, o := range opts {
 		o(h)
@@ -651,6 +700,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 		hangUp(w)
 		return
 	}
+	start := time.Now()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		return
@@ -676,7 +726,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 			return
 		}
 	}
-	rc := &reqCtx{h: h, r: r, viaProxy: viaProxy, path: path, callnum: -1}
+	rc := &reqCtx{h: h, r: r, viaProxy: viaProxy, path: path, callnum: -1, start: start}
 	var result any
 	var herr *hubFault
 	if inj != nil {
@@ -689,7 +739,12 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 		return
 	}
 	if herr != nil {
-		writeFault(w, &herr.Fault)
+		out := wire.EncodeFault(herr.Code, herr.String)
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write(out)
+		h.mu.Lock()
+		h.count(method, 1, int64(len(out)), time.Since(start))
+		h.mu.Unlock()
 		return
 	}
 	out, err := wire.EncodeResponse(result)
@@ -699,6 +754,9 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = w.Write(out)
+	h.mu.Lock()
+	h.count(method, 1, int64(len(out)), time.Since(start))
+	h.mu.Unlock()
 }
 
 // hangUp closes the request's connection without an answer.
@@ -725,6 +783,8 @@ type reqCtx struct {
 	path     string
 	sess     *session
 	callnum  int64
+	// start is when the request came, the start of its transaction.
+	start time.Time
 }
 
 // record appends a call to the log.
@@ -841,12 +901,21 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 		var res any
 		var f *hubFault
+		start := time.Now()
 		if name == "" || name == "multiCall" {
 			f = fault(1000, "invalid call in multiCall: %v", c)
 		} else {
 			res, f = h.run(rc, name, ps)
 		}
+		busy := time.Since(start)
 		h.record(rc, name, ps, f)
+		var size int64
+		if f == nil {
+			size = memberSize(res)
+		}
+		h.mu.Lock()
+		h.count(name, 0, size, busy)
+		h.mu.Unlock()
 		if f != nil {
 			out = append(out, map[string]any{"faultCode": f.Code, "faultString": f.String,
 				"traceback": "Traceback (most recent call last):\n  File \"kojihub.py\"\nkoji.GenericError"})
@@ -855,6 +924,17 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 	}
 	return out, nil
+}
+
+// memberSize is the size of a result inside a multiCall's answer, less
+// the envelope a response of its own would add.
+func memberSize(v any) int64 {
+	b, err := wire.EncodeResponse(v)
+	if err != nil {
+		return 0
+	}
+	empty, _ := wire.EncodeResponse(nil)
+	return int64(len(b) - len(empty) + len("<nil/>"))
 }
 
 // SessionKeys returns the keys of open sessions, so that tests can check

@@ -2,6 +2,7 @@ package kojitest
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -28,6 +29,16 @@ func (h *Hub) schedule(tk *task, tagName, nvr string) {
 	total := h.taskMin
 	if h.taskMax > h.taskMin {
 		total += rand.N(h.taskMax - h.taskMin)
+	}
+	if h.taskGap > 0 {
+		// Builders finish tasks no closer together than the hub's
+		// scheduler lets them: a burst queues.
+		end := time.Now().Add(total)
+		if next := h.lastEnd.Add(h.taskGap); next.After(end) {
+			end = next
+		}
+		h.lastEnd = end
+		total = time.Until(end)
 	}
 	open := min(openFor, total/4)
 	assign := (total - open) / 2
@@ -117,11 +128,14 @@ func (h *Hub) Canceled() []int {
 	return ids
 }
 
+// kojiTS is a time as the hub answers it, in whole microseconds as
+// PostgreSQL keeps it.
 func kojiTS(t time.Time) (str, ts any) {
 	if t.IsZero() {
 		return nil, nil
 	}
-	return t.UTC().Format(kojiTime), float64(t.UnixNano()) / 1e9
+	t = t.Truncate(time.Microsecond)
+	return t.UTC().Format(kojiTime), float64(t.UnixMicro()) / 1e6
 }
 
 // taskRow is a task as listTasks and getTaskInfo answer it; decoded or
@@ -262,7 +276,8 @@ func parseIntFilter(v any) (intFilter, *hubFault) {
 func parseTime(v any) (time.Time, *hubFault) {
 	switch x := v.(type) {
 	case float64:
-		return time.Unix(0, int64(x*1e9)), nil
+		// The hub reads it as a datetime: to the microsecond.
+		return time.UnixMicro(int64(math.Round(x * 1e6))), nil
 	case int64:
 		return time.Unix(x, 0), nil
 	case string:

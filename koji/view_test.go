@@ -1,0 +1,93 @@
+package koji_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fedora-modularity/mts/koji"
+	"github.com/fedora-modularity/mts/koji/kojitest"
+)
+
+// TestViewFindsALateTask: another process's tagBuild call that the hub
+// takes long over is stamped when it began (create_ts) and listed only
+// once it ends, after newer tasks were seen: a look made after it ended
+// still finds it pending, through the counts below the watermark.
+func TestViewFindsALateTask(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskDelay(time.Hour))
+	hub.AddBuild(kojitest.Build{NVR: "other-1-1"})
+	hub.AddPackage(tagName, "other")
+	ours := newClient(t, sslConfig(hub, "mts"))
+	theirs := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	if _, err := ours.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: nvr}}); err != nil {
+		t.Fatal(err)
+	}
+	// tagBuild alone is slow; in a multiCall it is not.
+	hub.Delay("tagBuild", 400*time.Millisecond)
+	var late int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var err error
+		if late, err = theirs.TagBuild(ctx, tagName, nvr); err != nil {
+			t.Error(err)
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	ids, errs, err := ours.TagBuilds(ctx, []koji.TagTarget{{Tag: tagName, NVR: "other-1-1"}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	// The watermark passes the late task's create_ts before it is seen.
+	st, err := ours.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: "other-1-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Task == nil || st[0].Task.ID != ids[0] {
+		t.Fatalf("newer task: %+v, want %d", st[0].Task, ids[0])
+	}
+	wg.Wait()
+	st, err = ours.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: nvr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st[0].Task == nil || st[0].Task.ID != late || !st[0].Task.Pending() {
+		t.Fatalf("late task %d not found: %+v", late, st[0].Task)
+	}
+}
+
+// TestLookCostsTheSameWhateverIsPending: once the view is filled, a look
+// at a new build costs the hub the same answer with 10 or 300 tasks of
+// ours pending.
+func TestLookCostsTheSameWhateverIsPending(t *testing.T) {
+	cost := func(pending int) int64 {
+		hub := newHub(t, kojitest.WithTaskDelay(time.Hour))
+		c := newClient(t, sslConfig(hub, "mts"))
+		ctx := ctxT(t)
+		for i := range pending + 1 {
+			n := fmt.Sprintf("nodejs-20-%d.x", i)
+			hub.AddBuild(kojitest.Build{NVR: n})
+			if _, err := c.TagBuild(ctx, tagName, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		look := func(i int) {
+			t.Helper()
+			if _, err := c.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: fmt.Sprintf("nodejs-20-%d.x", i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		look(0) // fills the view
+		before := hub.Stats()["multiCall"].Bytes
+		for i := 1; i <= 10; i++ {
+			look(i)
+		}
+		return (hub.Stats()["multiCall"].Bytes - before) / 10
+	}
+	few, many := cost(10), cost(300)
+	t.Logf("bytes per look: %d with 10 pending, %d with 300", few, many)
+	if float64(many) > 1.2*float64(few) || many > 8<<10 {
+		t.Errorf("a look answered %d bytes with 300 tasks pending, %d with 10", many, few)
+	}
+}
