@@ -129,10 +129,12 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 			c.view.mu.Lock()
 			c.view.noteStarted(t.Started, tid, bid)
 			c.view.mu.Unlock()
-			check(t.Started)
 		}
 		for _, vt := range c.view.forTarget(tid, bid) {
-			if vt.pending() {
+			// A task never listed yet (one we just started) is
+			// listed by the refresh this look rides on, before the
+			// listing.
+			if vt.pending() && vt.created != 0 {
 				check(vt.id)
 			}
 		}

@@ -187,9 +187,10 @@ type MethodStats struct {
 	// HTTP requests made for this method (a multiCall's members make
 	// none of their own).
 	Calls, Requests int
-	// Bytes is the size of the answers: the whole response for a
-	// request, the member's result inside a multiCall's.
-	Bytes int64
+	// Bytes is the size of the responses to those requests; MemberBytes
+	// the size of the results of this method inside multiCalls' (part
+	// of the multiCalls' Bytes).
+	Bytes, MemberBytes int64
 	// Busy is the time the hub spent running the calls.
 	Busy time.Duration
 }
@@ -214,7 +215,11 @@ func (h *Hub) count(method string, requests int, bytes int64, busy time.Duration
 	}
 	s.Calls++
 	s.Requests += requests
-	s.Bytes += bytes
+	if requests > 0 {
+		s.Bytes += bytes
+	} else {
+		s.MemberBytes += bytes
+	}
 	s.Busy += busy
 }
 
@@ -569,7 +574,8 @@ func (h *Hub) Delay(method string, d time.Duration) {
 }
 
 // DropResponses makes the next n calls of method run and then lose their
-// answer: the connection is closed without a response.
+// answer: the connection is closed without a response (a multiCall that
+// carries such a call loses its whole answer).
 func (h *Hub) DropResponses(method string, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -735,7 +741,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	} else {
 		result, herr = h.dispatch(rc, method, params)
 	}
-	if drop && hangUp(w) {
+	if (drop || rc.drop) && hangUp(w) {
 		return
 	}
 	if herr != nil {
@@ -785,6 +791,9 @@ type reqCtx struct {
 	callnum  int64
 	// start is when the request came, the start of its transaction.
 	start time.Time
+	// drop loses the answer: a multiCall member's method was to lose
+	// one.
+	drop bool
 }
 
 // record appends a call to the log.
@@ -909,6 +918,12 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 		busy := time.Since(start)
 		h.record(rc, name, ps, f)
+		h.mu.Lock()
+		if h.drops[name] > 0 {
+			h.drops[name]--
+			rc.drop = true
+		}
+		h.mu.Unlock()
 		var size int64
 		if f == nil {
 			size = memberSize(res)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fedora-modularity/mts/koji/internal/wire"
 )
@@ -386,7 +387,7 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 	// The hub stamps the task with the start of the call's transaction
 	// (PostgreSQL's NOW()), and others see it once the call commits: a
 	// slow call's task shows after newer ones with an older create_ts.
-	tk := &task{id: h.nextID, owner: u, state: taskFree, created: rc.start,
+	tk := &task{id: h.nextID, owner: u, state: taskFree, created: rc.start.Round(0).Truncate(time.Microsecond),
 		request: []any{t.id, b.id, force, nil}}
 	h.tasks[tk.id] = tk
 	h.schedule(tk, t.name, b.nvr)

@@ -49,7 +49,7 @@ func (h *Hub) schedule(tk *task, tagName, nvr string) {
 	})
 	h.after(total-open, func() {
 		if tk.state == taskAssigned {
-			tk.state, tk.started = taskOpen, time.Now()
+			tk.state, tk.started = taskOpen, dbNow()
 		}
 	})
 	h.after(total, func() { h.finishTagTask(tk, tagName, nvr) })
@@ -75,10 +75,10 @@ func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
 		return
 	}
 	if tk.started.IsZero() {
-		tk.started = time.Now()
+		tk.started = dbNow()
 	}
 	// The listing is made while the task runs: start <= listing <= completion.
-	defer func() { tk.done = time.Now() }()
+	defer func() { tk.done = dbNow() }()
 	t := h.tags[tagName]
 	if t.has(nvr) && !truthy(tk.request[2]) {
 		tk.state = taskFailed
@@ -109,7 +109,7 @@ func (h *Hub) cancelTask(rc *reqCtx, args map[string]any) (any, *hubFault) {
 		return nil, fault(1000, "No such task: %d", id)
 	}
 	if t.pending() {
-		t.state, t.done = taskCanceled, time.Now()
+		t.state, t.done = taskCanceled, dbNow()
 	}
 	return nil, nil
 }
@@ -127,6 +127,10 @@ func (h *Hub) Canceled() []int {
 	slices.Sort(ids)
 	return ids
 }
+
+// dbNow is the time as PostgreSQL keeps it, to the microsecond: what the
+// hub compares listTasks' times with.
+func dbNow() time.Time { return time.Now().Round(0).Truncate(time.Microsecond) }
 
 // kojiTS is a time as the hub answers it, in whole microseconds as
 // PostgreSQL keeps it.
