@@ -566,7 +566,8 @@ func (h *Hub) InjectFault(method string, n, code int, msg string) {
 	}
 }
 
-// Delay makes every call of method wait d before it runs.
+// Delay makes every call of method wait d before it runs, inside a
+// multiCall too.
 func (h *Hub) Delay(method string, d time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -910,6 +911,15 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 		var res any
 		var f *hubFault
+		h.mu.Lock()
+		delay := h.delays[name]
+		h.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-rc.r.Context().Done():
+			}
+		}
 		start := time.Now()
 		if name == "" || name == "multiCall" {
 			f = fault(1000, "invalid call in multiCall: %v", c)
