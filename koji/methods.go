@@ -236,16 +236,33 @@ func (c *Client) GetBuild(ctx context.Context, nvrOrID string) (*Build, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("koji: no such build %q: %w", nvrOrID, ErrNotFound)
 	}
-	var b Build
-	if err := remarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("getBuild %s: answered %T, want a struct", nvrOrID, raw)
 	}
+	b := buildOf(m)
 	if b.ID != 0 && b.NVR != "" {
 		// The look before tagBuild needs the id: the modulemd that came
 		// with it is not asked for twice.
 		c.ids.Add("b:"+b.NVR, int64(b.ID))
 	}
 	return &b, nil
+}
+
+// buildOf reads a getBuild answer as decoded, without a second pass
+// through the wire format: the answer of a module build carries its
+// whole modulemd document.
+func buildOf(m map[string]any) Build {
+	str := func(k string) string { s, _ := m[k].(string); return s }
+	num := func(k string) int { return int(intOf(m[k])) }
+	extra, _ := m["extra"].(map[string]any)
+	return Build{
+		ID: num("id"), NVR: str("nvr"), Name: str("name"), Version: str("version"),
+		Release: str("release"), Epoch: num("epoch"), PackageName: str("package_name"),
+		PackageID: num("package_id"), State: num("state"), TaskID: num("task_id"),
+		OwnerName: str("owner_name"), CreationTime: str("creation_time"),
+		CompletionTime: str("completion_time"), Extra: extra,
+	}
 }
 
 // GetTag returns a tag by name. An unknown tag gives an error wrapping

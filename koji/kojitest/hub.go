@@ -98,6 +98,11 @@ func WithTaskThroughput(perSecond float64) Option {
 	return func(h *Hub) { h.taskGap = time.Duration(float64(time.Second) / perSecond) }
 }
 
+// WithMemberSizes measures the answer of each call inside a multiCall
+// (MethodStats.MemberBytes), which costs the stand-in its encoding
+// twice.
+func WithMemberSizes() Option { return func(h *Hub) { h.memberSizes = true } }
+
 // WithTaskDelay makes every task finish exactly d after its tagBuild call.
 func WithTaskDelay(d time.Duration) Option { return WithTaskTiming(d, d) }
 
@@ -156,6 +161,8 @@ type Hub struct {
 	taskMin   time.Duration
 	taskMax   time.Duration
 	taskGap   time.Duration
+	// memberSizes measures each multiCall member's answer.
+	memberSizes bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -189,7 +196,7 @@ type MethodStats struct {
 	Calls, Requests int
 	// Bytes is the size of the responses to those requests; MemberBytes
 	// the size of the results of this method inside multiCalls' (part
-	// of the multiCalls' Bytes).
+	// of the multiCalls' Bytes), measured only WithMemberSizes.
 	Bytes, MemberBytes int64
 	// Busy is the time the hub spent running the calls.
 	Busy time.Duration
@@ -935,7 +942,7 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 		h.mu.Unlock()
 		var size int64
-		if f == nil {
+		if f == nil && h.memberSizes {
 			size = memberSize(res)
 		}
 		h.mu.Lock()
