@@ -176,6 +176,7 @@ type Hub struct {
 	users     map[string]*user
 	sessions  map[int64]*session
 	tasks     map[int]*task
+	made      []*task // the tasks in the order they were made
 	calls     []Call
 	tagCalls  []TagCall
 	faults    map[string][]injected
@@ -307,6 +308,7 @@ type task struct {
 	state   int
 	request []any // [tag_id, build_id, force, fromtag_id], as the hub stores it
 	created time.Time
+	made    time.Time // when the call made it, after created
 	started time.Time
 	done    time.Time
 	fault   *wire.Fault

@@ -389,7 +389,9 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 	// slow call's task shows after newer ones with an older create_ts.
 	tk := &task{id: h.nextID, owner: u, state: taskFree, created: rc.start.Round(0).Truncate(time.Microsecond),
 		request: []any{t.id, b.id, force, nil}}
+	tk.made = time.Now()
 	h.tasks[tk.id] = tk
+	h.made = append(h.made, tk)
 	h.schedule(tk, t.name, b.nvr)
 	return tk.id, nil
 }

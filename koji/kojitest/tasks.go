@@ -309,6 +309,7 @@ func (h *Hub) listTasks(args map[string]any) (any, *hubFault) {
 		qopts = kw
 	}
 	var filters []taskFilter
+	var after time.Time // the latest createdAfter
 	decode := false
 	for key, v := range opts {
 		neg := strings.HasPrefix(key, "not_")
@@ -368,6 +369,9 @@ func (h *Hub) listTasks(args map[string]any) (any, *hubFault) {
 			if bad != nil {
 				return nil, bad
 			}
+			if name == "createdAfter" && at.After(after) {
+				after = at
+			}
 			before := strings.HasSuffix(name, "Before")
 			field := func(t *task) time.Time { return t.created }
 			switch {
@@ -398,9 +402,26 @@ func (h *Hub) listTasks(args map[string]any) (any, *hubFault) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var rows []*task
-	for _, t := range h.tasks {
+	keep := func(t *task) {
 		if !slices.ContainsFunc(filters, func(f taskFilter) bool { return !f(t) }) {
 			rows = append(rows, t)
+		}
+	}
+	if after.IsZero() {
+		for _, t := range h.tasks {
+			keep(t)
+		}
+	} else {
+		// As the index the hub lacks would: a task made by then was
+		// created by then, and is left out.
+		i, _ := slices.BinarySearchFunc(h.made, after, func(t *task, at time.Time) int {
+			if t.made.After(at) {
+				return 1
+			}
+			return -1
+		})
+		for _, t := range h.made[i:] {
+			keep(t)
 		}
 	}
 	// Without an order the database answers in no set order; the map's
