@@ -203,11 +203,16 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 	}
 	v := c.view
 	v.mu.Lock()
-	sync := !v.synced || time.Since(v.syncedAt) > viewResync
+	full := !v.synced || time.Since(v.syncedAt) > viewResync
 	var pre []Call
 	var bounds []int64
-	if sync {
+	var known map[int]bool // the tasks known before a full listing
+	if full {
 		pre = append(pre, listTagTasks(uid, pendingStates, nil))
+		known = make(map[int]bool, len(v.tasks))
+		for id := range v.tasks {
+			known[id] = true
+		}
 	}
 	if v.synced {
 		// New tasks, then the counts below the watermark: a task
@@ -223,10 +228,6 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 		pre = append(pre, Call{Method: "listTasks", Params: []any{
 			map[string]any{"method": "tagBuild", "owner": uid, "parent": nil, "decode": true},
 			map[string]any{"order": "-id", "limit": 1}}})
-	}
-	known := map[int]bool{}
-	for id := range v.tasks {
-		known[id] = true
 	}
 	v.mu.Unlock()
 
@@ -261,7 +262,7 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 		fresh[r.task.ID] = true
 	}
 	v.mu.Lock()
-	if sync {
+	if full {
 		v.forgetFinished(rows, known)
 	}
 	for _, r := range rows {
@@ -277,7 +278,7 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 		}
 	}
 	first := !v.synced
-	if sync {
+	if full {
 		v.synced, v.syncedAt = true, time.Now()
 	}
 	v.prune()

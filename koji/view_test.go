@@ -1,6 +1,7 @@
 package koji_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -90,5 +91,54 @@ func TestLookCostsTheSameWhateverIsPending(t *testing.T) {
 	t.Logf("bytes per look: %d with 10 pending, %d with 300", few, many)
 	if float64(many) > 1.2*float64(few) || many > 8<<10 {
 		t.Errorf("a look answered %d bytes with 300 tasks pending, %d with 10", many, few)
+	}
+}
+
+// TestLooksAtTheSameMomentShareARequest: looks made while a refresh is
+// under way share the next one; a look that gives up while it waits
+// leaves the others their answers.
+func TestLooksAtTheSameMomentShareARequest(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskDelay(time.Hour))
+	c := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	targets := []koji.TagTarget{{Tag: tagName, NVR: nvr}, {Tag: tagName, NVR: develN}}
+	if _, err := c.TagStates(ctx, targets); err != nil {
+		t.Fatal(err)
+	}
+	hub.Delay("multiCall", 30*time.Millisecond)
+	before := hub.Stats()["multiCall"].Requests
+	const looks = 48
+	var wg sync.WaitGroup
+	errs := make(chan error, looks)
+	for i := range looks {
+		wg.Go(func() {
+			lctx := ctx
+			if i%4 == 0 {
+				// Gives up while waiting its turn.
+				var cancel context.CancelFunc
+				lctx, cancel = context.WithTimeout(ctx, 10*time.Millisecond)
+				defer cancel()
+			}
+			st, err := c.TagStates(lctx, targets)
+			switch {
+			case i%4 == 0:
+			case err != nil:
+				errs <- err
+			case len(st) != 2 || st[0].Tagged:
+				errs <- fmt.Errorf("look %d: %+v", i, st)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := hub.Stats()["multiCall"].Requests - before; n >= looks/2 {
+		t.Errorf("%d requests for %d looks at once", n, looks)
+	}
+	// And the next look is answered: no turn was lost.
+	if _, err := c.TagStates(ctx, targets); err != nil {
+		t.Fatal(err)
 	}
 }
