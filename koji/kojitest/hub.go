@@ -29,7 +29,11 @@
 // header is not checked, as on released hubs), WithHTTP400 (answer
 // unparsable requests with HTTP 400 instead of fault 1),
 // WithWholeHostClientCert (demand a client certificate on every TLS
-// connection), WithTaskTiming and WithTaskDelay.
+// connection), WithTaskTiming, WithTaskDelay and WithTaskThroughput (the
+// scheduler's limit). A task's create_ts is when its call began, and it is
+// seen once the call ends, as with the hub's transactions. Stats gives,
+// per method, the calls, requests, answer bytes and time spent
+// (WithMemberSizes: also each multiCall member's answer).
 //
 // Behind a proxy: Backend returns a plain-HTTP listener on 127.0.0.1 for an
 // Apache in front (see internal/testenv.StartHubProxy). Only that listener
