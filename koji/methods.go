@@ -190,6 +190,7 @@ func (c *Client) TagBuilds(ctx context.Context, targets []TagTarget) ([]int, []e
 	for i, r := range res {
 		t := targets[i]
 		if r.Err != nil {
+			c.observeFault("tagBuild", r.Err)
 			errs[i] = fmt.Errorf("tagBuild %s into %s: %w", t.NVR, t.Tag, r.Err)
 			continue
 		}
