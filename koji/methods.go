@@ -159,7 +159,7 @@ type User struct {
 
 // TagBuild asks the hub to tag the build nvr into tag and returns the id of
 // the tagBuild task; the tagging happens when the task runs, so it can
-// still fail later (see TaskState). It is never sent twice: after a broken
+// still fail later (see TaskStates). It is never sent twice: after a broken
 // connection the hub may have made a task, and only a look at the hub
 // (TagStates) can tell.
 func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {

@@ -448,19 +448,6 @@ func intOf(v any) int64 {
 	return 0
 }
 
-// TaskState returns a tagBuild task's state and, when it FAILED, its
-// fault, in one multiCall.
-func (c *Client) TaskState(ctx context.Context, id int) (*Task, error) {
-	tasks, err := c.TaskStates(ctx, []int{id})
-	if err != nil {
-		return nil, err
-	}
-	if tasks[0] == nil {
-		return nil, fmt.Errorf("koji: no such task %d: %w", id, ErrNotFound)
-	}
-	return tasks[0], nil
-}
-
 // TaskStates returns the states of tagBuild tasks, with the fault of
 // those that FAILED, in one multiCall however many they are: nil for a
 // task the hub does not know.

@@ -59,10 +59,14 @@ func TestTagStatesFollowTheTask(t *testing.T) {
 	if err := hub.WaitTasks(ctx); err != nil {
 		t.Fatal(err)
 	}
-	task, err := c.TaskState(ctx, dup)
+	tasks, err := c.TaskStates(ctx, []int{dup, 999999})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tasks[1] != nil {
+		t.Fatalf("unknown task = %+v", tasks[1])
+	}
+	task := tasks[0]
 	if !task.AlreadyTagged() || !strings.Contains(task.Fault.String, "already tagged") {
 		t.Fatalf("duplicate task = %+v (fault %+v)", task, task.Fault)
 	}
