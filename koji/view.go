@@ -281,13 +281,12 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 	if full {
 		v.synced, v.syncedAt = true, time.Now()
 	}
-	v.prune()
 	v.mu.Unlock()
 	if first {
 		// The tasks of the margin below the first watermark, in every
 		// state, so that the counts have something to compare with.
 		v.mu.Lock()
-		lo, hi := v.mark-viewMargin.Microseconds(), v.mark+1
+		lo, hi := max(v.mark-viewMargin.Microseconds(), v.floor), v.mark+1
 		v.mu.Unlock()
 		late = append(late, [2]int64{lo, hi})
 	}
@@ -296,6 +295,10 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 			return answer(lookAns{err: err}, at)
 		}
 	}
+	// Only now: the buckets listLate compares reach below the new floor.
+	v.mu.Lock()
+	v.prune()
+	v.mu.Unlock()
 	return answer(lookAns{res: res, fresh: fresh}, at)
 }
 
