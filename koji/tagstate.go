@@ -3,6 +3,7 @@ package koji
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -144,10 +145,11 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 		listAt[n] = len(calls)
 		calls = append(calls, Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
 	}
-	res, fresh, err := c.look(ctx, calls)
-	if err != nil {
-		return nil, err
+	ans := c.look(ctx, calls)
+	if ans.err != nil {
+		return nil, ans.err
 	}
+	res := ans.res
 	for _, ic := range idCalls {
 		r := res[ic.at]
 		method, key, ids := "getBuild", "b:"+ic.name, buildID
@@ -172,15 +174,22 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 			c.view.mu.Unlock()
 		}
 	}
-	c.noteInfos(res, checkAt)
+	// The state of each task as seen before the listing: listed by the
+	// refresh, or asked for in the look. The view may know better by
+	// now (a late task listed after the look's calls), but only a state
+	// seen before the listing agrees with it.
+	seenBefore := maps.Clone(ans.fresh)
+	maps.Copy(seenBefore, c.noteInfos(res, checkAt))
 	listed := listings(res, listAt)
-	// Tasks the view knows for a build it saw for the first time, not
-	// seen before its listing: their state and the listing again.
+	// Tasks for a target not seen before its listing (a build looked at
+	// for the first time, a task found late), unless the view knew them
+	// finished before this refresh: their state and the listing again.
 	var unseen []int
 	again := map[string]bool{}
 	for _, t := range targets {
 		for _, vt := range c.view.forTarget(tagID[t.Tag], buildID[t.NVR]) {
-			if _, checked := checkAt[vt.id]; vt.pending() && !checked && !fresh[vt.id] {
+			_, seen := seenBefore[vt.id]
+			if !seen && (vt.pending() || vt.finalAt >= ans.seq) {
 				unseen = append(unseen, vt.id)
 				again[t.NVR] = true
 			}
@@ -199,7 +208,7 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 		if err != nil {
 			return nil, err
 		}
-		c.noteInfos(res, checkAt)
+		maps.Copy(seenBefore, c.noteInfos(res, checkAt))
 		for n, l := range listings(res, listAt) {
 			listed[n] = l
 		}
@@ -209,6 +218,11 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	for i, t := range targets {
 		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag]}
 		known := c.view.forTarget(tagID[t.Tag], buildID[t.NVR])
+		for j, vt := range known {
+			if st, ok := seenBefore[vt.id]; ok {
+				known[j].state = st
+			}
+		}
 		// The oldest pending task, so that every process agrees on it;
 		// else, for a build in its tag, the newest that CLOSED.
 		for _, vt := range known {
@@ -242,19 +256,25 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	return out, nil
 }
 
-// noteInfos gives the view the getTaskInfo answers at checkAt.
-func (c *Client) noteInfos(res []CallResult, checkAt map[int]int) {
+// noteInfos gives the view the getTaskInfo answers at checkAt, and
+// returns the states they gave.
+func (c *Client) noteInfos(res []CallResult, checkAt map[int]int) map[int]int {
 	c.view.mu.Lock()
 	defer c.view.mu.Unlock()
+	states := make(map[int]int, len(checkAt))
 	for id, at := range checkAt {
-		if r := res[at]; r.Err == nil {
-			if m, ok := r.Value.(map[string]any); ok {
-				c.view.note(id, int(intOf(m["state"])), nil)
-			} else {
-				c.view.note(id, taskGone, nil) // no such task
-			}
+		r := res[at]
+		if r.Err != nil {
+			continue
 		}
+		st := taskGone // no such task
+		if m, ok := r.Value.(map[string]any); ok {
+			st = int(intOf(m["state"]))
+		}
+		c.view.note(id, st, nil)
+		states[id] = st
 	}
+	return states
 }
 
 // listings reads the listTags answers at listAt: per NVR, the tags it is

@@ -61,6 +61,9 @@ type viewTask struct {
 	created int64
 	state   int
 	fault   *Fault
+	// finalAt is the number of the refresh during which the view first
+	// knew the task finished, 0 while it is pending.
+	finalAt uint64
 }
 
 func (t *viewTask) pending() bool {
@@ -75,6 +78,8 @@ type taskView struct {
 	syncedAt time.Time
 	// mark is the watermark: the newest created the hub has shown.
 	mark int64
+	// seq numbers the refreshes.
+	seq uint64
 	// floor is mark less viewMargin when the view was last pruned:
 	// window holds the known tasks created after it.
 	floor    int64
@@ -102,16 +107,17 @@ type lookReq struct {
 // the tasks the refresh listed before them, or the turn to run the next
 // refresh itself.
 type lookAns struct {
-	res   []CallResult
-	fresh map[int]bool
+	res []CallResult
+	// fresh has the state of each task the refresh listed before the
+	// look's calls ran; seq is the refresh's number.
+	fresh map[int]int
+	seq   uint64
 	err   error
 	lead  bool
 }
 
-// look runs calls in the multiCall of the next refresh of the view. The
-// tasks whose ids are in fresh were listed by that refresh before calls
-// ran.
-func (c *Client) look(ctx context.Context, calls []Call) ([]CallResult, map[int]bool, error) {
+// look runs calls in the multiCall of the next refresh of the view.
+func (c *Client) look(ctx context.Context, calls []Call) lookAns {
 	v := c.view
 	r := &lookReq{calls: calls, done: make(chan lookAns, 1)}
 	v.mu.Lock()
@@ -123,7 +129,7 @@ func (c *Client) look(ctx context.Context, calls []Call) ([]CallResult, map[int]
 		select {
 		case a := <-r.done:
 			if !a.lead {
-				return a.res, a.fresh, a.err
+				return a
 			}
 		case <-ctx.Done():
 			return c.withdraw(r, ctx.Err())
@@ -143,19 +149,19 @@ func (c *Client) look(ctx context.Context, calls []Call) ([]CallResult, map[int]
 		v.busy = false
 	}
 	v.mu.Unlock()
-	return mine.res, mine.fresh, mine.err
+	return mine
 }
 
 // withdraw takes a look that gave up out of the queue; when it was
 // already given the turn to refresh, the turn goes to the next one.
-func (c *Client) withdraw(r *lookReq, err error) ([]CallResult, map[int]bool, error) {
+func (c *Client) withdraw(r *lookReq, err error) lookAns {
 	v := c.view
 	v.mu.Lock()
 	select {
 	case a := <-r.done:
 		if !a.lead {
 			v.mu.Unlock()
-			return a.res, a.fresh, a.err
+			return a
 		}
 		v.queue = slices.DeleteFunc(v.queue, func(q *lookReq) bool { return q == r })
 		if len(v.queue) > 0 {
@@ -164,18 +170,17 @@ func (c *Client) withdraw(r *lookReq, err error) ([]CallResult, map[int]bool, er
 			v.busy = false
 		}
 		v.mu.Unlock()
-		return nil, nil, err
+		return lookAns{err: err}
 	default:
 	}
 	if i := slices.Index(v.queue, r); i >= 0 {
 		v.queue = slices.Delete(v.queue, i, i+1)
 		v.mu.Unlock()
-		return nil, nil, err
+		return lookAns{err: err}
 	}
 	v.mu.Unlock()
 	// A refresh under way has it: its answer comes.
-	a := <-r.done
-	return a.res, a.fresh, a.err
+	return <-r.done
 }
 
 // refresh brings the view up to date and runs the calls of batch in the
@@ -185,7 +190,7 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 	answer := func(a lookAns, at []int) lookAns {
 		var own lookAns
 		for i, r := range batch {
-			ra := lookAns{fresh: a.fresh, err: a.err}
+			ra := lookAns{fresh: a.fresh, seq: a.seq, err: a.err}
 			if a.err == nil {
 				ra.res = a.res[at[i] : at[i]+len(r.calls)]
 			}
@@ -203,6 +208,8 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 	}
 	v := c.view
 	v.mu.Lock()
+	v.seq++
+	seq := v.seq
 	full := !v.synced || time.Since(v.syncedAt) > viewResync
 	var pre []Call
 	var bounds []int64
@@ -246,7 +253,7 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 			return answer(lookAns{err: fmt.Errorf("listTasks: %w", r.Err)}, at)
 		}
 	}
-	fresh := map[int]bool{}
+	fresh := map[int]int{}
 	var rows []taskRow
 	for _, r := range res[:len(pre)] {
 		if _, ok := r.Value.([]any); !ok {
@@ -259,7 +266,7 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 		rows = append(rows, got...)
 	}
 	for _, r := range rows {
-		fresh[r.task.ID] = true
+		fresh[r.task.ID] = r.task.State
 	}
 	v.mu.Lock()
 	if full {
@@ -299,7 +306,7 @@ func (c *Client) refresh(ctx context.Context, batch []*lookReq, mine *lookReq) l
 	v.mu.Lock()
 	v.prune()
 	v.mu.Unlock()
-	return answer(lookAns{res: res, fresh: fresh}, at)
+	return answer(lookAns{res: res, fresh: fresh, seq: seq}, at)
 }
 
 // listLate lists the tasks of ours created in the buckets given, where
@@ -395,7 +402,7 @@ func (v *taskView) add(r taskRow) {
 		k := target{t.tagID, t.buildID}
 		v.byTarget[k] = append(v.byTarget[k], t)
 	}
-	t.state, t.fault = r.task.State, r.task.Fault
+	v.setState(t, r.task.State, r.task.Fault)
 	if t.created == 0 && r.created != 0 {
 		t.created = r.created
 		if t.created > v.floor {
@@ -416,8 +423,16 @@ func (v *taskView) forgetFinished(rows []taskRow, before map[int]bool) {
 	}
 	for id, t := range v.tasks {
 		if before[id] && t.pending() && !listed[id] {
-			t.state = taskGone
+			v.setState(t, taskGone, nil)
 		}
+	}
+}
+
+// setState records a task's state. The caller holds v.mu.
+func (v *taskView) setState(t *viewTask, state int, f *Fault) {
+	t.state, t.fault = state, f
+	if !t.pending() && t.finalAt == 0 {
+		t.finalAt = v.seq
 	}
 }
 
@@ -452,7 +467,7 @@ func (v *taskView) prune() {
 // holds v.mu.
 func (v *taskView) note(id, state int, f *Fault) {
 	if t := v.tasks[id]; t != nil {
-		t.state, t.fault = state, f
+		v.setState(t, state, f)
 	}
 }
 

@@ -142,3 +142,35 @@ func TestLooksAtTheSameMomentShareARequest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTaskFinishingDuringALook: a task the refresh lists pending and
+// that finishes before the look is answered (here, between the look's
+// request and the listing of the margin a new view makes after it) is
+// reported as seen before the tag listing: pending, or with the build
+// tagged, never finished with the build untagged.
+func TestTaskFinishingDuringALook(t *testing.T) {
+	hub := newHub(t, kojitest.WithTaskDelay(450*time.Millisecond))
+	ours := newClient(t, sslConfig(hub, "mts"))
+	ctx := ctxT(t)
+	id, err := ours.TagBuild(ctx, tagName, nvr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new process: its first look lists the pending tasks, then, in a
+	// request of its own, the margin below the watermark.
+	hub.Delay("multiCall", 300*time.Millisecond)
+	fresh := newClient(t, sslConfig(hub, "mts"))
+	st, err := fresh.TagStates(ctx, []koji.TagTarget{{Tag: tagName, NVR: nvr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state, _ := hub.TaskState(id); state != koji.TaskClosed {
+		t.Fatalf("the task is %d when the look ends; the test proves nothing", state)
+	}
+	switch task := st[0].Task; {
+	case task == nil:
+		t.Fatalf("no task and tagged=%v: a second task would be started", st[0].Tagged)
+	case task.ID != id || (!task.Pending() && !st[0].Tagged):
+		t.Fatalf("task %+v, tagged=%v", task, st[0].Tagged)
+	}
+}
