@@ -58,13 +58,16 @@ func BenchmarkGetBuild(b *testing.B) {
 }
 
 // BenchmarkTagStates measures the look at the hub the service makes
-// before tagBuild: one multiCall with our pending tagBuild tasks, the tag
-// and build ids and the build's tag listing, for a module build and its
-// -devel twin into one tag, with pending tasks of ours on the hub
-// (pending=N) as a busy service has. look=first is an event's first look,
-// at builds the client has not seen (their getBuild answers carry a
-// modulemd document of about 2 KB); look=again is the look after
-// tagBuild, at the same builds, whose ids the client remembers.
+// before tagBuild: one multiCall with the refresh of the client's view of
+// our tagBuild tasks (those created since the last one, and the counts
+// below it), the tag and build ids and the build's tag listing, for a
+// module build and its -devel twin into one tag, with pending tasks of
+// ours for other builds on the hub (pending=N) as a busy service has.
+// look=first is an event's first look, at builds the client has not seen
+// (their getBuild answers carry a modulemd document of about 2 KB);
+// look=again is the look after tagBuild, at the same builds, whose ids
+// the client remembers. One look at a time: looks made at the same moment
+// share the refresh and its request.
 func BenchmarkTagStates(b *testing.B) {
 	// More builds than the client remembers ids of, so that each first
 	// look asks for its builds.
@@ -95,8 +98,8 @@ func BenchmarkTagStates(b *testing.B) {
 				}
 				defer c.Close()
 				ctx := context.Background()
-				for range pending {
-					if _, err := c.TagBuild(ctx, tagName, targets[0][0].NVR); err != nil {
+				for i := range pending {
+					if _, err := c.TagBuild(ctx, tagName, targets[builds-1-i][0].NVR); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -108,7 +111,7 @@ func BenchmarkTagStates(b *testing.B) {
 				for b.Loop() {
 					t := targets[0]
 					if look == "first" {
-						i = (i + 1) % builds
+						i = (i + 1) % (builds - pending)
 						t = targets[i]
 					}
 					if _, err := c.TagStates(ctx, t); err != nil {

@@ -32,13 +32,15 @@ const MaxSessions = 16
 type Option func(*options)
 
 type options struct {
-	logger    *slog.Logger
-	observer  func(method string, d time.Duration, err error)
-	cert      string
-	principal string
-	keytab    string
-	krb5conf  string
-	sessions  int
+	logger   *slog.Logger
+	observer func(method string, d time.Duration, err error)
+	// faultObserver counts the faults of calls inside a multiCall.
+	faultObserver func(method string, err error)
+	cert          string
+	principal     string
+	keytab        string
+	krb5conf      string
+	sessions      int
 }
 
 // WithLogger sets the logger; the default discards everything.
@@ -81,6 +83,8 @@ type Client struct {
 	authType string // "ssl", "kerberos" or "" (anonymous only)
 	log      *slog.Logger
 	observe  func(method string, d time.Duration, err error)
+	// observeFault is the faultObserver, never nil.
+	observeFault func(method string, err error)
 
 	hc      *http.Client
 	loginHC *http.Client
@@ -101,6 +105,9 @@ type Client struct {
 	// the same two builds, and a module build's getBuild carries its
 	// whole modulemd document.
 	ids *expirable.LRU[string, int64]
+
+	// view is what the client knows of our pending tagBuild tasks.
+	view *taskView
 }
 
 // An NVR names one build for good; a tag name could be given to a new
@@ -140,11 +147,13 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		return nil, &ConfigError{Key: "sessions", Msg: fmt.Sprintf("%d sessions out of range 1..%d", o.sessions, MaxSessions)}
 	}
 	c := &Client{
-		cfg:     *cfg,
-		log:     o.logger,
-		observe: o.observer,
-		idle:    make(chan *slot, o.sessions),
-		ids:     expirable.NewLRU[string, int64](idCacheSize, nil, idCacheTTL),
+		cfg:          *cfg,
+		log:          o.logger,
+		observe:      o.observer,
+		observeFault: o.faultObserver,
+		idle:         make(chan *slot, o.sessions),
+		ids:          expirable.NewLRU[string, int64](idCacheSize, nil, idCacheTTL),
+		view:         newTaskView(),
 	}
 	for range o.sessions {
 		s := &slot{}
@@ -154,6 +163,9 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 	c.cfg.Server = strings.TrimRight(c.cfg.Server, "/")
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.observeFault == nil {
+		c.observeFault = func(string, error) {}
 	}
 	certFile := c.cfg.Cert
 	switch {

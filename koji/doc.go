@@ -10,6 +10,11 @@
 // *TLSError and failed logins *LoginError. Session keys never appear in
 // logs or errors.
 //
+// TagStates, the look before tagBuild, goes through one view of our own
+// tagBuild tasks per Client, shared by its callers and refreshed
+// incrementally (see view.go), so that what a look costs the hub does not
+// grow with the tasks pending.
+//
 // A Client is safe for concurrent use. Calls that need a session are
 // serialised on that session so that its call numbers reach the hub in
 // order; a client may hold several sessions (WithSessions) to run that

@@ -159,7 +159,7 @@ type User struct {
 
 // TagBuild asks the hub to tag the build nvr into tag and returns the id of
 // the tagBuild task; the tagging happens when the task runs, so it can
-// still fail later (see TaskState). It is never sent twice: after a broken
+// still fail later (see TaskStates). It is never sent twice: after a broken
 // connection the hub may have made a task, and only a look at the hub
 // (TagStates) can tell.
 func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
@@ -168,7 +168,49 @@ func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tagBuild %s into %s: %w", nvr, tag, err)
 	}
+	c.noteStarted(id, tag, nvr)
 	return id, nil
+}
+
+// TagBuilds is TagBuild for several targets in one multiCall, never sent
+// twice: per target, the task id or the fault the hub refused it with.
+// An error for the whole request leaves unknown which tasks the hub
+// made.
+func (c *Client) TagBuilds(ctx context.Context, targets []TagTarget) ([]int, []error, error) {
+	calls := make([]Call, len(targets))
+	for i, t := range targets {
+		calls[i] = Call{Method: "tagBuild", Params: []any{t.Tag, t.NVR}}
+	}
+	res, err := c.multiCall(ctx, calls, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]int, len(targets))
+	errs := make([]error, len(targets))
+	for i, r := range res {
+		t := targets[i]
+		if r.Err != nil {
+			c.observeFault("tagBuild", r.Err)
+			errs[i] = fmt.Errorf("tagBuild %s into %s: %w", t.NVR, t.Tag, r.Err)
+			continue
+		}
+		ids[i] = int(intOf(r.Value))
+		c.noteStarted(ids[i], t.Tag, t.NVR)
+	}
+	return ids, errs, nil
+}
+
+// noteStarted tells the view of a task tagBuild made, when the tag and
+// build ids are remembered.
+func (c *Client) noteStarted(id int, tag, nvr string) {
+	tagID, ok1 := c.ids.Get("t:" + tag)
+	buildID, ok2 := c.ids.Get("b:" + nvr)
+	if !ok1 || !ok2 {
+		return
+	}
+	c.view.mu.Lock()
+	defer c.view.mu.Unlock()
+	c.view.noteStarted(id, tagID, buildID)
 }
 
 // TagBuildBypass tags nvr into tag at once, without a task (needs the
@@ -195,11 +237,33 @@ func (c *Client) GetBuild(ctx context.Context, nvrOrID string) (*Build, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("koji: no such build %q: %w", nvrOrID, ErrNotFound)
 	}
-	var b Build
-	if err := remarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("getBuild %s: answered %T, want a struct", nvrOrID, raw)
+	}
+	b := buildOf(m)
+	if b.ID != 0 && b.NVR != "" {
+		// The look before tagBuild needs the id: the modulemd that came
+		// with it is not asked for twice.
+		c.ids.Add("b:"+b.NVR, int64(b.ID))
 	}
 	return &b, nil
+}
+
+// buildOf reads a getBuild answer as decoded, without a second pass
+// through the wire format: the answer of a module build carries its
+// whole modulemd document.
+func buildOf(m map[string]any) Build {
+	str := func(k string) string { s, _ := m[k].(string); return s }
+	num := func(k string) int { return int(intOf(m[k])) }
+	extra, _ := m["extra"].(map[string]any)
+	return Build{
+		ID: num("id"), NVR: str("nvr"), Name: str("name"), Version: str("version"),
+		Release: str("release"), Epoch: num("epoch"), PackageName: str("package_name"),
+		PackageID: num("package_id"), State: num("state"), TaskID: num("task_id"),
+		OwnerName: str("owner_name"), CreationTime: str("creation_time"),
+		CompletionTime: str("completion_time"), Extra: extra,
+	}
 }
 
 // GetTag returns a tag by name. An unknown tag gives an error wrapping
@@ -384,6 +448,11 @@ type CallResult struct {
 // answers each. The error is for the request as a whole; per-call faults
 // are in the results. Calls go with the session when the client can log in.
 func (c *Client) MultiCall(ctx context.Context, calls []Call) ([]CallResult, error) {
+	return c.multiCall(ctx, calls, false)
+}
+
+// multiCall is MultiCall, with noResend for calls that write.
+func (c *Client) multiCall(ctx context.Context, calls []Call, noResend bool) ([]CallResult, error) {
 	list := make([]any, len(calls))
 	for i, cl := range calls {
 		params := cl.Params
@@ -393,7 +462,7 @@ func (c *Client) MultiCall(ctx context.Context, calls []Call) ([]CallResult, err
 		list[i] = map[string]any{"methodName": cl.Method, "params": params}
 	}
 	var raw []any
-	err := c.call(ctx, request{method: "multiCall", params: []any{list}, auth: c.authType != ""}, &raw)
+	err := c.call(ctx, request{method: "multiCall", params: []any{list}, auth: c.authType != "", noResend: noResend}, &raw)
 	if err != nil {
 		return nil, fmt.Errorf("multiCall: %w", err)
 	}

@@ -35,8 +35,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 }
 
-// WithMetrics records every call in m.
-func WithMetrics(m *Metrics) Option { return WithObserver(m.Observe) }
+// WithMetrics records every call in m, and the faults of the tagBuild
+// calls a multiCall carries.
+func WithMetrics(m *Metrics) Option {
+	return func(o *options) {
+		o.observer = m.Observe
+		o.faultObserver = m.ObserveFault
+	}
+}
+
+// ObserveFault counts the fault of a call made inside a multiCall, whose
+// time is the multiCall's.
+func (m *Metrics) ObserveFault(method string, err error) {
+	if code := FaultCode(err); code != 0 {
+		m.faults.WithLabelValues(method, strconv.Itoa(code)).Inc()
+	}
+}
 
 // Observe records one hub call.
 func (m *Metrics) Observe(method string, d time.Duration, err error) {

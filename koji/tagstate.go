@@ -3,6 +3,8 @@ package koji
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,18 +67,18 @@ type TagState struct {
 const FinishedWindow = 6 * time.Hour
 
 // TagStates tells, for each target, whether the build is in the tag and
-// which tagBuild task of ours is pending for it, in one multiCall:
-// listTasks of our pending tagBuild tasks first, then the tag and build
-// ids (asked once, then remembered) and the build's tag listing. In that
-// order a task that finishes between the two looks is seen either pending
-// or as the listing. A target's Started task is asked about last. Only
-// when a build is already tagged and no task explains it does it look
-// further, for the CLOSED task that tagged it (nameTaggers).
+// which tagBuild task of ours is pending for it. It asks in the
+// multiCall of the next refresh of the client's view of our tasks (see
+// look), after the refresh: the tag and build ids it does not remember,
+// the state of each task the view knows for a target (a Started one
+// included), then the build's tag listing. In that order a task that
+// finishes between the two is seen either pending or as the listing.
+// Only a task the view knows but did not see in that order (a build
+// looked at for the first time) costs one more multiCall, and only when
+// a build is already tagged and no task of ours in the view explains it
+// does it look further, for the CLOSED task that tagged it
+// (nameTaggers).
 func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState, error) {
-	uid, err := c.userID(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var tags, nvrs []string
 	seen := map[string]bool{}
 	for _, t := range targets {
@@ -89,7 +91,7 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 			nvrs = append(nvrs, t.NVR)
 		}
 	}
-	calls := []Call{listTagTasks(uid, []any{TaskFree, TaskOpen, TaskAssigned}, nil)}
+	var calls []Call
 	// Each call's place in the answer, and the id asked for.
 	type idCall struct {
 		tag  bool // getTag, else getBuild
@@ -107,35 +109,47 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 		calls = append(calls, Call{Method: "getTag", Params: []any{t}})
 	}
 	buildID := map[string]int64{}
-	listAt := map[string]int{}
 	for _, n := range nvrs {
 		if id, ok := c.ids.Get("b:" + n); ok {
 			buildID[n] = id
-		} else {
-			idCalls = append(idCalls, idCall{false, n, len(calls)})
-			calls = append(calls, Call{Method: "getBuild", Params: []any{n}})
+			continue
 		}
+		idCalls = append(idCalls, idCall{false, n, len(calls)})
+		calls = append(calls, Call{Method: "getBuild", Params: []any{n}})
+	}
+	checkAt := map[int]int{}
+	check := func(id int) {
+		if _, ok := checkAt[id]; !ok {
+			checkAt[id] = len(calls)
+			calls = append(calls, Call{Method: "getTaskInfo", Params: []any{id}})
+		}
+	}
+	for _, t := range targets {
+		tid, bid := tagID[t.Tag], buildID[t.NVR]
+		if t.Started != 0 {
+			c.view.mu.Lock()
+			c.view.noteStarted(t.Started, tid, bid)
+			c.view.mu.Unlock()
+		}
+		for _, vt := range c.view.forTarget(tid, bid) {
+			// A task never listed yet (one we just started) is
+			// listed by the refresh this look rides on, before the
+			// listing.
+			if vt.pending() && vt.created != 0 {
+				check(vt.id)
+			}
+		}
+	}
+	listAt := map[string]int{}
+	for _, n := range nvrs {
 		listAt[n] = len(calls)
 		calls = append(calls, Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
 	}
-	startedAt := map[int]int{}
-	for _, t := range targets {
-		if _, ok := startedAt[t.Started]; t.Started != 0 && !ok {
-			startedAt[t.Started] = len(calls)
-			calls = append(calls, Call{Method: "getTaskInfo", Params: []any{t.Started}})
-		}
+	ans := c.look(ctx, calls)
+	if ans.err != nil {
+		return nil, ans.err
 	}
-	res, err := c.MultiCall(ctx, calls)
-	if err != nil {
-		return nil, err
-	}
-	if res[0].Err != nil {
-		return nil, fmt.Errorf("listTasks: %w", res[0].Err)
-	}
-	pending, err := taskRows(res[0].Value)
-	if err != nil {
-		return nil, err
-	}
+	res := ans.res
 	for _, ic := range idCalls {
 		r := res[ic.at]
 		method, key, ids := "getBuild", "b:"+ic.name, buildID
@@ -153,12 +167,125 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 			c.ids.Add(key, id)
 		}
 	}
+	for _, t := range targets {
+		if t.Started != 0 {
+			c.view.mu.Lock()
+			c.view.noteStarted(t.Started, tagID[t.Tag], buildID[t.NVR])
+			c.view.mu.Unlock()
+		}
+	}
+	// The state of each task as seen before the listing: listed by the
+	// refresh, or asked for in the look. The view may know better by
+	// now (a late task listed after the look's calls), but only a state
+	// seen before the listing agrees with it.
+	seenBefore := maps.Clone(ans.fresh)
+	maps.Copy(seenBefore, c.noteInfos(res, checkAt))
+	listed := listings(res, listAt)
+	// Tasks for a target not seen before its listing (a build looked at
+	// for the first time, a task found late), unless the view knew them
+	// finished before this refresh: their state and the listing again.
+	var unseen []int
+	again := map[string]bool{}
+	for _, t := range targets {
+		for _, vt := range c.view.forTarget(tagID[t.Tag], buildID[t.NVR]) {
+			_, seen := seenBefore[vt.id]
+			if !seen && (vt.pending() || vt.finalAt >= ans.seq) {
+				unseen = append(unseen, vt.id)
+				again[t.NVR] = true
+			}
+		}
+	}
+	if len(unseen) > 0 {
+		calls, checkAt, listAt = calls[:0], map[int]int{}, map[string]int{}
+		for _, id := range unseen {
+			check(id)
+		}
+		for n := range again {
+			listAt[n] = len(calls)
+			calls = append(calls, Call{Method: "listTags", Params: []any{wire.Kwargs{"build": n}}})
+		}
+		res, err := c.MultiCall(ctx, calls)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(seenBefore, c.noteInfos(res, checkAt))
+		for n, l := range listings(res, listAt) {
+			listed[n] = l
+		}
+	}
+	out := make([]TagState, len(targets))
+	var unexplained []int
+	for i, t := range targets {
+		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag]}
+		known := c.view.forTarget(tagID[t.Tag], buildID[t.NVR])
+		for j, vt := range known {
+			if st, ok := seenBefore[vt.id]; ok {
+				known[j].state = st
+			}
+		}
+		// The oldest pending task, so that every process agrees on it;
+		// else, for a build in its tag, the newest that CLOSED.
+		for _, vt := range known {
+			if vt.pending() {
+				out[i].Task = &Task{ID: vt.id, State: vt.state, Fault: vt.fault}
+				break
+			}
+		}
+		if out[i].Tagged && out[i].Task == nil {
+			for _, vt := range slices.Backward(known) {
+				if vt.state == TaskClosed {
+					out[i].Task = &Task{ID: vt.id, State: vt.state}
+					break
+				}
+			}
+		}
+		if out[i].Tagged && out[i].Task == nil {
+			unexplained = append(unexplained, i)
+		}
+	}
+	if len(unexplained) == 0 {
+		return out, nil
+	}
+	uid, uname, err := c.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.nameTaggers(ctx, uid, uname, out, unexplained, tagID, buildID); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// noteInfos gives the view the getTaskInfo answers at checkAt, and
+// returns the states they gave.
+func (c *Client) noteInfos(res []CallResult, checkAt map[int]int) map[int]int {
+	c.view.mu.Lock()
+	defer c.view.mu.Unlock()
+	states := make(map[int]int, len(checkAt))
+	for id, at := range checkAt {
+		r := res[at]
+		if r.Err != nil {
+			continue
+		}
+		st := taskGone // no such task
+		if m, ok := r.Value.(map[string]any); ok {
+			st = int(intOf(m["state"]))
+		}
+		c.view.note(id, st, nil)
+		states[id] = st
+	}
+	return states
+}
+
+// listings reads the listTags answers at listAt: per NVR, the tags it is
+// in. An unknown build is in none (tagBuild reports it).
+func listings(res []CallResult, listAt map[string]int) map[string]map[string]bool {
 	listed := map[string]map[string]bool{}
-	for _, n := range nvrs {
-		lt := res[listAt[n]]
+	for n, at := range listAt {
 		listed[n] = map[string]bool{}
+		lt := res[at]
 		if lt.Err != nil {
-			continue // unknown build: in no tag; tagBuild reports it
+			continue
 		}
 		rows, _ := lt.Value.([]any)
 		for _, row := range rows {
@@ -169,31 +296,7 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 			}
 		}
 	}
-	out := make([]TagState, len(targets))
-	var unexplained []int
-	for i, t := range targets {
-		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag]}
-		out[i].Task = matchTask(pending, tagID[t.Tag], buildID[t.NVR], true)
-		if out[i].Tagged && out[i].Task == nil && t.Started != 0 {
-			if r := res[startedAt[t.Started]]; r.Err == nil && intOf(stateOf(r.Value)) == TaskClosed {
-				out[i].Task = &Task{ID: t.Started, State: TaskClosed}
-			}
-		}
-		if out[i].Tagged && out[i].Task == nil {
-			unexplained = append(unexplained, i)
-		}
-	}
-	if len(unexplained) == 0 {
-		return out, nil
-	}
-	_, uname, err := c.user(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.nameTaggers(ctx, uid, uname, out, unexplained, tagID, buildID); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listed
 }
 
 // nameTaggers finds, for the targets at idx (builds in their tags with no
@@ -273,9 +376,12 @@ func listedAt(v any) (float64, string, bool) {
 }
 
 // listTagTasks is listTasks for our own top-level tagBuild tasks in the
-// given states, newest first, decoded.
+// given states (nil: any), newest first, decoded.
 func listTagTasks(uid int64, states []any, extra map[string]any) Call {
-	opts := map[string]any{"method": "tagBuild", "owner": uid, "parent": nil, "state": states, "decode": true}
+	opts := map[string]any{"method": "tagBuild", "owner": uid, "parent": nil, "decode": true}
+	if states != nil {
+		opts["state"] = states
+	}
 	for k, v := range extra {
 		opts[k] = v
 	}
@@ -285,6 +391,7 @@ func listTagTasks(uid int64, states []any, extra map[string]any) Call {
 type taskRow struct {
 	task           Task
 	tagID, buildID int64
+	created        int64 // create_ts in microseconds
 }
 
 func taskRows(v any) ([]taskRow, error) {
@@ -304,6 +411,9 @@ func taskRows(v any) ([]taskRow, error) {
 		}
 		r := taskRow{task: Task{ID: int(idOf(m)), State: int(intOf(m["state"]))}}
 		r.tagID, r.buildID = intOf(req[0]), intOf(req[1])
+		if ts, ok := m["create_ts"].(float64); ok {
+			r.created = micros(ts)
+		}
 		if f, ok := m["result"].(map[string]any); ok {
 			s, _ := f["faultString"].(string)
 			r.task.Fault = &Fault{Code: int(intOf(f["faultCode"])), String: s}
@@ -341,12 +451,6 @@ func (c *Client) CancelTask(ctx context.Context, id int) error {
 	return nil
 }
 
-// stateOf is the state of a getTaskInfo answer.
-func stateOf(v any) any {
-	m, _ := v.(map[string]any)
-	return m["state"]
-}
-
 func idOf(v any) int64 {
 	m, _ := v.(map[string]any)
 	return intOf(m["id"])
@@ -364,29 +468,40 @@ func intOf(v any) int64 {
 	return 0
 }
 
-// TaskState returns a tagBuild task's state and, when it FAILED, its
-// fault, in one multiCall.
-func (c *Client) TaskState(ctx context.Context, id int) (*Task, error) {
-	res, err := c.MultiCall(ctx, []Call{
-		{Method: "getTaskInfo", Params: []any{id}},
-		{Method: "getTaskResult", Params: []any{id, false}},
-	})
+// TaskStates returns the states of tagBuild tasks, with the fault of
+// those that FAILED, in one multiCall however many they are: nil for a
+// task the hub does not know.
+func (c *Client) TaskStates(ctx context.Context, ids []int) ([]*Task, error) {
+	calls := make([]Call, 0, 2*len(ids))
+	for _, id := range ids {
+		calls = append(calls, Call{Method: "getTaskInfo", Params: []any{id}},
+			Call{Method: "getTaskResult", Params: []any{id, false}})
+	}
+	res, err := c.MultiCall(ctx, calls)
 	if err != nil {
 		return nil, err
 	}
-	if res[0].Err != nil {
-		return nil, fmt.Errorf("getTaskInfo %d: %w", id, res[0].Err)
+	out := make([]*Task, len(ids))
+	c.view.mu.Lock()
+	defer c.view.mu.Unlock()
+	for i, id := range ids {
+		info, result := res[2*i], res[2*i+1]
+		if info.Err != nil {
+			return nil, fmt.Errorf("getTaskInfo %d: %w", id, info.Err)
+		}
+		m, ok := info.Value.(map[string]any)
+		if !ok {
+			continue
+		}
+		t := &Task{ID: id, State: int(intOf(m["state"]))}
+		if f, ok := result.Value.(map[string]any); ok && t.State == TaskFailed {
+			s, _ := f["faultString"].(string)
+			t.Fault = &Fault{Code: int(intOf(f["faultCode"])), String: s}
+		}
+		c.view.note(id, t.State, t.Fault)
+		out[i] = t
 	}
-	info, ok := res[0].Value.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("koji: no such task %d: %w", id, ErrNotFound)
-	}
-	t := &Task{ID: id, State: int(intOf(info["state"]))}
-	if f, ok := res[1].Value.(map[string]any); ok && t.State == TaskFailed {
-		s, _ := f["faultString"].(string)
-		t.Fault = &Fault{Code: int(intOf(f["faultCode"])), String: s}
-	}
-	return t, nil
+	return out, nil
 }
 
 // userID is the id of the logged-in user, asked once per client.

@@ -46,8 +46,12 @@ type Tagger interface {
 	TagStates(ctx context.Context, targets []koji.TagTarget) ([]koji.TagState, error)
 	// TagBuild starts a tagBuild task and returns its id.
 	TagBuild(ctx context.Context, tag, nvr string) (int, error)
-	// TaskState returns a task's state and the fault it failed with.
-	TaskState(ctx context.Context, id int) (*koji.Task, error)
+	// TagBuilds starts several in one request: per target the task id
+	// or the fault; an error when the request as a whole failed.
+	TagBuilds(ctx context.Context, targets []koji.TagTarget) ([]int, []error, error)
+	// TaskStates returns, in one request, the states of tasks and the
+	// faults they failed with (nil for an unknown task).
+	TaskStates(ctx context.Context, ids []int) ([]*koji.Task, error)
 	// CancelTask cancels a task of ours that lost a race to a twin.
 	CancelTask(ctx context.Context, id int) error
 }
@@ -98,8 +102,8 @@ type Config struct {
 	// GiveUpAfter, when positive, parks an event held that long
 	// (retry_give_up_after); never by default.
 	GiveUpAfter time.Duration
-	// TaskPoll is how often a pending tagBuild task is looked at while
-	// an event waits on it; 1s by default.
+	// TaskPoll is how often the pending tagBuild tasks that events wait
+	// on are asked about (all in one request); 1s by default.
 	TaskPoll time.Duration
 	// ShutdownTimeout bounds how long events in flight may take to finish
 	// after Run's context ends; 30s by default.
@@ -139,6 +143,7 @@ type Service struct {
 	gates     *gates
 	stopping  chan struct{}
 	stopOnce  sync.Once
+	poll      *poller
 
 	heldMu sync.Mutex
 	held   map[*hold]struct{}
@@ -240,6 +245,7 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src sourc
 		held:     map[*hold]struct{}{},
 		busy:     make(map[string]*buildLock),
 	}
+	s.poll = newPoller(tagger, cfg.TaskPoll, s.stopping)
 	s.gates.add(src.Dependency())
 	s.gates.add(dependencyRules)
 	if tagger != nil && !cfg.DryRun {

@@ -56,7 +56,14 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 	}
 	fresh := err == nil
 	started := map[int]int{} // target index -> the task our tagBuild started
+	done := map[int]bool{}
+	if fresh && !s.startAll(ctx, targets, states, results, started, done, log) {
+		fresh = false // the hub may have made tasks: look again
+	}
 	for i, t := range targets {
+		if done[i] {
+			continue
+		}
 		var st *koji.TagState
 		if fresh {
 			st = &states[i]
@@ -97,6 +104,53 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 		results[i] = r
 	}
 	return results, nil
+}
+
+// startAll starts, in one request, the tasks of every target that the
+// look found neither tagged nor with a task pending, when there are
+// several: the build and its -devel twin cost the hub one request. It
+// marks in done the targets it settled, a task started (in started) or
+// refused for good; the others are left to tagOne. It reports false when
+// the request itself failed: the hub may have made some of the tasks, and
+// only a new look can tell.
+func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states []koji.TagState, results []plan.TagResult, started map[int]int, done map[int]bool, log *slog.Logger) bool {
+	var need []int
+	for i, st := range states {
+		if !st.Tagged && (st.Task == nil || !st.Task.Pending()) {
+			need = append(need, i)
+		}
+	}
+	if len(need) < 2 {
+		return true
+	}
+	batch := make([]koji.TagTarget, len(need))
+	for j, i := range need {
+		batch[j] = targets[i]
+	}
+	ids, errs, err := s.tagger.TagBuilds(ctx, batch)
+	if err != nil {
+		s.m.retries.WithLabelValues(DependencyKoji).Inc()
+		log.Warn("tagBuild request failed; looking again before any other", "error", err)
+		return false
+	}
+	for j, i := range need {
+		r := plan.TagResult{Tag: targets[i].Tag}
+		switch {
+		case errs[j] != nil && kojiPermanent(errs[j]):
+			s.m.failedTag.Inc()
+			log.Error("tagBuild refused", "tag", targets[i].Tag, "nvr", targets[i].NVR, "fault", koji.FaultCode(errs[j]), "error", errs[j])
+			r.Error = faultText(errs[j])
+		case errs[j] != nil:
+			continue
+		default:
+			id := int64(ids[j])
+			r.TaskID = &id
+			started[i] = ids[j]
+		}
+		results[i] = r
+		done[i] = true
+	}
+	return true
 }
 
 // tagOne settles one target. st is what the plan's lookup found, nil
@@ -252,14 +306,17 @@ func (s *Service) settleRaces(ctx context.Context, h *hold, targets []koji.TagTa
 	return keep, nil
 }
 
-// waitTask polls a pending task until it finishes.
+// waitTask waits until a pending task finishes, asking the shared poller
+// at each of its ticks.
 func (s *Service) waitTask(ctx context.Context, h *hold, id int, log *slog.Logger) (*koji.Task, error) {
 	for {
 		var task *koji.Task
 		gone := func(err error) bool { return kojiPermanent(err) || errors.Is(err, koji.ErrNotFound) }
-		err := s.do(ctx, h, DependencyKoji, gone, log, func(ctx context.Context) error {
+		// Stopping is no failure of the hub's.
+		final := func(err error) bool { return gone(err) || errors.Is(err, errStopping) }
+		err := s.do(ctx, h, DependencyKoji, final, log, func(ctx context.Context) error {
 			var err error
-			task, err = s.tagger.TaskState(ctx, id)
+			task, err = s.poll.state(ctx, id)
 			return err
 		})
 		if err != nil {
@@ -270,16 +327,6 @@ func (s *Service) waitTask(ctx context.Context, h *hold, id int, log *slog.Logge
 		}
 		if !task.Pending() {
 			return task, nil
-		}
-		t := time.NewTimer(s.cfg.TaskPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-s.stopping:
-			t.Stop()
-			return nil, errStopping
-		case <-t.C:
 		}
 	}
 }

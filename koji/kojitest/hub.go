@@ -29,7 +29,11 @@
 // header is not checked, as on released hubs), WithHTTP400 (answer
 // unparsable requests with HTTP 400 instead of fault 1),
 // WithWholeHostClientCert (demand a client certificate on every TLS
-// connection), WithTaskTiming and WithTaskDelay.
+// connection), WithTaskTiming, WithTaskDelay and WithTaskThroughput (the
+// scheduler's limit). A task's create_ts is when its call began, and it is
+// seen once the call ends, as with the hub's transactions. Stats gives,
+// per method, the calls, requests, answer bytes and time spent
+// (WithMemberSizes: also each multiCall member's answer).
 //
 // Behind a proxy: Backend returns a plain-HTTP listener on 127.0.0.1 for an
 // Apache in front (see internal/testenv.StartHubProxy). Only that listener
@@ -90,6 +94,19 @@ func WithTaskTiming(min, max time.Duration) Option {
 	return func(h *Hub) { h.taskMin, h.taskMax = min, max }
 }
 
+// WithTaskThroughput makes the scheduler finish at most perSecond tasks a
+// second: a real hub's runs tagBuild tasks one after another on its
+// builders, 15 to 20 a second at best, so that in a burst they wait their
+// turn.
+func WithTaskThroughput(perSecond float64) Option {
+	return func(h *Hub) { h.taskGap = time.Duration(float64(time.Second) / perSecond) }
+}
+
+// WithMemberSizes measures the answer of each call inside a multiCall
+// (MethodStats.MemberBytes), which costs the stand-in its encoding
+// twice.
+func WithMemberSizes() Option { return func(h *Hub) { h.memberSizes = true } }
+
 // WithTaskDelay makes every task finish exactly d after its tagBuild call.
 func WithTaskDelay(d time.Duration) Option { return WithTaskTiming(d, d) }
 
@@ -147,6 +164,9 @@ type Hub struct {
 	wholeHost bool
 	taskMin   time.Duration
 	taskMax   time.Duration
+	taskGap   time.Duration
+	// memberSizes measures each multiCall member's answer.
+	memberSizes bool
 
 	mu        sync.Mutex
 	closed    bool
@@ -160,6 +180,7 @@ type Hub struct {
 	users     map[string]*user
 	sessions  map[int64]*session
 	tasks     map[int]*task
+	made      []*task // the tasks in the order they were made
 	calls     []Call
 	tagCalls  []TagCall
 	faults    map[string][]injected
@@ -168,6 +189,50 @@ type Hub struct {
 	httpFails map[string][]int
 	timers    []*time.Timer
 	wg        sync.WaitGroup
+	lastEnd   time.Time // when the last task scheduled finishes
+	stats     map[string]*MethodStats
+}
+
+// MethodStats is what the calls of one method cost the hub.
+type MethodStats struct {
+	// Calls counts the calls, multiCall members included; Requests the
+	// HTTP requests made for this method (a multiCall's members make
+	// none of their own).
+	Calls, Requests int
+	// Bytes is the size of the responses to those requests; MemberBytes
+	// the size of the results of this method inside multiCalls' (part
+	// of the multiCalls' Bytes), measured only WithMemberSizes.
+	Bytes, MemberBytes int64
+	// Busy is the time the hub spent running the calls.
+	Busy time.Duration
+}
+
+// Stats returns, per method, what its calls cost so far.
+func (h *Hub) Stats() map[string]MethodStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]MethodStats, len(h.stats))
+	for m, s := range h.stats {
+		out[m] = *s
+	}
+	return out
+}
+
+// count adds to a method's statistics. The caller holds h.mu.
+func (h *Hub) count(method string, requests int, bytes int64, busy time.Duration) {
+	s := h.stats[method]
+	if s == nil {
+		s = &MethodStats{}
+		h.stats[method] = s
+	}
+	s.Calls++
+	s.Requests += requests
+	if requests > 0 {
+		s.Bytes += bytes
+	} else {
+		s.MemberBytes += bytes
+	}
+	s.Busy += busy
 }
 
 type tag struct {
@@ -247,6 +312,7 @@ type task struct {
 	state   int
 	request []any // [tag_id, build_id, force, fromtag_id], as the hub stores it
 	created time.Time
+	made    time.Time // when the call made it, after created
 	started time.Time
 	done    time.Time
 	fault   *wire.Fault
@@ -283,6 +349,7 @@ func New(tb testing.TB, opts ...Option) *Hub {
 		delays:    map[string]time.Duration{},
 		drops:     map[string]int{},
 		httpFails: map[string][]int{},
+		stats:     map[string]*MethodStats{},
 	}
 	for _, o := range opts {
 		o(h)
@@ -512,7 +579,8 @@ func (h *Hub) InjectFault(method string, n, code int, msg string) {
 	}
 }
 
-// Delay makes every call of method wait d before it runs.
+// Delay makes every call of method wait d before it runs, inside a
+// multiCall too.
 func (h *Hub) Delay(method string, d time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -520,7 +588,8 @@ func (h *Hub) Delay(method string, d time.Duration) {
 }
 
 // DropResponses makes the next n calls of method run and then lose their
-// answer: the connection is closed without a response.
+// answer: the connection is closed without a response (a multiCall that
+// carries such a call loses its whole answer).
 func (h *Hub) DropResponses(method string, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -651,6 +720,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 		hangUp(w)
 		return
 	}
+	start := time.Now()
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
 		return
@@ -676,7 +746,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 			return
 		}
 	}
-	rc := &reqCtx{h: h, r: r, viaProxy: viaProxy, path: path, callnum: -1}
+	rc := &reqCtx{h: h, r: r, viaProxy: viaProxy, path: path, callnum: -1, start: start}
 	var result any
 	var herr *hubFault
 	if inj != nil {
@@ -685,11 +755,16 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	} else {
 		result, herr = h.dispatch(rc, method, params)
 	}
-	if drop && hangUp(w) {
+	if (drop || rc.drop) && hangUp(w) {
 		return
 	}
 	if herr != nil {
-		writeFault(w, &herr.Fault)
+		out := wire.EncodeFault(herr.Code, herr.String)
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write(out)
+		h.mu.Lock()
+		h.count(method, 1, int64(len(out)), time.Since(start))
+		h.mu.Unlock()
 		return
 	}
 	out, err := wire.EncodeResponse(result)
@@ -699,6 +774,9 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, viaProxy bool) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = w.Write(out)
+	h.mu.Lock()
+	h.count(method, 1, int64(len(out)), time.Since(start))
+	h.mu.Unlock()
 }
 
 // hangUp closes the request's connection without an answer.
@@ -725,6 +803,11 @@ type reqCtx struct {
 	path     string
 	sess     *session
 	callnum  int64
+	// start is when the request came, the start of its transaction.
+	start time.Time
+	// drop loses the answer: a multiCall member's method was to lose
+	// one.
+	drop bool
 }
 
 // record appends a call to the log.
@@ -841,12 +924,36 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 		var res any
 		var f *hubFault
+		h.mu.Lock()
+		delay := h.delays[name]
+		h.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-rc.r.Context().Done():
+			}
+		}
+		start := time.Now()
 		if name == "" || name == "multiCall" {
 			f = fault(1000, "invalid call in multiCall: %v", c)
 		} else {
 			res, f = h.run(rc, name, ps)
 		}
+		busy := time.Since(start)
 		h.record(rc, name, ps, f)
+		h.mu.Lock()
+		if h.drops[name] > 0 {
+			h.drops[name]--
+			rc.drop = true
+		}
+		h.mu.Unlock()
+		var size int64
+		if f == nil && h.memberSizes {
+			size = memberSize(res)
+		}
+		h.mu.Lock()
+		h.count(name, 0, size, busy)
+		h.mu.Unlock()
 		if f != nil {
 			out = append(out, map[string]any{"faultCode": f.Code, "faultString": f.String,
 				"traceback": "Traceback (most recent call last):\n  File \"kojihub.py\"\nkoji.GenericError"})
@@ -855,6 +962,17 @@ func (h *Hub) multiCall(rc *reqCtx, params []any) (any, *hubFault) {
 		}
 	}
 	return out, nil
+}
+
+// memberSize is the size of a result inside a multiCall's answer, less
+// the envelope a response of its own would add.
+func memberSize(v any) int64 {
+	b, err := wire.EncodeResponse(v)
+	if err != nil {
+		return 0
+	}
+	empty, _ := wire.EncodeResponse(nil)
+	return int64(len(b) - len(empty) + len("<nil/>"))
 }
 
 // SessionKeys returns the keys of open sessions, so that tests can check

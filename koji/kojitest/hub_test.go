@@ -263,3 +263,60 @@ func TestCancelTask(t *testing.T) {
 		t.Errorf("tagged %v, want only p-1-2", got)
 	}
 }
+
+// TestStatsCountRequestsAndAnswers: a request counts for its method with
+// the size of its answer; calls inside a multiCall count as calls, with
+// their own answer's size when asked for.
+func TestStatsCountRequestsAndAnswers(t *testing.T) {
+	h := New(t, WithMemberSizes())
+	h.AddBuild(Build{NVR: "a-1-1", Module: &Module{Name: "a", ModulemdStr: strings.Repeat("x", 1200)}})
+	post := rawClient(t, h)
+	_, one := post("", call(t, "getBuild", "a-1-1"), nil)
+	_, many := post("", call(t, "multiCall", []any{
+		map[string]any{"methodName": "getBuild", "params": []any{"a-1-1"}},
+		map[string]any{"methodName": "getBuild", "params": []any{"a-1-1"}},
+	}), nil)
+	st := h.Stats()
+	gb, mc := st["getBuild"], st["multiCall"]
+	if gb.Calls != 3 || gb.Requests != 1 || gb.Bytes != int64(len(one)) {
+		t.Errorf("getBuild: %+v, want 3 calls, 1 request of %d bytes", gb, len(one))
+	}
+	if mc.Requests != 1 || mc.Bytes != int64(len(many)) {
+		t.Errorf("multiCall: %+v, want 1 request of %d bytes", mc, len(many))
+	}
+	if gb.MemberBytes < 2*1200 || gb.MemberBytes > int64(len(many)) {
+		t.Errorf("getBuild inside the multiCall: %d bytes of %d", gb.MemberBytes, len(many))
+	}
+}
+
+// TestTaskThroughput: with a throughput limit, a burst of tasks finishes
+// no faster than the limit lets it.
+func TestTaskThroughput(t *testing.T) {
+	h := New(t, WithTaskDelay(0), WithTaskThroughput(20))
+	h.AddTag("t")
+	h.AddPackage("t", "a")
+	post := rawClient(t, h)
+	_, login := post("/ssllogin", call(t, "sslLogin"), nil)
+	var sess struct {
+		ID  int64  `xmlrpc:"session-id"`
+		Key string `xmlrpc:"session-key"`
+	}
+	if err := wire.DecodeResponse(login, &sess); err != nil {
+		t.Fatal(err)
+	}
+	hdr := map[string]string{"Koji-Session-Id": strconv.FormatInt(sess.ID, 10), "Koji-Session-Key": sess.Key}
+	start := time.Now()
+	for i := range 10 {
+		nvr := fmt.Sprintf("a-1-%d", i)
+		h.AddBuild(Build{NVR: nvr})
+		if _, body := post("", call(t, "tagBuild", "t", nvr), hdr); bytes.Contains(body, []byte("fault")) {
+			t.Fatalf("tagBuild: %s", body)
+		}
+	}
+	if err := h.WaitTasks(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 450*time.Millisecond {
+		t.Errorf("10 tasks at 20 a second done in %v", took)
+	}
+}

@@ -384,9 +384,14 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 		return nil, fault(1003, "build %s not complete: state %s", b.nvr, buildStateName(b.state))
 	}
 	h.nextID++
-	tk := &task{id: h.nextID, owner: u, state: taskFree, created: time.Now(),
+	// The hub stamps the task with the start of the call's transaction
+	// (PostgreSQL's NOW()), and others see it once the call commits: a
+	// slow call's task shows after newer ones with an older create_ts.
+	tk := &task{id: h.nextID, owner: u, state: taskFree, created: rc.start.Round(0).Truncate(time.Microsecond),
 		request: []any{t.id, b.id, force, nil}}
+	tk.made = time.Now()
 	h.tasks[tk.id] = tk
+	h.made = append(h.made, tk)
 	h.schedule(tk, t.name, b.nvr)
 	return tk.id, nil
 }
@@ -426,11 +431,17 @@ func buildInfo(b *build) map[string]any {
 			"module_build_service_id": b.module.MBSID, "content_koji_tag": "module-" + b.module.Name,
 		}}}
 	}
+	// Every field a 1.35 hub answers, for the answer's real size.
 	return map[string]any{
 		"id": b.id, "build_id": b.id, "nvr": b.nvr, "name": b.name, "package_name": b.name,
-		"version": b.ver, "release": b.rel, "epoch": nil, "state": b.state, "task_id": nil,
-		"owner_name": "mbs", "volume_name": "DEFAULT", "draft": false,
-		"creation_time": "2024-05-01 10:00:00.000000+00:00", "completion_time": nil, "extra": extra,
+		"package_id": b.id, "version": b.ver, "release": b.rel, "epoch": nil, "state": b.state,
+		"task_id": nil, "owner_id": 1, "owner_name": "mbs", "volume_id": 0, "volume_name": "DEFAULT",
+		"draft": false, "source": nil, "cg_id": nil, "cg_name": nil, "promoter_id": nil,
+		"promoter_name": nil, "promotion_time": nil, "promotion_ts": nil,
+		"creation_event_id": b.id, "creation_time": "2024-05-01 10:00:00.000000+00:00",
+		"creation_ts": 1714557600.0, "start_time": "2024-05-01 09:40:00.000000+00:00",
+		"start_ts": 1714556400.0, "completion_time": "2024-05-01 10:00:00.000000+00:00",
+		"completion_ts": 1714557600.0, "extra": extra,
 	}
 }
 

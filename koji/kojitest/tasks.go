@@ -2,6 +2,7 @@ package kojitest
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -29,6 +30,16 @@ func (h *Hub) schedule(tk *task, tagName, nvr string) {
 	if h.taskMax > h.taskMin {
 		total += rand.N(h.taskMax - h.taskMin)
 	}
+	if h.taskGap > 0 {
+		// Builders finish tasks no closer together than the hub's
+		// scheduler lets them: a burst queues.
+		end := time.Now().Add(total)
+		if next := h.lastEnd.Add(h.taskGap); next.After(end) {
+			end = next
+		}
+		h.lastEnd = end
+		total = time.Until(end)
+	}
 	open := min(openFor, total/4)
 	assign := (total - open) / 2
 	h.after(assign, func() {
@@ -38,7 +49,7 @@ func (h *Hub) schedule(tk *task, tagName, nvr string) {
 	})
 	h.after(total-open, func() {
 		if tk.state == taskAssigned {
-			tk.state, tk.started = taskOpen, time.Now()
+			tk.state, tk.started = taskOpen, dbNow()
 		}
 	})
 	h.after(total, func() { h.finishTagTask(tk, tagName, nvr) })
@@ -64,10 +75,10 @@ func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
 		return
 	}
 	if tk.started.IsZero() {
-		tk.started = time.Now()
+		tk.started = dbNow()
 	}
 	// The listing is made while the task runs: start <= listing <= completion.
-	defer func() { tk.done = time.Now() }()
+	defer func() { tk.done = dbNow() }()
 	t := h.tags[tagName]
 	if t.has(nvr) && !truthy(tk.request[2]) {
 		tk.state = taskFailed
@@ -98,7 +109,7 @@ func (h *Hub) cancelTask(rc *reqCtx, args map[string]any) (any, *hubFault) {
 		return nil, fault(1000, "No such task: %d", id)
 	}
 	if t.pending() {
-		t.state, t.done = taskCanceled, time.Now()
+		t.state, t.done = taskCanceled, dbNow()
 	}
 	return nil, nil
 }
@@ -117,11 +128,18 @@ func (h *Hub) Canceled() []int {
 	return ids
 }
 
+// dbNow is the time as PostgreSQL keeps it, to the microsecond: what the
+// hub compares listTasks' times with.
+func dbNow() time.Time { return time.Now().Round(0).Truncate(time.Microsecond) }
+
+// kojiTS is a time as the hub answers it, in whole microseconds as
+// PostgreSQL keeps it.
 func kojiTS(t time.Time) (str, ts any) {
 	if t.IsZero() {
 		return nil, nil
 	}
-	return t.UTC().Format(kojiTime), float64(t.UnixNano()) / 1e9
+	t = t.Truncate(time.Microsecond)
+	return t.UTC().Format(kojiTime), float64(t.UnixMicro()) / 1e6
 }
 
 // taskRow is a task as listTasks and getTaskInfo answer it; decoded or
@@ -262,7 +280,8 @@ func parseIntFilter(v any) (intFilter, *hubFault) {
 func parseTime(v any) (time.Time, *hubFault) {
 	switch x := v.(type) {
 	case float64:
-		return time.Unix(0, int64(x*1e9)), nil
+		// The hub reads it as a datetime: to the microsecond.
+		return time.UnixMicro(int64(math.Round(x * 1e6))), nil
 	case int64:
 		return time.Unix(x, 0), nil
 	case string:
@@ -290,6 +309,7 @@ func (h *Hub) listTasks(args map[string]any) (any, *hubFault) {
 		qopts = kw
 	}
 	var filters []taskFilter
+	var after time.Time // the latest createdAfter
 	decode := false
 	for key, v := range opts {
 		neg := strings.HasPrefix(key, "not_")
@@ -349,6 +369,9 @@ func (h *Hub) listTasks(args map[string]any) (any, *hubFault) {
 			if bad != nil {
 				return nil, bad
 			}
+			if name == "createdAfter" && at.After(after) {
+				after = at
+			}
 			before := strings.HasSuffix(name, "Before")
 			field := func(t *task) time.Time { return t.created }
 			switch {
@@ -379,9 +402,26 @@ func (h *Hub) listTasks(args map[string]any) (any, *hubFault) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var rows []*task
-	for _, t := range h.tasks {
+	keep := func(t *task) {
 		if !slices.ContainsFunc(filters, func(f taskFilter) bool { return !f(t) }) {
 			rows = append(rows, t)
+		}
+	}
+	if after.IsZero() {
+		for _, t := range h.tasks {
+			keep(t)
+		}
+	} else {
+		// As the index the hub lacks would: a task made by then was
+		// created by then, and is left out.
+		i, _ := slices.BinarySearchFunc(h.made, after, func(t *task, at time.Time) int {
+			if t.made.After(at) {
+				return 1
+			}
+			return -1
+		})
+		for _, t := range h.made[i:] {
+			keep(t)
 		}
 	}
 	// Without an order the database answers in no set order; the map's
