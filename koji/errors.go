@@ -152,9 +152,6 @@ func IsNotAllowed(err error) bool { return HasCode(err, CodeActionNotAllowed) }
 // IsServerOffline reports that the hub is in maintenance.
 func IsServerOffline(err error) bool { return HasCode(err, CodeServerOffline) }
 
-// IsParameterError reports a call with wrong arguments.
-func IsParameterError(err error) bool { return HasCode(err, CodeParameterError) }
-
 // Retryable reports whether trying the same call again later may succeed:
 // transport errors, HTTP 5xx, ServerOffline (1014) and AuthExpired (1007,
 // after a new login). Everything else, notably 1000, 1003, 1004 and 1019,

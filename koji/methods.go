@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/fedora-modularity/mts/koji/internal/wire"
 )
@@ -372,19 +371,6 @@ func (c *Client) IsTagged(ctx context.Context, tag, nvr string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// SplitNVR splits name-version-release at its last two dashes.
-func SplitNVR(nvr string) (name, versionRelease string, ok bool) {
-	i := strings.LastIndexByte(nvr, '-')
-	if i <= 0 {
-		return "", "", false
-	}
-	j := strings.LastIndexByte(nvr[:i], '-')
-	if j <= 0 {
-		return "", "", false
-	}
-	return nvr[:j], nvr[j+1:], true
 }
 
 // GetTaskInfo returns a task's state.

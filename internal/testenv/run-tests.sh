@@ -20,6 +20,12 @@ echo "== go vet"
 go vet ./...
 echo "== staticcheck"
 go tool staticcheck ./...
+echo "== deadcode"
+dead=$(go tool deadcode -test ./...)
+if [ -n "$dead" ]; then
+	echo "unreachable code: $dead" >&2
+	exit 1
+fi
 echo "== container image"
 bash internal/testenv/container.sh
 echo "== go test"

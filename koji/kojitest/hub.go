@@ -329,8 +329,6 @@ func fault(code int, format string, args ...any) *hubFault {
 	return &hubFault{wire.Fault{Code: code, String: fmt.Sprintf(format, args...)}}
 }
 
-func (f *hubFault) Error() string { return f.Fault.Error() }
-
 // New starts a hub on a free loopback port and stops it when the test ends.
 func New(tb testing.TB, opts ...Option) *Hub {
 	tb.Helper()
@@ -671,18 +669,6 @@ func (h *Hub) WaitTasks(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// Tasks returns the ids of the tagBuild tasks made so far, in order.
-func (h *Hub) Tasks() []int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ids := make([]int, 0, len(h.tasks))
-	for id := range h.tasks {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // takeInjection pops what is injected for method.
