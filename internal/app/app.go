@@ -176,6 +176,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		MaxModulemdSize: cfg.MaxModulemdSize,
 	}
 	svcOpts := service.Options{Logger: log, Registerer: reg, Recorders: recorders}
+	if a.lines != nil {
+		svcOpts.Dropped = a.lines.Dropped
+	}
 	if svcCfg.GiveUpAfter > 0 && pub != nil {
 		parker, ok := pub.(bus.Parker)
 		if !ok {
@@ -298,7 +301,6 @@ func (a *App) newBus() (bus.Consumer, bus.Publisher, error) {
 		out := a.opts.Stdout
 		if a.opts.DevLines != nil {
 			a.lines = report.NewLines(a.opts.DevLines)
-			consumer = filterLines{Consumer: consumer, lines: a.lines, filter: a.cfg.BuildStateMsgFilter}
 			out = io.Discard
 		}
 		return consumer, lines.NewPublisher(out), nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/eval"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -104,6 +105,13 @@ func (l *Lines) Record(r eval.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.record(r)
+}
+
+// Dropped writes the line of an event dropped before any decision, as
+// filtered with the reason (the service's Options.Dropped). A line that
+// cannot be written is no reason to hold the event.
+func (l *Lines) Dropped(ev build.Event, reason string) {
+	_ = l.Record(eval.Record{Event: ev, Result: eval.Result{Outcome: "filtered", Error: &reason}})
 }
 
 func (l *Lines) record(r eval.Record) error {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,6 +124,11 @@ type Options struct {
 	// Parker takes the events held longer than Config.GiveUpAfter;
 	// required when that is set.
 	Parker bus.Parker
+	// Dropped, when set, is told of each event the pipeline drops before
+	// deciding (a state build_state_msg_filter leaves out, a scratch
+	// build), with the reason: the decisions the recorders keep never
+	// include these.
+	Dropped func(ev build.Event, reason string)
 }
 
 // Service is the pipeline. Build it with New, then call Run, or Handle
@@ -136,6 +142,7 @@ type Service struct {
 	rules     Rules
 	recorders []Recorder
 	parker    bus.Parker
+	dropped   func(build.Event, string)
 	log       *slog.Logger
 	m         *metrics
 	docs      *lru.Cache[int64, document] // nil: no cache
@@ -232,7 +239,7 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src sourc
 	m := newMetrics(opts.Registerer)
 	s := &Service{
 		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
-		recorders: opts.Recorders, parker: opts.Parker,
+		recorders: opts.Recorders, parker: opts.Parker, dropped: opts.Dropped,
 		log: log, m: m, filter: filter, docs: docs,
 		gates: newGates(cfg.RetryMin, cfg.RetryMax, func(name string, up bool) {
 			v := 0.0
@@ -421,12 +428,18 @@ func (s *Service) do(ctx context.Context, h *hold, dep string, permanent func(er
 // process returns the outcome once it is durable, or an error when the
 // event must stay unacknowledged.
 func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build.Event, log *slog.Logger) (string, error) {
-	if !s.filter[ev.StateName] {
-		log.Debug("event dropped: state not in build_state_msg_filter")
-		return OutcomeFiltered, nil
+	reason := ""
+	switch {
+	case !s.filter[ev.StateName]:
+		reason = fmt.Sprintf("state %q is not in build_state_msg_filter (%s)", ev.StateName, strings.Join(s.cfg.StateFilter, ", "))
+	case ev.Scratch:
+		reason = "scratch builds are never tagged"
 	}
-	if ev.Scratch {
-		log.Debug("event dropped: scratch build")
+	if reason != "" {
+		log.Debug("event dropped", "reason", reason)
+		if s.dropped != nil {
+			s.dropped(ev, reason)
+		}
 		return OutcomeFiltered, nil
 	}
 	var rs *ruleset.Ruleset
