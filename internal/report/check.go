@@ -30,7 +30,7 @@ func Check(w io.Writer, format string, probs config.Problems, reached []string, 
 		what = "checked, and " + joinAnd(reached) + " answered"
 	}
 	if len(probs) > 0 {
-		_, err := fmt.Fprintf(w, "%d problems\n", len(probs))
+		_, err := fmt.Fprintln(w, counted(len(probs), "problem"))
 		return err
 	}
 	_, err := fmt.Fprintf(w, "configuration ok (%s; backend %s)\n", what, backend)

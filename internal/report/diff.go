@@ -43,11 +43,14 @@ func diffSummary(r *rulediff.Report) string {
 	return s
 }
 
-func builds(n int) string {
+func builds(n int) string { return counted(n, "build") }
+
+// counted is n and the noun, in the plural unless n is 1.
+func counted(n int, noun string) string {
 	if n == 1 {
-		return "1 build"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d builds", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func describe(d rulediff.Decision) string {

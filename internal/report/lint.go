@@ -175,7 +175,7 @@ func lintJUnit(w io.Writer, r *lint.Result, strict bool) error {
 			}
 		}
 		if nfail > 0 {
-			c.Failure = &junit.Result{Message: fmt.Sprintf("%d problems", nfail), Type: "lint", Data: fail.String()}
+			c.Failure = &junit.Result{Message: counted(nfail, "problem"), Type: "lint", Data: fail.String()}
 		}
 		if other.Len() > 0 {
 			c.SystemOut = &junit.Output{Data: other.String()}
