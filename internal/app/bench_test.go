@@ -159,7 +159,7 @@ type cpuTimes struct{ self, children time.Duration }
 
 // readCPU reads the CPU times from /proc; ok is false where there is none.
 // Children are found in /proc/self/task/*/children and their times read
-// from /proc/<pid>/stat in clock ticks, 100 a second on Linux.
+// by procCPU.
 func readCPU() (cpuTimes, bool) {
 	var t cpuTimes
 	var ru syscall.Rusage
@@ -176,22 +176,13 @@ func readCPU() (cpuTimes, bool) {
 		if err != nil {
 			continue
 		}
-		for _, pid := range strings.Fields(string(data)) {
-			stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		for _, field := range strings.Fields(string(data)) {
+			pid, err := strconv.Atoi(field)
 			if err != nil {
 				continue
 			}
-			// Fields after the command name, which may hold spaces: state
-			// is the first, utime the 12th and stime the 13th.
-			_, rest, ok := strings.Cut(string(stat), ") ")
-			f := strings.Fields(rest)
-			if !ok || len(f) < 13 {
-				continue
-			}
-			utime, err1 := strconv.ParseInt(f[11], 10, 64)
-			stime, err2 := strconv.ParseInt(f[12], 10, 64)
-			if err1 == nil && err2 == nil {
-				t.children += time.Duration(utime+stime) * 10 * time.Millisecond
+			if cpu, ok := procCPU(pid); ok {
+				t.children += cpu
 			}
 		}
 	}

@@ -407,13 +407,13 @@ type processes struct {
 func newProcesses(t *testing.T, prefix string) *processes {
 	t.Helper()
 	st := newStack(t, prefix)
-	return &processes{stack: st, bin: buildMTS(t), conf: serveConfig(t, st.n, st.hub, st.mbs)}
+	return &processes{stack: st, bin: buildMTS(t), conf: serveConfig(t, st.n, st.hub, st.mbs, faultTuning)}
 }
 
 // start runs one mts serve process until the test ends.
 func (p *processes) start(t *testing.T) *exec.Cmd {
 	t.Helper()
-	return startMTS(t, p.bin, p.conf)
+	return startMTS(t, p.bin, p.conf, testWriter{t})
 }
 
 // expectTaggedOnce waits until every build of events and its -devel twin

@@ -1,12 +1,23 @@
 package app_test
 
 import (
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/config"
@@ -28,21 +39,42 @@ import (
 // It fails if an event is lost or a build gets a second task. Run each
 // once: -benchtime 1x.
 func BenchmarkMassRebuild(b *testing.B) {
-	for _, tc := range []struct {
-		name     string
-		burst    int
-		min, max time.Duration
-	}{
-		{"tasks=0.5-2s/burst=100", 100, 500 * time.Millisecond, 2 * time.Second},
-		{"tasks=0.5-2s/burst=400", 400, 500 * time.Millisecond, 2 * time.Second},
-		{"tasks=0.5-2s/burst=2000", 2000, 500 * time.Millisecond, 2 * time.Second},
-		{"tasks=10-60s/burst=400", 400, 10 * time.Second, 60 * time.Second},
-		{"tasks=10-60s/burst=2000", 2000, 10 * time.Second, 60 * time.Second},
-	} {
+	for _, tc := range rebuildCases {
 		b.Run(tc.name, func(b *testing.B) {
-			massRebuild(b, tc.burst, kojitest.WithTaskTiming(tc.min, tc.max))
+			massRebuild(b, tc.burst, kojitest.WithTaskTiming(tc.min, tc.max), inProcess)
 		})
 	}
+}
+
+// BenchmarkMassRebuildProcess is BenchmarkMassRebuild with the service in
+// an mts serve process of its own, so that its CPU is its own: the user
+// and system time of the process from its start until it exits after
+// SIGTERM, once every event is settled (ms-cpu-mts/event), and the
+// process's CPU until then (ms-cpu-mts-settled/event, in the kernel's
+// 10 ms ticks).
+func BenchmarkMassRebuildProcess(b *testing.B) {
+	if broker == nil {
+		testenv.Missing(b, "ActiveMQ")
+	}
+	b.StopTimer()
+	bin := buildMTS(b)
+	for _, tc := range rebuildCases {
+		b.Run(tc.name, func(b *testing.B) {
+			massRebuild(b, tc.burst, kojitest.WithTaskTiming(tc.min, tc.max), serveProcess(bin))
+		})
+	}
+}
+
+var rebuildCases = []struct {
+	name     string
+	burst    int
+	min, max time.Duration
+}{
+	{"tasks=0.5-2s/burst=100", 100, 500 * time.Millisecond, 2 * time.Second},
+	{"tasks=0.5-2s/burst=400", 400, 500 * time.Millisecond, 2 * time.Second},
+	{"tasks=0.5-2s/burst=2000", 2000, 500 * time.Millisecond, 2 * time.Second},
+	{"tasks=10-60s/burst=400", 400, 10 * time.Second, 60 * time.Second},
+	{"tasks=10-60s/burst=2000", 2000, 10 * time.Second, 60 * time.Second},
 }
 
 // warmBroker runs one untimed pass per process, for the reason
@@ -53,7 +85,106 @@ var warmBroker sync.Once
 // second.
 const hubThroughput = 20
 
-func massRebuild(b *testing.B, burst int, timing kojitest.Option) {
+// rebuildService runs the service of a mass rebuild on the queues of n,
+// the stand-in hub and MBS until the burst of events is settled, and
+// reports what it can measure of the service alone; settled is the time
+// from its start until the last event was settled.
+type rebuildService func(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, burst int) (settled time.Duration)
+
+// inProcess runs the service in the test process, as mts serve does, its
+// settings those of baseConfig but for the mass rebuild's; the process's
+// CPU and allocations are the service's and the stand-ins' together.
+func inProcess(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, burst int) time.Duration {
+	cfg := baseConfig(b, n, hub, m)
+	def := config.Defaults()
+	cfg.Workers = 16
+	cfg.ModulemdSource = config.SourceKoji
+	cfg.TaskPollInterval = def.TaskPollInterval
+	cfg.RetryMinBackoff, cfg.RetryMaxBackoff = def.RetryMinBackoff, def.RetryMaxBackoff
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0, cpuOK := readCPU()
+	b.StartTimer()
+	start := time.Now()
+	r := startApp(b, cfg)
+	awaitSettled(b, r.reg, burst)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cpu1, _ := readCPU()
+	runtime.ReadMemStats(&m1)
+	r.stop()
+	if cpuOK {
+		b.ReportMetric(float64(cpu1.self-cpu0.self)/float64(time.Millisecond)/float64(burst), "ms-cpu/event")
+	}
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/1024/float64(burst), "KB-alloc/event")
+	return elapsed
+}
+
+// rebuildTuning is the mass rebuild's service: the default settings but
+// for 16 workers and the modulemd from the hub. The shutdown timeout is the
+// default's and the log at the default level goes to a file.
+const rebuildTuning = `workers: 16
+modulemd_source: koji
+listen_address: %s
+`
+
+// serveProcess runs the service as an mts serve process of bin.
+func serveProcess(bin string) rebuildService {
+	return func(b *testing.B, n busNames, hub *kojitest.Hub, m *mbsStandIn, burst int) time.Duration {
+		addr := freeAddr(b)
+		conf := serveConfig(b, n, hub, m, fmt.Sprintf(rebuildTuning, addr))
+		logFile, err := os.Create(filepath.Join(b.TempDir(), "mts.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer logFile.Close()
+		defer func() {
+			if b.Failed() {
+				b.Log(tail(logFile.Name(), 4096))
+			}
+		}()
+		b.StartTimer()
+		start := time.Now()
+		cmd := startMTS(b, bin, conf, logFile)
+		awaitSettled(b, scrape("http://"+addr+"/monitor/metrics"), burst)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		settled, statOK := procCPU(cmd.Process.Pid)
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("mts serve after SIGTERM: %v", err)
+		}
+		ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		if !ok {
+			b.Fatalf("no resource usage of mts serve on this system")
+		}
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(burst), "ms-cpu-mts/event")
+		if statOK {
+			b.ReportMetric(float64(settled)/float64(time.Millisecond)/float64(burst), "ms-cpu-mts-settled/event")
+		}
+		b.ReportMetric(float64(ru.Maxrss)/1024, "MB-maxrss-mts")
+		return elapsed
+	}
+}
+
+// awaitSettled waits until the service of g has settled burst events as
+// matched, at most 10 minutes.
+func awaitSettled(b *testing.B, g prometheus.Gatherer, burst int) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for gathered(g, "mts_events_total", "outcome", service.OutcomeMatched) < float64(burst) {
+		if time.Now().After(deadline) {
+			_, err := g.Gather()
+			b.Fatalf("only %v of %d events handled (metrics: %v)", gathered(g, "mts_events_total", "outcome", service.OutcomeMatched), burst, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func massRebuild(b *testing.B, burst int, timing kojitest.Option, run rebuildService) {
 	if broker == nil {
 		testenv.Missing(b, "ActiveMQ")
 	}
@@ -84,32 +215,8 @@ func massRebuild(b *testing.B, burst int, timing kojitest.Option) {
 		for _, ev := range events {
 			s.send(b, ev)
 		}
-		cfg := baseConfig(b, n, hub, newMBS(b))
-		def := config.Defaults()
-		cfg.Workers = 16
-		cfg.ModulemdSource = config.SourceKoji
-		cfg.TaskPollInterval = def.TaskPollInterval
-		cfg.RetryMinBackoff, cfg.RetryMaxBackoff = def.RetryMinBackoff, def.RetryMaxBackoff
-		runtime.GC()
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
 		stats0 := hub.Stats()
-		cpu0, cpuOK := readCPU()
-		b.StartTimer()
-		start := time.Now()
-		r := startApp(b, cfg)
-		deadline := start.Add(10 * time.Minute)
-		for gathered(r.reg, "mts_events_total", "outcome", service.OutcomeMatched) < float64(burst) {
-			if time.Now().After(deadline) {
-				b.Fatalf("only %v of %d events handled", gathered(r.reg, "mts_events_total", "outcome", service.OutcomeMatched), burst)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		elapsed := time.Since(start)
-		b.StopTimer()
-		cpu1, _ := readCPU()
-		runtime.ReadMemStats(&m1)
-		r.stop()
+		elapsed := run(b, n, hub, newMBS(b), burst)
 		var reqs int
 		var bytes int64
 		var busy time.Duration
@@ -122,10 +229,6 @@ func massRebuild(b *testing.B, burst int, timing kojitest.Option) {
 		b.ReportMetric(per(float64(reqs)), "hub-req/event")
 		b.ReportMetric(per(float64(bytes)/1024), "hub-KB/event")
 		b.ReportMetric(per(busy.Seconds()*1000), "ms-hub/event")
-		if cpuOK {
-			b.ReportMetric(per((cpu1.self-cpu0.self).Seconds()*1000), "ms-cpu/event")
-		}
-		b.ReportMetric(per(float64(m1.TotalAlloc-m0.TotalAlloc)/1024), "KB-alloc/event")
 		b.ReportMetric(float64(burst)/elapsed.Seconds(), "events/s")
 		b.ReportMetric(elapsed.Seconds(), "s-settled")
 		tasks := map[string]int{}
@@ -142,4 +245,71 @@ func massRebuild(b *testing.B, burst int, timing kojitest.Option) {
 			}
 		}
 	}
+}
+
+// freeAddr is a local address no one listens on, for a process's
+// endpoints.
+func freeAddr(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape gathers the metrics a process serves at url; none while it does
+// not answer.
+func scrape(url string) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(resp.Body)
+		out := make([]*dto.MetricFamily, 0, len(fams))
+		for _, f := range fams {
+			out = append(out, f)
+		}
+		return out, err
+	})
+}
+
+// procCPU is the user and system CPU time process pid has used, from
+// /proc in clock ticks of 10 ms; ok is false where there is none.
+func procCPU(pid int) (cpu time.Duration, ok bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command name, which may hold spaces: state is the
+	// first, utime the 12th and stime the 13th.
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// tail is the end of file, at most n bytes.
+func tail(file string, n int64) string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err.Error()
+	}
+	if int64(len(data)) > n {
+		data = data[int64(len(data))-n:]
+	}
+	return string(data)
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 )
 
 // buildMTS builds the mts binary into a temporary directory.
-func buildMTS(t *testing.T) string {
+func buildMTS(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mts")
 	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/mts")
@@ -24,16 +25,23 @@ func buildMTS(t *testing.T) string {
 	return bin
 }
 
-// serveConfig writes the configuration of an mts serve process.
-func serveConfig(t *testing.T, n busNames, hub *kojitest.Hub, m *mbsStandIn) string {
+// faultTuning is the tuning of the fault tests' processes: few workers,
+// short backoffs and task polls, so that faults show within seconds.
+const faultTuning = `workers: 4
+retry_min_backoff: 50ms
+retry_max_backoff: 200ms
+koji_task_poll_interval: 100ms
+shutdown_timeout: 20s
+listen_address: 127.0.0.1:0
+log_level: INFO
+`
+
+// serveConfig writes the configuration of an mts serve process on the
+// queues of n, the stand-in hub and MBS, with a decision store of its
+// own; tuning is the rest of the settings, in YAML.
+func serveConfig(t testing.TB, n busNames, hub *kojitest.Hub, m *mbsStandIn, tuning string) string {
 	t.Helper()
 	dir := t.TempDir()
-	kojiConf := filepath.Join(dir, "koji.conf")
-	ini := fmt.Sprintf("[mts-test]\nserver = %s\nserverca = %s\nauthtype = ssl\ncert = %s\ntimeout = 5\n",
-		hub.URL(), hub.CAFile(), hub.ClientCertFile("mts"))
-	if err := os.WriteFile(kojiConf, []byte(ini), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	rules, err := filepath.Abs(filepath.Join(serveData, "rules-e2e/v1.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,25 +55,20 @@ messaging_backend: rhmsg
 rhmsg_brokers: [%s]
 rhmsg_queue: %s
 rhmsg_topic_prefix: %s
-workers: 4
-retry_min_backoff: 50ms
-retry_max_backoff: 200ms
-koji_task_poll_interval: 100ms
-shutdown_timeout: 20s
-listen_address: 127.0.0.1:0
-log_level: INFO
 decision_store: %s
-`, rules, m.URL(), kojiConf, broker.STOMPAddr, n.queue, n.outPrefix, filepath.Join(dir, "decisions.db"))
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+`, rules, m.URL(), kojiProfile(t, hub), broker.STOMPAddr, n.queue, n.outPrefix, filepath.Join(dir, "decisions.db"))
+	if err := os.WriteFile(conf, []byte(yaml+tuning), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return conf
 }
 
-func startMTS(t *testing.T, bin, conf string) *exec.Cmd {
+// startMTS runs mts serve with the configuration conf, its log written to
+// stderr, and kills it when the test ends if it still runs.
+func startMTS(t testing.TB, bin, conf string, stderr io.Writer) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", conf)
-	cmd.Stderr = testWriter{t}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
