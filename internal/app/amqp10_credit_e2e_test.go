@@ -18,7 +18,7 @@ import (
 // umbOverAMQP10 is the newest reference's UMB setup against RabbitMQ's
 // AMQP 1.0 plugin: amqps with a client certificate, the durable input
 // queue bound to the MBS virtual topic, a Proton sender as rhmsg sends, and
-// a stand-in hub whose tagBuild tasks close 0.5-2 s after the call.
+// a stand-in hub (with hubOpts).
 type umbOverAMQP10 struct {
 	node  *testenv.RabbitMQAMQP10
 	queue string
@@ -28,7 +28,7 @@ type umbOverAMQP10 struct {
 	cfg   *config.Config
 }
 
-func newUMBOverAMQP10(t *testing.T) *umbOverAMQP10 {
+func newUMBOverAMQP10(t *testing.T, hubOpts ...kojitest.Option) *umbOverAMQP10 {
 	t.Helper()
 	if err := testenv.RabbitMQAvailable(); err != nil {
 		testenv.Missing(t, "rabbitmq-server: %v", err)
@@ -54,13 +54,17 @@ func newUMBOverAMQP10(t *testing.T) *umbOverAMQP10 {
 	}
 	t.Cleanup(peer.Stop)
 	u := &umbOverAMQP10{node: node, queue: queue, peer: peer,
-		hub: newHub(t, kojitest.WithTaskTiming(500*time.Millisecond, 2*time.Second)), mbs: newMBS(t)}
+		hub: newHub(t, hubOpts...), mbs: newMBS(t)}
 	u.cfg = baseConfig(t, newBusNames("amqp10"), u.hub, u.mbs)
 	u.cfg.RhmsgBrokers = []string{"amqps://" + node.TLSAddr}
 	u.cfg.RhmsgCertificate, u.cfg.RhmsgPrivateKey, u.cfg.RhmsgCACert = node.PKI.ClientCert, node.PKI.ClientKey, node.PKI.CACert
 	u.cfg.RhmsgBrokerType, u.cfg.RhmsgQueue, u.cfg.RhmsgTopicPrefix = "rabbitmq", queue, "VirtualTopic.eng.mts"
 	return u
 }
+
+// realTaskTiming closes tagBuild tasks 0.5-2 s after the call, as a hub
+// does.
+var realTaskTiming = kojitest.WithTaskTiming(500*time.Millisecond, 2*time.Second)
 
 // events are builds first, first+1, ... each in the states MBS announces
 // (build, done, ready), known to the hub and MBS.
@@ -122,7 +126,7 @@ func (u *umbOverAMQP10) expectAllSettled(t *testing.T, r *running, n int, within
 // hub's real task timing: the slow, out-of-order settlements that lost the
 // consumer its link credit.
 func TestUMBOverAMQP10SettlesEveryEvent(t *testing.T) {
-	u := newUMBOverAMQP10(t)
+	u := newUMBOverAMQP10(t, realTaskTiming)
 	r := startApp(t, u.cfg)
 	evs := u.events(100, 35)
 	for _, ev := range evs {
@@ -135,7 +139,7 @@ func TestUMBOverAMQP10SettlesEveryEvent(t *testing.T) {
 // in all; the service settles them all, and in no 5 s window after the
 // first events does it settle none.
 func TestUMBOverAMQP10Soak(t *testing.T) {
-	u := newUMBOverAMQP10(t)
+	u := newUMBOverAMQP10(t, realTaskTiming)
 	r := startApp(t, u.cfg)
 	evs := u.events(1000, 334)
 	const rate = 25 // events a second
