@@ -3,6 +3,7 @@ package history_test
 import (
 	"context"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -21,11 +22,11 @@ import (
 // listed (the fixtures have them trimmed). The parallel variants write
 // from 4 workers, as mts serve does.
 func BenchmarkRecord(b *testing.B) {
-	rules := &switchableRules{}
-	rs := loadRules(b, "fixed")
-	rules.p.Store(rs)
-	matched := decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
-	unmatched := decision(b, rs, 104, "ant-1-el8-upstream-nomatch.yaml", "", 0)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(b, "fixed")
+	rules.Set(rs)
+	matched := historytest.Decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
+	unmatched := historytest.Decision(b, rs, 104, "ant-1-el8-upstream-nomatch.yaml", "", 0)
 	large := matched
 	large.Modulemd = withArtifacts(matched.Modulemd, 400)
 	for _, tc := range []struct {
@@ -43,7 +44,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			s := openStore(b, rules, history.Options{})
+			s := historytest.OpenStore(b, rules, history.Options{})
 			// The background work (checkpoints) runs as in mts serve.
 			go s.Run(ctx)
 			base := tc.r.Modulemd
@@ -96,11 +97,11 @@ func withArtifacts(doc string, n int) string {
 // of one build among 20,000.
 func BenchmarkList(b *testing.B) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(b, "fixed")
-	rules.p.Store(rs)
-	s := openStore(b, rules, history.Options{})
-	r := decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(b, "fixed")
+	rules.Set(rs)
+	s := historytest.OpenStore(b, rules, history.Options{})
+	r := historytest.Decision(b, rs, 102, "nodejs-12-f31.yaml", "", 5000)
 	for i := range 20000 {
 		r.MessageID = fmt.Sprintf("m%d", i)
 		r.EventID = int64(i)

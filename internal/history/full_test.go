@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,8 +62,8 @@ func TestFullDiskHoldsTheEvent(t *testing.T) {
 	needRabbit(t)
 	disk := smallDisk(t, 1<<20)
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rules.p.Store(loadRules(t, "broken"))
+	rules := &historytest.SwitchableRules{}
+	rules.Set(historytest.LoadRules(t, "broken"))
 	store, err := history.Open(ctx, filepath.Join(disk, "decisions.db"), history.Options{Rules: rules})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"log/slog"
 	"net"
 	"os"
@@ -83,8 +84,8 @@ func killedBeforeAck() {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(3)
 	}
-	rules := &switchableRules{}
-	rules.p.Store(loadRules(&testing.T{}, "broken"))
+	rules := &historytest.SwitchableRules{}
+	rules.Set(historytest.LoadRules(&testing.T{}, "broken"))
 	store, err := history.Open(ctx, os.Getenv(envChildStore), history.Options{Rules: rules})
 	if err != nil {
 		fail(err)
@@ -183,8 +184,8 @@ func TestKillBetweenRecordAndAck(t *testing.T) {
 	}
 
 	// The next process gets the event again.
-	rules := &switchableRules{}
-	rules.p.Store(loadRules(t, "broken"))
+	rules := &historytest.SwitchableRules{}
+	rules.Set(historytest.LoadRules(t, "broken"))
 	store, err := history.Open(ctx, storePath, history.Options{Rules: rules})
 	if err != nil {
 		t.Fatal(err)

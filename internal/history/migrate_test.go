@@ -3,6 +3,7 @@ package history_test
 import (
 	"context"
 	"errors"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,9 +29,9 @@ func TestOpenUpgradesSchema1(t *testing.T) {
 		t.Fatalf("read-only open of a schema 1 store: %v, want ErrOldSchema", err)
 	}
 
-	rules := &switchableRules{}
-	rs := loadRules(t, "fixed")
-	rules.p.Store(rs)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "fixed")
+	rules.Set(rs)
 	s, err := history.Open(ctx, path, history.Options{Rules: rules})
 	if err != nil {
 		t.Fatal(err)
@@ -39,15 +40,15 @@ func TestOpenUpgradesSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := len(builds) + 1
+	stored := len(historytest.Builds) + 1
 	if len(ds) != stored {
 		t.Fatalf("%d decisions after the upgrade, want %d", len(ds), stored)
 	}
 	for _, d := range ds {
 		file, large := "", d.EventID == 105
-		for _, b := range builds {
-			if b.id == d.EventID || large && b.id == 101 {
-				file = b.file
+		for _, b := range historytest.Builds {
+			if b.ID == d.EventID || large && b.ID == 101 {
+				file = b.File
 			}
 		}
 		text, err := os.ReadFile(filepath.Join("testdata", "modulemd", file))
@@ -78,7 +79,7 @@ func TestOpenUpgradesSchema1(t *testing.T) {
 
 	// A redelivery of a message recorded before the upgrade updates its
 	// record.
-	r := decision(t, rs, 102, "nodejs-12-f31.yaml", "v1-msg-nodejs-12-f31.yaml", 7010)
+	r := historytest.Decision(t, rs, 102, "nodejs-12-f31.yaml", "v1-msg-nodejs-12-f31.yaml", 7010)
 	if err := s.Record(ctx, r); err != nil {
 		t.Fatal(err)
 	}

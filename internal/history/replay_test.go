@@ -3,6 +3,7 @@ package history_test
 import (
 	"context"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"slices"
 	"testing"
 	"time"
@@ -13,20 +14,20 @@ import (
 
 func TestReplayChanges(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	broken, fixed := loadRules(t, "broken"), loadRules(t, "fixed")
-	rules.p.Store(broken)
-	c := newClock(time.Now().Add(-time.Hour))
-	s := openStore(t, rules, history.Options{Now: c.Now})
-	for i, b := range builds {
+	rules := &historytest.SwitchableRules{}
+	broken, fixed := historytest.LoadRules(t, "broken"), historytest.LoadRules(t, "fixed")
+	rules.Set(broken)
+	c := historytest.NewClock(time.Now().Add(-time.Hour))
+	s := historytest.OpenStore(t, rules, history.Options{Now: c.Now})
+	for i, b := range historytest.Builds {
 		c.Add(time.Minute)
-		if err := s.Record(ctx, decision(t, broken, b.id, b.file, fmt.Sprintf("m%d", i), 0)); err != nil {
+		if err := s.Record(ctx, historytest.Decision(t, broken, b.ID, b.File, fmt.Sprintf("m%d", i), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A build whose document could not be had is listed, not decided.
 	nodoc := eval.Record{EventID: 105, MessageID: "m-nodoc", Revision: broken.Revision,
-		Event: decision(t, broken, 105, builds[0].file, "x", 0).Event, Result: eval.ErrorResult(fmt.Errorf("modulemd: gone"))}
+		Event: historytest.Decision(t, broken, 105, historytest.Builds[0].File, "x", 0).Event, Result: eval.ErrorResult(fmt.Errorf("modulemd: gone"))}
 	nodoc.Event.Version = "1"
 	if err := s.Record(ctx, nodoc); err != nil {
 		t.Fatal(err)
@@ -56,10 +57,10 @@ func TestReplayChanges(t *testing.T) {
 
 	// Decided again by the fixed rules (as --apply does): the newest
 	// decisions agree, and a replay finds nothing.
-	rules.p.Store(fixed)
-	for i, b := range builds[1:3] {
+	rules.Set(fixed)
+	for i, b := range historytest.Builds[1:3] {
 		c.Add(time.Minute)
-		if err := s.Record(ctx, decision(t, fixed, b.id, b.file, fmt.Sprintf("replay-%d", i), 0)); err != nil {
+		if err := s.Record(ctx, historytest.Decision(t, fixed, b.ID, b.File, fmt.Sprintf("replay-%d", i), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,19 +18,19 @@ import (
 
 func TestRecordIsIdempotentOnMessage(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
-	s := openStore(t, rules, history.Options{})
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
+	s := historytest.OpenStore(t, rules, history.Options{})
 
-	r := decision(t, rs, 101, builds[0].file, "msg-1", 500)
+	r := historytest.Decision(t, rs, 101, historytest.Builds[0].File, "msg-1", 500)
 	for range 3 {
 		if err := s.Record(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Another message for the same build is another event.
-	if err := s.Record(ctx, decision(t, rs, 101, builds[0].file, "msg-2", 600)); err != nil {
+	if err := s.Record(ctx, historytest.Decision(t, rs, 101, historytest.Builds[0].File, "msg-2", 600)); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := s.List(ctx, history.Filter{Build: "101"})
@@ -57,14 +58,14 @@ func TestRecordIsIdempotentOnMessage(t *testing.T) {
 
 func TestListFilters(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
-	c := newClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	s := openStore(t, rules, history.Options{Now: c.Now})
-	for i, b := range builds {
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
+	c := historytest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	s := historytest.OpenStore(t, rules, history.Options{Now: c.Now})
+	for i, b := range historytest.Builds {
 		c.Add(time.Hour)
-		if err := s.Record(ctx, decision(t, rs, b.id, b.file, fmt.Sprintf("m%d", i), int64(100*i))); err != nil {
+		if err := s.Record(ctx, historytest.Decision(t, rs, b.ID, b.File, fmt.Sprintf("m%d", i), int64(100*i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,16 +108,16 @@ func TestListFilters(t *testing.T) {
 
 func TestExplainUsesTheStoredRevision(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	broken := loadRules(t, "broken")
-	rules.p.Store(broken)
-	s := openStore(t, rules, history.Options{})
-	if err := s.Record(ctx, decision(t, broken, 102, builds[1].file, "m", 0)); err != nil {
+	rules := &historytest.SwitchableRules{}
+	broken := historytest.LoadRules(t, "broken")
+	rules.Set(broken)
+	s := historytest.OpenStore(t, rules, history.Options{})
+	if err := s.Record(ctx, historytest.Decision(t, broken, 102, historytest.Builds[1].File, "m", 0)); err != nil {
 		t.Fatal(err)
 	}
 	// The rules are fixed and reloaded; the old decision is still
 	// explained by the rules that made it.
-	rules.p.Store(loadRules(t, "fixed"))
+	rules.Set(historytest.LoadRules(t, "fixed"))
 	ds, err := s.List(ctx, history.Filter{Build: "102"})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("list: %v %v", ds, err)
@@ -149,18 +150,18 @@ func TestExplainUsesTheStoredRevision(t *testing.T) {
 
 func TestPruneRetention(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	old := loadRules(t, "broken")
-	rules.p.Store(old)
-	c := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := openStore(t, rules, history.Options{Now: c.Now, Retention: 30 * 24 * time.Hour})
-	if err := s.Record(ctx, decision(t, old, 102, builds[1].file, "old", 0)); err != nil {
+	rules := &historytest.SwitchableRules{}
+	old := historytest.LoadRules(t, "broken")
+	rules.Set(old)
+	c := historytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := historytest.OpenStore(t, rules, history.Options{Now: c.Now, Retention: 30 * 24 * time.Hour})
+	if err := s.Record(ctx, historytest.Decision(t, old, 102, historytest.Builds[1].File, "old", 0)); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(20 * 24 * time.Hour)
-	fixed := loadRules(t, "fixed")
-	rules.p.Store(fixed)
-	if err := s.Record(ctx, decision(t, fixed, 101, builds[0].file, "new", 10)); err != nil {
+	fixed := historytest.LoadRules(t, "fixed")
+	rules.Set(fixed)
+	if err := s.Record(ctx, historytest.Decision(t, fixed, 101, historytest.Builds[0].File, "new", 10)); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.Prune(ctx); err != nil || n != 0 {
@@ -187,15 +188,15 @@ func TestPruneRetention(t *testing.T) {
 
 func TestPruneSizeBound(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
-	c := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
+	c := historytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	const bound = 256 << 10
-	s := openStore(t, rules, history.Options{Now: c.Now, MaxBytes: bound})
+	s := historytest.OpenStore(t, rules, history.Options{Now: c.Now, MaxBytes: bound})
 	for i := range 600 {
 		c.Add(time.Second)
-		r := decision(t, rs, int64(1000+i), builds[i%len(builds)].file, fmt.Sprintf("m%d", i), int64(i*10))
+		r := historytest.Decision(t, rs, int64(1000+i), historytest.Builds[i%len(historytest.Builds)].File, fmt.Sprintf("m%d", i), int64(i*10))
 		// Every build its own document, as in production.
 		r.Modulemd += fmt.Sprintf("\n# %d\n", i)
 		if err := s.Record(ctx, r); err != nil {
@@ -225,12 +226,12 @@ func TestPruneSizeBound(t *testing.T) {
 // A large document is kept compressed; what comes back is the text.
 func TestDocumentRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "fixed")
-	rules.p.Store(rs)
-	s := openStore(t, rules, history.Options{})
-	small := decision(t, rs, 102, "nodejs-12-f31.yaml", "small", 100)
-	large := decision(t, rs, 103, "389-ds-1.4-f31.yaml", "large", 200)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "fixed")
+	rules.Set(rs)
+	s := historytest.OpenStore(t, rules, history.Options{})
+	small := historytest.Decision(t, rs, 102, "nodejs-12-f31.yaml", "small", 100)
+	large := historytest.Decision(t, rs, 103, "389-ds-1.4-f31.yaml", "large", 200)
 	large.Modulemd = withArtifacts(large.Modulemd, 400)
 	for _, tc := range []struct {
 		name string
@@ -254,11 +255,11 @@ func TestDocumentRoundTrip(t *testing.T) {
 // the same tasks as the service's own.
 func TestRecordDecodedResult(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "fixed")
-	rules.p.Store(rs)
-	s := openStore(t, rules, history.Options{})
-	r := decision(t, rs, 102, "nodejs-12-f31.yaml", "service", 100)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "fixed")
+	rules.Set(rs)
+	s := historytest.OpenStore(t, rules, history.Options{})
+	r := historytest.Decision(t, rs, 102, "nodejs-12-f31.yaml", "service", 100)
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -290,10 +291,10 @@ func TestRecordDecodedResult(t *testing.T) {
 // indexes on time. Schema 1 wrote 10.4 pages, 16.3 for the large document.
 func TestRecordPagesPerEvent(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "fixed")
-	rules.p.Store(rs)
-	matched := decision(t, rs, 102, "nodejs-12-f31.yaml", "", 5000)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "fixed")
+	rules.Set(rs)
+	matched := historytest.Decision(t, rs, 102, "nodejs-12-f31.yaml", "", 5000)
 	large := matched
 	large.Modulemd = withArtifacts(matched.Modulemd, 400)
 	for _, tc := range []struct {
@@ -351,10 +352,10 @@ func TestRecordPagesPerEvent(t *testing.T) {
 // stops growing.
 func TestPrunedPagesAreReused(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
-	c := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
+	c := historytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "decisions.db")
 	var sizes []int64
 	for round := range 3 {
@@ -365,7 +366,7 @@ func TestPrunedPagesAreReused(t *testing.T) {
 		for i := range 300 {
 			c.Add(time.Second)
 			id := int64(1000 + round*300 + i)
-			r := decision(t, rs, id, builds[i%len(builds)].file, fmt.Sprint("m", id), id*10)
+			r := historytest.Decision(t, rs, id, historytest.Builds[i%len(historytest.Builds)].File, fmt.Sprint("m", id), id*10)
 			r.Modulemd += fmt.Sprintf("\n# %d\n", id)
 			if err := s.Record(ctx, r); err != nil {
 				t.Fatal(err)
@@ -397,16 +398,16 @@ func TestPrunedPagesAreReused(t *testing.T) {
 // not when one of several does.
 func TestCloseLeavesTheFileWhole(t *testing.T) {
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "decisions.db")
 	s, err := history.Open(ctx, path, history.Options{Rules: rules})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Record(ctx, decision(t, rs, 101, builds[0].file, "msg-1", 500)); err != nil {
+	if err := s.Record(ctx, historytest.Decision(t, rs, 101, historytest.Builds[0].File, "msg-1", 500)); err != nil {
 		t.Fatal(err)
 	}
 	reader, err := history.OpenReadOnly(ctx, path)

@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"context"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"testing"
 	"time"
 
@@ -41,11 +42,11 @@ func TestTaskStatesFromKoji(t *testing.T) {
 		ids[n] = int64(id)
 	}
 
-	rules := &switchableRules{}
-	rs := loadRules(t, "fixed")
-	rules.p.Store(rs)
-	s := openStore(t, rules, history.Options{Tasks: kc})
-	r := decision(t, rs, 102, "nodejs-12-f31.yaml", "m", 0)
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "fixed")
+	rules.Set(rs)
+	s := historytest.OpenStore(t, rules, history.Options{Tasks: kc})
+	r := historytest.Decision(t, rs, 102, "nodejs-12-f31.yaml", "m", 0)
 	ev := r.Event
 	p := plan.Plan{Outcome: "matched", Event: ev, Builds: []plan.Build{
 		{Name: "nodejs", NVR: nvr, Tags: []string{tag}}, {Name: "nodejs-devel", NVR: devel, Tags: []string{tag}},
@@ -93,7 +94,7 @@ func TestTaskStatesFromKoji(t *testing.T) {
 
 	// A task the hub does not know is not asked for again and again.
 	gone := int64(999999)
-	r2 := decision(t, rs, 103, "389-ds-1.4-f31.yaml", "m2", 0)
+	r2 := historytest.Decision(t, rs, 103, "389-ds-1.4-f31.yaml", "m2", 0)
 	r2.Messages = p.Messages([]plan.TagResult{{Tag: tag, TaskID: &gone}, {Tag: tag, Error: "already tagged"}})
 	if err := s.Record(ctx, r2); err != nil {
 		t.Fatal(err)

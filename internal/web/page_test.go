@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,14 +30,14 @@ func (h heldEvents) Held() []service.HeldEvent { return h }
 func TestStatusPageInChromium(t *testing.T) {
 	browser := testenv.Chromium(t)
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
-	c := newClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
-	s := openStore(t, rules, history.Options{Now: c.Now})
-	for i, b := range builds {
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
+	c := historytest.NewClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
+	s := historytest.OpenStore(t, rules, history.Options{Now: c.Now})
+	for i, b := range historytest.Builds {
 		c.Add(time.Minute)
-		if err := s.Record(ctx, decision(t, rs, b.id, b.file, fmt.Sprintf("msg-%d", i), int64(1000+10*i))); err != nil {
+		if err := s.Record(ctx, historytest.Decision(t, rs, b.ID, b.File, fmt.Sprintf("msg-%d", i), int64(1000+10*i))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/fedora-modularity/mts/internal/history/historytest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,14 +25,14 @@ var update = flag.Bool("update", false, "rewrite the expected API answers in tes
 func apiFixture(t *testing.T, token string) (*history.Store, *httptest.Server) {
 	t.Helper()
 	ctx := context.Background()
-	rules := &switchableRules{}
-	rs := loadRules(t, "broken")
-	rules.p.Store(rs)
-	c := newClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
-	s := openStore(t, rules, history.Options{Now: c.Now})
-	for i, b := range builds {
+	rules := &historytest.SwitchableRules{}
+	rs := historytest.LoadRules(t, "broken")
+	rules.Set(rs)
+	c := historytest.NewClock(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
+	s := historytest.OpenStore(t, rules, history.Options{Now: c.Now})
+	for i, b := range historytest.Builds {
 		c.Add(time.Minute)
-		if err := s.Record(ctx, decision(t, rs, b.id, b.file, fmt.Sprintf("2026-msg-%d", i), int64(1000+10*i))); err != nil {
+		if err := s.Record(ctx, historytest.Decision(t, rs, b.ID, b.File, fmt.Sprintf("2026-msg-%d", i), int64(1000+10*i))); err != nil {
 			t.Fatal(err)
 		}
 	}
