@@ -1,10 +1,8 @@
 package compat
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"os/exec"
 	"testing"
 
 	"github.com/fedora-modularity/mts/internal/testenv"
@@ -37,32 +35,6 @@ type pyReResult struct {
 	Error   *string              `json:"error"`
 	Pos     *int                 `json:"pos"`
 	Results []map[string]*string `json:"results"`
-}
-
-// systemPython runs Debian's Python with the script and req on stdin,
-// decoding its JSON answer into out; modules must be importable.
-func systemPython(t *testing.T, script string, req, out any, modules ...string) {
-	t.Helper()
-	for _, m := range modules {
-		if msg, err := exec.Command(testenv.SystemPython, "-c", "import "+m).CombinedOutput(); err != nil {
-			testenv.Missing(t, "Debian's %s with the %s module (python3-%s): %v: %s", testenv.SystemPython, m, m, err, msg)
-		}
-	}
-	in, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(testenv.SystemPython, "-c", script)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v: %s", err, stderr.Bytes())
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		t.Fatalf("python's answer: %v", err)
-	}
 }
 
 // unsupportedPatterns are valid Python that RE2 cannot express: each must
@@ -122,7 +94,7 @@ func TestPatternsAgainstPython(t *testing.T) {
 		"a foo", "xfoo", "fooo", "[", "]", "{", "}", "a{", "a{}", "a{1", "a{x}", "{2}", "\\", ".", "$", "^", "|", "&", "/", "\x00", "\x01",
 		"\n", "\x08", "😀", "\t", "—", "一", "가", "a b", "ab c", "a\n", "a b c", "\r\n", "x", "xx", "xxx", "-z", "z", "0", "9", "a\n\n", "b\n"}
 	var answers []pyReResult
-	systemPython(t, pythonReScript, map[string]any{"patterns": patterns, "subjects": subjects}, &answers)
+	testenv.PythonJSON(t, pythonReScript, map[string]any{"patterns": patterns, "subjects": subjects}, &answers)
 	if len(answers) != len(patterns) {
 		t.Fatalf("python answered %d patterns of %d", len(answers), len(patterns))
 	}

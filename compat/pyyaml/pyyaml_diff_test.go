@@ -1,9 +1,6 @@
 package pyyaml
 
 import (
-	"bytes"
-	"encoding/json"
-	"os/exec"
 	"testing"
 
 	"github.com/fedora-modularity/mts/internal/testenv"
@@ -75,22 +72,9 @@ func TestLoadAgainstPyYAML(t *testing.T) {
 		"a: [b\n", "a: 'b\n", "a:\n\t- b\n", "- a\nb: c\n", "a: b: c: d\n",
 	}
 	var answers []pyYAMLResult
-	for _, m := range []string{"yaml"} {
-		if msg, err := exec.Command(testenv.SystemPython, "-c", "import "+m).CombinedOutput(); err != nil {
-			testenv.Missing(t, "Debian's %s with python3-yaml: %v: %s", testenv.SystemPython, err, msg)
-		}
-	}
-	in, _ := json.Marshal(docs)
-	cmd := exec.Command(testenv.SystemPython, "-c", pythonYAMLScript)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v: %s", err, stderr.Bytes())
-	}
-	if err := json.Unmarshal(data, &answers); err != nil || len(answers) != len(docs) {
-		t.Fatalf("python's answer (%d of %d): %v", len(answers), len(docs), err)
+	testenv.PythonJSON(t, pythonYAMLScript, docs, &answers, "yaml")
+	if len(answers) != len(docs) {
+		t.Fatalf("python's answer: %d of %d documents", len(answers), len(docs))
 	}
 	// Deliberate differences, each documented in the README.
 	refused := map[string]bool{
