@@ -1,7 +1,9 @@
-// Package build is the vocabulary of a module build event, shared by the
-// buses that receive it, the rules that decide on it (as the CEL variable
-// `build`), the plan that tags it and the tools that report on it: the MBS
-// message, its Koji NVR and its N:S:V:C.
+// Package build is the vocabulary of the events mts decides on, shared by
+// the buses that receive them, the rules that decide on them, the
+// decisions that tag and untag, and the tools that report on them: MBS's
+// module build message (its Koji NVR and N:S:V:C), Koji's own build
+// events (state changes, tags, untags) with the hub's build info, and the
+// event kinds that name them.
 // It must not decide, fetch or tag: it is vocabulary only.
 package build
 
