@@ -80,13 +80,29 @@ func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
 	// The listing is made while the task runs: start <= listing <= completion.
 	defer func() { tk.done = dbNow() }()
 	t := h.tags[tagName]
-	if t.has(nvr) && !truthy(tk.request[2]) {
+	force := truthy(tk.request[2])
+	// A move untags first, strictly; a failure leaves both tags as they
+	// were (one transaction).
+	if tk.from != nil && !tk.from.has(nvr) {
+		tk.state = taskFailed
+		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s not in tag %s", nvr, tk.from.name)}
+		return
+	}
+	if t.has(nvr) && !force {
 		tk.state = taskFailed
 		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
 		return
 	}
+	b := h.builds[nvr]
+	if tk.from != nil {
+		tk.from.remove(nvr, h.event(), tk.owner)
+		h.sendTag(false, tk.from, b, tk.owner, force, true)
+	}
 	t.add(nvr, h.event(), tk.owner)
 	tk.state = taskClosed
+	// As on a real hub, the tag's message goes out when the builder's
+	// call commits, before the task's own state change.
+	h.sendTag(true, t, b, tk.owner, force, false)
 }
 
 // cancelTask cancels a pending task as the hub's cancelTask does: only
