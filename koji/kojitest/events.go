@@ -42,12 +42,13 @@ type Event struct {
 // plugins do after the change is committed: build state changes
 // (ImportBuild, SetBuildState) and every tag and untag, those made by
 // tagBuild tasks (whose user is the task's owner: mts's own tags come
-// back), tagBuildBypass, untagBuild, and the Tag and Untag helpers. fn
-// is called from one goroutine of the hub's, one message at a time, in
-// commit order (a tag task's build.tag before the task is seen CLOSED,
-// as on a real hub), never while the hub is locked; the hub's changes
-// do not wait for it. Messages still queued when the test ends are
-// delivered before the hub stops.
+// back; a move sends build.untag, then build.tag), tagBuildBypass,
+// untagBuild, and the Tag and Untag helpers. fn is called from one
+// goroutine of the hub's, one message at a time, in commit order, never
+// while the hub is locked (fn may call the hub); the hub's changes do
+// not wait for it, so, as on a real hub, a consumer may get a task's
+// build.tag before or after a poll sees the task CLOSED. Messages still
+// queued when the test ends are delivered before the hub stops.
 func WithEvents(fn func(Event)) Option {
 	return func(h *Hub) { h.events = &eventQueue{fn: fn} }
 }

@@ -6,9 +6,19 @@
 // after the call (FREE, ASSIGNED, OPEN, then CLOSED, or FAILED with
 // TagError when the build is already tagged), listTasks, getTaskResult
 // and cancelTask as the hub answers them, tag listings with the event,
-// time and user that made them (queryHistory of tag_listing), locked tags,
-// package lists, permissions, expired sessions, maintenance mode and both
-// answers to an unparsable request.
+// time and user that made them (queryHistory of tag_listing), untagBuild
+// (at once, strict or not) and moves (tagBuild with fromtag: one task),
+// getBuildType, locked tags, package lists, permissions, a tag policy that
+// refuses operations (DenyPolicy), expired sessions, maintenance mode and
+// both answers to an unparsable request. Builds may be recorded build
+// infos of any type (ReadBuilds reads a corpus of getBuild and
+// getBuildType answers).
+//
+// WithEvents makes the hub send what its messaging plugins send after a
+// change: build.tag and build.untag for every tag and untag (mts's own
+// tagBuild tasks included), build state changes (ImportBuild,
+// SetBuildState), each in protonmsg's shape and in Fedora's
+// (kojitest.Event); internal/testenv forwards them to real brokers.
 //
 // Use:
 //
