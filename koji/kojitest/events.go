@@ -53,6 +53,14 @@ func WithEvents(fn func(Event)) Option {
 	return func(h *Hub) { h.events = &eventQueue{fn: fn} }
 }
 
+// WithTaskEvents adds, to WithEvents, the messages of tagBuild tasks'
+// state changes: task.free when tagBuild made one, task.assigned,
+// task.open, then task.closed (after the task's build.tag), task.failed
+// or task.canceled. Properties are type TaskStateChange, attribute, id,
+// method, parent, and old and new as state names; the body carries them
+// with the task's info. Fedora's shape is topic buildsys.task.state.change.
+func WithTaskEvents() Option { return func(h *Hub) { h.taskEvents = true } }
+
 // WithEventDuplicates makes every n-th message go out a second time,
 // after the message that follows it (Resent set): a consumer must
 // tolerate duplicates and a change of order.
@@ -205,6 +213,35 @@ func (h *Hub) sendState(b *build, old any, btypes map[string]any) {
 			"creation_time": isoTime(info["creation_ts"]), "completion_time": isoTime(info["completion_ts"]),
 			"url": fmt.Sprintf("%s/koji/buildinfo?buildID=%d", strings.TrimSuffix(h.URL(), "/kojihub"), b.id),
 		}),
+	})
+}
+
+// taskStateNames are Koji's task state names by code.
+var taskStateNames = []string{"FREE", "OPEN", "CLOSED", "CANCELED", "ASSIGNED", "FAILED"}
+
+// sendTask sends task.<state> for tk's change from old (-1 for a new
+// task). The caller holds h.mu.
+func (h *Hub) sendTask(tk *task, old int) {
+	if h.events == nil || !h.taskEvents {
+		return
+	}
+	var oldName any
+	if old >= 0 {
+		oldName = taskStateNames[old]
+	}
+	newName := taskStateNames[tk.state]
+	info := taskRow(tk, true, false)
+	if tk.state == taskClosed || tk.state == taskFailed {
+		info["result"] = taskRow(tk, true, true)["result"]
+	}
+	h.send(Event{
+		Address: "task." + strings.ToLower(newName),
+		Properties: map[string]any{"type": "TaskStateChange", "attribute": "state", "id": tk.id,
+			"method": "tagBuild", "parent": nil, "old": oldName, "new": newName},
+		Body:  h.json(map[string]any{"attribute": "state", "old": oldName, "new": newName, "info": info}),
+		Topic: "buildsys.task.state.change",
+		Fedora: h.json(map[string]any{"id": tk.id, "method": "tagBuild", "owner": tk.owner.name,
+			"attribute": "state", "old": oldName, "new": newName, "info": info, "instance": "primary"}),
 	})
 }
 

@@ -248,3 +248,50 @@ func TestEventDuplicates(t *testing.T) {
 		t.Errorf("messages %v resent %v, want 1 2 3 2, the last resent", seqs, resent)
 	}
 }
+
+// TestTaskEvents: with task messages, a tagBuild task announces itself
+// FREE, ASSIGNED, OPEN, and its build.tag comes before its task.closed,
+// with the shapes a real hub sent.
+func TestTaskEvents(t *testing.T) {
+	rec := recorded(t)
+	hub, ch := collect(t, kojitest.WithTaskEvents(), kojitest.WithTaskDelay(50*time.Millisecond))
+	hub.AddTag(candidate)
+	hub.AddPackage(candidate, "p")
+	hub.AddBuild(kojitest.Build{NVR: "p-1-1"})
+	c, err := koji.New(&koji.Config{Server: hub.URL(), ServerCA: hub.CAFile(), AuthType: "ssl", Cert: hub.ClientCertFile("mts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id, err := c.TagBuild(ctx, candidate, "p-1-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, want := range []string{"task.free", "task.assigned", "task.open", "build.tag", "task.closed"} {
+		ev := next(t, ch)
+		got = append(got, ev.Address)
+		if ev.Address != want {
+			continue
+		}
+		r := rec[want]
+		if g, w := keys(ev.Properties), keys(r["properties"]); !slices.Equal(g, w) {
+			t.Errorf("%s properties %v, a real hub's %v", want, g, w)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(ev.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if g, w := keys(body), keys(r["body"]); !slices.Equal(g, w) {
+			t.Errorf("%s body %v, a real hub's %v", want, g, w)
+		}
+		if strings.HasPrefix(want, "task.") && (ev.Properties["id"] != id || ev.Topic != "buildsys.task.state.change") {
+			t.Errorf("%s: %v on %s, want task %d", want, ev.Properties, ev.Topic, id)
+		}
+	}
+	if !slices.Equal(got, []string{"task.free", "task.assigned", "task.open", "build.tag", "task.closed"}) {
+		t.Errorf("messages %v", got)
+	}
+}

@@ -17,8 +17,9 @@
 // WithEvents makes the hub send what its messaging plugins send after a
 // change: build.tag and build.untag for every tag and untag (mts's own
 // tagBuild tasks included), build state changes (ImportBuild,
-// SetBuildState), each in protonmsg's shape and in Fedora's
-// (kojitest.Event); internal/testenv forwards them to real brokers.
+// SetBuildState) and, WithTaskEvents, tagBuild tasks' state changes,
+// each in protonmsg's shape and in Fedora's (kojitest.Event);
+// internal/testenv forwards them to real brokers.
 //
 // Use:
 //
@@ -186,6 +187,8 @@ type Hub struct {
 	taskGap   time.Duration
 	// events delivers the hub's messages (WithEvents).
 	events *eventQueue
+	// taskEvents adds tasks' state changes to the messages.
+	taskEvents bool
 	// dupEvery resends every n-th message (WithEventDuplicates).
 	dupEvery int
 	// policy holds the operations the tag policy refuses, per tag.

@@ -431,6 +431,7 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 	tk.made = time.Now()
 	h.tasks[tk.id] = tk
 	h.made = append(h.made, tk)
+	h.sendTask(tk, -1)
 	h.schedule(tk, t.name, b.nvr)
 	return tk.id, nil
 }

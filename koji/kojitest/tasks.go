@@ -45,11 +45,13 @@ func (h *Hub) schedule(tk *task, tagName, nvr string) {
 	h.after(assign, func() {
 		if tk.state == taskFree {
 			tk.state = taskAssigned
+			h.sendTask(tk, taskFree)
 		}
 	})
 	h.after(total-open, func() {
 		if tk.state == taskAssigned {
 			tk.state, tk.started = taskOpen, dbNow()
+			h.sendTask(tk, taskAssigned)
 		}
 	})
 	h.after(total, func() { h.finishTagTask(tk, tagName, nvr) })
@@ -78,7 +80,12 @@ func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
 		tk.started = dbNow()
 	}
 	// The listing is made while the task runs: start <= listing <= completion.
-	defer func() { tk.done = dbNow() }()
+	old := tk.state
+	defer func() {
+		tk.done = dbNow()
+		// After the tag's own message, as on a real hub.
+		h.sendTask(tk, old)
+	}()
 	t := h.tags[tagName]
 	force := truthy(tk.request[2])
 	// A move untags first, strictly; a failure leaves both tags as they
@@ -125,7 +132,9 @@ func (h *Hub) cancelTask(rc *reqCtx, args map[string]any) (any, *hubFault) {
 		return nil, fault(1000, "No such task: %d", id)
 	}
 	if t.pending() {
+		old := t.state
 		t.state, t.done = taskCanceled, dbNow()
+		h.sendTask(t, old)
 	}
 	return nil, nil
 }
