@@ -18,7 +18,8 @@ type TagTarget struct {
 	Tag, NVR string
 	// From, when set, makes the tagging a move out of that tag
 	// (tagBuild's fromtag): one task, the hub's policy sees operation
-	// "move".
+	// "move". For TagStates the move is done when the state is Tagged
+	// and not InTag(From).
 	From string
 	// Started, when not 0, is a tagBuild task of ours for the target:
 	// when the build is in the tag with no task pending, that task is
