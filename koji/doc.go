@@ -2,7 +2,8 @@
 // Koji's extensions (<nil/>, <i8>, keyword arguments, multiCall), client
 // profiles from the koji INI files, SSL and Kerberos logins, sessions with
 // call numbers, retries that follow the hub's fault semantics, and the few
-// calls the tagging service makes (tagBuild, getBuild, listTagged, ...).
+// calls the tagging service makes (tagBuild, moves with fromtag,
+// untagBuild, getBuild with getBuildType, listTagged, ...).
 //
 // Errors from the hub are *Fault values (errors.As(err, &f) with f of type
 // *Fault); FaultCode, the Is* helpers and Retryable classify them. Transport

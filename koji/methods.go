@@ -2,10 +2,12 @@ package koji
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/koji/internal/wire"
 )
 
@@ -178,7 +180,7 @@ func (c *Client) TagBuild(ctx context.Context, tag, nvr string) (int, error) {
 func (c *Client) TagBuilds(ctx context.Context, targets []TagTarget) ([]int, []error, error) {
 	calls := make([]Call, len(targets))
 	for i, t := range targets {
-		calls[i] = Call{Method: "tagBuild", Params: []any{t.Tag, t.NVR}}
+		calls[i] = Call{Method: "tagBuild", Params: tagParams(t.Tag, t.NVR, t.From)}
 	}
 	res, err := c.multiCall(ctx, calls, true)
 	if err != nil {
@@ -197,6 +199,131 @@ func (c *Client) TagBuilds(ctx context.Context, targets []TagTarget) ([]int, []e
 		c.noteStarted(ids[i], t.Tag, t.NVR)
 	}
 	return ids, errs, nil
+}
+
+// tagParams are tagBuild's arguments: a move (from set) passes fromtag,
+// which makes the task untag the build from it and the hub's policy see
+// operation "move".
+func tagParams(tag, nvr, from string) []any {
+	if from == "" {
+		return []any{tag, nvr}
+	}
+	return []any{tag, nvr, false, from}
+}
+
+// MoveBuild asks the hub to move the build nvr from the tag from into
+// tag: one tagBuild task (fromtag set) that untags it from from and tags
+// it into tag when it runs, or fails leaving both as they were (TagError
+// when the build is no longer in from, or already in tag). Like TagBuild
+// it is never sent twice.
+func (c *Client) MoveBuild(ctx context.Context, from, tag, nvr string) (int, error) {
+	var id int
+	err := c.call(ctx, request{method: "tagBuild", params: tagParams(tag, nvr, from), auth: true, noResend: true}, &id)
+	if err != nil {
+		return 0, fmt.Errorf("tagBuild %s from %s into %s: %w", nvr, from, tag, err)
+	}
+	c.noteStarted(id, tag, nvr)
+	return id, nil
+}
+
+// UntagBuild takes the build nvr out of tag at once (untagBuild with
+// strict=False: no task). A build that is not in the tag is no error,
+// so calling it again is safe. A locked tag or the hub's policy
+// (operation "untag") refuse it with ActionNotAllowed (IsNotAllowed, not
+// Retryable); an unknown tag or build is a GenericError (IsNotFound). It
+// is not resent after a broken connection, whose TransportError is
+// Retryable: the next call carries a new call number, which a hub that
+// checks them accepts.
+func (c *Client) UntagBuild(ctx context.Context, tag, nvr string) error {
+	err := c.call(ctx, request{method: "untagBuild", params: untagParams(tag, nvr), auth: true, noResend: true}, nil)
+	if err != nil {
+		return fmt.Errorf("untagBuild %s from %s: %w", nvr, tag, err)
+	}
+	return nil
+}
+
+// untagParams are untagBuild's arguments with strict=False.
+func untagParams(tag, nvr string) []any {
+	return []any{tag, nvr, wire.Kwargs{"strict": false}}
+}
+
+// UntagBuilds is UntagBuild for several targets (Tag and NVR; From and
+// Started are ignored) in one multiCall: per target, nil or the fault
+// the hub refused it with. An error for the whole request leaves
+// unknown which builds were untagged; the calls can be made again.
+func (c *Client) UntagBuilds(ctx context.Context, targets []TagTarget) ([]error, error) {
+	calls := make([]Call, len(targets))
+	for i, t := range targets {
+		calls[i] = Call{Method: "untagBuild", Params: untagParams(t.Tag, t.NVR)}
+	}
+	res, err := c.multiCall(ctx, calls, true)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(targets))
+	for i, r := range res {
+		if r.Err != nil {
+			c.observeFault("untagBuild", r.Err)
+			errs[i] = fmt.Errorf("untagBuild %s from %s: %w", targets[i].NVR, targets[i].Tag, r.Err)
+		}
+	}
+	return errs, nil
+}
+
+// GetBuildInfo returns a build by NVR or numeric id, with its types: the
+// hub's getBuild and getBuildType in one multiCall. An unknown build
+// gives an error wrapping ErrNotFound.
+func (c *Client) GetBuildInfo(ctx context.Context, nvrOrID string) (build.KojiBuild, error) {
+	var arg any = nvrOrID
+	if id, err := strconv.Atoi(nvrOrID); err == nil {
+		arg = id
+	}
+	res, err := c.MultiCall(ctx, []Call{
+		{Method: "getBuild", Params: []any{arg}},
+		{Method: "getBuildType", Params: []any{arg}},
+	})
+	if err != nil {
+		return build.KojiBuild{}, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	}
+	for i, m := range []string{"getBuild", "getBuildType"} {
+		if res[i].Err != nil {
+			c.observeFault(m, res[i].Err)
+			return build.KojiBuild{}, fmt.Errorf("%s %s: %w", m, nvrOrID, res[i].Err)
+		}
+	}
+	if res[0].Value == nil {
+		return build.KojiBuild{}, fmt.Errorf("koji: no such build %q: %w", nvrOrID, ErrNotFound)
+	}
+	info, ok := res[0].Value.(map[string]any)
+	if !ok {
+		return build.KojiBuild{}, fmt.Errorf("getBuild %s: answered %T, want a struct", nvrOrID, res[0].Value)
+	}
+	types, ok := res[1].Value.(map[string]any)
+	if !ok && res[1].Value != nil {
+		return build.KojiBuild{}, fmt.Errorf("getBuildType %s: answered %T, want a struct", nvrOrID, res[1].Value)
+	}
+	if types == nil {
+		// Deleted between the two calls: no types known, but the
+		// answer says so.
+		types = map[string]any{}
+	}
+	infoJSON, err := json.Marshal(info)
+	if err != nil {
+		return build.KojiBuild{}, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	}
+	typesJSON, err := json.Marshal(types)
+	if err != nil {
+		return build.KojiBuild{}, fmt.Errorf("getBuildType %s: %w", nvrOrID, err)
+	}
+	b, err := build.DecodeBuildInfo(infoJSON, typesJSON)
+	if err != nil {
+		return build.KojiBuild{}, fmt.Errorf("getBuild %s: %w", nvrOrID, err)
+	}
+	if nvr, _ := info["nvr"].(string); nvr != "" && b.ID != 0 {
+		// The look before tagBuild needs the id.
+		c.ids.Add("b:"+nvr, b.ID)
+	}
+	return b, nil
 }
 
 // noteStarted tells the view of a task tagBuild made, when the tag and

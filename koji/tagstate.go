@@ -11,9 +11,16 @@ import (
 	"github.com/fedora-modularity/mts/koji/internal/wire"
 )
 
-// TagTarget is one build and tag that tagBuild would be asked for.
+// TagTarget is one build and tag that tagBuild would be asked for. For
+// TagStates, a target with no Tag asks only which tags the build is in
+// (TagState.Tags), for an untag.
 type TagTarget struct {
 	Tag, NVR string
+	// From, when set, makes the tagging a move out of that tag
+	// (tagBuild's fromtag): one task, the hub's policy sees operation
+	// "move". For TagStates the move is done when the state is Tagged
+	// and not InTag(From).
+	From string
 	// Started, when not 0, is a tagBuild task of ours for the target:
 	// when the build is in the tag with no task pending, that task is
 	// asked about first, in the same multiCall, and named when it CLOSED,
@@ -60,6 +67,16 @@ type TagState struct {
 	// or, when Tagged and none is pending, the newest that CLOSED within
 	// FinishedWindow. Nil when there is none.
 	Task *Task
+	// Tags are the tags the build is in (not inherited), sorted, as
+	// the same listing showed them: whether an untag or a move is still
+	// to be done, without another request.
+	Tags []string
+}
+
+// InTag reports whether the build was in tag when TagStates looked.
+func (s TagState) InTag(tag string) bool {
+	_, found := slices.BinarySearch(s.Tags, tag)
+	return found
 }
 
 // FinishedWindow is how far back TagStates looks for the CLOSED task of a
@@ -82,7 +99,7 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	var tags, nvrs []string
 	seen := map[string]bool{}
 	for _, t := range targets {
-		if !seen["t:"+t.Tag] {
+		if !seen["t:"+t.Tag] && t.Tag != "" {
 			seen["t:"+t.Tag] = true
 			tags = append(tags, t.Tag)
 		}
@@ -126,6 +143,9 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	}
 	for _, t := range targets {
 		tid, bid := tagID[t.Tag], buildID[t.NVR]
+		if t.Tag == "" {
+			continue
+		}
 		if t.Started != 0 {
 			c.view.mu.Lock()
 			c.view.noteStarted(t.Started, tid, bid)
@@ -168,7 +188,7 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 		}
 	}
 	for _, t := range targets {
-		if t.Started != 0 {
+		if t.Started != 0 && t.Tag != "" {
 			c.view.mu.Lock()
 			c.view.noteStarted(t.Started, tagID[t.Tag], buildID[t.NVR])
 			c.view.mu.Unlock()
@@ -216,7 +236,10 @@ func (c *Client) TagStates(ctx context.Context, targets []TagTarget) ([]TagState
 	out := make([]TagState, len(targets))
 	var unexplained []int
 	for i, t := range targets {
-		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag]}
+		out[i] = TagState{TagTarget: t, Tagged: listed[t.NVR][t.Tag], Tags: slices.Sorted(maps.Keys(listed[t.NVR]))}
+		if t.Tag == "" {
+			continue
+		}
 		known := c.view.forTarget(tagID[t.Tag], buildID[t.NVR])
 		for j, vt := range known {
 			if st, ok := seenBefore[vt.id]; ok {

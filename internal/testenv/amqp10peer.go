@@ -48,17 +48,22 @@ from proton.utils import BlockingConnection
 mode, url, address = sys.argv[1], sys.argv[2], sys.argv[3]
 conn = BlockingConnection(url, timeout=30, allowed_mechs="PLAIN ANONYMOUS", allow_insecure_mechs=True)
 if mode == "send":
-    snd = conn.create_sender(address)
+    senders = {address: conn.create_sender(address)}
     print("ready", flush=True)
     for line in sys.stdin:
         req = json.loads(line)
+        durable = req.get("durable", True)
+        props = req.get("properties") or None
         if req.get("value"):
-            msg = Message(body=req["body"], durable=True)
+            msg = Message(body=req["body"], durable=durable, properties=props)
         else:
-            msg = Message(body=req["body"].encode(), inferred=True, durable=True,
-                          content_type="application/json")
+            msg = Message(body=req["body"].encode(), inferred=True, durable=durable,
+                          content_type="application/json", properties=props)
         try:
-            snd.send(msg)
+            addr = req.get("address") or address
+            if addr not in senders:
+                senders[addr] = conn.create_sender(addr)
+            senders[addr].send(msg)
             print("ok", flush=True)
         except Exception as e:
             print("error " + str(e).replace("\n", " "), flush=True)
@@ -152,10 +157,31 @@ func startProton(ctx context.Context, dir string, args ...string) (*ProtonPeer, 
 	}
 }
 
-// Send sends one message and waits for the broker's outcome: as a data
-// section, or as an AMQP string value (how rhmsg sends a Python str).
+// Send sends one durable message and waits for the broker's outcome: as
+// a data section, or as an AMQP string value (how rhmsg sends a Python
+// str).
 func (p *ProtonPeer) Send(body string, asValue bool) error {
-	line, err := json.Marshal(map[string]any{"body": body, "value": asValue})
+	return p.SendMessage(ProtonOut{Body: body, Value: asValue, Durable: true})
+}
+
+// ProtonOut is one message for SendMessage.
+type ProtonOut struct {
+	// Address, when set, is where the message goes instead of the
+	// peer's address (a sender link of its own, opened once).
+	Address string
+	Body    string
+	// Value sends Body as an AMQP string value, as rhmsg and Koji's
+	// protonmsg plugin do; else it is a data section.
+	Value   bool
+	Durable bool
+	// Properties are the message's application properties.
+	Properties map[string]any
+}
+
+// SendMessage sends one message and waits for the broker's outcome.
+func (p *ProtonPeer) SendMessage(m ProtonOut) error {
+	line, err := json.Marshal(map[string]any{"body": m.Body, "value": m.Value, "durable": m.Durable,
+		"address": m.Address, "properties": m.Properties})
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,20 @@
 // after the call (FREE, ASSIGNED, OPEN, then CLOSED, or FAILED with
 // TagError when the build is already tagged), listTasks, getTaskResult
 // and cancelTask as the hub answers them, tag listings with the event,
-// time and user that made them (queryHistory of tag_listing), locked tags,
-// package lists, permissions, expired sessions, maintenance mode and both
-// answers to an unparsable request.
+// time and user that made them (queryHistory of tag_listing), untagBuild
+// (at once, strict or not) and moves (tagBuild with fromtag: one task),
+// getBuildType, locked tags, package lists, permissions, a tag policy that
+// refuses operations (DenyPolicy), expired sessions, maintenance mode and
+// both answers to an unparsable request. Builds may be recorded build
+// infos of any type (ReadBuilds reads a corpus of getBuild and
+// getBuildType answers).
+//
+// WithEvents makes the hub send what its messaging plugins send after a
+// change: build.tag and build.untag for every tag and untag (mts's own
+// tagBuild tasks included), build state changes (ImportBuild,
+// SetBuildState) and, WithTaskEvents, tagBuild tasks' state changes,
+// each in protonmsg's shape and in Fedora's (kojitest.Event);
+// internal/testenv forwards them to real brokers.
 //
 // Use:
 //
@@ -112,11 +123,20 @@ func WithTaskDelay(d time.Duration) Option { return WithTaskTiming(d, d) }
 
 // Build describes a build to add to the hub.
 type Build struct {
+	// NVR may be left empty when Info names the build.
 	NVR string
-	// State defaults to complete (1).
+	// State defaults to complete (1), or Info's state.
 	State *int
 	// Module, when set, is stored as extra.typeinfo.module.
 	Module *Module
+	// Info, when set, is the build's getBuild answer as a real hub gave
+	// it (see ReadBuilds): the hub answers it as it is, with the state
+	// the build is in now. Its id is kept.
+	Info map[string]any
+	// Types is the build's getBuildType answer; when nil, the hub
+	// derives it: {"module": typeinfo} for a module build, else
+	// {"rpm": nil}.
+	Types map[string]any
 }
 
 // Module is a module build's typeinfo.
@@ -165,6 +185,14 @@ type Hub struct {
 	taskMin   time.Duration
 	taskMax   time.Duration
 	taskGap   time.Duration
+	// events delivers the hub's messages (WithEvents).
+	events *eventQueue
+	// taskEvents adds tasks' state changes to the messages.
+	taskEvents bool
+	// dupEvery resends every n-th message (WithEventDuplicates).
+	dupEvery int
+	// policy holds the operations the tag policy refuses, per tag.
+	policy map[string][]string
 	// memberSizes measures each multiCall member's answer.
 	memberSizes bool
 
@@ -174,6 +202,7 @@ type Hub struct {
 	away      bool
 	nextID    int
 	nextEvent int
+	nextSeq   int // the last message's Seq
 	tags      map[string]*tag
 	builds    map[string]*build
 	buildByID map[int]*build
@@ -183,14 +212,16 @@ type Hub struct {
 	made      []*task // the tasks in the order they were made
 	calls     []Call
 	tagCalls  []TagCall
-	faults    map[string][]injected
-	delays    map[string]time.Duration
-	drops     map[string]int
-	httpFails map[string][]int
-	timers    []*time.Timer
-	wg        sync.WaitGroup
-	lastEnd   time.Time // when the last task scheduled finishes
-	stats     map[string]*MethodStats
+	// untagCalls are the untagBuild calls that untagged a build.
+	untagCalls []TagCall
+	faults     map[string][]injected
+	delays     map[string]time.Duration
+	drops      map[string]int
+	httpFails  map[string][]int
+	timers     []*time.Timer
+	wg         sync.WaitGroup
+	lastEnd    time.Time // when the last task scheduled finishes
+	stats      map[string]*MethodStats
 }
 
 // MethodStats is what the calls of one method cost the hub.
@@ -253,6 +284,11 @@ type listing struct {
 	created time.Time
 	creator *user
 	revoked bool
+	// Set when an untag revoked it (a new listing by force leaves
+	// them unset).
+	revokeEvent int
+	revokedAt   time.Time
+	revoker     *user
 }
 
 func (t *tag) has(nvr string) bool { return t.members[nvr] }
@@ -274,6 +310,21 @@ func (t *tag) add(nvr string, event int, creator *user) {
 	t.listings[nvr] = append(t.listings[nvr], listing{event: event, created: time.Now(), creator: creator})
 }
 
+// remove revokes nvr's active listing in the tag at event, by revoker.
+func (t *tag) remove(nvr string, event int, revoker *user) {
+	if !t.members[nvr] {
+		return
+	}
+	delete(t.members, nvr)
+	t.builds = slices.DeleteFunc(t.builds, func(n string) bool { return n == nvr })
+	ls := t.listings[nvr]
+	for i := range ls {
+		if !ls[i].revoked {
+			ls[i].revoked, ls[i].revokeEvent, ls[i].revokedAt, ls[i].revoker = true, event, time.Now(), revoker
+		}
+	}
+}
+
 // event is a new event id, as each change to the hub's data gets. The
 // caller holds h.mu.
 func (h *Hub) event() int {
@@ -289,6 +340,10 @@ type build struct {
 	rel    string
 	state  int
 	module *Module
+	// info and types are a recorded build's getBuild and getBuildType
+	// answers (Build.Info, Build.Types).
+	info  map[string]any
+	types map[string]any
 }
 
 type user struct {
@@ -316,6 +371,8 @@ type task struct {
 	started time.Time
 	done    time.Time
 	fault   *wire.Fault
+	// from is the tag a move takes the build out of.
+	from *tag
 }
 
 type injected struct {
@@ -348,9 +405,13 @@ func New(tb testing.TB, opts ...Option) *Hub {
 		drops:     map[string]int{},
 		httpFails: map[string][]int{},
 		stats:     map[string]*MethodStats{},
+		policy:    map[string][]string{},
 	}
 	for _, o := range opts {
 		o(h)
+	}
+	if h.events != nil {
+		h.events.start()
 	}
 	h.ca = NewCA(tb, "kojitest hub CA")
 	certFile, keyFile := h.ca.ServerCert("localhost", "127.0.0.1")
@@ -396,6 +457,9 @@ func (h *Hub) close() {
 		h.backend.Close()
 	}
 	h.wg.Wait()
+	if h.events != nil {
+		h.events.stop()
+	}
 }
 
 // URL returns the hub URL for a client profile's "server" key.
@@ -505,31 +569,87 @@ func (h *Hub) mustTag(name string) *tag {
 	return t
 }
 
-// AddBuild adds a build and returns its id.
+// AddBuild adds a build and returns its id. A build added again under
+// the same NVR replaces the first, with a new id.
 func (h *Hub) AddBuild(b Build) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.addBuildLocked(b).id
+}
+
+// addBuildLocked adds a build. The caller holds h.mu.
+func (h *Hub) addBuildLocked(b Build) *build {
+	nb := &build{state: 1, module: b.Module, types: b.Types}
+	if b.Info != nil {
+		nb.info = cloneMap(b.Info)
+		if b.NVR == "" {
+			b.NVR, _ = nb.info["nvr"].(string)
+		}
+		if st, ok := nb.info["state"].(int64); ok {
+			nb.state = int(st)
+		}
+		if id, ok := nb.info["id"].(int64); ok && id > 0 {
+			nb.id = int(id)
+			if h.buildByID[nb.id] != nil {
+				h.tb.Fatalf("kojitest: build id %d given twice", nb.id)
+			}
+			// The hub's own ids stay clear of it.
+			h.nextID = max(h.nextID, nb.id)
+		}
+	}
 	i := strings.LastIndexByte(b.NVR, '-')
 	j := strings.LastIndexByte(b.NVR[:max(i, 0)], '-')
 	if i <= 0 || j <= 0 {
 		h.tb.Fatalf("kojitest: %q is not name-version-release", b.NVR)
 	}
-	h.nextID++
-	nb := &build{id: h.nextID, nvr: b.NVR, name: b.NVR[:j], ver: b.NVR[j+1 : i], rel: b.NVR[i+1:], state: 1, module: b.Module}
+	if nb.id == 0 {
+		h.nextID++
+		nb.id = h.nextID
+	}
+	nb.nvr, nb.name, nb.ver, nb.rel = b.NVR, b.NVR[:j], b.NVR[j+1:i], b.NVR[i+1:]
 	if b.State != nil {
 		nb.state = *b.State
 	}
 	h.builds[b.NVR] = nb
 	h.buildByID[nb.id] = nb
-	return nb.id
+	return nb
 }
 
-// Tag puts nvr into tag at once, as if it had been tagged earlier.
+// Tag puts nvr into tag at once, as if kojiadmin had tagged it (with
+// WithEvents, its build.tag message goes out).
 func (h *Hub) Tag(tagName, nvr string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.mustTag(tagName)
 	t.add(nvr, h.event(), nil)
+	if b := h.builds[nvr]; b != nil {
+		h.sendTag(true, t, b, h.userLocked("kojiadmin"), false, false)
+	}
+}
+
+// Untag takes nvr out of tag at once, as if kojiadmin had untagged it;
+// a build not in the tag is left alone.
+func (h *Hub) Untag(tagName, nvr string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.mustTag(tagName)
+	if !t.has(nvr) {
+		return
+	}
+	t.remove(nvr, h.event(), h.userLocked("kojiadmin"))
+	if b := h.builds[nvr]; b != nil {
+		h.sendTag(false, t, b, h.userLocked("kojiadmin"), false, true)
+	}
+}
+
+// DenyPolicy makes the hub's tag policy refuse the operations given
+// ("tag", "untag", "move") on the tag: ActionNotAllowed (1004) "policy
+// violation", whatever the user's permissions.
+func (h *Hub) DenyPolicy(tagName string, operations ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.mustTag(tagName)
+	h.policy[tagName] = append(h.policy[tagName], operations...)
 }
 
 // Tagged returns the NVRs in tag, in tagging order.
@@ -544,6 +664,14 @@ func (h *Hub) TagCalls() []TagCall {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.tagCalls)
+}
+
+// UntagCalls returns the untagBuild calls that took a build out of a
+// tag (a strict=False call for a build not in the tag is not one).
+func (h *Hub) UntagCalls() []TagCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.untagCalls)
 }
 
 // Calls returns every call received (multiCall members included, after
@@ -818,7 +946,7 @@ func (h *Hub) dispatch(rc *reqCtx, method string, params []any) (any, *hubFault)
 	return result, f
 }
 
-var writeMethods = map[string]bool{"tagBuild": true, "tagBuildBypass": true, "cancelTask": true, "logout": true}
+var writeMethods = map[string]bool{"tagBuild": true, "tagBuildBypass": true, "untagBuild": true, "cancelTask": true, "logout": true}
 
 func (h *Hub) dispatchInner(rc *reqCtx, method string, params []any) (any, *hubFault) {
 	h.mu.Lock()

@@ -132,6 +132,27 @@ func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
 			return nil, nil
 		}
 		return buildInfo(b), nil
+	case "getBuildType":
+		args, f := bind(method, params, []string{"buildInfo", "strict"}, 1)
+		if f != nil {
+			return nil, f
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		b := h.findBuild(args["buildInfo"])
+		if b == nil {
+			if truthy(args["strict"]) {
+				return nil, fault(1000, "No such build: %s", pyRepr(args["buildInfo"]))
+			}
+			return nil, nil
+		}
+		return b.typeInfo(), nil
+	case "untagBuild":
+		args, f := bind(method, params, []string{"tag", "build", "strict", "force"}, 2)
+		if f != nil {
+			return nil, f
+		}
+		return h.untagBuild(rc, args)
 	case "listTagged":
 		args, f := bind(method, params, []string{"tag", "event", "inherit", "prefix", "latest", "package", "owner", "type", "strict", "extra", "draft"}, 1)
 		if f != nil {
@@ -280,7 +301,7 @@ func (h *Hub) listTagged(args map[string]any) (any, *hubFault) {
 	// Newest first, as the hub orders by tag event.
 	for i := len(t.builds) - 1; i >= 0; i-- {
 		b := h.builds[t.builds[i]]
-		if b == nil || (pkg != "" && b.name != pkg) || (typ == "module" && b.module == nil) {
+		if b == nil || (pkg != "" && b.name != pkg) || (typ != "" && !b.hasType(typ)) {
 			continue
 		}
 		if latest && seen[b.name] {
@@ -367,13 +388,27 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 			return nil, fault(1003, "build %s already tagged (%s)", b.nvr, t.name)
 		}
 		t.add(b.nvr, h.event(), u)
+		h.sendTag(true, t, b, u, force, false)
 		return nil, nil
 	}
 	if t.locked && !(force && admin) {
 		return nil, fault(1004, "tag %s is locked", t.name)
 	}
-	if t.perm != "" && !admin && !slices.Contains(u.perms, t.perm) {
-		return nil, fault(1004, "policy violation (tag): tag %s requires permission %s", t.name, t.perm)
+	// A move is one task that untags from fromtag and tags into tag; the
+	// policy sees operation "move".
+	var from *tag
+	op := "tag"
+	if v := args["fromtag"]; v != nil {
+		if from = h.findTag(v); from == nil {
+			return nil, fault(1000, "No such tagInfo: %s", pyRepr(v))
+		}
+		if from.locked && !(force && admin) {
+			return nil, fault(1004, "tag %s is locked", from.name)
+		}
+		op = "move"
+	}
+	if f := h.checkPolicy(u, t, op, force); f != nil {
+		return nil, f
 	}
 	if blocked, listed := t.packages[b.name]; !listed {
 		return nil, fault(1003, "package %s not in list for tag %s", b.name, t.name)
@@ -387,13 +422,82 @@ func (h *Hub) tagBuildLocked(rc *reqCtx, args map[string]any, bypass bool) (any,
 	// The hub stamps the task with the start of the call's transaction
 	// (PostgreSQL's NOW()), and others see it once the call commits: a
 	// slow call's task shows after newer ones with an older create_ts.
+	var fromID any
+	if from != nil {
+		fromID = from.id
+	}
 	tk := &task{id: h.nextID, owner: u, state: taskFree, created: rc.start.Round(0).Truncate(time.Microsecond),
-		request: []any{t.id, b.id, force, nil}}
+		request: []any{t.id, b.id, force, fromID}, from: from}
 	tk.made = time.Now()
 	h.tasks[tk.id] = tk
 	h.made = append(h.made, tk)
+	h.sendTask(tk, -1)
 	h.schedule(tk, t.name, b.nvr)
 	return tk.id, nil
+}
+
+// checkPolicy is the hub's tag policy for op ("tag", "untag", "move")
+// on t: the tag's permission, unless the user has it or is admin, and
+// the operations DenyPolicy refuses, which force lets an admin pass.
+// The caller holds h.mu.
+func (h *Hub) checkPolicy(u *user, t *tag, op string, force bool) *hubFault {
+	admin := slices.Contains(u.perms, "admin")
+	if force && admin {
+		return nil
+	}
+	if t.perm != "" && !admin && !slices.Contains(u.perms, t.perm) {
+		return fault(1004, "policy violation (tag): tag %s requires permission %s", t.name, t.perm)
+	}
+	if slices.Contains(h.policy[t.name], op) {
+		return fault(1004, "policy violation (tag): %s of builds in %s is not allowed for %s", op, t.name, u.name)
+	}
+	return nil
+}
+
+// untagBuild runs untagBuild(tag, build, strict=True, force=False) as the
+// hub does: at once, no task. A locked tag or the policy (operation
+// "untag") refuse it with ActionNotAllowed; a build not in the tag is a
+// TagError when strict, else nothing happens.
+func (h *Hub) untagBuild(rc *reqCtx, args map[string]any) (any, *hubFault) {
+	if rc.sess == nil {
+		return nil, fault(1004, "you must be logged in for this operation")
+	}
+	u := rc.sess.user
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.findTag(args["tag"])
+	if t == nil {
+		return nil, fault(1000, "No such tagInfo: %s", pyRepr(args["tag"]))
+	}
+	b := h.findBuild(args["build"])
+	if b == nil {
+		return nil, fault(1000, "No such build: %s", pyRepr(args["build"]))
+	}
+	strict := true
+	if v, ok := args["strict"]; ok {
+		strict = truthy(v)
+	}
+	force := truthy(args["force"])
+	admin := slices.Contains(u.perms, "admin")
+	if force && !admin {
+		return nil, fault(1004, "%s permission required", "admin")
+	}
+	if t.locked && !force {
+		return nil, fault(1004, "tag %s is locked", t.name)
+	}
+	if f := h.checkPolicy(u, t, "untag", force); f != nil {
+		return nil, f
+	}
+	if !t.has(b.nvr) {
+		if strict {
+			return nil, fault(1003, "build %s not in tag %s", b.nvr, t.name)
+		}
+		return nil, nil
+	}
+	t.remove(b.nvr, h.event(), u)
+	h.untagCalls = append(h.untagCalls, TagCall{Tag: t.name, NVR: b.nvr, User: u.name})
+	h.sendTag(false, t, b, u, force, strict)
+	return nil, nil
 }
 
 func buildStateName(s int) string {
@@ -423,19 +527,20 @@ func tagInfo(t *tag) map[string]any {
 }
 
 func buildInfo(b *build) map[string]any {
+	if b.info != nil {
+		info := cloneMap(b.info)
+		info["state"] = b.state
+		return info
+	}
 	var extra any
 	if b.module != nil {
-		extra = map[string]any{"typeinfo": map[string]any{"module": map[string]any{
-			"name": b.module.Name, "stream": b.module.Stream, "version": b.module.Version,
-			"context": b.module.Context, "modulemd_str": b.module.ModulemdStr,
-			"module_build_service_id": b.module.MBSID, "content_koji_tag": "module-" + b.module.Name,
-		}}}
+		extra = map[string]any{"typeinfo": map[string]any{"module": moduleTypeInfo(b.module)}}
 	}
 	// Every field a 1.35 hub answers, for the answer's real size.
 	return map[string]any{
 		"id": b.id, "build_id": b.id, "nvr": b.nvr, "name": b.name, "package_name": b.name,
 		"package_id": b.id, "version": b.ver, "release": b.rel, "epoch": nil, "state": b.state,
-		"task_id": nil, "owner_id": 1, "owner_name": "mbs", "volume_id": 0, "volume_name": "DEFAULT",
+		"task_id": nil, "owner_id": 1, "owner_name": b.owner(), "volume_id": 0, "volume_name": "DEFAULT",
 		"draft": false, "source": nil, "cg_id": nil, "cg_name": nil, "promoter_id": nil,
 		"promoter_name": nil, "promotion_time": nil, "promotion_ts": nil,
 		"creation_event_id": b.id, "creation_time": "2024-05-01 10:00:00.000000+00:00",
@@ -493,13 +598,18 @@ func listingRow(t *tag, b *build, l listing, admin *user) map[string]any {
 		creator = admin
 	}
 	str, ts := kojiTS(l.created)
-	var active any
+	var active, revokeEvent, revokerID, revokerName any
 	if !l.revoked {
 		active = true
 	}
+	if l.revoker != nil {
+		revokeEvent, revokerID, revokerName = l.revokeEvent, l.revoker.id, l.revoker.name
+	}
+	rstr, rts := kojiTS(l.revokedAt)
 	return map[string]any{
 		"tag_id": t.id, "tag.name": t.name, "build_id": b.id, "name": b.name, "version": b.ver, "release": b.rel,
 		"create_event": l.event, "create_time": str, "create_ts": ts, "creator_id": creator.id, "creator_name": creator.name,
-		"active": active,
+		"active": active, "revoke_event": revokeEvent, "revoke_time": rstr, "revoke_ts": rts,
+		"revoker_id": revokerID, "revoker_name": revokerName,
 	}
 }

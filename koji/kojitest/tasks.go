@@ -45,11 +45,13 @@ func (h *Hub) schedule(tk *task, tagName, nvr string) {
 	h.after(assign, func() {
 		if tk.state == taskFree {
 			tk.state = taskAssigned
+			h.sendTask(tk, taskFree)
 		}
 	})
 	h.after(total-open, func() {
 		if tk.state == taskAssigned {
 			tk.state, tk.started = taskOpen, dbNow()
+			h.sendTask(tk, taskAssigned)
 		}
 	})
 	h.after(total, func() { h.finishTagTask(tk, tagName, nvr) })
@@ -78,15 +80,36 @@ func (h *Hub) finishTagTask(tk *task, tagName, nvr string) {
 		tk.started = dbNow()
 	}
 	// The listing is made while the task runs: start <= listing <= completion.
-	defer func() { tk.done = dbNow() }()
+	old := tk.state
+	defer func() {
+		tk.done = dbNow()
+		// After the tag's own message, as on a real hub.
+		h.sendTask(tk, old)
+	}()
 	t := h.tags[tagName]
-	if t.has(nvr) && !truthy(tk.request[2]) {
+	force := truthy(tk.request[2])
+	// A move untags first, strictly; a failure leaves both tags as they
+	// were (one transaction).
+	if tk.from != nil && !tk.from.has(nvr) {
+		tk.state = taskFailed
+		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s not in tag %s", nvr, tk.from.name)}
+		return
+	}
+	if t.has(nvr) && !force {
 		tk.state = taskFailed
 		tk.fault = &wire.Fault{Code: 1003, String: fmt.Sprintf("build %s already tagged (%s)", nvr, tagName)}
 		return
 	}
+	b := h.builds[nvr]
+	if tk.from != nil {
+		tk.from.remove(nvr, h.event(), tk.owner)
+		h.sendTag(false, tk.from, b, tk.owner, force, true)
+	}
 	t.add(nvr, h.event(), tk.owner)
 	tk.state = taskClosed
+	// As on a real hub, the tag's message goes out when the builder's
+	// call commits, before the task's own state change.
+	h.sendTag(true, t, b, tk.owner, force, false)
 }
 
 // cancelTask cancels a pending task as the hub's cancelTask does: only
@@ -109,7 +132,9 @@ func (h *Hub) cancelTask(rc *reqCtx, args map[string]any) (any, *hubFault) {
 		return nil, fault(1000, "No such task: %d", id)
 	}
 	if t.pending() {
+		old := t.state
 		t.state, t.done = taskCanceled, dbNow()
+		h.sendTask(t, old)
 	}
 	return nil, nil
 }
