@@ -87,6 +87,21 @@ type Decision struct {
 	Error string
 }
 
+// For is the decision for event m: ForModule for an MBS module event,
+// ForKoji for one of Koji's, whose matching rule takes the build out of
+// the untag tags (rules on module events untag nothing: untag is not
+// used for them).
+func For(m build.Message, d policy.Decision, untag []string) Decision {
+	if m.Koji != nil {
+		return ForKoji(*m.Koji, d, untag)
+	}
+	var ev build.Event
+	if m.Module != nil {
+		ev = *m.Module
+	}
+	return ForModule(ev, d)
+}
+
 // ForModule is the decision for an MBS module event: when matched, the
 // build and then its -devel twin, each tagged into every destination in
 // order, as the reference tagged them. Other outcomes have no actions.

@@ -244,3 +244,25 @@ func TestModuleActionsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestForDispatches: For makes a module event's decision as ForModule
+// does and a Koji event's as ForKoji does.
+func TestForDispatches(t *testing.T) {
+	ev := build.Event{ID: 7, Name: "n", Stream: "s", Version: "1", Context: "c", StateName: "ready"}
+	kev := kojiEvent(t)
+	d := matched("r", 1, "a")
+	tests := []struct {
+		name      string
+		got, want Decision
+	}{
+		{"module", For(build.ModuleMessage(ev), d, nil), ForModule(ev, d)},
+		{"koji", For(build.Message{Kind: kev.Kind, Koji: &kev}, d, []string{"b"}), ForKoji(kev, d, []string{"b"})},
+	}
+	for _, tt := range tests {
+		g, _ := json.Marshal(Record{Decision: tt.got})
+		w, _ := json.Marshal(Record{Decision: tt.want})
+		if !bytes.Equal(g, w) || len(tt.got.Actions) == 0 {
+			t.Errorf("%s: For gave %s, want %s", tt.name, g, w)
+		}
+	}
+}

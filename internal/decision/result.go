@@ -45,7 +45,9 @@ func (d Decision) Result() Result {
 	if r.Messages == nil {
 		r.Messages = []Message{}
 	}
-	if d.Error != "" {
+	// An error outcome's error is always a string, as `mts eval` has
+	// always printed it.
+	if d.Error != "" || d.Outcome == OutcomeError {
 		e := d.Error
 		r.Error = &e
 	}

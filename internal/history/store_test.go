@@ -251,7 +251,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 	}
 }
 
-// A result read back from JSON (its messages maps, not plan types) gives
+// A record read back from JSON (its actions rebuilt from the kept shape) gives
 // the same tasks as the service's own.
 func TestRecordDecodedResult(t *testing.T) {
 	ctx := context.Background()

@@ -479,7 +479,7 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
 		return OutcomeRuleError, s.record(ctx, h, rec, log)
 	}
-	rec.Decision = decision.ForModule(ev, pd)
+	rec.Decision = decision.For(msg, pd, nil)
 	dec := &rec.Decision
 	if pd.Rule != nil {
 		log = log.With("rule_id", pd.Rule.ID, "destinations", pd.Destinations)

@@ -90,7 +90,7 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 		if id != 0 {
 			started[i] = id
 		}
-		// After a wait the plan's look is stale: the next targets look
+		// After a wait the first look is stale: the next targets look
 		// again.
 		fresh = fresh && !waited
 		results[i] = r
@@ -168,7 +168,7 @@ func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states
 	return true
 }
 
-// tagOne settles one target. st is what the plan's lookup found, nil
+// tagOne settles one target. st is what the decision's first lookup found, nil
 // when it failed for good (then each attempt looks again, and a refusal
 // is announced). Without settle, a task it starts is returned as
 // started for the caller to check against twins (settleRaces) with the
