@@ -63,7 +63,7 @@ type Rule struct {
 }
 
 // Decision is what was decided for one event and what came of it. It is
-// made once per event (ForModule, ForKoji, FromError); the service fills
+// made once per event (For, ForModule, ForKoji, FromError); the service fills
 // in the results of its Actions as it works, and its announcements
 // (Messages) follow from the actions and their results.
 type Decision struct {
