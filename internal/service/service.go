@@ -502,11 +502,11 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 		return "", err
 	}
 	if pd.Outcome == policy.Matched {
-		msg := "build tagged"
+		done := "build tagged"
 		if s.cfg.DryRun {
-			msg = "build would be tagged (dry run)"
+			done = "build would be tagged (dry run)"
 		}
-		log.Info(msg, "nvr", ev.NVR(), "results", dec.TagResults())
+		log.Info(done, "nvr", ev.NVR(), "results", dec.TagResults())
 		return OutcomeMatched, nil
 	}
 	log.Info("no rule matched")
