@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
-	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -150,19 +150,18 @@ func TestGolden(t *testing.T) {
 				}
 			}
 
-			p := plan.For(ev, d)
+			dec := decision.ForModule(ev, d)
 			var calls [][2]string
-			var results []plan.TagResult
-			for i, c := range p.TagCalls() {
-				calls = append(calls, [2]string{c.Tag, c.NVR})
+			for i, a := range dec.Actions {
+				calls = append(calls, [2]string{a.Tag, a.NVR})
 				id := int64(i + 1)
-				results = append(results, plan.TagResult{Tag: c.Tag, TaskID: &id})
+				dec.Actions[i].TaskID = &id
 			}
 			wantCalls := dedupeCalls(r)
 			if !reflect.DeepEqual(calls, wantCalls) && !(len(calls) == 0 && len(wantCalls) == 0) {
 				t.Errorf("tag calls %q, want %q", calls, wantCalls)
 			}
-			msgs := p.Messages(results)
+			msgs := dec.Messages()
 			want := dedupePublished(t, r)
 			if len(msgs) != len(want) {
 				t.Fatalf("%d messages, want %d", len(msgs), len(want))

@@ -9,7 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/lint"
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
@@ -46,7 +47,7 @@ func loadRules(c *cli.Context, paths []string) (*ruleset.Ruleset, error) {
 }
 
 // modulemdDir is the --modulemd-dir source, or nil.
-func modulemdDir(c *cli.Context) (eval.ModulemdSource, error) {
+func modulemdDir(c *cli.Context) (decision.ModulemdSource, error) {
 	d := c.String("modulemd-dir")
 	if d == "" {
 		return nil, nil
@@ -118,18 +119,18 @@ func runEval(c *cli.Context) error {
 }
 
 // evalEvents decides for each line of --events.
-func evalEvents(c *cli.Context, w io.Writer, rs *ruleset.Ruleset, src eval.ModulemdSource) error {
+func evalEvents(c *cli.Context, w io.Writer, rs *ruleset.Ruleset, src decision.ModulemdSource) error {
 	format := c.String("format")
 	in, closeIn, err := openInput(c, c.String("events"))
 	if err != nil {
 		return failErr(err)
 	}
 	defer closeIn()
-	err = eval.ReadEvents(in, func(line int, ec eval.EventCase, err error) error {
+	err = decision.ReadEvents(in, func(line int, ec decision.EventCase, err error) error {
 		if cerr := c.Context.Err(); cerr != nil {
 			return cerr
 		}
-		r := eval.ErrorResult(fmt.Errorf("line %d: %w", line, err))
+		r := decision.FromError(build.Message{}, fmt.Errorf("line %d: %w", line, err))
 		if err == nil {
 			r = decideCase(c, rs, src, ec)
 		}
@@ -142,28 +143,28 @@ func evalEvents(c *cli.Context, w io.Writer, rs *ruleset.Ruleset, src eval.Modul
 }
 
 // singleCase reads --event and, when given, --modulemd.
-func singleCase(eventFile, modulemdFile string) (eval.EventCase, error) {
+func singleCase(eventFile, modulemdFile string) (decision.EventCase, error) {
 	ev, err := os.ReadFile(eventFile)
 	if err != nil {
-		return eval.EventCase{}, err
+		return decision.EventCase{}, err
 	}
-	ec := eval.EventCase{Event: ev, EventFile: eventFile, ModulemdFile: modulemdFile}
+	ec := decision.EventCase{Event: ev, EventFile: eventFile, ModulemdFile: modulemdFile}
 	if modulemdFile != "" {
 		mmd, err := os.ReadFile(modulemdFile)
 		if err != nil {
-			return eval.EventCase{}, err
+			return decision.EventCase{}, err
 		}
 		ec.Modulemd, ec.HasModulemd = string(mmd), true
 	}
 	return ec, nil
 }
 
-func decideCase(c *cli.Context, rs *ruleset.Ruleset, src eval.ModulemdSource, ec eval.EventCase) eval.Result {
+func decideCase(c *cli.Context, rs *ruleset.Ruleset, src decision.ModulemdSource, ec decision.EventCase) decision.Decision {
 	ev, doc, err := ec.Resolve(c.Context, src)
 	if err != nil {
-		return eval.ErrorResult(err)
+		return decision.FromError(build.ModuleMessage(ev), err)
 	}
-	return eval.Decide(rs, ev, doc)
+	return decision.Decide(rs, ev, doc)
 }
 
 // openInput opens a file argument, "-" being stdin.

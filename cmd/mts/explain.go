@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/report"
 )
 
@@ -54,5 +54,5 @@ func runExplain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return report.Explain(c.App.Writer, c.String("format"), eval.Explain(rs, ev, doc))
+	return report.Explain(c.App.Writer, c.String("format"), decision.Explain(rs, ev, doc))
 }

@@ -7,7 +7,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 )
 
 // decisionLog is the decision_log: one JSON line per decision, a
@@ -17,7 +17,7 @@ type decisionLog struct {
 	w  io.Writer
 }
 
-func (l *decisionLog) Record(_ context.Context, r eval.Record) error {
+func (l *decisionLog) Record(_ context.Context, r decision.Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("decision log: %w", err)

@@ -3,7 +3,7 @@ package app
 import (
 	"context"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/report"
 )
 
@@ -14,4 +14,6 @@ import (
 // linesRecorder writes each decision's line (a service.Recorder).
 type linesRecorder struct{ lines *report.Lines }
 
-func (r linesRecorder) Record(_ context.Context, rec eval.Record) error { return r.lines.Record(rec) }
+func (r linesRecorder) Record(_ context.Context, rec decision.Record) error {
+	return r.lines.Record(rec)
+}

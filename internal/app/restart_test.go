@@ -12,7 +12,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
 )
@@ -27,7 +27,7 @@ type decisions struct {
 
 func newDecisions() *decisions { return &decisions{seen: map[int64]int{}} }
 
-func (c *decisions) Record(_ context.Context, r eval.Record) error {
+func (c *decisions) Record(_ context.Context, r decision.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seen[r.EventID]++

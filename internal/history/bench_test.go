@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 )
 
@@ -31,7 +31,7 @@ func BenchmarkRecord(b *testing.B) {
 	large.Modulemd = withArtifacts(matched.Modulemd, 400)
 	for _, tc := range []struct {
 		name     string
-		r        eval.Record
+		r        decision.Record
 		same     bool
 		parallel bool
 	}{
@@ -105,7 +105,7 @@ func BenchmarkList(b *testing.B) {
 	for i := range 20000 {
 		r.MessageID = fmt.Sprintf("m%d", i)
 		r.EventID = int64(i)
-		r.Event.Version = fmt.Sprint(3120191115180204 + i)
+		r.Decision.Event.Module.Version = fmt.Sprint(3120191115180204 + i)
 		if err := s.Record(ctx, r); err != nil {
 			b.Fatal(err)
 		}

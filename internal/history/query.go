@@ -12,7 +12,7 @@ import (
 
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/config"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 )
@@ -34,7 +34,7 @@ type Decision struct {
 	State      string      `json:"state"`
 	Revision   string      `json:"revision"`
 	Event      build.Event `json:"event"`
-	eval.Result
+	decision.Result
 	DryRun bool   `json:"dry_run"`
 	Tasks  []Task `json:"tasks"`
 
@@ -199,7 +199,12 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 			&d.Revision, &d.DryRun, &d.hasDoc, &record, &tasks); err != nil {
 			return nil, fmt.Errorf("decision store %s: %w", s.path, err)
 		}
-		var r eval.Record
+		// The decision as it was kept: its messages as they were
+		// announced.
+		var r struct {
+			Event build.Event `json:"event"`
+			decision.Result
+		}
 		if err := json.Unmarshal([]byte(record), &r); err != nil {
 			return nil, fmt.Errorf("decision store %s: decision %d: %w", s.path, d.ID, err)
 		}
@@ -328,7 +333,7 @@ func (s *Store) Ruleset(ctx context.Context, revision string) (*ruleset.Ruleset,
 
 // Explain decides the decision's event again against the rules revision
 // that made it, with the per-rule, per-criterion trace of `mts explain`.
-func (s *Store) Explain(ctx context.Context, d *Decision) (*eval.Explanation, error) {
+func (s *Store) Explain(ctx context.Context, d *Decision) (*decision.Explanation, error) {
 	text, err := s.Document(ctx, d)
 	if err != nil {
 		return nil, err
@@ -341,7 +346,7 @@ func (s *Store) Explain(ctx context.Context, d *Decision) (*eval.Explanation, er
 	if err != nil {
 		return nil, err
 	}
-	x := eval.Explain(rs, d.Event, doc)
+	x := decision.Explain(rs, d.Event, doc)
 	return &x, nil
 }
 

@@ -9,12 +9,11 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/rulediff"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/ruletest"
-	"github.com/fedora-modularity/mts/policy"
 )
 
 // Latest returns, for each build and state, its newest decision, when
@@ -78,13 +77,14 @@ func (s *Store) NewReplay(ctx context.Context, rs *ruleset.Ruleset, f Filter) (*
 		}
 		r.Report.Cases++
 		r.Report.Compared++
-		var now eval.Result
+		var now decision.Decision
 		if doc, err := modulemd.Parse([]byte(text)); err != nil {
-			now = eval.ErrorResult(fmt.Errorf("modulemd: %w", err))
+			now = decision.FromError(build.ModuleMessage(d.Event), fmt.Errorf("modulemd: %w", err))
 		} else {
-			now = eval.Decide(rs, d.Event, doc)
+			now = decision.Decide(rs, d.Event, doc)
 		}
-		ch, changed := rulediff.Diff(s.path+"#"+strconv.FormatInt(d.ID, 10), d.Event, ruletest.FromResult(d.Result), ruletest.FromResult(now))
+		was := d.Result.Decision(build.ModuleMessage(d.Event))
+		ch, changed := rulediff.Diff(s.path+"#"+strconv.FormatInt(d.ID, 10), d.Event, ruletest.FromDecision(was), ruletest.FromDecision(now))
 		if !changed {
 			continue
 		}
@@ -92,7 +92,7 @@ func (s *Store) NewReplay(ctx context.Context, rs *ruleset.Ruleset, f Filter) (*
 		// Only a build the rules now tag is taken through the pipeline:
 		// mts never untags, and a build the fix no longer matches keeps
 		// its tags and its announcement.
-		if now.Outcome == string(policy.Matched) {
+		if now.Matched() {
 			r.pending = append(r.pending, pending{d: d, rev: rs.Revision})
 			r.docs[d.Event.ID] = text
 		}

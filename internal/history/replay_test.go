@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 )
 
@@ -26,9 +27,10 @@ func TestReplayChanges(t *testing.T) {
 		}
 	}
 	// A build whose document could not be had is listed, not decided.
-	nodoc := eval.Record{EventID: 105, MessageID: "m-nodoc", Revision: broken.Revision,
-		Event: historytest.Decision(t, broken, 105, historytest.Builds[0].File, "x", 0).Event, Result: eval.ErrorResult(fmt.Errorf("modulemd: gone"))}
-	nodoc.Event.Version = "1"
+	ev := *historytest.Decision(t, broken, 105, historytest.Builds[0].File, "x", 0).Decision.Event.Module
+	ev.Version = "1"
+	nodoc := decision.Record{EventID: 105, MessageID: "m-nodoc", Revision: broken.Revision,
+		Decision: decision.FromError(build.ModuleMessage(ev), fmt.Errorf("modulemd: gone"))}
 	if err := s.Record(ctx, nodoc); err != nil {
 		t.Fatal(err)
 	}

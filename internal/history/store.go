@@ -28,8 +28,8 @@ import (
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
-	"github.com/fedora-modularity/mts/internal/eval"
-	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 )
 
@@ -385,7 +385,7 @@ func (s *Store) Close() error {
 // one. An error means the decision is not durable: the caller holds the
 // event. Decisions recorded at the same time by several workers are
 // committed together.
-func (s *Store) Record(ctx context.Context, r eval.Record) error {
+func (s *Store) Record(ctx context.Context, r decision.Record) error {
 	p, err := s.prepare(r)
 	if err == nil {
 		err = s.commit(ctx, p)
@@ -402,16 +402,33 @@ func (s *Store) Record(ctx context.Context, r eval.Record) error {
 // Key is what makes two deliveries the same event: the message id with
 // the event id, or for a message without id (the --dev line bus) the build
 // and its state.
-func Key(r eval.Record) string {
+func Key(r decision.Record) string {
 	if r.MessageID != "" {
 		return "msg:" + r.MessageID + ":" + strconv.FormatInt(r.EventID, 10)
 	}
-	return "event:" + strconv.FormatInt(r.EventID, 10) + ":" + r.Event.NSVC() + ":" + r.Event.StateName
+	c := columnsOf(r.Decision.Event)
+	return "event:" + strconv.FormatInt(r.EventID, 10) + ":" + c.build + ":" + c.state
+}
+
+// columns are the build and state columns a decision is found by: an MBS
+// event's N:S:V:C, NVR and state name; a Koji event's NVR (twice) and
+// kind.
+type columns struct{ build, nvr, state string }
+
+func columnsOf(m build.Message) columns {
+	switch {
+	case m.Koji != nil:
+		return columns{m.Koji.Build.NVR(), m.Koji.Build.NVR(), string(m.Kind)}
+	case m.Module != nil:
+		return columns{m.Module.NSVC(), m.Module.NVR(), m.Module.StateName}
+	}
+	var ev build.Event
+	return columns{ev.NSVC(), ev.NVR(), ev.StateName}
 }
 
 // prepared is a decision ready to be written.
 type prepared struct {
-	r      eval.Record
+	r      decision.Record
 	t, now time.Time
 	body   string
 	doc    any    // the modulemd as kept (docValue); nil for none
@@ -422,7 +439,7 @@ type prepared struct {
 	done   chan error
 }
 
-func (s *Store) prepare(r eval.Record) (*prepared, error) {
+func (s *Store) prepare(r decision.Record) (*prepared, error) {
 	now := s.opts.Now().UTC()
 	t := now
 	if r.Time != "" {
@@ -437,10 +454,7 @@ func (s *Store) prepare(r eval.Record) (*prepared, error) {
 		return nil, fmt.Errorf("encoding the decision: %w", err)
 	}
 	p := &prepared{r: r, t: t, now: now, body: string(body), rev: s.revisionToKeep(r.Revision)}
-	tasks := tasksOf(r.Result)
-	if tasks == nil {
-		tasks = []tagTask{}
-	}
+	tasks := tasksOf(r.Decision)
 	for _, tk := range tasks {
 		switch {
 		case tk.TaskID != nil && !r.DryRun:
@@ -544,6 +558,7 @@ func (s *Store) writeBatch(batch []*prepared) error {
 
 func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
 	r := p.r
+	c := columnsOf(r.Decision.Event)
 	if p.rev != nil {
 		files, err := json.Marshal(p.rev.Sources)
 		if err != nil {
@@ -556,8 +571,8 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, p *prepared) error {
 	}
 	// One statement inserts the decision or, for a redelivery, updates it.
 	_, err := tx.StmtContext(ctx, s.upsert).ExecContext(ctx,
-		Key(r), r.MessageID, r.EventID, r.Event.NSVC(), r.Event.NVR(), r.Event.StateName, p.t.UnixMilli(), p.t.UnixMilli(),
-		r.Outcome, r.RuleID, r.Revision, r.Error, r.DryRun, p.body, p.tasks, p.open, p.failed, p.doc)
+		Key(r), r.MessageID, r.EventID, c.build, c.nvr, c.state, p.t.UnixMilli(), p.t.UnixMilli(),
+		r.Decision.Outcome, ruleID(r.Decision), r.Revision, errorText(r.Decision), r.DryRun, p.body, p.tasks, p.open, p.failed, p.doc)
 	if err != nil {
 		return fmt.Errorf("keeping the decision: %w", err)
 	}
@@ -688,29 +703,30 @@ type tagTask struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// tasksOf lists the tagBuild calls of a result with their announced task
-// ids. The service's messages carry a plan.Requested; those of a result
-// decoded from a stored record are read back through JSON, so that both
-// give the same answer.
-func tasksOf(r eval.Result) []tagTask {
-	var out []tagTask
-	for _, m := range r.Messages {
-		if m.Topic != plan.TopicRequested {
-			continue
-		}
-		req, ok := m.Body.(plan.Requested)
-		if !ok {
-			b, err := json.Marshal(m.Body)
-			if err != nil {
-				continue
-			}
-			if json.Unmarshal(b, &req) != nil {
-				continue
-			}
-		}
-		for _, d := range req.DestinationTags {
-			out = append(out, tagTask{Tag: d.Tag, NVR: req.NVR, TaskID: d.TaskID, Error: d.Error})
+// tasksOf lists the tagBuild calls of a decision (its tag and move
+// actions) with their results.
+func tasksOf(d decision.Decision) []tagTask {
+	out := []tagTask{}
+	for _, a := range d.Actions {
+		if a.Op == decision.OpTag || a.Op == decision.OpMove {
+			out = append(out, tagTask{Tag: a.Tag, NVR: a.NVR, TaskID: a.TaskID, Error: a.Error})
 		}
 	}
 	return out
+}
+
+// ruleID is the rule column: NULL when no rule decided.
+func ruleID(d decision.Decision) *string {
+	if d.Rule == nil {
+		return nil
+	}
+	return &d.Rule.ID
+}
+
+// errorText is the error column: NULL when there is none.
+func errorText(d decision.Decision) *string {
+	if d.Error == "" {
+		return nil
+	}
+	return &d.Error
 }

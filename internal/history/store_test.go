@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 )
 
@@ -235,7 +235,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 	large.Modulemd = withArtifacts(large.Modulemd, 400)
 	for _, tc := range []struct {
 		name string
-		r    eval.Record
+		r    decision.Record
 	}{{"small", small}, {"large", large}} {
 		if err := s.Record(ctx, tc.r); err != nil {
 			t.Fatal(err)
@@ -251,7 +251,7 @@ func TestDocumentRoundTrip(t *testing.T) {
 	}
 }
 
-// A result read back from JSON (its messages maps, not plan types) gives
+// A record read back from JSON (its actions rebuilt from the kept shape) gives
 // the same tasks as the service's own.
 func TestRecordDecodedResult(t *testing.T) {
 	ctx := context.Background()
@@ -264,12 +264,12 @@ func TestRecordDecodedResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var decoded eval.Record
+	var decoded decision.Record
 	if err := json.Unmarshal(b, &decoded); err != nil {
 		t.Fatal(err)
 	}
 	decoded.MessageID = "decoded"
-	for _, rec := range []eval.Record{r, decoded} {
+	for _, rec := range []decision.Record{r, decoded} {
 		if err := s.Record(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +299,7 @@ func TestRecordPagesPerEvent(t *testing.T) {
 	large.Modulemd = withArtifacts(matched.Modulemd, 400)
 	for _, tc := range []struct {
 		name string
-		r    eval.Record
+		r    decision.Record
 		same bool
 		max  float64
 	}{

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
-	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/koji/kojitest"
 )
@@ -47,12 +47,8 @@ func TestTaskStatesFromKoji(t *testing.T) {
 	rules.Set(rs)
 	s := historytest.OpenStore(t, rules, history.Options{Tasks: kc})
 	r := historytest.Decision(t, rs, 102, "nodejs-12-f31.yaml", "m", 0)
-	ev := r.Event
-	p := plan.Plan{Outcome: "matched", Event: ev, Builds: []plan.Build{
-		{Name: "nodejs", NVR: nvr, Tags: []string{tag}}, {Name: "nodejs-devel", NVR: devel, Tags: []string{tag}},
-	}}
 	a, b := ids[nvr], ids[devel]
-	r.Messages = p.Messages([]plan.TagResult{{Tag: tag, TaskID: &a}, {Tag: tag, TaskID: &b}})
+	r.Decision.Actions = []decision.Action{{Op: decision.OpTag, Tag: tag, NVR: nvr, TaskID: &a}, {Op: decision.OpTag, Tag: tag, NVR: devel, TaskID: &b}}
 	if err := s.Record(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +91,7 @@ func TestTaskStatesFromKoji(t *testing.T) {
 	// A task the hub does not know is not asked for again and again.
 	gone := int64(999999)
 	r2 := historytest.Decision(t, rs, 103, "389-ds-1.4-f31.yaml", "m2", 0)
-	r2.Messages = p.Messages([]plan.TagResult{{Tag: tag, TaskID: &gone}, {Tag: tag, Error: "already tagged"}})
+	r2.Decision.Actions = []decision.Action{{Op: decision.OpTag, Tag: tag, NVR: nvr, TaskID: &gone}, {Op: decision.OpTag, Tag: tag, NVR: devel, Error: "already tagged"}}
 	if err := s.Record(ctx, r2); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"sort"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 )
 
 // Why is the answer of `mts why -o json`: every decision recorded for the
@@ -46,9 +46,9 @@ func NewestFirst(ds []DecisionDetail) {
 // decision and its explanation, recomputed against the rules revision
 // that made it (null with explain_error when that cannot be done).
 type DecisionDetail struct {
-	Decision     Decision          `json:"decision"`
-	Explanation  *eval.Explanation `json:"explanation"`
-	ExplainError string            `json:"explain_error,omitempty"`
+	Decision     Decision              `json:"decision"`
+	Explanation  *decision.Explanation `json:"explanation"`
+	ExplainError string                `json:"explain_error,omitempty"`
 }
 
 // Detail reads one decision with its explanation.

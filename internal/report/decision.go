@@ -6,23 +6,23 @@ import (
 	"io"
 	"strings"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 )
 
 // Decision writes one `mts eval` result: a JSON line, or text.
-func Decision(w io.Writer, format string, r eval.Result) error {
+func Decision(w io.Writer, format string, d decision.Decision) error {
 	switch format {
 	case JSON:
-		return writeJSONLine(w, r)
+		return writeJSONLine(w, d.Result())
 	case Text:
-		return decisionText(w, r)
+		return decisionText(w, d.Result())
 	}
 	return unknown(format, EvalFormats)
 }
 
-func decisionText(w io.Writer, r eval.Result) error {
+func decisionText(w io.Writer, r decision.Result) error {
 	switch {
-	case r.Outcome == eval.OutcomeError:
+	case r.Outcome == decision.OutcomeError:
 		where := ""
 		if r.RuleID != nil {
 			where = fmt.Sprintf(" in rule %d %q", *r.RuleIndex, *r.RuleID)
@@ -50,7 +50,7 @@ func decisionText(w io.Writer, r eval.Result) error {
 }
 
 // Explain writes an explanation in one of ExplainFormats.
-func Explain(w io.Writer, format string, x eval.Explanation) error {
+func Explain(w io.Writer, format string, x decision.Explanation) error {
 	switch format {
 	case JSON:
 		return writeJSON(w, x)
@@ -69,7 +69,7 @@ func Explain(w io.Writer, format string, x eval.Explanation) error {
 // indent and each rule after sep: for a legacy rule each criterion with
 // the value seen, the pattern and the result; for a CEL rule the value of
 // each sub-expression that decided.
-func explainRules(w io.Writer, indent, sep string, rules []eval.RuleVerdict, state string) {
+func explainRules(w io.Writer, indent, sep string, rules []decision.RuleVerdict, state string) {
 	if len(rules) == 0 {
 		fmt.Fprintf(w, "%sno rule applies to state %q\n", indent, state)
 	}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/rulediff"
 	"github.com/fedora-modularity/mts/policy"
@@ -57,7 +57,7 @@ func describe(d rulediff.Decision) string {
 	switch d.Outcome {
 	case string(policy.Matched):
 		return fmt.Sprintf("rule %q -> %s", d.Rule, strings.Join(d.Destinations, ", "))
-	case eval.OutcomeError:
+	case decision.OutcomeError:
 		if d.Rule != "" {
 			return fmt.Sprintf("error in rule %q: %s", d.Rule, d.Error)
 		}

@@ -9,64 +9,86 @@ import (
 	"sync"
 
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/policy"
 )
 
 // Record writes one decision of the service as a line a person can read:
 // the build, its state, the outcome and the rule with the destinations,
 // or the reason it was skipped or failed.
-func Record(w io.Writer, r eval.Record) error {
-	ev := r.Event
+func Record(w io.Writer, r decision.Record) error {
+	d := r.Decision
+	id, subject, state := subjectOf(r)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (id %d) %s: %s", ev.NSVC(), ev.ID, ev.StateName, r.Outcome)
-	switch r.Outcome {
+	fmt.Fprintf(&b, "%s (id %d) %s: %s", subject, id, state, d.Outcome)
+	switch d.Outcome {
 	case string(policy.Matched):
-		fmt.Fprintf(&b, " by rule %d %q -> %s", deref(r.RuleIndex), derefs(r.RuleID), strings.Join(r.Destinations, ", "))
+		fmt.Fprintf(&b, " by rule %d %q -> %s", ruleIndex(d.Rule), ruleID(d.Rule), strings.Join(d.Destinations, ", "))
+		if len(d.Untag) > 0 {
+			fmt.Fprintf(&b, ", untag %s", strings.Join(d.Untag, ", "))
+		}
 		if r.DryRun {
 			b.WriteString(" (dry run: nothing tagged)")
 		}
 	case string(policy.Unmatched):
-		b.WriteString(": no rule matched, build.tag.unmatched announced")
+		if d.Event.Koji == nil {
+			b.WriteString(": no rule matched, build.tag.unmatched announced")
+		} else {
+			b.WriteString(": no rule matched")
+		}
 	case string(policy.Skipped):
-		fmt.Fprintf(&b, ": no rule for state %q", ev.StateName)
-	case eval.OutcomeError:
-		if r.RuleID != nil {
-			fmt.Fprintf(&b, " in rule %d %q", deref(r.RuleIndex), *r.RuleID)
+		fmt.Fprintf(&b, ": no rule for state %q", state)
+	case decision.OutcomeError:
+		if d.Rule != nil {
+			fmt.Fprintf(&b, " in rule %d %q", d.Rule.Index, d.Rule.ID)
 		}
 	}
-	decided := r.Outcome == string(policy.Matched) || r.Outcome == string(policy.Unmatched) || r.Outcome == string(policy.Skipped)
+	decided := d.Outcome == string(policy.Matched) || d.Outcome == string(policy.Unmatched) || d.Outcome == string(policy.Skipped)
 	switch {
-	case r.Error != nil && decided:
+	case d.Error != "" && decided:
 		// A decision made but not carried out (Koji or the bus failed).
-		fmt.Fprintf(&b, "; not done: %s", *r.Error)
-	case r.Error != nil:
+		fmt.Fprintf(&b, "; not done: %s", d.Error)
+	case d.Error != "":
 		// Why there is no decision: a failure, or the event was dropped
 		// before any rule (filtered).
-		fmt.Fprintf(&b, ": %s", *r.Error)
+		fmt.Fprintf(&b, ": %s", d.Error)
 	}
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func deref(p *int) int {
-	if p == nil {
-		return 0
+// subjectOf is what a record's line names: an MBS event's module build id,
+// N:S:V:C and state; a Koji event's build id, NVR and kind.
+func subjectOf(r decision.Record) (int64, string, string) {
+	m := r.Decision.Event
+	switch {
+	case m.Koji != nil:
+		return m.Koji.Build.ID, m.Koji.Build.NVR(), string(m.Kind)
+	case m.Module != nil:
+		return m.Module.ID, m.Module.NSVC(), m.Module.StateName
 	}
-	return *p
+	var ev build.Event
+	return ev.ID, ev.NSVC(), ev.StateName
 }
 
-func derefs(p *string) string {
-	if p == nil {
+func ruleIndex(r *decision.Rule) int {
+	if r == nil {
+		return 0
+	}
+	return r.Index
+}
+
+func ruleID(r *decision.Rule) string {
+	if r == nil {
 		return ""
 	}
-	return *p
+	return r.ID
 }
 
 // Lines writes the service's decisions as Record lines and counts their
 // outcomes, for `serve --dev`. As an io.Writer it takes decision log lines
-// (JSON eval.Record, one per line, as the service writes its
+// (JSON decision.Record, one per line, as the service writes its
 // decision_log); Record adds one directly.
 type Lines struct {
 	mu     sync.Mutex
@@ -90,7 +112,7 @@ func (l *Lines) Write(p []byte) (int, error) {
 			l.buf.Write(line)
 			return len(p), nil
 		}
-		var r eval.Record
+		var r decision.Record
 		if err := json.Unmarshal(line, &r); err != nil {
 			return len(p), fmt.Errorf("decision line: %w", err)
 		}
@@ -101,7 +123,7 @@ func (l *Lines) Write(p []byte) (int, error) {
 }
 
 // Record writes one record.
-func (l *Lines) Record(r eval.Record) error {
+func (l *Lines) Record(r decision.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.record(r)
@@ -111,14 +133,15 @@ func (l *Lines) Record(r eval.Record) error {
 // filtered with the reason (the service's Options.Dropped). A line that
 // cannot be written is no reason to hold the event.
 func (l *Lines) Dropped(ev build.Event, reason string) {
-	_ = l.Record(eval.Record{Event: ev, Result: eval.Result{Outcome: "filtered", Error: &reason}})
+	_ = l.Record(decision.Record{Decision: decision.Decision{Event: build.ModuleMessage(ev), Outcome: "filtered", Error: reason}})
 }
 
-func (l *Lines) record(r eval.Record) error {
-	if _, ok := l.counts[r.Outcome]; !ok {
-		l.order = append(l.order, r.Outcome)
+func (l *Lines) record(r decision.Record) error {
+	o := r.Decision.Outcome
+	if _, ok := l.counts[o]; !ok {
+		l.order = append(l.order, o)
 	}
-	l.counts[r.Outcome]++
+	l.counts[o]++
 	return Record(l.w, r)
 }
 

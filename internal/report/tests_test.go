@@ -10,7 +10,8 @@ import (
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/ruletest"
 )
 
@@ -75,22 +76,22 @@ section:
 }
 
 func TestRecordLine(t *testing.T) {
-	id, idx := "Fedora", 2
+	rule := &decision.Rule{ID: "Fedora", Index: 2}
 	msg := "koji: connection refused"
 	for _, tt := range []struct {
-		rec  eval.Record
+		rec  decision.Record
 		want string
 	}{
-		{eval.Record{Result: eval.Result{Outcome: "matched", RuleID: &id, RuleIndex: &idx, Destinations: []string{"f31", "f30"}}},
+		{decision.Record{Decision: decision.Decision{Outcome: "matched", Rule: rule, Destinations: []string{"f31", "f30"}}},
 			`n:s:1:c (id 7) ready: matched by rule 2 "Fedora" -> f31, f30`},
-		{eval.Record{Result: eval.Result{Outcome: "unmatched"}},
+		{decision.Record{Decision: decision.Decision{Outcome: "unmatched"}},
 			`n:s:1:c (id 7) ready: unmatched: no rule matched, build.tag.unmatched announced`},
-		{eval.Record{Result: eval.Result{Outcome: "matched", RuleID: &id, RuleIndex: &idx, Destinations: []string{"f31"}, Error: &msg}},
+		{decision.Record{Decision: decision.Decision{Outcome: "matched", Rule: rule, Destinations: []string{"f31"}, Error: msg}},
 			`n:s:1:c (id 7) ready: matched by rule 2 "Fedora" -> f31; not done: koji: connection refused`},
-		{eval.Record{Result: eval.Result{Outcome: "error", RuleID: &id, RuleIndex: &idx, Error: &msg}},
+		{decision.Record{Decision: decision.Decision{Outcome: "error", Rule: rule, Error: msg}},
 			`n:s:1:c (id 7) ready: error in rule 2 "Fedora": koji: connection refused`},
 	} {
-		tt.rec.Event.ID, tt.rec.Event.Name, tt.rec.Event.Stream, tt.rec.Event.Version, tt.rec.Event.Context, tt.rec.Event.StateName = 7, "n", "s", "1", "c", "ready"
+		tt.rec.Decision.Event = build.ModuleMessage(build.Event{ID: 7, Name: "n", Stream: "s", Version: "1", Context: "c", StateName: "ready"})
 		var b strings.Builder
 		if err := Record(&b, tt.rec); err != nil {
 			t.Fatal(err)

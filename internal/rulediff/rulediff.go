@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/ruletest"
@@ -126,7 +126,7 @@ func eventCases(ctx context.Context, path string, mmds Modulemds) ([]Case, error
 	}
 	defer f.Close()
 	var out []Case
-	err = eval.ReadEvents(f, func(line int, ec eval.EventCase, err error) error {
+	err = decision.ReadEvents(f, func(line int, ec decision.EventCase, err error) error {
 		c := Case{Source: fmt.Sprintf("%s:%d", path, line), Err: err}
 		if err == nil {
 			c.Event, c.Doc, c.Err = ec.Resolve(ctx, mmds)
@@ -183,8 +183,8 @@ func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 			continue
 		}
 		r.Compared++
-		a := ruletest.FromResult(eval.Decide(old, c.Event, c.Doc))
-		b := ruletest.FromResult(eval.Decide(new, c.Event, c.Doc))
+		a := ruletest.FromDecision(decision.Decide(old, c.Event, c.Doc))
+		b := ruletest.FromDecision(decision.Decide(new, c.Event, c.Doc))
 		if ch, ok := Diff(c.Source, c.Event, a, b); ok {
 			r.Changes = append(r.Changes, ch)
 		}

@@ -19,7 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/policy"
@@ -391,7 +391,7 @@ func decide(rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
 		return Expect{}, err
 	}
 	ev := EventFor(text, c.Event, c.State)
-	return FromResult(eval.Decide(rs, ev, doc)), nil
+	return FromDecision(decision.Decide(rs, ev, doc)), nil
 }
 
 // EventFor is the event of a build: fields given win, the others come
@@ -424,23 +424,20 @@ func EventFor(text []byte, e Event, state string) build.Event {
 	return ev
 }
 
-// FromResult is the part of a decision tests look at.
-func FromResult(r eval.Result) Expect {
-	e := Expect{Outcome: r.Outcome}
-	if r.RuleID != nil {
-		e.Rule = *r.RuleID
+// FromDecision is the part of a decision tests look at.
+func FromDecision(d decision.Decision) Expect {
+	e := Expect{Outcome: d.Outcome, Error: d.Error}
+	if d.Rule != nil {
+		e.Rule = d.Rule.ID
 	}
-	if r.Outcome == string(policy.Matched) {
-		e.Destinations = r.Destinations
+	if d.Matched() {
+		e.Destinations = d.Destinations
 	}
-	if r.Error != nil {
-		e.Error = *r.Error
-		// The rule and its place are given apart; the place holds the
-		// rules file's path as given, which differs between checkouts.
-		if r.RuleID != nil && strings.HasPrefix(e.Error, fmt.Sprintf("rule %q (", *r.RuleID)) {
-			if _, rest, ok := strings.Cut(e.Error, "): "); ok {
-				e.Error = rest
-			}
+	// The rule and its place are given apart; the place holds the rules
+	// file's path as given, which differs between checkouts.
+	if d.Rule != nil && strings.HasPrefix(e.Error, fmt.Sprintf("rule %q (", d.Rule.ID)) {
+		if _, rest, ok := strings.Cut(e.Error, "): "); ok {
+			e.Error = rest
 		}
 	}
 	return e

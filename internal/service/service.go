@@ -31,9 +31,8 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
-	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/source"
 	"github.com/fedora-modularity/mts/koji"
@@ -63,7 +62,7 @@ type Tagger interface {
 // Ack. An error is a transient failure of the dependency
 // DependencyDecisionStore: the event is held and the Record tried again.
 type Recorder interface {
-	Record(ctx context.Context, r eval.Record) error
+	Record(ctx context.Context, r decision.Record) error
 }
 
 // Rules gives the rule set in use; *reload.Coordinator has it.
@@ -453,7 +452,8 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 		return "", err
 	}
 	log = log.With("revision", rs.Revision)
-	rec := eval.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, Event: ev, DryRun: s.cfg.DryRun}
+	msg := build.ModuleMessage(ev)
+	rec := decision.Record{EventID: ev.ID, MessageID: d.MessageID(), Revision: rs.Revision, DryRun: s.cfg.DryRun}
 	md, err := s.document(ctx, h, ev, log)
 	if err != nil {
 		if !modulemdPermanent(err) {
@@ -461,15 +461,15 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 		}
 		s.m.modulemdErrors.Inc()
 		log.Error("no usable modulemd; nothing tagged", "error", err)
-		rec.Result = eval.ErrorResult(fmt.Errorf("no modulemd: %w", err))
+		rec.Decision = decision.FromError(msg, fmt.Errorf("no modulemd: %w", err))
 		return OutcomeModulemdError, s.record(ctx, h, rec, log)
 	}
 	t0 := time.Now()
 	rec.Modulemd = md.text
-	dec, err := rs.Decide(ev, md.doc)
+	pd, err := rs.Decide(ev, md.doc)
 	s.m.decision.Observe(time.Since(t0).Seconds())
 	if err != nil {
-		rec.Result = eval.FromError(err)
+		rec.Decision = decision.FromError(msg, err)
 		s.m.ruleErrors.Inc()
 		attrs := []any{"error", err}
 		var ee *policy.EvalError
@@ -479,37 +479,34 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
 		return OutcomeRuleError, s.record(ctx, h, rec, log)
 	}
-	p := plan.For(ev, dec)
-	rec.Result = eval.FromDecision(ev, dec)
-	if dec.Rule != nil {
-		log = log.With("rule_id", dec.Rule.ID, "destinations", dec.Destinations)
+	rec.Decision = decision.For(msg, pd, nil)
+	dec := &rec.Decision
+	if pd.Rule != nil {
+		log = log.With("rule_id", pd.Rule.ID, "destinations", pd.Destinations)
 	}
-	var results []plan.TagResult
-	switch dec.Outcome {
+	switch pd.Outcome {
 	case policy.Skipped:
 		log.Info("no rule applies to this state")
 		return OutcomeSkipped, s.record(ctx, h, rec, log)
 	case policy.Matched:
 		s.m.matched.Inc()
-		s.m.ruleHits.WithLabelValues(dec.Rule.ID).Inc()
-		if results, err = s.tag(ctx, h, p, log); err != nil {
+		s.m.ruleHits.WithLabelValues(pd.Rule.ID).Inc()
+		if err := s.tag(ctx, h, dec, log); err != nil {
 			return "", err
 		}
 	}
-	msgs := p.Messages(results)
-	rec.Messages = msgs
-	if err := s.announce(ctx, h, msgs, log); err != nil {
+	if err := s.announce(ctx, h, dec.Messages(), log); err != nil {
 		return "", err
 	}
 	if err := s.record(ctx, h, rec, log); err != nil {
 		return "", err
 	}
-	if dec.Outcome == policy.Matched {
-		msg := "build tagged"
+	if pd.Outcome == policy.Matched {
+		done := "build tagged"
 		if s.cfg.DryRun {
-			msg = "build would be tagged (dry run)"
+			done = "build would be tagged (dry run)"
 		}
-		log.Info(msg, "nvr", p.Builds[0].NVR, "results", results)
+		log.Info(done, "nvr", ev.NVR(), "results", dec.TagResults())
 		return OutcomeMatched, nil
 	}
 	log.Info("no rule matched")
@@ -553,7 +550,7 @@ func modulemdPermanent(err error) bool {
 	return errors.Is(err, source.ErrNotFound) || errors.Is(err, modulemd.ErrInvalid)
 }
 
-func (s *Service) announce(ctx context.Context, h *hold, msgs []plan.Message, log *slog.Logger) error {
+func (s *Service) announce(ctx context.Context, h *hold, msgs []decision.Message, log *slog.Logger) error {
 	for _, m := range msgs {
 		body, err := json.Marshal(m.Body)
 		if err != nil {
@@ -577,7 +574,7 @@ func (s *Service) announce(ctx context.Context, h *hold, msgs []plan.Message, lo
 	return nil
 }
 
-func (s *Service) record(ctx context.Context, h *hold, r eval.Record, log *slog.Logger) error {
+func (s *Service) record(ctx context.Context, h *hold, r decision.Record, log *slog.Logger) error {
 	r.Time = time.Now().UTC().Format(time.RFC3339Nano)
 	for _, rec := range s.recorders {
 		err := s.do(ctx, h, DependencyDecisionStore, nil, log, func(ctx context.Context) error {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/source"
 	"github.com/fedora-modularity/mts/koji"
@@ -179,9 +179,9 @@ func loadRules(t testing.TB, file string) Rules {
 
 var testCfg = Config{Workers: 2, RetryMin: time.Millisecond, RetryMax: 20 * time.Millisecond, TaskPoll: 20 * time.Millisecond}
 
-type recorderFunc func(eval.Record) error
+type recorderFunc func(decision.Record) error
 
-func (f recorderFunc) Record(_ context.Context, r eval.Record) error { return f(r) }
+func (f recorderFunc) Record(_ context.Context, r decision.Record) error { return f(r) }
 
 func TestHandle(t *testing.T) {
 	locked := "tag f29-modular-ursamajor is locked"
@@ -249,8 +249,8 @@ func TestHandle(t *testing.T) {
 			if tt.src != nil {
 				src = tt.src
 			}
-			var records []eval.Record
-			rec := recorderFunc(func(r eval.Record) error { records = append(records, r); return nil })
+			var records []decision.Record
+			rec := recorderFunc(func(r decision.Record) error { records = append(records, r); return nil })
 			svc, err := New(testCfg, nil, pub, newKoji(t, hub), src, loadRules(t, tt.rules),
 				Options{Registerer: reg, Recorders: []Recorder{rec}})
 			if err != nil {
@@ -334,7 +334,7 @@ func TestHeldUntilTheStoreAnswers(t *testing.T) {
 	pub := &fakePub{}
 	var mu sync.Mutex
 	fail := true
-	rec := recorderFunc(func(eval.Record) error {
+	rec := recorderFunc(func(decision.Record) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if fail {

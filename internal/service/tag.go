@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/fedora-modularity/mts/internal/plan"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/koji"
 )
 
@@ -19,29 +19,44 @@ func kojiPermanent(err error) bool {
 	return koji.FaultCode(err) != 0 && !koji.Retryable(err) && !koji.IsAuthError(err)
 }
 
-// tag makes sure each build of the plan is in each of its tags with one
-// tagBuild task at most, and returns what to announce for each call of
-// p.TagCalls(). Before any tagBuild the hub is asked (one multiCall for
-// the whole plan) whether the build is already in the tag, and whether a
+// tag carries out the decision's tag actions, filling in each one's
+// result: the build is put in each tag with one tagBuild task at most.
+// Before any tagBuild the hub is asked (one multiCall for the whole
+// decision) whether the build is already in the tag, and whether a
 // tagBuild task of ours for it is pending: a task started by an earlier
 // copy of the event, in this process or another, or before a kill -9.
 // A pending task is waited on instead of starting another; a CLOSED one,
 // or one that FAILED because the build was already tagged, is what the
 // announcement names.
-func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logger) ([]plan.TagResult, error) {
-	calls := p.TagCalls()
-	results := make([]plan.TagResult, len(calls))
+func (s *Service) tag(ctx context.Context, h *hold, d *decision.Decision, log *slog.Logger) error {
+	var idx []int // the tag actions, by index in d.Actions
+	var targets []koji.TagTarget
+	for i, a := range d.Actions {
+		if a.Op == decision.OpTag {
+			idx = append(idx, i)
+			targets = append(targets, koji.TagTarget{Tag: a.Tag, NVR: a.NVR})
+		}
+	}
+	results, err := s.tagAll(ctx, h, targets, log)
+	if err != nil {
+		return err
+	}
+	for j, i := range idx {
+		d.Actions[i].TaskID, d.Actions[i].Error = results[j].TaskID, results[j].Error
+	}
+	return nil
+}
+
+// tagAll tags each target and returns what to announce for each.
+func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget, log *slog.Logger) ([]decision.TagResult, error) {
+	results := make([]decision.TagResult, len(targets))
 	if s.cfg.DryRun {
-		for i, c := range calls {
-			log.Info("dry run: tagBuild not called", "tag", c.Tag, "nvr", c.NVR)
+		for i, t := range targets {
+			log.Info("dry run: tagBuild not called", "tag", t.Tag, "nvr", t.NVR)
 			one := int64(1)
-			results[i] = plan.TagResult{Tag: c.Tag, TaskID: &one}
+			results[i] = decision.TagResult{Tag: t.Tag, TaskID: &one}
 		}
 		return results, nil
-	}
-	targets := make([]koji.TagTarget, len(calls))
-	for i, c := range calls {
-		targets[i] = koji.TagTarget{Tag: c.Tag, NVR: c.NVR}
 	}
 	var states []koji.TagState
 	t0 := time.Now()
@@ -75,7 +90,7 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 		if id != 0 {
 			started[i] = id
 		}
-		// After a wait the plan's look is stale: the next targets look
+		// After a wait the first look is stale: the next targets look
 		// again.
 		fresh = fresh && !waited
 		results[i] = r
@@ -113,7 +128,7 @@ func (s *Service) tag(ctx context.Context, h *hold, p plan.Plan, log *slog.Logge
 // refused for good; the others are left to tagOne. It reports false when
 // the request itself failed: the hub may have made some of the tasks, and
 // only a new look can tell.
-func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states []koji.TagState, results []plan.TagResult, started map[int]int, done map[int]bool, log *slog.Logger) bool {
+func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states []koji.TagState, results []decision.TagResult, started map[int]int, done map[int]bool, log *slog.Logger) bool {
 	var need []int
 	for i, st := range states {
 		if !st.Tagged && (st.Task == nil || !st.Task.Pending()) {
@@ -134,7 +149,7 @@ func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states
 		return false
 	}
 	for j, i := range need {
-		r := plan.TagResult{Tag: targets[i].Tag}
+		r := decision.TagResult{Tag: targets[i].Tag}
 		switch {
 		case errs[j] != nil && kojiPermanent(errs[j]):
 			s.m.failedTag.Inc()
@@ -153,13 +168,13 @@ func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states
 	return true
 }
 
-// tagOne settles one target. st is what the plan's lookup found, nil
+// tagOne settles one target. st is what the decision's first lookup found, nil
 // when it failed for good (then each attempt looks again, and a refusal
 // is announced). Without settle, a task it starts is returned as
 // started for the caller to check against twins (settleRaces) with the
 // other targets'; with settle it checks it itself.
-func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, settle bool, log *slog.Logger) (r plan.TagResult, waited bool, started int, err error) {
-	r = plan.TagResult{Tag: t.Tag}
+func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, settle bool, log *slog.Logger) (r decision.TagResult, waited bool, started int, err error) {
+	r = decision.TagResult{Tag: t.Tag}
 	log = log.With("tag", t.Tag, "nvr", t.NVR)
 	for {
 		wait := 0 // a pending task to wait on

@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedora-modularity/mts/internal/eval"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/modulemd"
-	"github.com/fedora-modularity/mts/internal/plan"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/ruletest"
 )
@@ -83,7 +82,7 @@ func OpenStore(t testing.TB, rules history.Rules, opts history.Options) *history
 
 // Decision decides for a build of testdata/modulemd as the service does,
 // with task ids from taskID on for the tagBuild calls.
-func Decision(t testing.TB, rs *ruleset.Ruleset, id int64, file, msgID string, taskID int64) eval.Record {
+func Decision(t testing.TB, rs *ruleset.Ruleset, id int64, file, msgID string, taskID int64) decision.Record {
 	t.Helper()
 	text, err := os.ReadFile(filepath.Join("testdata", "modulemd", file))
 	if err != nil {
@@ -95,20 +94,12 @@ func Decision(t testing.TB, rs *ruleset.Ruleset, id int64, file, msgID string, t
 	}
 	ev := ruletest.EventFor(text, ruletest.Event{ID: id}, "ready")
 	ev.State = 5
-	dec, err := rs.Decide(ev, doc)
-	r := eval.Record{EventID: id, MessageID: msgID, Revision: rs.Revision, Event: ev, Modulemd: string(text)}
-	if err != nil {
-		r.Result = eval.FromError(err)
-		return r
-	}
-	r.Result = eval.FromDecision(ev, dec)
-	p := plan.For(ev, dec)
-	var results []plan.TagResult
-	for _, c := range p.TagCalls() {
+	r := decision.Record{EventID: id, MessageID: msgID, Revision: rs.Revision, Modulemd: string(text)}
+	r.Decision = decision.Decide(rs, ev, doc)
+	for i := range r.Decision.Actions {
 		tid := taskID
 		taskID++
-		results = append(results, plan.TagResult{Tag: c.Tag, TaskID: &tid})
+		r.Decision.Actions[i].TaskID = &tid
 	}
-	r.Messages = p.Messages(results)
 	return r
 }

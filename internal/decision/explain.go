@@ -1,4 +1,4 @@
-package eval
+package decision
 
 import (
 	"github.com/fedora-modularity/mts/compat"
@@ -39,9 +39,9 @@ func Explain(rs *ruleset.Ruleset, ev build.Event, doc *modulemd.Document) Explan
 	d, trace, err := rs.Set.Explain(doc.Input(ev))
 	x := Explanation{Event: ev, Revision: rs.Revision, Rules: []RuleVerdict{}}
 	if err != nil {
-		x.Result = FromError(err)
+		x.Result = FromError(build.ModuleMessage(ev), err).Result()
 	} else {
-		x.Result = FromDecision(ev, d)
+		x.Result = ForModule(ev, d).Result()
 	}
 	for _, t := range trace {
 		v := RuleVerdict{ID: t.Rule.ID, Index: t.Rule.Index, Source: t.Rule.Source, Steps: t.Steps}
