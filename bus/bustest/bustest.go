@@ -113,7 +113,7 @@ func ExpectShared(t testing.TB, n int, within time.Duration, consumers ...bus.Co
 					t.Error(err)
 				}
 				mu.Lock()
-				seen[d.Event().ID]++
+				seen[d.Message().Module.ID]++
 				per[i]++
 				done := len(seen) == n
 				mu.Unlock()

@@ -28,7 +28,7 @@ not json
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, d.Event().ID)
+		ids = append(ids, d.Message().Module.ID)
 	}
 	if fmt.Sprint(ids) != "[1 2]" {
 		t.Errorf("ids %v", ids)
