@@ -124,15 +124,27 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 	}
 }
 
-// inputs are the legacy bindings (MBS's unless the key says otherwise)
-// and the configured inputs.
-func (c *Consumer) inputs() []bus.Input {
+// inputs are the bindings (MBS's unless the key says otherwise) and the
+// configured inputs of a resolved configuration.
+func (c Config) inputs() []bus.Input {
 	var ins []bus.Input
-	for _, key := range c.cfg.Bindings {
+	for _, key := range c.Bindings {
 		ins = append(ins, bus.Input{Address: key})
 	}
-	return append(ins, c.cfg.Inputs...)
+	return append(ins, c.Inputs...)
 }
+
+// AllInputs are the routing keys the consumer binds, Bindings (with
+// their default) first, each with the kind it is read as.
+func (c Config) AllInputs() ([]bus.Input, error) {
+	r, _, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return r.inputs(), nil
+}
+
+func (c *Consumer) inputs() []bus.Input { return c.cfg.inputs() }
 
 // keys are the routing keys bound to the queue, each once.
 func (c *Consumer) keys() []string {

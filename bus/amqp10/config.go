@@ -240,6 +240,16 @@ func (r *resolved) sourceAddress(queue string) string {
 	return r.queuePrefix + queue
 }
 
+// AllInputs are the source addresses a consumer reads, Queue (with its
+// default) first, each with the kind it is read as.
+func (c Config) AllInputs() ([]bus.Input, error) {
+	r, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return r.inputs(), nil
+}
+
 // inputs are Queue (MBS's unless its name says otherwise) and the
 // configured inputs, each with its full source address.
 func (r *resolved) inputs() []bus.Input {

@@ -41,9 +41,7 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("fedmsg: no endpoint configured")
 	}
-	if len(cfg.Topics) == 0 {
-		cfg.Topics = []string{DefaultTopic}
-	}
+	cfg.Topics = cfg.topics()
 	if cfg.DedupWindow <= 0 {
 		cfg.DedupWindow = DefaultDedupWindow
 	}
@@ -161,15 +159,7 @@ func (c *Consumer) merge(ctx context.Context) {
 	}
 }
 
-// inputs are the legacy topics (MBS's unless the topic says otherwise)
-// and the configured inputs.
-func (c *Consumer) inputs() []bus.Input {
-	var ins []bus.Input
-	for _, t := range c.cfg.Topics {
-		ins = append(ins, bus.Input{Address: t})
-	}
-	return append(ins, c.cfg.Inputs...)
-}
+func (c *Consumer) inputs() []bus.Input { return c.cfg.AllInputs() }
 
 // topics are the subscriptions of every socket, each once.
 func (c *Consumer) topics() []string {

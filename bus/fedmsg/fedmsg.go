@@ -64,6 +64,24 @@ type Config struct {
 	ParkingTopic string
 }
 
+// topics are Topics, or the default.
+func (c Config) topics() []string {
+	if len(c.Topics) == 0 {
+		return []string{DefaultTopic}
+	}
+	return c.Topics
+}
+
+// AllInputs are the topics a consumer subscribes to, Topics (with their
+// default) first, each with the kind it is read as.
+func (c Config) AllInputs() []bus.Input {
+	var ins []bus.Input
+	for _, t := range c.topics() {
+		ins = append(ins, bus.Input{Address: t})
+	}
+	return append(ins, c.Inputs...)
+}
+
 // Envelope is a fedmsg message as sent on the wire (the second frame).
 type Envelope struct {
 	Topic     string          `json:"topic"`

@@ -228,14 +228,27 @@ func merge(ctx context.Context, subs []*stomp.Subscription, ins []bus.Input) <-c
 	return out
 }
 
-// inputs are the legacy destination (Queue, or Topic on RabbitMQ; MBS's
-// unless its name says otherwise) and the configured inputs.
-func (c *Consumer) inputs() []bus.Input {
-	legacy := c.cfg.Queue
-	if c.cfg.Broker == RabbitMQ {
-		legacy = c.cfg.Topic
+func (c *Consumer) inputs() []bus.Input { return c.cfg.inputs() }
+
+// inputs are Queue (or Topic on RabbitMQ; MBS's unless its name says
+// otherwise) and the configured inputs.
+func (r *resolved) inputs() []bus.Input {
+	first := r.Queue
+	if r.Broker == RabbitMQ {
+		first = r.Topic
 	}
-	return append([]bus.Input{{Address: legacy}}, c.cfg.Inputs...)
+	return append([]bus.Input{{Address: first}}, r.Inputs...)
+}
+
+// AllInputs are the queues (on RabbitMQ the routing keys) a consumer
+// reads, Queue or Topic (with its default) first, each with the kind it
+// is read as.
+func (c Config) AllInputs() ([]bus.Input, error) {
+	r, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return r.inputs(), nil
 }
 
 // destination is where an input is read: a queue on ActiveMQ, a topic
