@@ -172,7 +172,7 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 		// ActiveMQ names the virtual topic a consumer queue's message was
 		// sent to; RabbitMQ the topic and routing key.
 		topic := msg.Header.Get(frame.Destination)
-		m, err := a.in.Decode(topic, msg.Body)
+		m, err := c.inputFor(topic, a.in).Decode(topic, msg.Body)
 		if err != nil {
 			// Acknowledged, not dead-lettered: a body that is not an event
 			// will never become one, and a NACK on RabbitMQ would requeue
@@ -249,6 +249,19 @@ func (c Config) AllInputs() ([]bus.Input, error) {
 		return nil, err
 	}
 	return r.inputs(), nil
+}
+
+// inputFor is the input whose destination the broker names (on RabbitMQ
+// every input's topic feeds one queue, whose messages any of the
+// subscriptions may receive), else sub, the input of the subscription the
+// message came on.
+func (c *Consumer) inputFor(dest string, sub bus.Input) bus.Input {
+	for _, in := range c.inputs() {
+		if c.destination(in) == dest {
+			return in
+		}
+	}
+	return sub
 }
 
 // destination is where an input is read: a queue on ActiveMQ, a topic
