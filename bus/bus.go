@@ -1,5 +1,6 @@
 // Package bus defines what the service needs from a message bus: a consumer
-// that hands over decoded MBS module build events, each to be acknowledged
+// that hands over decoded messages (MBS module build events and Koji's own
+// build events, from one input or several), each to be acknowledged
 // or given back, and a publisher that reports whether the broker took a
 // message. One subpackage per bus implements them, with only its wire;
 // what they share is written here once: broker kinds and UMB's defaults,
@@ -22,7 +23,9 @@ import (
 // queue at once); one the service cannot finish stays unacknowledged, and
 // the broker delivers it again once the connection is gone.
 type Delivery interface {
-	Event() build.Event
+	// Message is the decoded message, of the kind the topic it came on
+	// names (or its input's kind).
+	Message() build.Message
 	// MessageID identifies the message on its bus, for logs.
 	MessageID() string
 	// Body is the message body as received.

@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer, busName string) *Metrics {
 	}
 	m := &Metrics{
 		Received:      counter(MetricReceived, "Messages received from the bus, malformed ones included."),
-		Malformed:     counter(MetricMalformed, "Messages that were not MBS events; they are logged and acknowledged."),
+		Malformed:     counter(MetricMalformed, "Messages that were not events of the kind their topic or input names; they are logged and acknowledged."),
 		Reconnects:    counter(MetricReconnects, "Connections re-established after the previous one was lost."),
 		Published:     counter(MetricPublished, "Messages the broker confirmed taking."),
 		PublishErrors: counter(MetricPublishErrors, "Publish calls that failed."),

@@ -1,6 +1,11 @@
 package bus
 
-import "context"
+import (
+	"context"
+	"strconv"
+
+	"github.com/fedora-modularity/mts/internal/build"
+)
 
 // Parker is the publisher side of parking: a bus that can take an event
 // the service gave up on (retry_give_up_after) sends the original body,
@@ -21,3 +26,15 @@ const (
 	HeaderParkMessageID  = "mts-original-message-id"
 	HeaderParkEventID    = "mts-original-event-id"
 )
+
+// EventID is what HeaderParkEventID carries for m: the MBS build id of a
+// module event, the Koji build id of one of Koji's events.
+func EventID(m build.Message) string {
+	switch {
+	case m.Module != nil:
+		return strconv.FormatInt(m.Module.ID, 10)
+	case m.Koji != nil:
+		return strconv.FormatInt(m.Koji.Build.ID, 10)
+	}
+	return ""
+}

@@ -61,8 +61,13 @@ type Config struct {
 	// ClientProperties are added to the connection's client properties
 	// (fedora-messaging's [client_properties]).
 	ClientProperties map[string]any
-	// Bindings are the routing keys (topics) bound to Queue.
+	// Bindings are the routing keys (topics) bound to Queue, read as MBS
+	// events unless the key names another kind.
 	Bindings []string
+	// Inputs are more routing keys bound to Queue, each with the kind its
+	// messages are read as when the key names none: Koji's topics
+	// (org.fedoraproject.prod.buildsys.tag, ...) beside MBS's.
+	Inputs []bus.Input
 	// Prefetch bounds unacknowledged messages (basic.qos).
 	Prefetch int
 	// TopicPrefix is put before published topics.

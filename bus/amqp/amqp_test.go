@@ -123,8 +123,8 @@ func TestRoundTrip(t *testing.T) {
 	publish(t, p, topic, []byte(`{"msg": `+string(bustest.Body(2))+`}`))
 	for _, want := range []int64{1, 2} {
 		d := bustest.Receive(t, c, wait)
-		if d.Event().ID != want {
-			t.Fatalf("got %+v, want %d", d.Event(), want)
+		if d.Message().Module.ID != want {
+			t.Fatalf("got %+v, want %d", d.Message().Module, want)
 		}
 		if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(d.MessageID()) {
 			t.Errorf("message id %q is not a UUID", d.MessageID())
@@ -197,8 +197,8 @@ func TestConsumeFromPika(t *testing.T) {
 	}
 	for i := range n {
 		d := bustest.Receive(t, c, wait)
-		if d.Event().ID != int64(i) || d.Event().Name != "pikamodule" {
-			t.Fatalf("got %+v", d.Event())
+		if d.Message().Module.ID != int64(i) || d.Message().Module.Name != "pikamodule" {
+			t.Fatalf("got %+v", d.Message().Module)
 		}
 		if p := d.(*delivery).Priority(); p != 3 {
 			t.Errorf("priority %d, want 3", p)
@@ -257,8 +257,8 @@ func TestUnackedComesAgain(t *testing.T) {
 	}
 	c2 := newConsumer(t, cc)
 	again := bustest.Receive(t, c2, wait)
-	if again.Event().ID != 8 {
-		t.Fatalf("got %+v", again.Event())
+	if again.Message().Module.ID != 8 {
+		t.Fatalf("got %+v", again.Message().Module)
 	}
 	ack(t, again)
 }
@@ -271,13 +271,13 @@ func TestUnackedComesBack(t *testing.T) {
 	c := newConsumer(t, cc)
 	bustest.WaitConnected(t, c, wait)
 	publish(t, newPublisher(t, pc), topic, bustest.Body(9))
-	if d := bustest.Receive(t, c, wait); d.Event().ID != 9 {
-		t.Fatalf("got %+v", d.Event())
+	if d := bustest.Receive(t, c, wait); d.Message().Module.ID != 9 {
+		t.Fatalf("got %+v", d.Message().Module)
 	}
 	c.Close()
 	again := bustest.Receive(t, newConsumer(t, cc), wait)
-	if again.Event().ID != 9 {
-		t.Fatalf("got %+v", again.Event())
+	if again.Message().Module.ID != 9 {
+		t.Fatalf("got %+v", again.Message().Module)
 	}
 	ack(t, again)
 }
@@ -329,7 +329,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		acked[d.Event().ID] = true
+		acked[d.Message().Module.ID] = true
 	}
 	if got := bustest.Counter(t, reg, bus.MetricReconnects, "amqp"); got < 1 {
 		t.Errorf("reconnects %v", got)

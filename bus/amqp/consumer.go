@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -21,8 +22,8 @@ var ErrConnectionLost = errors.New("amqp: connection lost before acknowledgement
 // ErrSettled is returned by a second Ack of the same delivery.
 var ErrSettled = errors.New("amqp: delivery already acknowledged")
 
-// Consumer reads MBS events from a durable queue with manual
-// acknowledgement.
+// Consumer reads events from a durable queue bound to every routing key
+// of its inputs, with manual acknowledgement.
 type Consumer struct {
 	*bus.Link
 	cfg     Config
@@ -75,7 +76,7 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 	if err := c.declare(ch); err != nil {
 		return err
 	}
-	for _, key := range c.cfg.Bindings {
+	for _, key := range c.keys() {
 		if err := ch.QueueBind(c.cfg.Queue, key, c.cfg.Exchange, false, nil); err != nil {
 			return fmt.Errorf("binding %s to %s: %w", key, c.cfg.Queue, err)
 		}
@@ -90,7 +91,7 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 		c.SetConnected(false)
 		c.Metrics().SetConnected(false)
 	}()
-	c.Log().Info("consuming", "bindings", c.cfg.Bindings)
+	c.Log().Info("consuming", "bindings", c.keys())
 	for {
 		var m amqp.Delivery
 		var ok bool
@@ -105,9 +106,9 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 			return errors.New("delivery stream ended")
 		}
 		c.Metrics().Received.Inc()
-		ev, err := build.Decode(m.Body)
+		msg, err := c.input(m.RoutingKey).Decode(m.RoutingKey, m.Body)
 		if err != nil {
-			// Acknowledged: a body that is not an MBS event never will be,
+			// Acknowledged: a body that is not an event never will be,
 			// and the queue has no dead-letter exchange by default.
 			c.Metrics().Malformed.Inc()
 			c.Log().Warn("dropping malformed message", "message_id", m.MessageId, "routing_key", m.RoutingKey,
@@ -117,10 +118,57 @@ func (c *Consumer) serve(ctx context.Context, conn *amqp.Connection) error {
 			}
 			continue
 		}
-		if err := c.Deliver(ctx, &delivery{ch: ch, m: m, ev: ev}); err != nil {
+		if err := c.Deliver(ctx, &delivery{ch: ch, m: m, msg: msg}); err != nil {
 			return err
 		}
 	}
+}
+
+// inputs are the bindings (MBS's unless the key says otherwise) and the
+// configured inputs of a resolved configuration.
+func (c Config) inputs() []bus.Input {
+	var ins []bus.Input
+	for _, key := range c.Bindings {
+		ins = append(ins, bus.Input{Address: key})
+	}
+	return append(ins, c.Inputs...)
+}
+
+// AllInputs are the routing keys the consumer binds, Bindings (with
+// their default) first, each with the kind it is read as.
+func (c Config) AllInputs() ([]bus.Input, error) {
+	r, _, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return r.inputs(), nil
+}
+
+func (c *Consumer) inputs() []bus.Input { return c.cfg.inputs() }
+
+// keys are the routing keys bound to the queue, each once.
+func (c *Consumer) keys() []string {
+	var keys []string
+	for _, in := range c.inputs() {
+		if !slices.Contains(keys, in.Address) {
+			keys = append(keys, in.Address)
+		}
+	}
+	return keys
+}
+
+// input is the input a message with routing key rk came through: the one
+// bound to that key (the last one configured wins), else a plain input.
+// Bindings with wildcards match no key exactly; their messages are read
+// by the key's own name.
+func (c *Consumer) input(rk string) bus.Input {
+	in := bus.Input{Address: rk}
+	for _, i := range c.inputs() {
+		if i.Address == rk {
+			in = i
+		}
+	}
+	return in
 }
 
 // declare declares (or, with PassiveDeclares, checks) the exchange and
@@ -149,13 +197,13 @@ func (c *Consumer) declare(ch *amqp.Channel) error {
 type delivery struct {
 	ch      *amqp.Channel
 	m       amqp.Delivery
-	ev      build.Event
+	msg     build.Message
 	settled atomic.Bool
 }
 
-func (d *delivery) Event() build.Event { return d.ev }
-func (d *delivery) MessageID() string  { return d.m.MessageId }
-func (d *delivery) Body() []byte       { return d.m.Body }
+func (d *delivery) Message() build.Message { return d.msg }
+func (d *delivery) MessageID() string      { return d.m.MessageId }
+func (d *delivery) Body() []byte           { return d.m.Body }
 
 // Topic is the message's routing key.
 func (d *delivery) Topic() string { return d.m.RoutingKey }

@@ -55,7 +55,7 @@ func receiver(t *testing.T, b *testenv.RabbitMQAMQP10, queue string) *testenv.Pr
 	return p
 }
 
-func newConsumer(t *testing.T, cfg Config, opts ...bus.Option) *Consumer {
+func newConsumer(t *testing.T, cfg Config, opts ...bus.Option) bus.Consumer {
 	t.Helper()
 	c, err := NewConsumer(cfg, append([]bus.Option{quiet}, opts...)...)
 	if err != nil {
@@ -98,11 +98,11 @@ func TestConsumeOverTLS(t *testing.T) {
 
 	d1 := bustest.Receive(t, c, 10*time.Second)
 	d2 := bustest.Receive(t, c, 10*time.Second)
-	if d1.Event().ID != 1 || d2.Event().ID != 2 {
-		t.Fatalf("got events %d, %d, want 1, 2", d1.Event().ID, d2.Event().ID)
+	if d1.Message().Module.ID != 1 || d2.Message().Module.ID != 2 {
+		t.Fatalf("got events %d, %d, want 1, 2", d1.Message().Module.ID, d2.Message().Module.ID)
 	}
-	if d2.Event().StateName != "ready" || string(d2.Body()) != string(bustest.Body(2)) {
-		t.Errorf("string-valued message read as %+v, body %q", d2.Event(), d2.Body())
+	if d2.Message().Module.StateName != "ready" || string(d2.Body()) != string(bustest.Body(2)) {
+		t.Errorf("string-valued message read as %+v, body %q", d2.Message().Module, d2.Body())
 	}
 	ack(t, d1)
 	if err := d1.Ack(context.Background()); !errors.Is(err, ErrSettled) {
@@ -152,7 +152,7 @@ func TestUnsettledComeBack(t *testing.T) {
 	seen := map[int64]bool{}
 	for range 3 {
 		d := bustest.Receive(t, c2, 30*time.Second)
-		seen[d.Event().ID] = true
+		seen[d.Message().Module.ID] = true
 		ack(t, d)
 	}
 	if len(seen) != 3 {
@@ -330,8 +330,8 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := bustest.Receive(t, c, 30*time.Second)
-	if d.Event().ID != 1 {
-		t.Fatalf("got event %d from the first broker", d.Event().ID)
+	if d.Message().Module.ID != 1 {
+		t.Fatalf("got event %d from the first broker", d.Message().Module.ID)
 	}
 	ack(t, d)
 	if err := p.Publish(ctx, "build.tag.unmatched", []byte(`{}`)); err != nil {
@@ -348,8 +348,8 @@ func TestFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = bustest.Receive(t, c, time.Minute)
-	if d.Event().ID != 2 {
-		t.Fatalf("got event %d from the second broker", d.Event().ID)
+	if d.Message().Module.ID != 2 {
+		t.Fatalf("got event %d from the second broker", d.Message().Module.ID)
 	}
 	ack(t, d)
 	if got := bustest.Counter(t, reg, bus.MetricReconnects, "amqp10"); got < 1 {
@@ -376,7 +376,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 	seen := map[int64]bool{}
 	for range n / 2 {
 		d := bustest.Receive(t, c, 30*time.Second)
-		seen[d.Event().ID] = true
+		seen[d.Message().Module.ID] = true
 		ack(t, d)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -393,7 +393,7 @@ func TestBrokerRestartMidStream(t *testing.T) {
 			// Held from before the restart: it comes again.
 			continue
 		}
-		seen[d.Event().ID] = true
+		seen[d.Message().Module.ID] = true
 	}
 	bustest.WaitConnected(t, c, 30*time.Second)
 }

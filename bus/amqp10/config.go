@@ -72,6 +72,11 @@ type Config struct {
 	// Queue is the queue consumed (rhmsg_queue). A queue that already
 	// names its address (queue://..., topic://..., /...) is used as is.
 	Queue string
+	// Inputs are more source addresses read beside Queue, spelt like it,
+	// each with the kind its messages are read as when neither their
+	// `to` address nor the source names one. Each has a receiving link
+	// (and connection) of its own; Prefetch is shared among them all.
+	Inputs []bus.Input
 	// SubscriptionName (rhmsg_subscription_name), when set, names the
 	// receiving link and the connection's container, and asks for a
 	// durable source that outlives the link: a durable subscription when
@@ -223,12 +228,36 @@ func hasScheme(addr string) bool {
 	return strings.Contains(addr, "://") || strings.HasPrefix(addr, "/")
 }
 
-// QueueAddress is the source address the consumer reads.
-func (r *resolved) queueAddress() string {
-	if hasScheme(r.Queue) {
-		return r.Queue
+// QueueAddress is the source address the consumer of Queue reads.
+func (r *resolved) queueAddress() string { return r.sourceAddress(r.Queue) }
+
+// sourceAddress is the address of a queue (or of an address that already
+// names its kind).
+func (r *resolved) sourceAddress(queue string) string {
+	if hasScheme(queue) {
+		return queue
 	}
-	return r.queuePrefix + r.Queue
+	return r.queuePrefix + queue
+}
+
+// AllInputs are the source addresses a consumer reads, Queue (with its
+// default) first, each with the kind it is read as.
+func (c Config) AllInputs() ([]bus.Input, error) {
+	r, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return r.inputs(), nil
+}
+
+// inputs are Queue (MBS's unless its name says otherwise) and the
+// configured inputs, each with its full source address.
+func (r *resolved) inputs() []bus.Input {
+	ins := []bus.Input{{Address: r.queueAddress()}}
+	for _, in := range r.Inputs {
+		ins = append(ins, bus.Input{Address: r.sourceAddress(in.Address), Kind: in.Kind})
+	}
+	return ins
 }
 
 // topicAddress is where a relative topic is published.

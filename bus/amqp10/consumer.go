@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -13,26 +14,50 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// Consumer reads MBS events from a queue. The broker sends at most
-// Config.Prefetch unsettled messages ahead (link credit, renewed as
-// messages are settled); each is accepted only when the caller
+// Consumer reads events from one source address. The broker sends at
+// most its share of Config.Prefetch unsettled messages ahead (link credit,
+// renewed as messages are settled); each is accepted only when the caller
 // acknowledges it, and one never acknowledged comes again once the
 // connection ends.
 type Consumer struct {
 	*bus.Link
 	cfg *resolved
+	in  bus.Input
 }
 
 var _ bus.Consumer = (*Consumer)(nil)
 
 // NewConsumer checks cfg and starts connecting in the background; Receive
-// waits for the first event.
-func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
+// waits for the first event. With Inputs, every address has a Consumer
+// (a connection and a link with its own credit) and the result reads
+// them all as one: the link credit bookkeeping stays that of one link.
+func NewConsumer(cfg Config, opts ...bus.Option) (bus.Consumer, error) {
 	r, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{Link: bus.NewLink(opts, "amqp10", "source", r.queueAddress()), cfg: r}
+	ins := r.inputs()
+	// Every input gets a share of the credit, at least one.
+	share := max(1, (r.Prefetch+len(ins)-1)/len(ins))
+	cs := make([]bus.Consumer, 0, len(ins))
+	for i, in := range ins {
+		ri := *r
+		ri.Queue, ri.Prefetch = in.Address, share
+		if i > 0 && ri.SubscriptionName != "" {
+			// A container id names one connection (ActiveMQ's client
+			// id); the first input keeps the configured name, as
+			// before there were several.
+			ri.SubscriptionName += "." + strconv.Itoa(i)
+		}
+		cs = append(cs, startInput(&ri, in, opts))
+	}
+	return bus.Merge(cs...), nil
+}
+
+// startInput starts reading one input with r, whose Queue is the
+// input's address.
+func startInput(r *resolved, in bus.Input, opts []bus.Option) *Consumer {
+	c := &Consumer{Link: bus.NewLink(opts, "amqp10", "source", r.queueAddress()), cfg: r, in: in}
 	// Every broker is tried in turn, and each connection served until it
 	// fails, for as long as the consumer is open.
 	bus.Keep(c.Link, bus.Redial[Endpoint, *amqp.Conn]{
@@ -42,7 +67,7 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 		Serve:     c.serve,
 		Backoff:   bus.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff},
 	})
-	return c, nil
+	return c
 }
 
 // receiverOptions ask for unsettled deliveries (the broker keeps each
@@ -209,13 +234,13 @@ func (c *Consumer) read(ctx context.Context, conn *amqp.Conn, cr *credit, l *lin
 		c.Metrics().Received.Inc()
 		id := messageID(msg)
 		body, err := payload(msg)
-		var ev build.Event
+		var m build.Message
 		if err == nil {
-			ev, err = build.Decode(body)
+			m, err = c.in.Decode(toAddress(msg), body)
 		}
-		d := &delivery{conn: conn, rcv: l.rcv, link: l.credit, credit: cr, consumer: c, msg: msg, body: body, ev: ev, id: id}
+		d := &delivery{conn: conn, rcv: l.rcv, link: l.credit, credit: cr, consumer: c, msg: msg, body: body, m: m, id: id}
 		if err != nil {
-			// Accepted, not rejected: a body that is not an MBS event will
+			// Accepted, not rejected: a body that is not an event will
 			// never become one. The log keeps the evidence.
 			c.Metrics().Malformed.Inc()
 			c.Log().Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(body))
@@ -256,6 +281,15 @@ func payload(msg *amqp.Message) ([]byte, error) {
 	return nil, fmt.Errorf("%w (%T)", errBody, msg.Value)
 }
 
+// toAddress is the address the message was sent to (its `to` property),
+// "" when the sender did not set it.
+func toAddress(msg *amqp.Message) string {
+	if msg.Properties == nil || msg.Properties.To == nil {
+		return ""
+	}
+	return *msg.Properties.To
+}
+
 func messageID(msg *amqp.Message) string {
 	if msg.Properties == nil || msg.Properties.MessageID == nil {
 		return ""
@@ -271,14 +305,14 @@ type delivery struct {
 	consumer *Consumer
 	msg      *amqp.Message
 	body     []byte
-	ev       build.Event
+	m        build.Message
 	id       string
 	settled  atomic.Bool
 }
 
-func (d *delivery) Event() build.Event { return d.ev }
-func (d *delivery) MessageID() string  { return d.id }
-func (d *delivery) Body() []byte       { return d.body }
+func (d *delivery) Message() build.Message { return d.m }
+func (d *delivery) MessageID() string      { return d.id }
+func (d *delivery) Body() []byte           { return d.body }
 
 // Ack accepts the message: the broker forgets it. The disposition is
 // settled at once (the first settlement mode: brokers such as RabbitMQ do

@@ -31,7 +31,7 @@ func holdTime(r *rand.Rand) time.Duration {
 // them from c and settle each after a drawn time. It fails unless every
 // event is settled exactly once within the time and the queue is left
 // empty.
-func settleAll(t *testing.T, b *testenv.RabbitMQAMQP10, c *Consumer, reg prometheus.Gatherer, queue, key string, n, workers int) {
+func settleAll(t *testing.T, b *testenv.RabbitMQAMQP10, c bus.Consumer, reg prometheus.Gatherer, queue, key string, n, workers int) {
 	t.Helper()
 	bustest.WaitConnected(t, c, 30*time.Second)
 	peer := sender(t, b, key)
@@ -77,7 +77,7 @@ func settleAll(t *testing.T, b *testenv.RabbitMQAMQP10, c *Consumer, reg prometh
 					return
 				}
 				mu.Lock()
-				seen[d.Event().ID]++
+				seen[d.Message().Module.ID]++
 				mu.Unlock()
 			}
 		})

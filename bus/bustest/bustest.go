@@ -1,6 +1,7 @@
 // Package bustest holds what the bus implementations' tests share: MBS
-// event bodies, a unique name per test, metric reading and draining a
-// consumer.
+// event bodies, Koji hub messages as recorded and Fedora's, a unique name
+// per test, metric reading, draining a consumer and checking the kinds
+// it delivers.
 // It is for tests only: no production package imports it.
 package bustest
 
@@ -113,7 +114,7 @@ func ExpectShared(t testing.TB, n int, within time.Duration, consumers ...bus.Co
 					t.Error(err)
 				}
 				mu.Lock()
-				seen[d.Event().ID]++
+				seen[d.Message().Module.ID]++
 				per[i]++
 				done := len(seen) == n
 				mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// Consumer subscribes to every endpoint and hands over decoded MBS events.
+// Consumer subscribes to every endpoint and hands over decoded events.
 type Consumer struct {
 	cfg     Config
 	log     *slog.Logger
@@ -39,9 +41,7 @@ func NewConsumer(cfg Config, opts ...bus.Option) (*Consumer, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("fedmsg: no endpoint configured")
 	}
-	if len(cfg.Topics) == 0 {
-		cfg.Topics = []string{DefaultTopic}
-	}
+	cfg.Topics = cfg.topics()
 	if cfg.DedupWindow <= 0 {
 		cfg.DedupWindow = DefaultDedupWindow
 	}
@@ -93,7 +93,7 @@ func (c *Consumer) read(ctx context.Context, ep string) error {
 		zmq4.WithDialerRetry(c.cfg.ReconnectInterval),
 		zmq4.WithLogger(log.New(io.Discard, "", 0)))
 	defer sock.Close()
-	for _, t := range c.cfg.Topics {
+	for _, t := range c.topics() {
 		if err := sock.SetOption(zmq4.OptionSubscribe, t); err != nil {
 			return fmt.Errorf("subscribing to %q: %w", t, err)
 		}
@@ -104,7 +104,7 @@ func (c *Consumer) read(ctx context.Context, ep string) error {
 	}
 	c.live.Add(1)
 	defer c.live.Add(-1)
-	c.log.Info("subscribed", "endpoint", ep, "topics", c.cfg.Topics)
+	c.log.Info("subscribed", "endpoint", ep, "topics", c.topics())
 	for {
 		msg, err := sock.Recv()
 		if err != nil {
@@ -148,15 +148,41 @@ func (c *Consumer) merge(ctx context.Context) {
 			c.metrics.Duplicates.Inc()
 			continue
 		}
-		ev, err := build.Decode(env.Msg)
+		msg, err := c.input(env.Topic).Decode(env.Topic, env.Msg)
 		if err != nil {
 			c.malformed(r, err)
 			continue
 		}
-		if c.Deliver(ctx, &delivery{env: env, ev: ev}) != nil {
+		if c.Deliver(ctx, &delivery{env: env, msg: msg}) != nil {
 			return
 		}
 	}
+}
+
+func (c *Consumer) inputs() []bus.Input { return c.cfg.AllInputs() }
+
+// topics are the subscriptions of every socket, each once.
+func (c *Consumer) topics() []string {
+	var ts []string
+	for _, in := range c.inputs() {
+		if !slices.Contains(ts, in.Address) {
+			ts = append(ts, in.Address)
+		}
+	}
+	return ts
+}
+
+// input is the input whose subscription matched topic: the longest
+// prefix, since ZeroMQ matches subscriptions by prefix.
+func (c *Consumer) input(topic string) bus.Input {
+	best := bus.Input{Address: topic}
+	found := false
+	for _, in := range c.inputs() {
+		if strings.HasPrefix(topic, in.Address) && (!found || len(in.Address) >= len(best.Address)) {
+			best, found = in, true
+		}
+	}
+	return best
 }
 
 func (c *Consumer) malformed(r received, err error) {
@@ -178,12 +204,12 @@ func (c *Consumer) Connected() bool { return c.live.Load() > 0 }
 
 type delivery struct {
 	env Envelope
-	ev  build.Event
+	msg build.Message
 }
 
-func (d *delivery) Event() build.Event { return d.ev }
-func (d *delivery) MessageID() string  { return d.env.MsgID }
-func (d *delivery) Body() []byte       { return d.env.Msg }
+func (d *delivery) Message() build.Message { return d.msg }
+func (d *delivery) MessageID() string      { return d.env.MsgID }
+func (d *delivery) Body() []byte           { return d.env.Msg }
 
 // Topic is the envelope's topic.
 func (d *delivery) Topic() string { return d.env.Topic }

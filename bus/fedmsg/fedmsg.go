@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/fedora-modularity/mts/bus"
 )
 
 // Defaults, as Fedora names things.
@@ -34,8 +36,13 @@ type Config struct {
 	// "tcp://hub.fedoraproject.org:9940".
 	Endpoints []string
 	// Topics are topic prefixes to subscribe to (ZeroMQ subscriptions
-	// match by prefix); DefaultTopic by default.
+	// match by prefix), read as MBS events unless the topic names another
+	// kind; DefaultTopic by default.
 	Topics []string
+	// Inputs are more topic prefixes to subscribe to, each with the kind
+	// its messages are read as when their topic names none: Koji's
+	// (org.fedoraproject.prod.buildsys.tag, ...) beside MBS's.
+	Inputs []bus.Input
 	// DedupWindow bounds the memory kept for duplicate detection.
 	DedupWindow int
 	// ReconnectInterval is how often a lost endpoint is redialled, 1s by
@@ -55,6 +62,24 @@ type Config struct {
 	// Park publishes events the service gave up on (parking_routing_key);
 	// empty: the publisher cannot park.
 	ParkingTopic string
+}
+
+// topics are Topics, or the default.
+func (c Config) topics() []string {
+	if len(c.Topics) == 0 {
+		return []string{DefaultTopic}
+	}
+	return c.Topics
+}
+
+// AllInputs are the topics a consumer subscribes to, Topics (with their
+// default) first, each with the kind it is read as.
+func (c Config) AllInputs() []bus.Input {
+	var ins []bus.Input
+	for _, t := range c.topics() {
+		ins = append(ins, bus.Input{Address: t})
+	}
+	return append(ins, c.Inputs...)
 }
 
 // Envelope is a fedmsg message as sent on the wire (the second frame).

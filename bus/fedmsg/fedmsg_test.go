@@ -98,7 +98,7 @@ func probe(t testing.TB, c *Consumer, peer *testenv.ZMQPeer) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		d, err := c.Receive(ctx)
 		cancel()
-		if err == nil && d.Event().ID == -1 {
+		if err == nil && d.Message().Module.ID == -1 {
 			// Drain probes still in flight.
 			for {
 				ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
@@ -129,8 +129,8 @@ func TestTwoEndpointsDuplicatesAndGaps(t *testing.T) {
 		}
 	}
 	d := bustest.Receive(t, c, wait)
-	if d.Event().ID != 10 || d.MessageID() != "2019-dup" {
-		t.Fatalf("got %+v %s", d.Event(), d.MessageID())
+	if d.Message().Module.ID != 10 || d.MessageID() != "2019-dup" {
+		t.Fatalf("got %+v %s", d.Message().Module, d.MessageID())
 	}
 	if err := d.Ack(context.Background()); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestTwoEndpointsDuplicatesAndGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []int64{12, 15} {
-		if got := bustest.Receive(t, c, wait).Event().ID; got != want {
+		if got := bustest.Receive(t, c, wait).Message().Module.ID; got != want {
 			t.Fatalf("got build %d, want %d", got, want)
 		}
 	}
@@ -178,7 +178,7 @@ func TestPublisherRestart(t *testing.T) {
 	if err := p.Send(topic, envelope(20, 1, "2019-after-restart")); err != nil {
 		t.Fatal(err)
 	}
-	if got := bustest.Receive(t, c, wait).Event().ID; got != 20 {
+	if got := bustest.Receive(t, c, wait).Message().Module.ID; got != 20 {
 		t.Fatalf("got %d", got)
 	}
 }
@@ -199,7 +199,7 @@ func TestMalformedCounted(t *testing.T) {
 	if err := p.Send(topic, envelope(30, 2, "2019-good")); err != nil {
 		t.Fatal(err)
 	}
-	if got := bustest.Receive(t, c, wait).Event().ID; got != 30 {
+	if got := bustest.Receive(t, c, wait).Message().Module.ID; got != 30 {
 		t.Fatalf("got %d", got)
 	}
 	if got := bustest.Counter(t, reg, bus.MetricMalformed, "fedmsg"); got != 3 {
@@ -274,8 +274,8 @@ func TestRoundTripGoToGo(t *testing.T) {
 		d, err := c.Receive(rctx)
 		rcancel()
 		if err == nil {
-			if d.Event().ID != 50 || d.(*delivery).Topic() != "org.fedoraproject.prod.mts.module.state.change" {
-				t.Fatalf("got %+v", d.Event())
+			if d.Message().Module.ID != 50 || d.(*delivery).Topic() != "org.fedoraproject.prod.mts.module.state.change" {
+				t.Fatalf("got %+v", d.Message().Module)
 			}
 			return
 		}

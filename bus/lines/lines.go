@@ -19,9 +19,12 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// Consumer reads MBS message bodies, one JSON object a line. Blank lines are skipped; malformed lines are logged and
-// skipped, as a bus consumer does. At the end of the input Receive
-// returns bus.ErrClosed.
+// Consumer reads messages, one JSON object a line: an MBS message body,
+// or {"topic": T, "body": B} for a message of the kind topic T carries
+// (Koji's build.complete, build.tag, buildsys.tag, ...; B is the body as
+// the bus delivers it). Blank lines are skipped; malformed lines are
+// logged and skipped, as a bus consumer does. At the end of the input
+// Receive returns bus.ErrClosed.
 type Consumer struct {
 	mu   sync.Mutex
 	sc   *bufio.Scanner
@@ -58,13 +61,30 @@ func (c *Consumer) Receive(ctx context.Context) (bus.Delivery, error) {
 		if len(trimSpace(body)) == 0 {
 			continue
 		}
-		ev, err := build.Decode(body)
+		topic, msgBody := split(body)
+		m, err := build.DecodeMessage(topic, "", msgBody)
 		if err != nil {
-			c.log.Error("skipping a line that is not an MBS event", "line", c.line, "error", err)
+			c.log.Error("skipping a line that is not an event", "line", c.line, "topic", topic, "error", err)
 			continue
 		}
-		return &delivery{ev: ev, id: "line-" + strconv.Itoa(c.line), body: append([]byte(nil), body...)}, nil
+		return &delivery{m: m, id: "line-" + strconv.Itoa(c.line), body: append([]byte(nil), msgBody...)}, nil
 	}
+}
+
+// split reads a {"topic": T, "body": B} line as T and B; any other line
+// is an MBS body with no topic. An MBS body never has exactly those two
+// keys.
+func split(line []byte) (string, []byte) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(line, &fields) != nil || len(fields) != 2 {
+		return "", line
+	}
+	var topic string
+	body, ok := fields["body"]
+	if !ok || json.Unmarshal(fields["topic"], &topic) != nil || topic == "" {
+		return "", line
+	}
+	return topic, body
 }
 
 func trimSpace(b []byte) []byte {
@@ -81,12 +101,12 @@ func (c *Consumer) Connected() bool { return true }
 func (c *Consumer) Close() error { return nil }
 
 type delivery struct {
-	ev   build.Event
+	m    build.Message
 	id   string
 	body []byte
 }
 
-func (d *delivery) Event() build.Event        { return d.ev }
+func (d *delivery) Message() build.Message    { return d.m }
 func (d *delivery) MessageID() string         { return d.id }
 func (d *delivery) Body() []byte              { return d.body }
 func (d *delivery) Ack(context.Context) error { return nil }

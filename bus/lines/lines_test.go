@@ -28,7 +28,7 @@ not json
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, d.Event().ID)
+		ids = append(ids, d.Message().Module.ID)
 	}
 	if fmt.Sprint(ids) != "[1 2]" {
 		t.Errorf("ids %v", ids)
@@ -58,4 +58,40 @@ func FuzzLineConsumer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKojiLines: a line {"topic": T, "body": B} is read as the kind T
+// names, beside MBS lines; a Koji body that does not decode is skipped.
+func TestKojiLines(t *testing.T) {
+	f, err := os.Open("testdata/koji.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := NewConsumer(f, nil)
+	var got []string
+	for {
+		d, err := c.Receive(context.Background())
+		if errors.Is(err, bus.ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := d.Message()
+		got = append(got, fmt.Sprintf("%s %s %s", m.Kind, bus.EventID(m), d.MessageID()))
+		if m.Koji != nil && !bytes.HasPrefix(d.Body(), []byte("{")) {
+			t.Errorf("body of %s is not the message body: %q", d.MessageID(), d.Body())
+		}
+	}
+	want := []string{
+		"module.state.change 1001 line-1",
+		"build.complete 1 line-2",
+		"build.tag 3 line-3",
+		"build.untag 8 line-4",
+		"build.tag 1457909 line-5",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

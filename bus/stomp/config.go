@@ -77,6 +77,13 @@ type Config struct {
 	Queue string
 	// Topic is, on RabbitMQ only, the routing key the queue is bound to.
 	Topic string
+	// Inputs are more destinations read beside Queue (or Topic), each
+	// with the kind its messages are read as when their destination names
+	// none. On ActiveMQ an address is a queue (a virtual topic's consumer
+	// queue, such as Consumer.mts.VirtualTopic.eng.brew.build.complete);
+	// on RabbitMQ a routing key bound to Queue. An address starting with
+	// "/" is a destination used as it is.
+	Inputs []bus.Input
 	// Prefetch bounds unacknowledged messages, 1 to MaxPrefetch (default).
 	Prefetch int
 	// TopicPrefix is put before published topics (rhmsg_topic_prefix).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,8 +16,9 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 )
 
-// Consumer reads MBS events from a queue, acknowledging each only when the
-// caller says so (client-individual acknowledgement).
+// Consumer reads events from its inputs' destinations, one subscription
+// each on one connection, acknowledging each only when the caller says so
+// (client-individual acknowledgement).
 type Consumer struct {
 	*bus.Link
 	cfg *resolved
@@ -128,28 +130,38 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 			conn.MustDisconnect()
 		}
 	}()
-	sub, err := conn.Subscribe(c.destination(), stomp.AckClientIndividual, c.subscribeHeaders()...)
-	if err != nil {
-		return c.cfg.describe(ep, err)
+	subs := make([]*stomp.Subscription, 0, len(c.inputs()))
+	var dests []string
+	for _, in := range c.inputs() {
+		sub, err := conn.Subscribe(c.destination(in), stomp.AckClientIndividual, c.subscribeHeaders()...)
+		if err != nil {
+			return c.cfg.describe(ep, err)
+		}
+		subs = append(subs, sub)
+		dests = append(dests, sub.Destination())
 	}
 	// The library sends SUBSCRIBE without waiting for the broker; a
 	// committed empty transaction with a receipt proves the broker has
-	// processed it, so Connected means the queue exists and is read.
+	// processed it, so Connected means the queues exist and are read.
 	if err := roundTrip(ctx, conn); err != nil {
 		return c.cfg.describe(ep, err)
 	}
 	c.SetConnected(true)
 	c.Metrics().SetConnected(true)
-	c.Log().Info("subscribed", "broker", ep.Addr, "destination", sub.Destination())
+	c.Log().Info("subscribed", "broker", ep.Addr, "destinations", dests)
+	// The readers of this connection's subscriptions end with it.
+	mctx, stop := context.WithCancel(ctx)
+	defer stop()
+	arrivals := merge(mctx, subs, c.inputs())
 	for {
-		var msg *stomp.Message
-		var ok bool
+		var a arrival
 		select {
-		case msg, ok = <-sub.C:
+		case a = <-arrivals:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if !ok {
+		msg := a.msg
+		if msg == nil {
 			return errors.New("subscription closed")
 		}
 		if msg.Err != nil {
@@ -157,29 +169,111 @@ func (c *Consumer) serve(ctx context.Context, conn *stomp.Conn, ep Endpoint) err
 		}
 		c.Metrics().Received.Inc()
 		id := msg.Header.Get("message-id")
-		ev, err := build.Decode(msg.Body)
+		// ActiveMQ names the virtual topic a consumer queue's message was
+		// sent to; RabbitMQ the topic and routing key.
+		topic := msg.Header.Get(frame.Destination)
+		m, err := c.inputFor(topic, a.in).Decode(topic, msg.Body)
 		if err != nil {
-			// Acknowledged, not dead-lettered: a body that is not an MBS
-			// event will never become one, and a NACK on RabbitMQ would
-			// requeue it forever. The log keeps the evidence.
+			// Acknowledged, not dead-lettered: a body that is not an event
+			// will never become one, and a NACK on RabbitMQ would requeue
+			// it forever. The log keeps the evidence.
 			c.Metrics().Malformed.Inc()
-			c.Log().Warn("dropping malformed message", "message_id", id, "err", err, "body", bus.Excerpt(msg.Body))
+			c.Log().Warn("dropping malformed message", "message_id", id, "destination", topic, "err", err, "body", bus.Excerpt(msg.Body))
 			if err := conn.Ack(msg); err != nil {
 				return fmt.Errorf("acknowledging malformed message: %w", err)
 			}
 			continue
 		}
-		if err := c.Deliver(ctx, &delivery{c: c, s: s, msg: msg, ev: ev, id: id}); err != nil {
+		if err := c.Deliver(ctx, &delivery{c: c, s: s, msg: msg, m: m, id: id}); err != nil {
 			return err
 		}
 	}
 }
 
-func (c *Consumer) destination() string {
-	if c.cfg.Broker == RabbitMQ {
-		return "/topic/" + c.cfg.Topic
+// arrival is a message of one subscription, nil when the subscription
+// ended.
+type arrival struct {
+	in  bus.Input
+	msg *stomp.Message
+}
+
+// merge reads every subscription (subs[i] is of ins[i]) into one channel,
+// until ctx ends: the library hands each subscription's messages over on
+// a channel of its own.
+func merge(ctx context.Context, subs []*stomp.Subscription, ins []bus.Input) <-chan arrival {
+	out := make(chan arrival)
+	for i, sub := range subs {
+		go func() {
+			for {
+				var a arrival
+				select {
+				case msg, ok := <-sub.C:
+					if ok {
+						a = arrival{in: ins[i], msg: msg}
+					}
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case out <- a:
+				case <-ctx.Done():
+					return
+				}
+				if a.msg == nil {
+					return
+				}
+			}
+		}()
 	}
-	return "/queue/" + c.cfg.Queue
+	return out
+}
+
+func (c *Consumer) inputs() []bus.Input { return c.cfg.inputs() }
+
+// inputs are Queue (or Topic on RabbitMQ; MBS's unless its name says
+// otherwise) and the configured inputs.
+func (r *resolved) inputs() []bus.Input {
+	first := r.Queue
+	if r.Broker == RabbitMQ {
+		first = r.Topic
+	}
+	return append([]bus.Input{{Address: first}}, r.Inputs...)
+}
+
+// AllInputs are the queues (on RabbitMQ the routing keys) a consumer
+// reads, Queue or Topic (with its default) first, each with the kind it
+// is read as.
+func (c Config) AllInputs() ([]bus.Input, error) {
+	r, err := c.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return r.inputs(), nil
+}
+
+// inputFor is the input whose destination the broker names (on RabbitMQ
+// every input's topic feeds one queue, whose messages any of the
+// subscriptions may receive), else sub, the input of the subscription the
+// message came on.
+func (c *Consumer) inputFor(dest string, sub bus.Input) bus.Input {
+	for _, in := range c.inputs() {
+		if c.destination(in) == dest {
+			return in
+		}
+	}
+	return sub
+}
+
+// destination is where an input is read: a queue on ActiveMQ, a topic
+// bound to Queue on RabbitMQ.
+func (c *Consumer) destination(in bus.Input) string {
+	switch {
+	case strings.HasPrefix(in.Address, "/"):
+		return in.Address
+	case c.cfg.Broker == RabbitMQ:
+		return "/topic/" + in.Address
+	}
+	return "/queue/" + in.Address
 }
 
 func (c *Consumer) subscribeHeaders() []func(*frame.Frame) error {
@@ -224,14 +318,14 @@ type delivery struct {
 	c       *Consumer
 	s       *session
 	msg     *stomp.Message
-	ev      build.Event
+	m       build.Message
 	id      string
 	settled atomic.Bool
 }
 
-func (d *delivery) Event() build.Event { return d.ev }
-func (d *delivery) MessageID() string  { return d.id }
-func (d *delivery) Body() []byte       { return d.msg.Body }
+func (d *delivery) Message() build.Message { return d.m }
+func (d *delivery) MessageID() string      { return d.id }
+func (d *delivery) Body() []byte           { return d.msg.Body }
 
 // Ack acknowledges and waits until the broker has processed the ACK:
 // claiming success for an ACK lost with its connection would hide the

@@ -33,7 +33,7 @@ func receiveAll(t *testing.T, c bus.Consumer, want int) {
 	seen := map[int64]int{}
 	for len(seen) < want {
 		d := bustest.Receive(t, c, wait)
-		seen[d.Event().ID]++
+		seen[d.Message().Module.ID]++
 		ack(t, d)
 	}
 	for id, k := range seen {

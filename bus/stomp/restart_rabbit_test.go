@@ -61,7 +61,7 @@ func TestRabbitMQRestartMidStream(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		acked[d.Event().ID] = true
+		acked[d.Message().Module.ID] = true
 	}
 	if got := bustest.Counter(t, reg, bus.MetricReconnects, "stomp"); got < 1 {
 		t.Errorf("reconnects counter %v", got)

@@ -126,7 +126,7 @@ func TestRoundTrip(t *testing.T) {
 			publish(t, pub, p.topic, []byte(`{"msg": `+string(bustest.Body(42))+`}`))
 			for _, want := range []int64{41, 42} {
 				d := bustest.Receive(t, c, wait)
-				if got := d.Event(); got.ID != want || got.Name != "testmodule" || got.StateName != "ready" {
+				if got := d.Message().Module; got.ID != want || got.Name != "testmodule" || got.StateName != "ready" {
 					t.Fatalf("got %+v, want build %d", got, want)
 				}
 				if d.MessageID() == "" {
@@ -175,8 +175,8 @@ func TestUnackedComesAgain(t *testing.T) {
 			}
 			c2 := newConsumer(t, p.consumer)
 			again := bustest.Receive(t, c2, wait)
-			if again.Event().ID != 7 {
-				t.Fatalf("got %+v", again.Event())
+			if again.Message().Module.ID != 7 {
+				t.Fatalf("got %+v", again.Message().Module)
 			}
 			ack(t, again)
 		})
@@ -195,8 +195,8 @@ func TestMalformedCountedAndAcked(t *testing.T) {
 			}
 			publish(t, pub, p.topic, bustest.Body(99))
 			d := bustest.Receive(t, c, wait)
-			if d.Event().ID != 99 {
-				t.Fatalf("got %+v", d.Event())
+			if d.Message().Module.ID != 99 {
+				t.Fatalf("got %+v", d.Message().Module)
 			}
 			ack(t, d)
 			if got := bustest.Counter(t, reg, bus.MetricMalformed, "stomp"); got != 3 {
@@ -226,13 +226,13 @@ func TestUnackedComesBack(t *testing.T) {
 			pub := newPublisher(t, p.producer)
 			id := time.Now().UnixNano()
 			publish(t, pub, p.topic, bustest.Body(int(id)))
-			if d := bustest.Receive(t, c, wait); d.Event().ID != id {
-				t.Fatalf("got %+v", d.Event())
+			if d := bustest.Receive(t, c, wait); d.Message().Module.ID != id {
+				t.Fatalf("got %+v", d.Message().Module)
 			}
 			c.Close()
 			again := bustest.Receive(t, newConsumer(t, p.consumer), wait)
-			if again.Event().ID != id {
-				t.Fatalf("got %+v", again.Event())
+			if again.Message().Module.ID != id {
+				t.Fatalf("got %+v", again.Message().Module)
 			}
 			ack(t, again)
 		})
@@ -375,7 +375,7 @@ func TestActiveMQRestartMidStream(t *testing.T) {
 					}
 					t.Fatal(err)
 				}
-				acked[d.Event().ID] = true
+				acked[d.Message().Module.ID] = true
 			}
 			if got := bustest.Counter(t, reg, bus.MetricReconnects, "stomp"); got < 1 {
 				t.Errorf("reconnects counter %v", got)

@@ -18,7 +18,7 @@ func checkConfig(c *cli.Context, cfg *config.Config, loadErr error) error {
 	if err != nil {
 		return failErr(err)
 	}
-	if err := report.Check(c.App.Writer, c.String("format"), res.Problems, res.Reached, res.Backend); err != nil {
+	if err := report.Check(c.App.Writer, c.String("format"), res.Problems, res.Reached, res.Backend, res.Inputs); err != nil {
 		return err
 	}
 	if len(res.Problems) > 0 {

@@ -151,6 +151,7 @@ func StompConfig(c *config.Config) stomp.Config {
 		URIs: c.RhmsgBrokers, CertFile: c.RhmsgCertificate, KeyFile: c.RhmsgPrivateKey,
 		CAFile: c.RhmsgCACert, Login: c.RhmsgLogin, Passcode: c.RhmsgPasscode,
 		Broker: stomp.Broker(c.RhmsgBrokerType), Queue: c.RhmsgQueue, Topic: c.RhmsgTopic,
+		Inputs:      busInputs(c.RhmsgInputs),
 		TopicPrefix: c.RhmsgTopicPrefix, Prefetch: min(c.Workers, stomp.MaxPrefetch),
 		ParkingQueue: c.ParkingQueue,
 	}
@@ -162,7 +163,7 @@ func AMQP10Config(c *config.Config) amqp10.Config {
 	return amqp10.Config{
 		URIs: c.RhmsgBrokers, CertFile: c.RhmsgCertificate, KeyFile: c.RhmsgPrivateKey,
 		CAFile: c.RhmsgCACert, Login: c.RhmsgLogin, Password: c.RhmsgPasscode,
-		Broker: amqp10.Broker(c.RhmsgBrokerType), Queue: c.RhmsgQueue,
+		Broker: amqp10.Broker(c.RhmsgBrokerType), Queue: c.RhmsgQueue, Inputs: busInputs(c.RhmsgInputs),
 		QueueAddressPrefix: c.RhmsgQueueAddressPrefix, TopicAddressPrefix: c.RhmsgTopicAddressPrefix,
 		SubscriptionName: c.RhmsgSubscriptionName, TopicPrefix: c.RhmsgTopicPrefix,
 		Prefetch: min(c.Workers, amqp10.MaxPrefetch), ParkingQueue: c.ParkingQueue,
@@ -183,7 +184,7 @@ func AMQPConfig(c *config.Config) (amqp.Config, error) {
 func mergeFedoraMessaging(c *config.Config) (amqp.Config, error) {
 	ac := amqp.Config{
 		URL: c.AMQPURL, CertFile: c.AMQPCertificate, KeyFile: c.AMQPPrivateKey, CAFile: c.AMQPCACert,
-		Queue: c.AMQPQueue, Bindings: c.AMQPRoutingKeys, Prefetch: c.Workers,
+		Queue: c.AMQPQueue, Bindings: c.AMQPRoutingKeys, Inputs: busInputs(c.AMQPInputs), Prefetch: c.Workers,
 		TopicPrefix: c.AMQPTopicPrefix, ParkingQueue: c.ParkingQueue, ParkingRoutingKey: c.ParkingRoutingKey,
 	}
 	exists := func(path string) bool { _, err := os.Stat(path); return err == nil }
@@ -200,8 +201,53 @@ func mergeFedoraMessaging(c *config.Config) (amqp.Config, error) {
 
 func fedmsgConfig(c *config.Config) fedmsg.Config {
 	return fedmsg.Config{
-		Endpoints: c.FedmsgEndpoints, Topics: c.FedmsgTopics,
+		Endpoints: c.FedmsgEndpoints, Topics: c.FedmsgTopics, Inputs: busInputs(c.FedmsgInputs),
 		PublishEndpoint: c.FedmsgPublishEndpoint, TopicPrefix: c.FedmsgTopicPrefix,
 		ParkingTopic: c.ParkingRoutingKey,
 	}
+}
+
+// busInputs are the configuration's inputs as the buses take them.
+func busInputs(ins config.Inputs) []bus.Input {
+	var out []bus.Input
+	for _, in := range ins {
+		out = append(out, bus.Input{Address: in.Address, Kind: in.Kind})
+	}
+	return out
+}
+
+// consumerInputs are what the configured bus's consumer reads, the MBS
+// queue or topics first, as `serve --check-config` reports them: each
+// address and the kind its messages are read as. Nil in development mode
+// (events come from a file) or when the bus settings do not resolve (a
+// problem the check reports).
+func consumerInputs(c *config.Config) []string {
+	if c.Dev {
+		return nil
+	}
+	var ins []bus.Input
+	var err error
+	switch c.MessagingBackend {
+	case config.BackendRhmsg:
+		if c.RhmsgAMQP10() {
+			ins, err = AMQP10Config(c).AllInputs()
+		} else {
+			ins, err = StompConfig(c).AllInputs()
+		}
+	case config.BackendFedoraMessaging:
+		var ac amqp.Config
+		if ac, err = AMQPConfig(c); err == nil {
+			ins, err = ac.AllInputs()
+		}
+	case config.BackendFedmsg:
+		ins = fedmsgConfig(c).AllInputs()
+	}
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, in.String())
+	}
+	return out
 }

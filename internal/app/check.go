@@ -30,6 +30,9 @@ type CheckResult struct {
 	Reached []string
 	// Backend is the messaging backend checked, "dev" in development mode.
 	Backend string
+	// Inputs are what the consumer reads, each address with the kind its
+	// messages are read as; empty in development mode or with problems.
+	Inputs []string
 }
 
 // CheckDeployment checks the deployment cfg describes the way New would build it:
@@ -68,6 +71,9 @@ func CheckDeployment(ctx context.Context, cfg *config.Config, loadErr error, con
 		}
 	}
 	res.Problems = probs
+	if len(probs) == 0 {
+		res.Inputs = consumerInputs(cfg)
+	}
 	return res, nil
 }
 

@@ -118,8 +118,11 @@ type Config struct {
 	RhmsgQueue            string   `yaml:"rhmsg_queue"`
 	RhmsgTopic            string   `yaml:"rhmsg_topic"`
 	RhmsgSubscriptionName string   `yaml:"rhmsg_subscription_name"`
-	RhmsgLogin            string   `yaml:"rhmsg_login"`
-	RhmsgPasscode         string   `yaml:"rhmsg_passcode"`
+	// RhmsgInputs, AMQPInputs and FedmsgInputs are read beside the MBS
+	// queue or topic above: Koji's topics, say (see Input).
+	RhmsgInputs   Inputs `yaml:"rhmsg_inputs"`
+	RhmsgLogin    string `yaml:"rhmsg_login"`
+	RhmsgPasscode string `yaml:"rhmsg_passcode"`
 	// The AMQP 1.0 address prefixes; unset means the broker type's
 	// (queue:// and topic:// on activemq, /queue/ and /topic/ on
 	// rabbitmq), "" means none.
@@ -129,6 +132,7 @@ type Config struct {
 	AMQPURL         string   `yaml:"amqp_url"`
 	AMQPQueue       string   `yaml:"amqp_queue"`
 	AMQPRoutingKeys []string `yaml:"amqp_routing_keys"`
+	AMQPInputs      Inputs   `yaml:"amqp_inputs"`
 	AMQPTopicPrefix string   `yaml:"amqp_topic_prefix"`
 	AMQPCACert      string   `yaml:"amqp_ca_cert"`
 	AMQPCertificate string   `yaml:"amqp_certificate"`
@@ -145,6 +149,7 @@ type Config struct {
 
 	FedmsgEndpoints       []string `yaml:"fedmsg_endpoints"`
 	FedmsgTopics          []string `yaml:"fedmsg_topics"`
+	FedmsgInputs          Inputs   `yaml:"fedmsg_inputs"`
 	FedmsgPublishEndpoint string   `yaml:"fedmsg_publish_endpoint"`
 	FedmsgTopicPrefix     string   `yaml:"fedmsg_topic_prefix"`
 
@@ -331,8 +336,21 @@ func (c *Config) LoadBytes(name string, data []byte) error {
 			continue
 		}
 		c.src.lines[k.Value] = k.Line
-		if err := decodeValue(v, f); err != nil {
+		var err error
+		if f.Type() == inputsType {
+			var ins Inputs
+			if ins, err = decodeInputs(k.Value, v); err == nil {
+				f.Set(reflect.ValueOf(ins))
+			}
+		} else {
+			err = decodeValue(v, f)
+		}
+		if err != nil {
 			p.Line, p.Msg = v.Line, err.Error()
+			var le *lineError
+			if errors.As(err, &le) {
+				p.Line = le.line
+			}
 			probs = append(probs, p)
 		}
 	}
@@ -355,7 +373,10 @@ func (c *Config) fields() map[string]reflect.Value {
 	return out
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType = reflect.TypeFor[Duration]()
+	inputsType   = reflect.TypeFor[Inputs]()
+)
 
 // decodeValue sets field from n, saying what the setting wants when n
 // does not give it.
@@ -649,6 +670,9 @@ func (c *Config) problems() Problems {
 	// The backend is checked in development mode too: a configuration
 	// that works with --dev must not fail when it goes live.
 	c.validateBus(bad)
+	if !c.Dev {
+		c.checkInputs(func(p Problem) { probs = append(probs, p) })
+	}
 	if c.Workers < 1 {
 		bad("workers", "must be at least 1")
 	}

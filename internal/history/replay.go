@@ -168,9 +168,9 @@ type replayDelivery struct {
 	end string
 }
 
-func (d *replayDelivery) Event() build.Event { return d.ev }
-func (d *replayDelivery) MessageID() string  { return d.id }
-func (d *replayDelivery) Body() []byte       { return d.body }
+func (d *replayDelivery) Message() build.Message { return build.ModuleMessage(d.ev) }
+func (d *replayDelivery) MessageID() string      { return d.id }
+func (d *replayDelivery) Body() []byte           { return d.body }
 
 func (d *replayDelivery) Ack(context.Context) error { return d.settle("ack") }
 

@@ -13,14 +13,15 @@ var CheckFormats = []string{Text, JSON}
 
 // Check writes what `serve --check-config` found: each problem, then a
 // count or a line saying the configuration is ok, what answered (reached)
-// and the backend checked.
-func Check(w io.Writer, format string, probs config.Problems, reached []string, backend string) error {
+// and the backend checked, then each input the consumer reads.
+func Check(w io.Writer, format string, probs config.Problems, reached []string, backend string, inputs []string) error {
 	if format == JSON {
 		return writeJSON(w, struct {
 			OK       bool             `json:"ok"`
 			Reached  []string         `json:"connected_to"`
+			Inputs   []string         `json:"inputs"`
 			Problems []config.Problem `json:"problems"`
-		}{len(probs) == 0, append([]string{}, reached...), append([]config.Problem{}, probs...)})
+		}{len(probs) == 0, append([]string{}, reached...), append([]string{}, inputs...), append([]config.Problem{}, probs...)})
 	}
 	for _, p := range probs {
 		fmt.Fprintln(w, p.Error())
@@ -33,8 +34,15 @@ func Check(w io.Writer, format string, probs config.Problems, reached []string, 
 		_, err := fmt.Fprintln(w, counted(len(probs), "problem"))
 		return err
 	}
-	_, err := fmt.Fprintf(w, "configuration ok (%s; backend %s)\n", what, backend)
-	return err
+	if _, err := fmt.Fprintf(w, "configuration ok (%s; backend %s)\n", what, backend); err != nil {
+		return err
+	}
+	for _, in := range inputs {
+		if _, err := fmt.Fprintf(w, "input: %s\n", in); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // joinAnd lists items as a sentence does: "a, b and c".

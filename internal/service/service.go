@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -335,7 +334,12 @@ func (s *Service) Handle(ctx context.Context, d bus.Delivery) (string, error) {
 	start := time.Now()
 	s.m.inFlight.Inc()
 	defer s.m.inFlight.Dec()
-	ev := d.Event()
+	// Koji's own events reach the pipeline as an empty module event,
+	// which build_state_msg_filter drops, until the pipeline decides them.
+	var ev build.Event
+	if m := d.Message().Module; m != nil {
+		ev = *m
+	}
 	log := s.log.With("event_id", ev.ID, "message_id", d.MessageID(), "module", ev.NSVC(), "state", ev.StateName)
 	h := &hold{s: s, ev: ev, msgID: d.MessageID()}
 	defer h.release()
@@ -597,7 +601,7 @@ func (s *Service) park(ctx context.Context, h *hold, d bus.Delivery, log *slog.L
 		bus.HeaderParkError:      h.err,
 		bus.HeaderParkHeldSince:  h.first.UTC().Format(time.RFC3339Nano),
 		bus.HeaderParkMessageID:  d.MessageID(),
-		bus.HeaderParkEventID:    strconv.FormatInt(d.Event().ID, 10),
+		bus.HeaderParkEventID:    bus.EventID(d.Message()),
 		bus.HeaderParkDependency: h.dep,
 	}
 	h.parking = true

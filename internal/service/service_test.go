@@ -43,9 +43,9 @@ type fakeDelivery struct {
 	acks int
 }
 
-func (d *fakeDelivery) Event() build.Event { return d.ev }
-func (d *fakeDelivery) MessageID() string  { return fmt.Sprint("m-", d.ev.ID) }
-func (d *fakeDelivery) Body() []byte       { b, _ := json.Marshal(d.ev); return b }
+func (d *fakeDelivery) Message() build.Message { return build.ModuleMessage(d.ev) }
+func (d *fakeDelivery) MessageID() string      { return fmt.Sprint("m-", d.ev.ID) }
+func (d *fakeDelivery) Body() []byte           { b, _ := json.Marshal(d.ev); return b }
 func (d *fakeDelivery) Ack(context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
