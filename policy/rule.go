@@ -36,18 +36,29 @@ type Spec struct {
 	ID     string
 	Index  int // 1-based position of the rule in its file
 	Source Position
-	// States are the build states whose events the rule applies to.
+	// States are the build states whose events the rule applies to or,
+	// for a rule on Koji's events (Koji), the names of their kinds
+	// (build.Kind): what groups rules by the events they decide on.
 	States []string
+	// Koji marks a rule on Koji's events: it compiles against the
+	// environment where build and event are maps (KojiCEL), and may
+	// untag.
+	Koji bool
 	// Match is a CEL expression of type bool; empty means true.
 	Match    string
 	MatchPos Position
 	// Destinations is a CEL expression of type string or list(string).
 	Destinations    string
 	DestinationsPos Position
-	// MatchLocator and DestinationsLocator, when set, place compile
-	// errors at the mistake inside the expression rather than at its
-	// start.
-	MatchLocator, DestinationsLocator Locator
+	// Untag, for rules on Koji's events, is a CEL expression of type
+	// string or list(string): the tags to take the build out of. Empty:
+	// none. A rule on Koji's events needs Destinations or Untag.
+	Untag    string
+	UntagPos Position
+	// MatchLocator, DestinationsLocator and UntagLocator, when set, place
+	// compile errors at the mistake inside the expression rather than at
+	// its start.
+	MatchLocator, DestinationsLocator, UntagLocator Locator
 	// Scope holds the variables of the rule's file (nil: none).
 	Scope *Scope
 	// Guards are necessary conditions of the rule (one per criterion that
@@ -142,14 +153,19 @@ var ErrRefused = errors.New("rule set refused")
 type Rule struct {
 	Spec
 	match cel.Program // nil: always matches
-	dests cel.Program
+	dests cel.Program // nil: no destinations (a rule that only untags)
+	untag cel.Program // nil: nothing to untag
 	scope *compiledScope
+	// uses is what a rule on Koji's events reads of its input.
+	uses Uses
 }
 
 type compiledScope struct {
 	names map[string]int
 	progs []cel.Program
 	base  int // offset of this scope's variables in State.vars
+	// uses are what each variable reads, variables it uses included.
+	uses []Uses
 }
 
 // Compile compiles specs, in order, into a rule set. It returns every
@@ -170,7 +186,11 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 		if _, ok := scopes[sp.Scope]; ok {
 			continue
 		}
-		cs, env, serrs := e.compileScope(sp.Scope, nvars)
+		base, err := e.CELFor(&sp)
+		if err != nil {
+			return nil, err
+		}
+		cs, env, serrs := e.compileScope(base, sp.Scope, nvars)
 		errs = append(errs, serrs...)
 		scopes[sp.Scope], envs[sp.Scope] = cs, env
 		nvars += len(cs.progs)
@@ -178,9 +198,22 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 
 	rules := make([]*Rule, len(specs))
 	ruleErrs := make([]Errors, len(specs))
+	var koji *cel.Env
+	for i := range specs {
+		if specs[i].Koji {
+			var err error
+			if koji, err = e.KojiCEL(); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	Parallel(len(specs), func(i int) {
 		sp := specs[i]
 		env := e.cel
+		if sp.Koji {
+			env = koji
+		}
 		if cs := scopes[sp.Scope]; cs != nil {
 			env = envs[sp.Scope]
 		}
@@ -206,20 +239,40 @@ func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Erro
 		r.MatchLocator, r.DestinationsLocator = nil, nil
 		return r, nil
 	}
+	var asts []*cel.Ast
 	if strings.TrimSpace(sp.Match) != "" {
-		prg, err := e.program(env, sp.Match, cel.BoolType)
+		prg, ast, err := e.program(env, sp.Match, cel.BoolType)
 		if err != nil {
 			errs = append(errs, Error{Source: locate(sp.MatchPos, sp.Source, sp.MatchLocator, err), RuleID: sp.ID, Msg: "match: " + err.Error(), Err: err})
 		}
 		r.match = prg
+		if sp.Koji {
+			asts = append(asts, ast)
+		}
 	}
-	prg, err := e.program(env, sp.Destinations, nil)
-	if err != nil {
-		errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
+	if !sp.Koji || strings.TrimSpace(sp.Destinations) != "" {
+		prg, ast, err := e.program(env, sp.Destinations, nil)
+		if err != nil {
+			errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
+		}
+		r.dests = prg
+		if sp.Koji {
+			asts = append(asts, ast)
+		}
 	}
-	r.dests = prg
+	if sp.Koji && strings.TrimSpace(sp.Untag) != "" {
+		prg, ast, err := e.program(env, sp.Untag, nil)
+		if err != nil {
+			errs = append(errs, Error{Source: locate(sp.UntagPos, sp.Source, sp.UntagLocator, err), RuleID: sp.ID, Msg: "untag: " + err.Error(), Err: err})
+		}
+		r.untag = prg
+		asts = append(asts, ast)
+	}
+	if sp.Koji && len(errs) == 0 {
+		r.uses = usesOf(asts, cs)
+	}
 	// The programs are built; the source maps are no longer needed.
-	r.MatchLocator, r.DestinationsLocator = nil, nil
+	r.MatchLocator, r.DestinationsLocator, r.UntagLocator = nil, nil, nil
 	return r, errs
 }
 
@@ -249,9 +302,8 @@ func pick(p, fallback Position) Position {
 	return fallback
 }
 
-func (e *Env) compileScope(s *Scope, base int) (*compiledScope, *cel.Env, Errors) {
+func (e *Env) compileScope(env *cel.Env, s *Scope, base int) (*compiledScope, *cel.Env, Errors) {
 	cs := &compiledScope{names: map[string]int{}, base: base}
-	env := e.cel
 	var errs Errors
 	for _, v := range s.Variables {
 		if _, dup := cs.names[v.Name]; dup {
@@ -275,6 +327,7 @@ func (e *Env) compileScope(s *Scope, base int) (*compiledScope, *cel.Env, Errors
 			continue
 		}
 		env = next
+		cs.uses = append(cs.uses, usesOf([]*cel.Ast{ast}, cs))
 		cs.names[v.Name] = len(cs.progs)
 		cs.progs = append(cs.progs, prg)
 	}
@@ -321,20 +374,21 @@ func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNo
 }
 func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
-// program type-checks src; want nil means string or list(string).
-func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, error) {
+// program type-checks src; want nil means string or list(string). It
+// returns the checked expression too.
+func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, *cel.Ast, error) {
 	ast, iss := env.Compile(src)
 	if iss.Err() != nil {
-		return nil, compileError(iss)
+		return nil, nil, compileError(iss)
 	}
 	out := ast.OutputType()
 	if want != nil {
 		if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
-			return nil, &CompileError{Err: fmt.Errorf("has type %s, want %s", out, want)}
+			return nil, nil, &CompileError{Err: fmt.Errorf("has type %s, want %s", out, want)}
 		}
 	} else if !out.IsExactType(cel.StringType) && !out.IsExactType(cel.ListType(cel.StringType)) &&
 		!out.IsExactType(cel.DynType) && !out.IsExactType(cel.ListType(cel.DynType)) {
-		return nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
+		return nil, nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
 	}
 	opts := e.programOptions()
 	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
@@ -342,7 +396,7 @@ func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, er
 	}
 	prg, err := env.Program(ast, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return prg, nil
+	return prg, ast, nil
 }
