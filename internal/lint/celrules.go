@@ -94,7 +94,10 @@ func (l *linter) costs(env *policy.Env, specs []policy.Spec) {
 		return c.Max
 	}
 	for _, sp := range specs {
-		e := env.CEL()
+		e, err := env.CELFor(&sp)
+		if err != nil {
+			continue
+		}
 		if sp.Scope != nil && len(sp.Scope.Variables) > 0 {
 			se, ok := scopes[sp.Scope]
 			if !ok {
@@ -104,11 +107,13 @@ func (l *linter) costs(env *policy.Env, specs []policy.Spec) {
 			e = se
 		}
 		total := estimate(e, sp.Match)
-		d := estimate(e, sp.Destinations)
-		if total > math.MaxUint64-d {
-			total = math.MaxUint64
-		} else {
-			total += d
+		for _, src := range []string{sp.Destinations, sp.Untag} {
+			d := estimate(e, src)
+			if total > math.MaxUint64-d {
+				total = math.MaxUint64
+			} else {
+				total += d
+			}
 		}
 		if total > l.opts.MaxCost {
 			l.add(Diagnostic{Code: CodeCost, Severity: Warning, Pos: pick(sp.MatchPos, sp.Source), RuleID: sp.ID,

@@ -251,7 +251,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			badLine[e.Source.Line] = true
 		}
 		for _, sp := range f.Specs {
-			if !badID[sp.ID] && !badLine[sp.Source.Line] && sp.Destinations != "" {
+			if !badID[sp.ID] && !badLine[sp.Source.Line] && (sp.Destinations != "" || sp.Untag != "") {
 				good = append(good, sp)
 				if f.Format == ruleset.FormatCEL {
 					celGood = append(celGood, sp)
@@ -277,6 +277,8 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 	}
 	l.costs(env, celGood)
 	l.orderedSet(env.CEL(), all)
+	l.kojiFields(celGood)
+	l.loops(all)
 	if opts.Tags != nil {
 		if err := l.checkTags(ctx, all); err != nil {
 			return nil, err
@@ -307,7 +309,9 @@ func (l *linter) loadError(e policy.Error) {
 		d.Hint = "patterns are Python regular expressions run on RE2: look-around, back-references, atomic groups and possessive quantifiers are not available"
 	case errors.Is(e, policy.ErrCompile):
 		d.Code = CodeCEL
-		d.Hint = "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data)"
+		d.Hint = "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data; event too in a file on Koji's events)"
+	case errors.Is(e, ruleset.ErrOn):
+		d.Hint = "on: is module.state.change (the default) or Koji's build.* kinds, never both in one file; state: is for module builds, untag: for Koji's events"
 	}
 	l.add(d)
 }

@@ -1,6 +1,7 @@
 package ruleset
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,6 +43,9 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 	}
 	fail := func(at *yaml.Node, id, format string, args ...any) {
 		errs = append(errs, policy.Error{Source: pos(at), RuleID: id, Msg: fmt.Sprintf(format, args...)})
+	}
+	failOn := func(at *yaml.Node, id, format string, args ...any) {
+		errs = append(errs, policy.Error{Source: pos(at), RuleID: id, Msg: fmt.Sprintf(format, args...), Err: ErrOn})
 	}
 	// text reads a string-valued key of m; ok is false (and the problem
 	// noted) when it is there but not a string.
@@ -127,7 +131,7 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 		switch {
 		case !koji:
 			if u := child(n, "untag"); u != nil {
-				fail(keyNode(n, "untag"), id, "untag is only for rules on Koji's events (on: %s, ...); this file's rules decide on %s", build.KindTag, build.KindModule)
+				failOn(keyNode(n, "untag"), id, "untag is only for rules on Koji's events (on: %s, ...); this file's rules decide on %s", build.KindTag, build.KindModule)
 			}
 			if child(n, "destinations") == nil {
 				fail(n, id, "rule has no destinations")
@@ -151,7 +155,7 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 				sp.States[i] = string(k)
 			}
 			if child(n, "state") != nil {
-				fail(keyNode(n, "state"), id, "state is not for rules on Koji's events: the event kind (on: %s) says what happened to the build", joinKinds(kinds))
+				failOn(keyNode(n, "state"), id, "state is not for rules on Koji's events: the event kind (on: %s) says what happened to the build", joinKinds(kinds))
 			}
 		} else if st := child(n, "state"); st != nil {
 			sp.States = nil
@@ -180,6 +184,10 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 	return specs, errs
 }
 
+// ErrOn is the cause of the problems of a file's on: and of the keys a
+// rule may have only on some kinds (state:, untag:).
+var ErrOn = errors.New("rules and the event kinds they decide on do not agree")
+
 // parseOn reads the file's on: key, the event kinds its rules decide on:
 // a kind or a list of kinds, KindModule when absent. Module builds and
 // Koji's events cannot share a file, as build is a different thing in
@@ -195,7 +203,7 @@ func parseOn(file string, root *yaml.Node) ([]build.Kind, policy.Errors) {
 	}
 	var errs policy.Errors
 	fail := func(n *yaml.Node, format string, args ...any) {
-		errs = append(errs, policy.Error{Source: policy.Position{File: file, Line: n.Line, Col: n.Column}, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, policy.Error{Source: policy.Position{File: file, Line: n.Line, Col: n.Column}, Msg: fmt.Sprintf(format, args...), Err: ErrOn})
 	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -228,7 +236,7 @@ func parseOn(file string, root *yaml.Node) ([]build.Kind, policy.Errors) {
 	}
 	mbs := slices.Contains(kinds, build.KindModule)
 	if mbs && len(kinds) > 1 {
-		errs = append(errs, policy.Error{Source: at, Msg: fmt.Sprintf("on: mixes %s with Koji's kinds (%s): build is the MBS event in one and the Koji build in the other; put their rules in separate files",
+		errs = append(errs, policy.Error{Source: at, Err: ErrOn, Msg: fmt.Sprintf("on: mixes %s with Koji's kinds (%s): build is the MBS event in one and the Koji build in the other; put their rules in separate files",
 			build.KindModule, joinKinds(slices.DeleteFunc(slices.Clone(kinds), func(k build.Kind) bool { return k == build.KindModule })))})
 		return nil, errs
 	}
