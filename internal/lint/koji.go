@@ -231,7 +231,7 @@ func (l *linter) loops(specs []policy.Spec) {
 			}
 			l.add(Diagnostic{Code: CodeOwnTagging, Severity: Warning, Pos: pick(pos, r.sp.Source), RuleID: r.sp.ID,
 				Message: fmt.Sprintf("the rule reacts to its own tagging: on every %s event it %s %s, whose %s events come back to it", r.kind, verb, strings.Join(texts, ", "), r.kind),
-				Hint:    fmt.Sprintf(`match only the tags it should react to (event.tag == "..." or event.tag in [...]), or leave out mts's own events (event.user != "<mts's Koji user>")`)})
+				Hint:    `match only the tags it should react to (event.tag == "..." or event.tag in [...]), or leave out mts's own events (event.user != "<mts's Koji user>")`})
 		}
 	}
 	l.cycles(rs)
