@@ -307,7 +307,7 @@ func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
 			return false, nil
 		}
 		var dests, untag []string
-		if r.Koji {
+		if r.Koji != nil {
 			dests, untag, err = st.kojiOutputs(r)
 		} else {
 			dests, err = st.destinations(r)
@@ -732,7 +732,7 @@ func (st *State) kojiOutputs(r *Rule) (dests, untag []string, err error) {
 	if dests, err = eval(r.dests, "destinations", "destination"); err != nil {
 		return nil, nil, err
 	}
-	if untag, err = eval(r.untag, "untag", "untag tag"); err != nil {
+	if untag, err = eval(r.Koji.untag, "untag", "untag tag"); err != nil {
 		return nil, nil, err
 	}
 	if len(dests) == 0 && len(untag) == 0 {

@@ -102,7 +102,7 @@ func (e *Env) KojiCEL() (*cel.Env, error) {
 
 // CELFor returns the environment the rule sp compiles against.
 func (e *Env) CELFor(sp *Spec) (*cel.Env, error) {
-	if sp.Koji {
+	if sp.Koji != nil {
 		return e.KojiCEL()
 	}
 	return e.cel, nil

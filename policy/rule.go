@@ -40,25 +40,21 @@ type Spec struct {
 	// for a rule on Koji's events (Koji), the names of their kinds
 	// (build.Kind): what groups rules by the events they decide on.
 	States []string
-	// Koji marks a rule on Koji's events: it compiles against the
-	// environment where build and event are maps (KojiCEL), and may
-	// untag.
-	Koji bool
+	// Koji, set for a rule on Koji's events, holds what only those rules
+	// have. Such a rule compiles against the environment where build and
+	// event are maps (KojiCEL). A pointer, so that the many rules of a
+	// large MBS set pay one word for it.
+	Koji *KojiSpec
 	// Match is a CEL expression of type bool; empty means true.
 	Match    string
 	MatchPos Position
 	// Destinations is a CEL expression of type string or list(string).
 	Destinations    string
 	DestinationsPos Position
-	// Untag, for rules on Koji's events, is a CEL expression of type
-	// string or list(string): the tags to take the build out of. Empty:
-	// none. A rule on Koji's events needs Destinations or Untag.
-	Untag    string
-	UntagPos Position
-	// MatchLocator, DestinationsLocator and UntagLocator, when set, place
-	// compile errors at the mistake inside the expression rather than at
-	// its start.
-	MatchLocator, DestinationsLocator, UntagLocator Locator
+	// MatchLocator and DestinationsLocator, when set, place compile
+	// errors at the mistake inside the expression rather than at its
+	// start.
+	MatchLocator, DestinationsLocator Locator
 	// Scope holds the variables of the rule's file (nil: none).
 	Scope *Scope
 	// Guards are necessary conditions of the rule (one per criterion that
@@ -78,6 +74,30 @@ type Spec struct {
 	// time. It must decide as the texts would (they still say what the
 	// rule does, for compile, explain and MatchValues).
 	Native Native
+}
+
+// KojiSpec is what a rule on Koji's events has beyond other rules.
+type KojiSpec struct {
+	// Untag is a CEL expression of type string or list(string): the tags
+	// to take the build out of. Empty: none. A rule on Koji's events
+	// needs Destinations or Untag.
+	Untag    string
+	UntagPos Position
+	// UntagLocator, when set, places compile errors inside Untag.
+	UntagLocator Locator
+
+	// Set by Compile, in the rule's own copy.
+	untag cel.Program // nil: nothing to untag
+	uses  Uses
+}
+
+// UntagExpr is the rule's untag expression and its place; "" for a rule
+// that untags nothing or is not on Koji's events.
+func (sp *Spec) UntagExpr() (string, Position) {
+	if sp.Koji == nil {
+		return "", Position{}
+	}
+	return sp.Koji.Untag, sp.Koji.UntagPos
 }
 
 // Native evaluates a rule without CEL.
@@ -154,10 +174,7 @@ type Rule struct {
 	Spec
 	match cel.Program // nil: always matches
 	dests cel.Program // nil: no destinations (a rule that only untags)
-	untag cel.Program // nil: nothing to untag
 	scope *compiledScope
-	// uses is what a rule on Koji's events reads of its input.
-	uses Uses
 }
 
 type compiledScope struct {
@@ -200,7 +217,7 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 	ruleErrs := make([]Errors, len(specs))
 	var koji *cel.Env
 	for i := range specs {
-		if specs[i].Koji {
+		if specs[i].Koji != nil {
 			var err error
 			if koji, err = e.KojiCEL(); err != nil {
 				return nil, err
@@ -211,7 +228,7 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 	Parallel(len(specs), func(i int) {
 		sp := specs[i]
 		env := e.cel
-		if sp.Koji {
+		if sp.Koji != nil {
 			env = koji
 		}
 		if cs := scopes[sp.Scope]; cs != nil {
@@ -240,39 +257,49 @@ func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Erro
 		return r, nil
 	}
 	var asts []*cel.Ast
+	koji := sp.Koji != nil
+	if koji {
+		// The rule's own copy, for what is compiled into it.
+		k := *sp.Koji
+		r.Koji = &k
+	}
 	if strings.TrimSpace(sp.Match) != "" {
 		prg, ast, err := e.program(env, sp.Match, cel.BoolType)
 		if err != nil {
 			errs = append(errs, Error{Source: locate(sp.MatchPos, sp.Source, sp.MatchLocator, err), RuleID: sp.ID, Msg: "match: " + err.Error(), Err: err})
 		}
 		r.match = prg
-		if sp.Koji {
+		if koji {
 			asts = append(asts, ast)
 		}
 	}
-	if !sp.Koji || strings.TrimSpace(sp.Destinations) != "" {
+	if !koji || strings.TrimSpace(sp.Destinations) != "" {
 		prg, ast, err := e.program(env, sp.Destinations, nil)
 		if err != nil {
 			errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
 		}
 		r.dests = prg
-		if sp.Koji {
+		if koji {
 			asts = append(asts, ast)
 		}
 	}
-	if sp.Koji && strings.TrimSpace(sp.Untag) != "" {
-		prg, ast, err := e.program(env, sp.Untag, nil)
+	if koji && strings.TrimSpace(sp.Koji.Untag) != "" {
+		k := r.Koji
+		prg, ast, err := e.program(env, k.Untag, nil)
 		if err != nil {
-			errs = append(errs, Error{Source: locate(sp.UntagPos, sp.Source, sp.UntagLocator, err), RuleID: sp.ID, Msg: "untag: " + err.Error(), Err: err})
+			errs = append(errs, Error{Source: locate(k.UntagPos, sp.Source, k.UntagLocator, err), RuleID: sp.ID, Msg: "untag: " + err.Error(), Err: err})
 		}
-		r.untag = prg
+		k.untag = prg
 		asts = append(asts, ast)
 	}
-	if sp.Koji && len(errs) == 0 {
-		r.uses = usesOf(asts, cs)
+	if koji && len(errs) == 0 {
+		r.Koji.uses = usesOf(asts, cs)
 	}
 	// The programs are built; the source maps are no longer needed.
-	r.MatchLocator, r.DestinationsLocator, r.UntagLocator = nil, nil, nil
+	r.MatchLocator, r.DestinationsLocator = nil, nil
+	if koji {
+		r.Koji.UntagLocator = nil
+	}
 	return r, errs
 }
 

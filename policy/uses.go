@@ -24,7 +24,12 @@ type Uses struct {
 
 // Uses returns what the rule reads; it is known for rules on Koji's
 // events only (the zero Uses otherwise).
-func (r *Rule) Uses() Uses { return r.uses }
+func (r *Rule) Uses() Uses {
+	if r.Koji == nil {
+		return Uses{}
+	}
+	return r.Koji.uses
+}
 
 func (u *Uses) merge(o Uses) {
 	u.WholeBuild = u.WholeBuild || o.WholeBuild

@@ -107,7 +107,8 @@ func (l *linter) costs(env *policy.Env, specs []policy.Spec) {
 			e = se
 		}
 		total := estimate(e, sp.Match)
-		for _, src := range []string{sp.Destinations, sp.Untag} {
+		untag, _ := sp.UntagExpr()
+		for _, src := range []string{sp.Destinations, untag} {
 			d := estimate(e, src)
 			if total > math.MaxUint64-d {
 				total = math.MaxUint64

@@ -24,10 +24,11 @@ type celExpr struct {
 }
 
 func ruleExprs(sp policy.Spec) []celExpr {
+	untag, untagPos := sp.UntagExpr()
 	return []celExpr{
 		{"match", sp.Match, pick(sp.MatchPos, sp.Source)},
 		{"destinations", sp.Destinations, pick(sp.DestinationsPos, sp.Source)},
-		{"untag", sp.Untag, pick(sp.UntagPos, sp.Source)},
+		{"untag", untag, pick(untagPos, sp.Source)},
 	}
 }
 
@@ -55,7 +56,7 @@ func (l *linter) kojiFields(specs []policy.Spec) {
 	buildFields := slices.Sorted(maps.Keys(build.KojiBuild{}.Vars()))
 	eventFields := slices.Sorted(maps.Keys(build.KojiEvent{}.Vars()))
 	for _, sp := range specs {
-		if !sp.Koji {
+		if sp.Koji == nil {
 			continue
 		}
 		seen := map[string]bool{}
@@ -197,7 +198,7 @@ func (l *linter) loops(specs []policy.Spec) {
 	}
 	var rs []*reactor
 	for _, sp := range specs {
-		if !sp.Koji {
+		if sp.Koji == nil {
 			continue
 		}
 		match := parseOnly(env, sp.Match)
@@ -210,7 +211,7 @@ func (l *linter) loops(specs []policy.Spec) {
 		}
 		out := map[build.Kind][]tagText{
 			build.KindTag:   tagTexts(parseOnly(env, sp.Destinations)),
-			build.KindUntag: tagTexts(parseOnly(env, sp.Untag)),
+			build.KindUntag: tagTexts(parseOnly(env, sp.Koji.Untag)),
 		}
 		for _, k := range []build.Kind{build.KindTag, build.KindUntag} {
 			if slices.Contains(sp.States, string(k)) {
@@ -227,7 +228,7 @@ func (l *linter) loops(specs []policy.Spec) {
 			}
 			pos := r.sp.DestinationsPos
 			if r.kind == build.KindUntag {
-				pos = r.sp.UntagPos
+				pos = r.sp.Koji.UntagPos
 			}
 			l.add(Diagnostic{Code: CodeOwnTagging, Severity: Warning, Pos: pick(pos, r.sp.Source), RuleID: r.sp.ID,
 				Message: fmt.Sprintf("the rule reacts to its own tagging: on every %s event it %s %s, whose %s events come back to it", r.kind, verb, strings.Join(texts, ", "), r.kind),

@@ -251,7 +251,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			badLine[e.Source.Line] = true
 		}
 		for _, sp := range f.Specs {
-			if !badID[sp.ID] && !badLine[sp.Source.Line] && (sp.Destinations != "" || sp.Untag != "") {
+			if !badID[sp.ID] && !badLine[sp.Source.Line] && (sp.Destinations != "" || sp.Koji != nil) {
 				good = append(good, sp)
 				if f.Format == ruleset.FormatCEL {
 					celGood = append(celGood, sp)

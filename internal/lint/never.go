@@ -55,7 +55,7 @@ func (l *linter) neverFires(sp policy.Spec) {
 	for _, s := range sp.States {
 		// A Koji rule's States are the kinds of its file's on:, which the
 		// loader checks.
-		if !sp.Koji && !KnownState(s) {
+		if sp.Koji == nil && !KnownState(s) {
 			l.add(Diagnostic{Code: CodeUnknownState, Severity: Warning, Pos: at, RuleID: sp.ID,
 				Message: fmt.Sprintf("build state %q does not exist, so the rule never fires", s),
 				Hint:    fmt.Sprintf("did you mean %q? MBS announces %s", ClosestState(s), strings.Join(States, ", "))})

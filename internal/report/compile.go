@@ -29,23 +29,24 @@ func Compile(w io.Writer, format string, rules []*policy.Rule) error {
 			m = "true"
 		}
 		if format == JSON {
-			if err := enc.Encode(compiled{r.ID, r.Index, r.Source, r.States, m, r.Destinations, r.Untag}); err != nil {
+			untag, _ := r.UntagExpr()
+			if err := enc.Encode(compiled{r.ID, r.Index, r.Source, r.States, m, r.Destinations, untag}); err != nil {
 				return err
 			}
 			continue
 		}
-		if r.Koji {
+		if r.Koji != nil {
 			// A Koji rule's States are the kinds of its file's on:.
 			fmt.Fprintf(w, "# %s rule %d %q, on %s\n", r.Source, r.Index, r.ID, strings.Join(r.States, ", "))
 		} else {
 			fmt.Fprintf(w, "# %s rule %d %q, states %s\n", r.Source, r.Index, r.ID, strings.Join(r.States, ", "))
 		}
 		fmt.Fprintf(w, "match: %s\n", m)
-		if !r.Koji || r.Destinations != "" {
+		if r.Koji == nil || r.Destinations != "" {
 			fmt.Fprintf(w, "destinations: %s\n", r.Destinations)
 		}
-		if r.Untag != "" {
-			fmt.Fprintf(w, "untag: %s\n", r.Untag)
+		if untag, _ := r.UntagExpr(); untag != "" {
+			fmt.Fprintf(w, "untag: %s\n", untag)
 		}
 		fmt.Fprintln(w)
 	}

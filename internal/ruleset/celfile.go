@@ -114,11 +114,8 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 			ID: id, Index: i + 1, Source: pos(n), Scope: scope,
 			Match: match, MatchPos: pos(valueNode(n, "match")),
 			Destinations: dests, DestinationsPos: pos(valueNode(n, "destinations")),
-			Untag: untag, UntagPos: pos(valueNode(n, "untag")),
-			Koji:                koji,
 			MatchLocator:        scalarLocator(file, data, mn),
 			DestinationsLocator: scalarLocator(file, data, dn),
-			UntagLocator:        scalarLocator(file, data, un),
 			Meta:                &CELMeta{Description: desc, Node: n},
 		}
 		if child(n, "id") == nil || id == "" {
@@ -150,6 +147,7 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 		}
 		sp.States = []string{def}
 		if koji {
+			sp.Koji = &policy.KojiSpec{Untag: untag, UntagPos: pos(valueNode(n, "untag")), UntagLocator: scalarLocator(file, data, un)}
 			sp.States = make([]string, len(kinds))
 			for i, k := range kinds {
 				sp.States[i] = string(k)
