@@ -162,11 +162,17 @@ func literalDestinations(sp policy.Spec) []string {
 		}
 		return []string{meta.Template}
 	}
+	return literalTags(sp.Destinations)
+}
+
+// literalTags are the tags of a CEL string or list of string literals,
+// nil for any other expression.
+func literalTags(src string) []string {
 	env, err := cel.NewEnv()
 	if err != nil {
 		return nil
 	}
-	a, iss := env.Parse(sp.Destinations)
+	a, iss := env.Parse(src)
 	if iss.Err() != nil {
 		return nil
 	}

@@ -2,7 +2,9 @@ package lint
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,5 +78,27 @@ func TestKojiRules(t *testing.T) {
 				t.Errorf("a cycle reported %d times: %+v", loops, res.Diagnostics)
 			}
 		})
+	}
+}
+
+// TestUntagTags: literal untag tags are checked as destinations are: a
+// name Koji cannot have, and a tag Koji does not have.
+func TestUntagTags(t *testing.T) {
+	src := "format: cel\non: build.tag\nrules:\n  - id: a\n    match: event.tag == 'x'\n    untag: '[\"present\", \"gone\", \"bad name\"]'\n"
+	ds, err := File(context.Background(), "r.yaml", []byte(src), Options{Tags: fakeTags{"present": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, fmt.Sprintf("%s %d:%d %s", d.Code, d.Pos.Line, d.Pos.Col, d.Message))
+	}
+	want := []string{
+		`MTS105 6:12 untag tag "gone" does not exist in Koji`,
+		`MTS105 6:12 untag tag "bad name" does not exist in Koji`,
+		`MTS217 6:12 untag "bad name" can never be a Koji tag name, so untagging from it always fails`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

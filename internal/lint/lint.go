@@ -337,9 +337,10 @@ func (l *linter) sorted() []Diagnostic {
 }
 
 func (l *linter) checkTags(ctx context.Context, specs []policy.Spec) error {
+	// Each tag is asked about, and reported, once.
 	checked := map[string]bool{}
-	for _, sp := range specs {
-		for _, tag := range literalDestinations(sp) {
+	check := func(sp policy.Spec, tags []string, pos policy.Position, what, verb string) error {
+		for _, tag := range tags {
 			if checked[tag] {
 				continue
 			}
@@ -349,9 +350,20 @@ func (l *linter) checkTags(ctx context.Context, specs []policy.Spec) error {
 				return fmt.Errorf("checking tag %q in Koji: %w", tag, err)
 			}
 			if !ok {
-				l.add(Diagnostic{Code: CodeKojiTag, Severity: Error, Pos: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID,
-					Message: fmt.Sprintf("destination tag %q does not exist in Koji", tag),
-					Hint:    "create the tag in Koji first, or fix its name: tagging into it would fail for every build"})
+				l.add(Diagnostic{Code: CodeKojiTag, Severity: Error, Pos: pick(pos, sp.Source), RuleID: sp.ID,
+					Message: fmt.Sprintf("%s tag %q does not exist in Koji", what, tag),
+					Hint:    fmt.Sprintf("create the tag in Koji first, or fix its name: %s it would fail for every build", verb)})
+			}
+		}
+		return nil
+	}
+	for _, sp := range specs {
+		if err := check(sp, literalDestinations(sp), sp.DestinationsPos, "destination", "tagging into"); err != nil {
+			return err
+		}
+		if untag, pos := sp.UntagExpr(); untag != "" {
+			if err := check(sp, literalTags(untag), pos, "untag", "untagging from"); err != nil {
+				return err
 			}
 		}
 	}

@@ -68,6 +68,15 @@ func (l *linter) neverFires(sp policy.Spec) {
 				Hint:    "Koji tag names are letters, digits and . _ + - /"})
 		}
 	}
+	if untag, pos := sp.UntagExpr(); untag != "" {
+		for _, tag := range literalTags(untag) {
+			if !kojiTagName.MatchString(tag) {
+				l.add(Diagnostic{Code: CodeBadDestination, Severity: Warning, Pos: pick(pos, sp.Source), RuleID: sp.ID,
+					Message: fmt.Sprintf("untag %q can never be a Koji tag name, so untagging from it always fails", tag),
+					Hint:    "Koji tag names are letters, digits and . _ + - /"})
+			}
+		}
+	}
 }
 
 // destinationTexts are the literal parts of a rule's destinations, with
