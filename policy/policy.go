@@ -1,7 +1,8 @@
-// Package policy is the CEL core of mts: the CEL environment that rules are
-// written against, compiled rule sets, and first-match evaluation with
-// traces. It knows nothing of rule file formats, buses or Koji: other
-// packages turn files into Specs and decisions into actions.
+// Package policy is the CEL core of mts: the CEL environments that rules
+// are written against (MBS's module builds, and Koji's own build events),
+// compiled rule sets, and first-match evaluation with traces. It knows
+// nothing of rule file formats, buses or the Koji hub: other packages turn
+// files into Specs and decisions into actions.
 package policy
 
 import (
