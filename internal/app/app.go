@@ -174,10 +174,22 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		GiveUpAfter: cfg.RetryGiveUpAfter.D(), TaskPoll: cfg.TaskPollInterval.D(),
 		ShutdownTimeout: cfg.ShutdownTimeout.D(), ModulemdCacheSize: cfg.ModulemdCacheSize,
 		MaxModulemdSize: cfg.MaxModulemdSize,
+		KojiUser:        cfg.KojiUser, MaxReactionHops: cfg.MaxReactionHops,
 	}
 	svcOpts := service.Options{Logger: log, Registerer: reg, Recorders: recorders}
+	if cfg.KojiUser == "" && kc != nil {
+		// Asked once, when the first Koji event is to be acted on: a hub
+		// down at start then holds that event, not the start.
+		svcOpts.WhoAmI = func(ctx context.Context) (string, error) {
+			u, err := kc.GetLoggedInUser(ctx)
+			if err != nil {
+				return "", err
+			}
+			return u.Name, nil
+		}
+	}
 	if a.lines != nil {
-		svcOpts.Dropped = a.lines.Dropped
+		svcOpts.Dropped = droppedLine(a.lines)
 	}
 	if svcCfg.GiveUpAfter > 0 && pub != nil {
 		parker, ok := pub.(bus.Parker)
