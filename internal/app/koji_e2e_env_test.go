@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,6 +63,8 @@ type relay struct {
 	t    testing.TB
 	dial func() (*testenv.KojiForwarder, error)
 
+	// gate is held while the relay is paused.
+	gate   sync.Mutex
 	mu     sync.Mutex
 	fwd    *testenv.KojiForwarder
 	sent   []kojitest.Event
@@ -75,6 +78,8 @@ func newRelay(t testing.TB, dial func() (*testenv.KojiForwarder, error)) *relay 
 }
 
 func (r *relay) forward(ev kojitest.Event) {
+	r.gate.Lock()
+	defer r.gate.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -101,6 +106,12 @@ func (r *relay) forward(ev kojitest.Event) {
 		r.fwd = fwd
 	}
 }
+
+// pause holds the hub's messages back, as its database queue does while
+// the broker is away, until resume.
+func (r *relay) pause() { r.gate.Lock() }
+
+func (r *relay) resume() { r.gate.Unlock() }
 
 // count is how many messages of address the broker took.
 func (r *relay) count(address string) int {
@@ -135,6 +146,13 @@ type kojiBus struct {
 	configure func(cfg *config.Config)
 	// w collects the announcements.
 	w *watcher
+	// prefix and queues are the ActiveMQ bus's virtual topic prefix and
+	// consumer queues.
+	prefix string
+	queues []string
+	// serveYAML is the bus settings of an mts serve process, in YAML;
+	// only the ActiveMQ bus has them.
+	serveYAML string
 }
 
 // kojiBuses are the buses of the end-to-end tests, each set up on first
@@ -181,7 +199,11 @@ func kojiOnActiveMQ(t *testing.T) *kojiBus {
 				cfg.RhmsgInputs = append(cfg.RhmsgInputs, config.Input{Address: q, Field: "queue"})
 			}
 		},
-		w: newWatcher(t, b, n),
+		w:      newWatcher(t, b, n),
+		prefix: prefix,
+		queues: queues,
+		serveYAML: fmt.Sprintf("messaging_backend: rhmsg\nrhmsg_brokers: [%s]\nrhmsg_queue: %s\nrhmsg_topic_prefix: %s\nrhmsg_inputs: [%s]\n",
+			b.STOMPAddr, n.queue, n.outPrefix, strings.Join(queues, ", ")),
 	}
 }
 
@@ -196,8 +218,8 @@ func makeVirtualTopicQueues(t testing.TB, b *testenv.ActiveMQ, prefix string, qu
 		t.Fatal(err)
 	}
 	defer func() { _ = conn.Disconnect() }()
-	deadline := time.Now().Add(30 * time.Second)
 	for i, q := range queues {
+		deadline := time.Now().Add(30 * time.Second)
 		sub, err := conn.Subscribe("/queue/"+q, gostomp.AckAuto)
 		if err != nil {
 			t.Fatal(err)
@@ -388,6 +410,24 @@ func (ks *kojiStack) config(t testing.TB, extra string) *config.Config {
 	return cfg
 }
 
+// serveConfig writes the configuration of an mts serve process on the
+// stack's bus (ActiveMQ) and hub, with the Koji rules, kojiHops, a
+// decision store of its own and tuning.
+func (ks *kojiStack) serveConfig(t testing.TB, tuning string) string {
+	t.Helper()
+	if ks.bus.serveYAML == "" {
+		t.Fatalf("no mts serve settings for the %s bus", ks.bus.name)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mts.yaml")
+	yaml := fmt.Sprintf("rules: [%s]\nmbs_api_url: %s\nkoji_profile: mts-test\nkoji_config: %s\ndecision_store: %s\nmax_reaction_hops: %d\n",
+		strings.Join(kojiRules(t), ", "), ks.mbs.URL(), kojiProfile(t, ks.hub), filepath.Join(dir, "decisions.db"), kojiHops)
+	if err := os.WriteFile(conf, []byte(yaml+ks.bus.serveYAML+tuning), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
 // imageNVR is the NVR of the i-th container image of a test.
 func imageNVR(first, i int) string { return "fedora-toolbox-40-" + strconv.Itoa(first+i) }
 
@@ -418,9 +458,15 @@ func tasks(hub *kojitest.Hub) map[[2]string]int {
 // then checks that each step was one task and nothing else was asked.
 func (ks *kojiStack) expectChainDone(t *testing.T, within time.Duration, images []string) {
 	t.Helper()
-	eventually(t, within, "every image in the signing-pending and index tags", func() bool {
-		return len(ks.hub.Tagged(tagPending)) >= len(images) && len(ks.hub.Tagged(tagIndex)) >= len(images)
-	})
+	for deadline := time.Now().Add(within); len(ks.hub.Tagged(tagPending)) < len(images) || len(ks.hub.Tagged(tagIndex)) < len(images); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %d of %d images in %s, %d in %s, %d in %s; %d tagBuild calls; the broker took %d build.complete, %d build.tag, %d build.untag",
+				within, len(ks.hub.Tagged(tagIndex)), len(images), tagIndex, len(ks.hub.Tagged(tagPending)), tagPending,
+				len(ks.hub.Tagged(tagCandidate)), tagCandidate, len(ks.hub.TagCalls()),
+				ks.relay.count("build.complete"), ks.relay.count("build.tag"), ks.relay.count("build.untag"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	// The echo of the last step must be decided before the counts are
 	// final: give stragglers a moment.
 	time.Sleep(time.Second)
@@ -497,8 +543,9 @@ func (w *watcher) untagsAnnounced(id int64) []string {
 
 // expectChainAnnounced checks the build.tag.requested announcements of
 // each image: the candidate tag, the move from it to signing-pending and
-// the index tag, each with its task.
-func (ks *kojiStack) expectChainAnnounced(t *testing.T, within time.Duration, images []string) {
+// the index tag, each with its task; once each when exact (a service
+// killed before it acknowledged may announce a step again).
+func (ks *kojiStack) expectChainAnnounced(t *testing.T, within time.Duration, images []string, exact bool) {
 	t.Helper()
 	want := map[string]string{tagCandidate: "", tagPending: tagCandidate, tagIndex: ""}
 	for _, nvr := range images {
@@ -508,7 +555,7 @@ func (ks *kojiStack) expectChainAnnounced(t *testing.T, within time.Duration, im
 			return len(tags) >= 3
 		})
 		tags, taskIDs, errs := ks.bus.w.destinations(id)
-		if !maps.Equal(tags, want) || taskIDs != 3 || len(errs) > 0 {
+		if !maps.Equal(tags, want) || taskIDs < 3 || exact && taskIDs != 3 || len(errs) > 0 {
 			t.Errorf("%s announced destinations %v (from tags), %d task ids, errors %v; want %v with 3 task ids",
 				nvr, tags, taskIDs, errs, want)
 		}
@@ -571,25 +618,20 @@ func expectLoopBounded(t *testing.T, hub *kojitest.Hub, nvr string) {
 }
 
 // expectLoopStopRecorded checks that the event on which the loop of nvr
-// stopped was recorded, as mts's own echo, with no action.
+// stopped, mts's own echo, was recorded with the loop's rule, no action
+// and why nothing was done.
 func expectLoopStopRecorded(t *testing.T, recs *kojiRecords, nvr string) {
 	t.Helper()
 	eventually(t, 10*time.Second, "the loop's stop recorded", func() bool {
 		for _, r := range recs.of(nvr) {
 			ev := r.Decision.Event.Koji
-			if ev.User == "mts" && (ev.Tag == tagLoopX || ev.Tag == tagLoopY) && len(r.Decision.Actions) == 0 &&
-				string(ev.Kind) == "build.tag" {
-				t.Logf("the loop of %s stopped on %s into %s: outcome %s, rule %v, %s", nvr, ev.Kind, ev.Tag,
-					r.Decision.Outcome, r.Decision.Rule, r.Decision.Error)
+			if ev.User == "mts" && string(ev.Kind) == "build.tag" && (ev.Tag == tagLoopX || ev.Tag == tagLoopY) &&
+				len(r.Decision.Actions) == 0 && r.Decision.Rule != nil && r.Decision.Error != "" {
+				t.Logf("the loop of %s stopped on %s into %s: outcome %s, rule %s: %s", nvr, ev.Kind, ev.Tag,
+					r.Decision.Outcome, r.Decision.Rule.ID, r.Decision.Error)
 				return true
 			}
 		}
 		return false
 	})
-	for _, r := range recs.of(nvr) {
-		if ev := r.Decision.Event.Koji; ev.User == "mts" && string(ev.Kind) == "build.tag" && len(r.Decision.Actions) == 0 &&
-			r.Decision.Outcome == string(decision.OutcomeError) {
-			t.Errorf("the loop's stop was recorded as an error: %s", r.Decision.Error)
-		}
-	}
 }

@@ -49,7 +49,7 @@ func TestKojiEventsEndToEnd(t *testing.T) {
 			ks.hub.Tag(tagLoopX, loopy)
 
 			ks.expectChainDone(t, 60*time.Second, images)
-			ks.expectChainAnnounced(t, 10*time.Second, images)
+			ks.expectChainAnnounced(t, 10*time.Second, images, true)
 			for _, nvr := range images {
 				for _, rule := range []string{"images", "candidate-to-pending", "pending-index"} {
 					eventually(t, 10*time.Second, nvr+" decided by "+rule, func() bool { return recs.matchedBy(nvr, rule) >= 1 })
@@ -87,6 +87,9 @@ func TestKojiEventsEndToEnd(t *testing.T) {
 
 			expectLoopBounded(t, ks.hub, loopy)
 			expectLoopStopRecorded(t, recs, loopy)
+			if got := r.events(service.OutcomeLoopStopped); got != 1 {
+				t.Errorf("%v events counted %s, want 1", got, service.OutcomeLoopStopped)
+			}
 			if got := r.events(service.OutcomeUnsettled) + r.events(service.OutcomeParked); got != 0 {
 				t.Errorf("%v events unsettled or parked", got)
 			}
