@@ -182,7 +182,7 @@ func kojiOnActiveMQ(t *testing.T) *kojiBus {
 	for i, a := range kojiAddresses {
 		queues[i] = "Consumer.mts.queue." + prefix + "." + a
 	}
-	makeVirtualTopicQueues(t, b, prefix, queues)
+	makeVirtualTopicQueues(t, b, prefix, queues, kojiAddresses)
 	createQueue(t, b, n)
 	return &kojiBus{
 		name: "activemq",
@@ -210,8 +210,9 @@ func kojiOnActiveMQ(t *testing.T) *kojiBus {
 // makeVirtualTopicQueues makes the consumer queues of a virtual topic
 // exist before the hub sends: a virtual topic copies messages only to
 // queues that exist, and SUBSCRIBE is not answered, so a probe goes to
-// each topic until it comes out of its queue.
-func makeVirtualTopicQueues(t testing.TB, b *testenv.ActiveMQ, prefix string, queues []string) {
+// each topic (prefix and the address of the queue) until it comes out of
+// its queue.
+func makeVirtualTopicQueues(t testing.TB, b *testenv.ActiveMQ, prefix string, queues, addresses []string) {
 	t.Helper()
 	conn, err := gostomp.Dial("tcp", b.STOMPAddr, gostomp.ConnOpt.HeartBeat(0, 0))
 	if err != nil {
@@ -228,7 +229,7 @@ func makeVirtualTopicQueues(t testing.TB, b *testenv.ActiveMQ, prefix string, qu
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: no probe came through", q)
 			}
-			if err := conn.Send("/topic/"+prefix+"."+kojiAddresses[i], "text/plain", []byte("probe")); err != nil {
+			if err := conn.Send("/topic/"+prefix+"."+addresses[i], "text/plain", []byte("probe")); err != nil {
 				t.Fatal(err)
 			}
 			select {

@@ -107,7 +107,7 @@ func TestKojiBrokerRestart(t *testing.T) {
 		ks.relay.resume()
 		t.Fatal(err)
 	}
-	makeVirtualTopicQueues(t, b, ks.bus.prefix, ks.bus.queues)
+	makeVirtualTopicQueues(t, b, ks.bus.prefix, ks.bus.queues, kojiAddresses)
 	ks.relay.resume()
 	eventually(t, 60*time.Second, "the service connected again", func() bool {
 		return gathered(r.reg, bus.MetricReconnects, "bus", "stomp") >= 1 && gathered(r.reg, bus.MetricConnected, "", "") > 0
