@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/lines"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/reload"
@@ -177,6 +179,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		KojiUser:        cfg.KojiUser, MaxReactionHops: cfg.MaxReactionHops,
 	}
 	svcOpts := service.Options{Logger: log, Registerer: reg, Recorders: recorders}
+	if cfg.KojiUser == "" && kc == nil && slices.ContainsFunc(a.rules.Current().Kinds(), build.Kind.Koji) {
+		log.Warn("koji_user is not set and no hub is asked: Koji events made by the service's own user are not told apart, and max_reaction_hops stops no loop")
+	}
 	if cfg.KojiUser == "" && kc != nil {
 		// Asked once, when the first Koji event is to be acted on: a hub
 		// down at start then holds that event, not the start.

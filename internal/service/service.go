@@ -2,7 +2,11 @@
 // events from a bus, drops those no rule should see, fetches the build's
 // modulemd, decides with the current rule set, tags the build and its
 // -devel twin in Koji, announces the result on the bus, records the
-// decision, and only then acknowledges the event.
+// decision, and only then acknowledges the event. Koji's own build events
+// (completed, tagged, untagged) take the same path: the build's info is
+// asked of the hub only when the message lacks what the rules read, and a
+// decision may tag, move and untag the build; reactions to the service's
+// own tags are bounded per build (loop.go).
 //
 // The pipeline is the only owner of retries. A step that fails on
 // something that comes back (Koji, MBS, the broker, the decision store)
