@@ -560,6 +560,11 @@ func (ks *kojiStack) expectChainAnnounced(t *testing.T, within time.Duration, im
 			t.Errorf("%s announced destinations %v (from tags), %d task ids, errors %v; want %v with 3 task ids",
 				nvr, tags, taskIDs, errs, want)
 		}
+		for _, m := range ks.bus.w.forBuild(id) {
+			if types, _ := m.Body["types"].([]any); m.Body["nvr"] != nvr || !slices.Contains(types, any("image")) {
+				t.Errorf("%s announced %s with nvr %v and types %v", nvr, m.Topic, m.Body["nvr"], m.Body["types"])
+			}
+		}
 	}
 }
 
