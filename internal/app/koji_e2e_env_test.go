@@ -560,10 +560,19 @@ func (ks *kojiStack) expectChainAnnounced(t *testing.T, within time.Duration, im
 			t.Errorf("%s announced destinations %v (from tags), %d task ids, errors %v; want %v with 3 task ids",
 				nvr, tags, taskIDs, errs, want)
 		}
+		// The types are known where the rules read them (the image's
+		// build.complete); after an event whose rules did not, they are
+		// null rather than asked of the hub.
+		typed := false
 		for _, m := range ks.bus.w.forBuild(id) {
-			if types, _ := m.Body["types"].([]any); m.Body["nvr"] != nvr || !slices.Contains(types, any("image")) {
+			types, _ := m.Body["types"].([]any)
+			typed = typed || slices.Contains(types, any("image"))
+			if m.Body["nvr"] != nvr || m.Body["types"] != nil && !slices.Contains(types, any("image")) {
 				t.Errorf("%s announced %s with nvr %v and types %v", nvr, m.Topic, m.Body["nvr"], m.Body["types"])
 			}
+		}
+		if !typed {
+			t.Errorf("%s: no announcement names its type image", nvr)
 		}
 	}
 }
