@@ -497,10 +497,15 @@ func massRebuildKoji(b *testing.B, bus rebuildBus, builds int, bin string) {
 	}
 	var reqs int
 	var bytes int64
+	byMethod := map[string]int{}
 	for method, st := range hub.Stats() {
 		reqs += st.Requests - stats0[method].Requests
 		bytes += st.Bytes - stats0[method].Bytes
+		if n := st.Requests - stats0[method].Requests; n > 0 {
+			byMethod[method] = n
+		}
 	}
+	b.Logf("hub requests by method: %v", byMethod)
 	perEvent := func(x float64) float64 { return x / float64(events) }
 	reqEvent, kbEvent := perEvent(float64(reqs)), perEvent(float64(bytes)/1024)
 	b.ReportMetric(reqEvent, "hub-req/event")
