@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -17,9 +18,15 @@ import (
 
 // Input is what one decision is made on.
 type Input struct {
+	// Event is the MBS event of a decision on a module build.
 	Event build.Event
+	// Koji, when set, is the Koji event decided on instead: rules on its
+	// kind are tried, with build and event its maps.
+	Koji *build.KojiEvent
 	// Modulemd is the whole modulemd document and Data its data mapping,
-	// as values the environment's type adapter understands.
+	// as values the environment's type adapter understands. For a Koji
+	// event they are nil when the build has no modulemd, and a rule
+	// reading them fails with ErrNoModulemd.
 	Modulemd any
 	Data     any
 	// Index gives the values rule guards are checked against; nil
@@ -46,6 +53,9 @@ type Decision struct {
 	Rule *Rule
 	// Destinations are the tags, duplicates removed (first kept).
 	Destinations []string
+	// Untag are the tags to take the build out of (rules on Koji's
+	// events), duplicates removed (first kept).
+	Untag []string
 	// Tried are the 1-based indexes of the rules evaluated, in order.
 	Tried []int
 }
@@ -237,6 +247,20 @@ func (s *Set) States() []string {
 	return out
 }
 
+// RulesOn returns the rules of one group (a build state, or a Koji event
+// kind's name), in file order.
+func (s *Set) RulesOn(key string) []*Rule {
+	g := s.groups[key]
+	if g == nil {
+		return nil
+	}
+	out := make([]*Rule, len(g.rules))
+	for i, ri := range g.rules {
+		out[i] = s.rules[ri]
+	}
+	return out
+}
+
 // Eval decides for one build: the first rule of the event's state group
 // that matches wins. A rule that fails to evaluate stops the decision with
 // an *EvalError naming it.
@@ -253,7 +277,11 @@ func (s *Set) Explain(in *Input) (Decision, []RuleTrace, error) {
 }
 
 func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
-	g := s.groups[in.Event.StateName]
+	key := in.Event.StateName
+	if in.Koji != nil {
+		key = string(in.Koji.Kind)
+	}
+	g := s.groups[key]
 	if g == nil {
 		return Decision{Outcome: Skipped}, nil
 	}
@@ -278,11 +306,16 @@ func (s *Set) eval(in *Input, trace *[]RuleTrace) (Decision, error) {
 		if !ok {
 			return false, nil
 		}
-		dests, err := st.destinations(r)
+		var dests, untag []string
+		if r.Koji != nil {
+			dests, untag, err = st.kojiOutputs(r)
+		} else {
+			dests, err = st.destinations(r)
+		}
 		if err != nil {
 			return false, &EvalError{RuleID: r.ID, RuleIndex: r.Index, Source: r.Source, Err: err}
 		}
-		d.Outcome, d.Rule, d.Destinations = Matched, r, dests
+		d.Outcome, d.Rule, d.Destinations, d.Untag = Matched, r, dests, untag
 		return true, nil
 	}
 
@@ -366,6 +399,7 @@ type State struct {
 	set     *Set
 	in      *Input
 	build   ref.Val
+	event   ref.Val
 	mmd     ref.Val
 	data    ref.Val
 	adapter types.Adapter
@@ -418,7 +452,7 @@ type Slot struct {
 
 func (st *State) reset(in *Input, tracing bool) {
 	st.in = in
-	st.build, st.mmd, st.data = nil, nil, nil
+	st.build, st.event, st.mmd, st.data = nil, nil, nil, nil
 	st.gen++
 	if st.gen == 0 { // wrapped: clear stale slots
 		for i := range st.memo {
@@ -436,7 +470,7 @@ func (st *State) reset(in *Input, tracing bool) {
 
 func (st *State) release() {
 	st.in = nil
-	st.build, st.mmd, st.data = nil, nil, nil
+	st.build, st.event, st.mmd, st.data = nil, nil, nil, nil
 	st.rule = nil
 	for i := range st.groups {
 		st.groups[i] = nil
@@ -452,19 +486,37 @@ func (st *State) ResolveName(name string) (any, bool) {
 	switch name {
 	case VarBuild:
 		if st.build == nil {
-			st.build = st.adapt(&st.in.Event)
+			if st.in.Koji != nil {
+				st.build = st.adapt(st.in.Koji.Build.Vars())
+			} else {
+				st.build = st.adapt(&st.in.Event)
+			}
 		}
 		return st.build, true
 	case VarData:
 		if st.data == nil {
+			if st.in.Koji != nil && st.in.Data == nil {
+				return st.noModulemd(), true
+			}
 			st.data = st.adapt(st.in.Data)
 		}
 		return st.data, true
 	case VarModulemd:
 		if st.mmd == nil {
+			if st.in.Koji != nil && st.in.Modulemd == nil {
+				return st.noModulemd(), true
+			}
 			st.mmd = st.adapt(st.in.Modulemd)
 		}
 		return st.mmd, true
+	case VarEvent:
+		if st.in.Koji == nil {
+			return nil, false
+		}
+		if st.event == nil {
+			st.event = st.adapt(st.in.Koji.Vars())
+		}
+		return st.event, true
 	case stateName:
 		return st, true
 	}
@@ -474,6 +526,17 @@ func (st *State) ResolveName(name string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ErrNoModulemd is the failure of a rule on a Koji event that reads
+// modulemd or data when the build has none.
+var ErrNoModulemd = errors.New("the build has no modulemd")
+
+// noModulemd fails the rule being tried: CEL's logical operators must not
+// turn a rule that reads a missing document into one that does not match.
+func (st *State) noModulemd() ref.Val {
+	st.Fail(ErrNoModulemd)
+	return types.WrapErr(ErrNoModulemd)
 }
 
 // Parent implements interpreter.Activation.
@@ -615,12 +678,21 @@ func (st *State) destinations(r *Rule) ([]string, error) {
 }
 
 func toDestinations(v ref.Val) ([]string, error) {
+	out, err := toTags(v, "destinations", "destination")
+	if err == nil && len(out) == 0 {
+		return nil, errEmptyDestinations
+	}
+	return out, err
+}
+
+// toTags reads a string or list(string) value, duplicates dropped.
+func toTags(v ref.Val, what, one string) ([]string, error) {
 	if s, ok := v.(types.String); ok {
 		return []string{string(s)}, nil
 	}
 	l, ok := v.(traits.Lister)
 	if !ok {
-		return nil, fmt.Errorf("destinations gave %s, want string or list(string)", v.Type().TypeName())
+		return nil, fmt.Errorf("%s gave %s, want string or list(string)", what, v.Type().TypeName())
 	}
 	n := int(l.Size().(types.Int))
 	out := make([]string, 0, n)
@@ -628,17 +700,57 @@ func toDestinations(v ref.Val) ([]string, error) {
 		e := l.Get(types.Int(i))
 		s, ok := e.(types.String)
 		if !ok {
-			return nil, fmt.Errorf("destination %d is %s, want string", i, e.Type().TypeName())
+			return nil, fmt.Errorf("%s %d is %s, want string", one, i, e.Type().TypeName())
 		}
 		out = appendUnique(out, string(s))
-	}
-	if len(out) == 0 {
-		return nil, errEmptyDestinations
 	}
 	return out, nil
 }
 
 var errEmptyDestinations = errors.New("destinations are empty")
+
+// ErrNothingToDo is the failure of a rule on Koji's events whose
+// destinations and untag both came out empty.
+var ErrNothingToDo = errors.New("destinations and untag are both empty")
+
+// kojiOutputs are the destinations and the tags to untag of a rule on
+// Koji's events: either may be empty, not both, and no tag may be in both.
+func (st *State) kojiOutputs(r *Rule) (dests, untag []string, err error) {
+	eval := func(prg cel.Program, what, one string) ([]string, error) {
+		if prg == nil {
+			return nil, nil
+		}
+		out, _, err := prg.Eval(st)
+		if st.fault != nil {
+			return nil, st.fault
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return toTags(out, what, one)
+	}
+	if dests, err = eval(r.dests, "destinations", "destination"); err != nil {
+		return nil, nil, err
+	}
+	if untag, err = eval(r.Koji.untag, "untag", "untag tag"); err != nil {
+		return nil, nil, err
+	}
+	if len(dests) == 0 && len(untag) == 0 {
+		return nil, nil, ErrNothingToDo
+	}
+	for _, t := range untag {
+		if slices.Contains(dests, t) {
+			return nil, nil, fmt.Errorf("tag %q is both a destination and to untag", t)
+		}
+	}
+	if len(dests) == 0 {
+		dests = nil
+	}
+	if len(untag) == 0 {
+		untag = nil
+	}
+	return dests, untag, nil
+}
 
 func appendUnique(xs []string, s string) []string {
 	for _, x := range xs {

@@ -36,8 +36,15 @@ type Spec struct {
 	ID     string
 	Index  int // 1-based position of the rule in its file
 	Source Position
-	// States are the build states whose events the rule applies to.
+	// States are the build states whose events the rule applies to or,
+	// for a rule on Koji's events (Koji), the names of their kinds
+	// (build.Kind): what groups rules by the events they decide on.
 	States []string
+	// Koji, set for a rule on Koji's events, holds what only those rules
+	// have. Such a rule compiles against the environment where build and
+	// event are maps (KojiCEL). A pointer, so that the many rules of a
+	// large MBS set pay one word for it.
+	Koji *KojiSpec
 	// Match is a CEL expression of type bool; empty means true.
 	Match    string
 	MatchPos Position
@@ -67,6 +74,30 @@ type Spec struct {
 	// time. It must decide as the texts would (they still say what the
 	// rule does, for compile, explain and MatchValues).
 	Native Native
+}
+
+// KojiSpec is what a rule on Koji's events has beyond other rules.
+type KojiSpec struct {
+	// Untag is a CEL expression of type string or list(string): the tags
+	// to take the build out of. Empty: none. A rule on Koji's events
+	// needs Destinations or Untag.
+	Untag    string
+	UntagPos Position
+	// UntagLocator, when set, places compile errors inside Untag.
+	UntagLocator Locator
+
+	// Set by Compile, in the rule's own copy.
+	untag cel.Program // nil: nothing to untag
+	uses  Uses
+}
+
+// UntagExpr is the rule's untag expression and its place; "" for a rule
+// that untags nothing or is not on Koji's events.
+func (sp *Spec) UntagExpr() (string, Position) {
+	if sp.Koji == nil {
+		return "", Position{}
+	}
+	return sp.Koji.Untag, sp.Koji.UntagPos
 }
 
 // Native evaluates a rule without CEL.
@@ -142,7 +173,7 @@ var ErrRefused = errors.New("rule set refused")
 type Rule struct {
 	Spec
 	match cel.Program // nil: always matches
-	dests cel.Program
+	dests cel.Program // nil: no destinations (a rule that only untags)
 	scope *compiledScope
 }
 
@@ -150,6 +181,8 @@ type compiledScope struct {
 	names map[string]int
 	progs []cel.Program
 	base  int // offset of this scope's variables in State.vars
+	// uses are what each variable reads, variables it uses included.
+	uses []Uses
 }
 
 // Compile compiles specs, in order, into a rule set. It returns every
@@ -170,7 +203,11 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 		if _, ok := scopes[sp.Scope]; ok {
 			continue
 		}
-		cs, env, serrs := e.compileScope(sp.Scope, nvars)
+		base, err := e.CELFor(&sp)
+		if err != nil {
+			return nil, err
+		}
+		cs, env, serrs := e.compileScope(base, sp.Scope, nvars)
 		errs = append(errs, serrs...)
 		scopes[sp.Scope], envs[sp.Scope] = cs, env
 		nvars += len(cs.progs)
@@ -178,9 +215,22 @@ func (e *Env) Compile(specs []Spec) (*Set, error) {
 
 	rules := make([]*Rule, len(specs))
 	ruleErrs := make([]Errors, len(specs))
+	var koji *cel.Env
+	for i := range specs {
+		if specs[i].Koji != nil {
+			var err error
+			if koji, err = e.KojiCEL(); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	Parallel(len(specs), func(i int) {
 		sp := specs[i]
 		env := e.cel
+		if sp.Koji != nil {
+			env = koji
+		}
 		if cs := scopes[sp.Scope]; cs != nil {
 			env = envs[sp.Scope]
 		}
@@ -206,20 +256,50 @@ func (e *Env) compileRule(env *cel.Env, sp Spec, cs *compiledScope) (*Rule, Erro
 		r.MatchLocator, r.DestinationsLocator = nil, nil
 		return r, nil
 	}
+	var asts []*cel.Ast
+	koji := sp.Koji != nil
+	if koji {
+		// The rule's own copy, for what is compiled into it.
+		k := *sp.Koji
+		r.Koji = &k
+	}
 	if strings.TrimSpace(sp.Match) != "" {
-		prg, err := e.program(env, sp.Match, cel.BoolType)
+		prg, ast, err := e.program(env, sp.Match, cel.BoolType)
 		if err != nil {
 			errs = append(errs, Error{Source: locate(sp.MatchPos, sp.Source, sp.MatchLocator, err), RuleID: sp.ID, Msg: "match: " + err.Error(), Err: err})
 		}
 		r.match = prg
+		if koji {
+			asts = append(asts, ast)
+		}
 	}
-	prg, err := e.program(env, sp.Destinations, nil)
-	if err != nil {
-		errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
+	if !koji || strings.TrimSpace(sp.Destinations) != "" {
+		prg, ast, err := e.program(env, sp.Destinations, nil)
+		if err != nil {
+			errs = append(errs, Error{Source: locate(sp.DestinationsPos, sp.Source, sp.DestinationsLocator, err), RuleID: sp.ID, Msg: "destinations: " + err.Error(), Err: err})
+		}
+		r.dests = prg
+		if koji {
+			asts = append(asts, ast)
+		}
 	}
-	r.dests = prg
+	if koji && strings.TrimSpace(sp.Koji.Untag) != "" {
+		k := r.Koji
+		prg, ast, err := e.program(env, k.Untag, nil)
+		if err != nil {
+			errs = append(errs, Error{Source: locate(k.UntagPos, sp.Source, k.UntagLocator, err), RuleID: sp.ID, Msg: "untag: " + err.Error(), Err: err})
+		}
+		k.untag = prg
+		asts = append(asts, ast)
+	}
+	if koji && len(errs) == 0 {
+		r.Koji.uses = usesOf(asts, cs)
+	}
 	// The programs are built; the source maps are no longer needed.
 	r.MatchLocator, r.DestinationsLocator = nil, nil
+	if koji {
+		r.Koji.UntagLocator = nil
+	}
 	return r, errs
 }
 
@@ -249,9 +329,8 @@ func pick(p, fallback Position) Position {
 	return fallback
 }
 
-func (e *Env) compileScope(s *Scope, base int) (*compiledScope, *cel.Env, Errors) {
+func (e *Env) compileScope(env *cel.Env, s *Scope, base int) (*compiledScope, *cel.Env, Errors) {
 	cs := &compiledScope{names: map[string]int{}, base: base}
-	env := e.cel
 	var errs Errors
 	for _, v := range s.Variables {
 		if _, dup := cs.names[v.Name]; dup {
@@ -275,6 +354,7 @@ func (e *Env) compileScope(s *Scope, base int) (*compiledScope, *cel.Env, Errors
 			continue
 		}
 		env = next
+		cs.uses = append(cs.uses, usesOf([]*cel.Ast{ast}, cs))
 		cs.names[v.Name] = len(cs.progs)
 		cs.progs = append(cs.progs, prg)
 	}
@@ -321,20 +401,21 @@ func (unknownSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNo
 }
 func (unknownSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate { return nil }
 
-// program type-checks src; want nil means string or list(string).
-func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, error) {
+// program type-checks src; want nil means string or list(string). It
+// returns the checked expression too.
+func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, *cel.Ast, error) {
 	ast, iss := env.Compile(src)
 	if iss.Err() != nil {
-		return nil, compileError(iss)
+		return nil, nil, compileError(iss)
 	}
 	out := ast.OutputType()
 	if want != nil {
 		if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
-			return nil, &CompileError{Err: fmt.Errorf("has type %s, want %s", out, want)}
+			return nil, nil, &CompileError{Err: fmt.Errorf("has type %s, want %s", out, want)}
 		}
 	} else if !out.IsExactType(cel.StringType) && !out.IsExactType(cel.ListType(cel.StringType)) &&
 		!out.IsExactType(cel.DynType) && !out.IsExactType(cel.ListType(cel.DynType)) {
-		return nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
+		return nil, nil, &CompileError{Err: fmt.Errorf("has type %s, want string or list(string)", out)}
 	}
 	opts := e.programOptions()
 	if est, err := env.EstimateCost(ast, unknownSizes{}); err == nil && est.Max <= e.costLimit {
@@ -342,7 +423,7 @@ func (e *Env) program(env *cel.Env, src string, want *cel.Type) (cel.Program, er
 	}
 	prg, err := env.Program(ast, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return prg, nil
+	return prg, ast, nil
 }

@@ -33,7 +33,10 @@ func (e *Env) MatchValues(set *Set, r *Rule, in *Input) ([]ExprValue, error) {
 	if strings.TrimSpace(r.Match) == "" {
 		return nil, nil
 	}
-	env := e.cel
+	env, err := e.CELFor(&r.Spec)
+	if err != nil {
+		return nil, err
+	}
 	if r.Scope != nil {
 		for _, v := range r.Scope.Variables {
 			vast, iss := env.Compile(v.Expr)

@@ -94,7 +94,10 @@ func (l *linter) costs(env *policy.Env, specs []policy.Spec) {
 		return c.Max
 	}
 	for _, sp := range specs {
-		e := env.CEL()
+		e, err := env.CELFor(&sp)
+		if err != nil {
+			continue
+		}
 		if sp.Scope != nil && len(sp.Scope.Variables) > 0 {
 			se, ok := scopes[sp.Scope]
 			if !ok {
@@ -104,11 +107,14 @@ func (l *linter) costs(env *policy.Env, specs []policy.Spec) {
 			e = se
 		}
 		total := estimate(e, sp.Match)
-		d := estimate(e, sp.Destinations)
-		if total > math.MaxUint64-d {
-			total = math.MaxUint64
-		} else {
-			total += d
+		untag, _ := sp.UntagExpr()
+		for _, src := range []string{sp.Destinations, untag} {
+			d := estimate(e, src)
+			if total > math.MaxUint64-d {
+				total = math.MaxUint64
+			} else {
+				total += d
+			}
 		}
 		if total > l.opts.MaxCost {
 			l.add(Diagnostic{Code: CodeCost, Severity: Warning, Pos: pick(sp.MatchPos, sp.Source), RuleID: sp.ID,
@@ -156,11 +162,17 @@ func literalDestinations(sp policy.Spec) []string {
 		}
 		return []string{meta.Template}
 	}
+	return literalTags(sp.Destinations)
+}
+
+// literalTags are the tags of a CEL string or list of string literals,
+// nil for any other expression.
+func literalTags(src string) []string {
 	env, err := cel.NewEnv()
 	if err != nil {
 		return nil
 	}
-	a, iss := env.Parse(sp.Destinations)
+	a, iss := env.Parse(src)
 	if iss.Err() != nil {
 		return nil
 	}

@@ -8,6 +8,7 @@ const (
 	CodePattern = "MTS103" // a pattern cannot be used
 	CodeCEL     = "MTS104" // a CEL expression does not compile
 	CodeKojiTag = "MTS105" // a literal destination tag is not in Koji
+	CodeLoop    = "MTS106" // rules on tag events tag back into each other's trigger
 
 	CodeScratch        = "MTS201" // scratch is ignored
 	CodeCatchAll       = "MTS202" // a rule matches every build by mistake
@@ -27,6 +28,8 @@ const (
 	CodeUnknownState   = "MTS216" // a build state MBS does not have
 	CodeBadDestination = "MTS217" // a destination that cannot be a tag name
 	CodeRepeatedKey    = "MTS218" // a key given twice in one mapping
+	CodeOwnTagging     = "MTS219" // a rule on tag events reacts to its own tagging
+	CodeEventField     = "MTS220" // a field build or event lacks, or the kinds never set
 
 	CodeUnanchored = "MTS301" // a pattern searched anywhere in the value
 	CodeListGroup  = "MTS302" // a group matched against list elements
@@ -49,6 +52,7 @@ func Codes() []CodeInfo {
 		{CodePattern, Error, "unusable-pattern", "A pattern is invalid or needs a Python regex feature RE2 lacks."},
 		{CodeCEL, Error, "cel-compile", "A CEL expression does not compile or has the wrong type."},
 		{CodeKojiTag, Error, "koji-tag-missing", "A literal destination tag does not exist in Koji (--koji-profile)."},
+		{CodeLoop, Error, "tagging-loop", "Rules on build.tag or build.untag events tag (or untag) into tags that trigger each other: mts's own tagging comes back as events, so a build would go round forever."},
 		{CodeScratch, Warning, "scratch-ignored", "`scratch` in a rule is ignored since the format dropped it."},
 		{CodeCatchAll, Warning, "accidental-catch-all", "A rule whose criteria are all ignored matches every build of its state."},
 		{CodeUnreachable, Warning, "unreachable", "An earlier rule of the same state matches every build, so this rule never matches."},
@@ -67,6 +71,8 @@ func Codes() []CodeInfo {
 		{CodeUnknownState, Warning, "unknown-state", "A rule's build state is not one MBS announces, so the rule never fires."},
 		{CodeBadDestination, Warning, "bad-destination", "A destination can never be a Koji tag name, so tagging into it always fails."},
 		{CodeRepeatedKey, Warning, "repeated-key", "A key is given twice in one mapping: only the last value counts."},
+		{CodeOwnTagging, Warning, "own-tagging", "A rule on build.tag (or build.untag) events reacts to any tag, so the events of its own literal destinations (or untags) come back to it."},
+		{CodeEventField, Warning, "koji-field", "A rule on Koji's events reads a field build or event does not have (an evaluation error), or one its file's kinds never set (always empty)."},
 		{CodeUnanchored, Info, "unanchored", "A pattern has neither ^ nor $: it is searched anywhere in the value."},
 		{CodeListGroup, Info, "list-group", "A named group is matched against every element of a list: one destination per element."},
 	}

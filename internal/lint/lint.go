@@ -251,7 +251,7 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 			badLine[e.Source.Line] = true
 		}
 		for _, sp := range f.Specs {
-			if !badID[sp.ID] && !badLine[sp.Source.Line] && sp.Destinations != "" {
+			if !badID[sp.ID] && !badLine[sp.Source.Line] && (sp.Destinations != "" || sp.Koji != nil) {
 				good = append(good, sp)
 				if f.Format == ruleset.FormatCEL {
 					celGood = append(celGood, sp)
@@ -277,6 +277,8 @@ func lintSet(ctx context.Context, srcs []source, opts Options) ([]Diagnostic, er
 	}
 	l.costs(env, celGood)
 	l.orderedSet(env.CEL(), all)
+	l.kojiFields(celGood)
+	l.loops(all)
 	if opts.Tags != nil {
 		if err := l.checkTags(ctx, all); err != nil {
 			return nil, err
@@ -307,7 +309,9 @@ func (l *linter) loadError(e policy.Error) {
 		d.Hint = "patterns are Python regular expressions run on RE2: look-around, back-references, atomic groups and possessive quantifiers are not available"
 	case errors.Is(e, policy.ErrCompile):
 		d.Code = CodeCEL
-		d.Hint = "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data)"
+		d.Hint = "fix the expression: rules must compile against the mts CEL environment (build, modulemd, data; event too in a file on Koji's events)"
+	case errors.Is(e, ruleset.ErrOn):
+		d.Hint = "on: is module.state.change (the default) or Koji's build.* kinds, never both in one file; state: is for module builds, untag: for Koji's events"
 	}
 	l.add(d)
 }
@@ -333,9 +337,10 @@ func (l *linter) sorted() []Diagnostic {
 }
 
 func (l *linter) checkTags(ctx context.Context, specs []policy.Spec) error {
+	// Each tag is asked about, and reported, once.
 	checked := map[string]bool{}
-	for _, sp := range specs {
-		for _, tag := range literalDestinations(sp) {
+	check := func(sp policy.Spec, tags []string, pos policy.Position, what, verb string) error {
+		for _, tag := range tags {
 			if checked[tag] {
 				continue
 			}
@@ -345,9 +350,20 @@ func (l *linter) checkTags(ctx context.Context, specs []policy.Spec) error {
 				return fmt.Errorf("checking tag %q in Koji: %w", tag, err)
 			}
 			if !ok {
-				l.add(Diagnostic{Code: CodeKojiTag, Severity: Error, Pos: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID,
-					Message: fmt.Sprintf("destination tag %q does not exist in Koji", tag),
-					Hint:    "create the tag in Koji first, or fix its name: tagging into it would fail for every build"})
+				l.add(Diagnostic{Code: CodeKojiTag, Severity: Error, Pos: pick(pos, sp.Source), RuleID: sp.ID,
+					Message: fmt.Sprintf("%s tag %q does not exist in Koji", what, tag),
+					Hint:    fmt.Sprintf("create the tag in Koji first, or fix its name: %s it would fail for every build", verb)})
+			}
+		}
+		return nil
+	}
+	for _, sp := range specs {
+		if err := check(sp, literalDestinations(sp), sp.DestinationsPos, "destination", "tagging into"); err != nil {
+			return err
+		}
+		if untag, pos := sp.UntagExpr(); untag != "" {
+			if err := check(sp, literalTags(untag), pos, "untag", "untagging from"); err != nil {
+				return err
 			}
 		}
 	}

@@ -116,8 +116,8 @@ func TestCodesDocumented(t *testing.T) {
 			t.Errorf("%s has severity %s, want %s", c.Code, c.Severity, want)
 		}
 	}
-	if len(seen) != 25 {
-		t.Errorf("%d codes, want 25", len(seen))
+	if len(seen) != 28 {
+		t.Errorf("%d codes, want 28", len(seen))
 	}
 }
 
@@ -157,6 +157,8 @@ func FuzzFile(f *testing.F) {
 	f.Add([]byte("format: cel\nrules:\n- id: a\n  match: build.name == 'a'\n  destinations: '\"t\"'\n"))
 	f.Add([]byte("- id: a\n  type: module\n  rule: {dependencies: {runtime: {p: []}}}\n  destinations: t\n"))
 	f.Add([]byte("- &a {id: a, type: module, destinations: t, rule: {name: *a}}"))
+	f.Add([]byte("format: cel\non: build.tag\nrules:\n- {id: a, match: \"event.tag == 'x'\", destinations: \"'y'\", untag: \"['x']\"}\n- {id: b, match: \"event.tag in ['y']\", destinations: \"'x' + build.name\"}\n"))
+	f.Add([]byte("format: cel\non: [build.complete, module.state.change]\nrules:\n- {id: a, state: ready, untag: \"'t'\"}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

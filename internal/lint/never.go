@@ -29,34 +29,7 @@ func KnownState(s string) bool {
 
 // ClosestState is the known state nearest to s (by edit distance).
 func ClosestState(s string) string {
-	best, dist := "", -1
-	for _, k := range States {
-		if d := editDistance(strings.ToLower(s), k); dist < 0 || d < dist {
-			best, dist = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
+	return ruleset.Nearest(s, States)
 }
 
 // kojiTagName is what Koji accepts as a tag name.
@@ -80,7 +53,9 @@ func (l *linter) neverFires(sp policy.Spec) {
 		l.repeatedKeys(sp, m.Node)
 	}
 	for _, s := range sp.States {
-		if !KnownState(s) {
+		// A Koji rule's States are the kinds of its file's on:, which the
+		// loader checks.
+		if sp.Koji == nil && !KnownState(s) {
 			l.add(Diagnostic{Code: CodeUnknownState, Severity: Warning, Pos: at, RuleID: sp.ID,
 				Message: fmt.Sprintf("build state %q does not exist, so the rule never fires", s),
 				Hint:    fmt.Sprintf("did you mean %q? MBS announces %s", ClosestState(s), strings.Join(States, ", "))})
@@ -91,6 +66,15 @@ func (l *linter) neverFires(sp policy.Spec) {
 			l.add(Diagnostic{Code: CodeBadDestination, Severity: Warning, Pos: pick(sp.DestinationsPos, sp.Source), RuleID: sp.ID,
 				Message: fmt.Sprintf("destination %q can never be a Koji tag name, so tagging into it always fails", tag),
 				Hint:    "Koji tag names are letters, digits and . _ + - /"})
+		}
+	}
+	if untag, pos := sp.UntagExpr(); untag != "" {
+		for _, tag := range literalTags(untag) {
+			if !kojiTagName.MatchString(tag) {
+				l.add(Diagnostic{Code: CodeBadDestination, Severity: Warning, Pos: pick(pos, sp.Source), RuleID: sp.ID,
+					Message: fmt.Sprintf("untag %q can never be a Koji tag name, so untagging from it always fails", tag),
+					Hint:    "Koji tag names are letters, digits and . _ + - /"})
+			}
 		}
 	}
 }

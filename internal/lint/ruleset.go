@@ -149,7 +149,11 @@ func (l *linter) shadowed(e, sp policy.Spec, catchAll, same, scratch bool) {
 			why = " (its scratch criterion is ignored)"
 		}
 		d.Code = CodeUnreachable
-		d.Message = fmt.Sprintf("unreachable: rule %d %q (%s) matches every build in state %s before it%s", e.Index, e.ID, where, quote(state), why)
+		in := "every build in state " + quote(state)
+		if sp.Koji != nil {
+			in = "every " + state + " event"
+		}
+		d.Message = fmt.Sprintf("unreachable: rule %d %q (%s) matches %s before it%s", e.Index, e.ID, where, in, why)
 		d.Hint = "move this rule above the catch-all, or give the catch-all real criteria"
 	case same:
 		d.Code = CodeDuplicate

@@ -19,6 +19,8 @@ func Compile(w io.Writer, format string, rules []*policy.Rule) error {
 		States       []string        `json:"states"`
 		Match        string          `json:"match"`
 		Destinations string          `json:"destinations"`
+		// Untag, for rules on Koji's events.
+		Untag string `json:"untag,omitempty"`
 	}
 	enc := json.NewEncoder(w)
 	for _, r := range rules {
@@ -27,13 +29,26 @@ func Compile(w io.Writer, format string, rules []*policy.Rule) error {
 			m = "true"
 		}
 		if format == JSON {
-			if err := enc.Encode(compiled{r.ID, r.Index, r.Source, r.States, m, r.Destinations}); err != nil {
+			untag, _ := r.UntagExpr()
+			if err := enc.Encode(compiled{r.ID, r.Index, r.Source, r.States, m, r.Destinations, untag}); err != nil {
 				return err
 			}
 			continue
 		}
-		fmt.Fprintf(w, "# %s rule %d %q, states %s\n", r.Source, r.Index, r.ID, strings.Join(r.States, ", "))
-		fmt.Fprintf(w, "match: %s\ndestinations: %s\n\n", m, r.Destinations)
+		if r.Koji != nil {
+			// A Koji rule's States are the kinds of its file's on:.
+			fmt.Fprintf(w, "# %s rule %d %q, on %s\n", r.Source, r.Index, r.ID, strings.Join(r.States, ", "))
+		} else {
+			fmt.Fprintf(w, "# %s rule %d %q, states %s\n", r.Source, r.Index, r.ID, strings.Join(r.States, ", "))
+		}
+		fmt.Fprintf(w, "match: %s\n", m)
+		if r.Koji == nil || r.Destinations != "" {
+			fmt.Fprintf(w, "destinations: %s\n", r.Destinations)
+		}
+		if untag, _ := r.UntagExpr(); untag != "" {
+			fmt.Fprintf(w, "untag: %s\n", untag)
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
 }

@@ -1,17 +1,22 @@
 package ruleset
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fedora-modularity/mts/compat"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/policy"
 )
 
 // parseCEL reads a CEL rule file:
 //
 //	format: cel
+//	on: build.tag               # optional: the event kind(s) the rules decide on
 //	variables:                  # optional, evaluated at most once per build
 //	  - name: platform
 //	    expression: data.dependencies[0].requires.platform
@@ -20,7 +25,11 @@ import (
 //	    state: ready            # or a list of states; default: the default state
 //	    match: build.name == "x" && ...
 //	    destinations: '"f" + ... + "-candidate"'   # a string or list(string)
+//	    untag: '"f40-pending"'  # only on Koji's kinds: tags to take the build out of
 //
+// Without on:, the rules decide on MBS's module builds (build.KindModule)
+// as they always have. A file on Koji's kinds has no state: on its rules
+// (the kind says it), and its build is the Koji build's map.
 // It reads the YAML nodes themselves, so that every problem of every
 // rule is reported at its own place; the rules without a problem are
 // returned, to be compiled for theirs.
@@ -34,6 +43,9 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 	}
 	fail := func(at *yaml.Node, id, format string, args ...any) {
 		errs = append(errs, policy.Error{Source: pos(at), RuleID: id, Msg: fmt.Sprintf(format, args...)})
+	}
+	failOn := func(at *yaml.Node, id, format string, args ...any) {
+		errs = append(errs, policy.Error{Source: pos(at), RuleID: id, Msg: fmt.Sprintf(format, args...), Err: ErrOn})
 	}
 	// text reads a string-valued key of m; ok is false (and the problem
 	// noted) when it is there but not a string.
@@ -51,6 +63,11 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 		}
 		return n.Value, n, true
 	}
+	kinds, onErrs := parseOn(file, root)
+	errs = append(errs, onErrs...)
+	// A file whose on: is wrong is checked as one on Koji's events (what
+	// on: is for) and none of its rules is compiled.
+	koji := len(onErrs) > 0 || kinds[0].Koji()
 	scope := &policy.Scope{}
 	if vars := child(root, "variables"); vars != nil && vars.Kind == yaml.SequenceNode {
 		for _, n := range vars.Content {
@@ -92,6 +109,7 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 		desc, _, _ := text(n, "description", id, "a string")
 		match, mn, _ := text(n, "match", id, "a CEL expression (a string)")
 		dests, dn, _ := text(n, "destinations", id, "a CEL expression (a string)")
+		untag, un, _ := text(n, "untag", id, "a CEL expression (a string)")
 		sp := policy.Spec{
 			ID: id, Index: i + 1, Source: pos(n), Scope: scope,
 			Match: match, MatchPos: pos(valueNode(n, "match")),
@@ -107,13 +125,37 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 		} else {
 			seen[id] = i + 1
 		}
-		if child(n, "destinations") == nil {
-			fail(n, id, "rule has no destinations")
-		} else if dests == "" && len(errs) == before {
-			fail(dn, id, "destinations is empty")
+		switch {
+		case !koji:
+			if u := child(n, "untag"); u != nil {
+				failOn(keyNode(n, "untag"), id, "untag is only for rules on Koji's events (on: %s, ...); this file's rules decide on %s", build.KindTag, build.KindModule)
+			}
+			if child(n, "destinations") == nil {
+				fail(n, id, "rule has no destinations")
+			} else if dests == "" && len(errs) == before {
+				fail(dn, id, "destinations is empty")
+			}
+		case child(n, "destinations") == nil && child(n, "untag") == nil:
+			fail(n, id, "rule has neither destinations nor untag")
+		default:
+			if dn != nil && dests == "" && len(errs) == before {
+				fail(dn, id, "destinations is empty")
+			}
+			if un != nil && untag == "" && len(errs) == before {
+				fail(un, id, "untag is empty")
+			}
 		}
 		sp.States = []string{def}
-		if st := child(n, "state"); st != nil {
+		if koji {
+			sp.Koji = &policy.KojiSpec{Untag: untag, UntagPos: pos(valueNode(n, "untag")), UntagLocator: scalarLocator(file, data, un)}
+			sp.States = make([]string, len(kinds))
+			for i, k := range kinds {
+				sp.States[i] = string(k)
+			}
+			if child(n, "state") != nil {
+				failOn(keyNode(n, "state"), id, "state is not for rules on Koji's events: the event kind (on: %s) says what happened to the build", joinKinds(kinds))
+			}
+		} else if st := child(n, "state"); st != nil {
 			sp.States = nil
 			for st.Kind == yaml.AliasNode {
 				st = st.Alias
@@ -133,11 +175,119 @@ func parseCEL(file string, data []byte, root *yaml.Node, opts Options) ([]policy
 				sp.States = append(sp.States, s.Value)
 			}
 		}
-		if len(errs) == before {
+		if len(errs) == before && len(onErrs) == 0 {
 			specs = append(specs, sp)
 		}
 	}
 	return specs, errs
+}
+
+// ErrOn is the cause of the problems of a file's on: and of the keys a
+// rule may have only on some kinds (state:, untag:).
+var ErrOn = errors.New("rules and the event kinds they decide on do not agree")
+
+// parseOn reads the file's on: key, the event kinds its rules decide on:
+// a kind or a list of kinds, KindModule when absent. Module builds and
+// Koji's events cannot share a file, as build is a different thing in
+// each.
+func parseOn(file string, root *yaml.Node) ([]build.Kind, policy.Errors) {
+	n := child(root, "on")
+	if n == nil {
+		return []build.Kind{build.KindModule}, nil
+	}
+	at := policy.Position{File: file, Line: n.Line, Col: n.Column}
+	if k := keyNode(root, "on"); k != nil {
+		at = policy.Position{File: file, Line: k.Line, Col: k.Column}
+	}
+	var errs policy.Errors
+	fail := func(n *yaml.Node, format string, args ...any) {
+		errs = append(errs, policy.Error{Source: policy.Position{File: file, Line: n.Line, Col: n.Column}, Msg: fmt.Sprintf(format, args...), Err: ErrOn})
+	}
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+		if len(items) == 0 {
+			fail(n, "on must be an event kind or a list of them, not an empty list")
+		}
+	}
+	var kinds []build.Kind
+	for _, it := range items {
+		if it.Kind != yaml.ScalarNode || it.Tag == "!!null" || it.Value == "" {
+			fail(it, "on must be an event kind or a list of them, not %s", kindName(it))
+			continue
+		}
+		k, err := build.ParseKind(it.Value)
+		if err != nil {
+			fail(it, "unknown event kind %q in on: (did you mean %q? known: %s)", it.Value, Nearest(it.Value, kindNames()), strings.Join(kindNames(), ", "))
+			continue
+		}
+		if slices.Contains(kinds, k) {
+			continue
+		}
+		kinds = append(kinds, k)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	mbs := slices.Contains(kinds, build.KindModule)
+	if mbs && len(kinds) > 1 {
+		errs = append(errs, policy.Error{Source: at, Err: ErrOn, Msg: fmt.Sprintf("on: mixes %s with Koji's kinds (%s): build is the MBS event in one and the Koji build in the other; put their rules in separate files",
+			build.KindModule, joinKinds(slices.DeleteFunc(slices.Clone(kinds), func(k build.Kind) bool { return k == build.KindModule })))})
+		return nil, errs
+	}
+	return kinds, nil
+}
+
+func kindNames() []string {
+	var out []string
+	for _, k := range build.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}
+
+func joinKinds(ks []build.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Nearest is the name of names nearest to s by edit distance (ignoring
+// case), for "did you mean" hints; "" when names is empty.
+func Nearest(s string, names []string) string {
+	best, dist := "", -1
+	for _, k := range names {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(k)); dist < 0 || d < dist {
+			best, dist = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
 }
 
 // kindName says what a YAML node holds, for messages.
@@ -171,6 +321,19 @@ func child(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// keyNode is the key node of key in the mapping n, nil when absent.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
 func valueNode(n *yaml.Node, key string) *yaml.Node {
 	if c := child(n, key); c != nil {
 		return c
@@ -182,9 +345,9 @@ func valueNode(n *yaml.Node, key string) *yaml.Node {
 // of the wrong shape, at its position.
 func checkKnown(file string, root *yaml.Node) policy.Errors {
 	known := map[string]map[string]bool{
-		"file":     {"format": true, "variables": true, "rules": true},
+		"file":     {"format": true, "on": true, "variables": true, "rules": true},
 		"variable": {"name": true, "expression": true},
-		"rule":     {"id": true, "description": true, "state": true, "match": true, "destinations": true},
+		"rule":     {"id": true, "description": true, "state": true, "match": true, "destinations": true, "untag": true},
 	}
 	var errs policy.Errors
 	fail := func(n *yaml.Node, format string, args ...any) {

@@ -38,6 +38,9 @@ func FuzzCELLoad(f *testing.F) {
 	addSeeds(f, "../../rules/fedora-cel/fedora.cel.yaml")
 	f.Add([]byte("format: cel\nrules:\n  - {id: a, match: \"build.name == 'x'\", destinations: \"['t']\"}\n"))
 	f.Add([]byte("format: cel\nvariables: [{name: v, expression: '1'}]\nrules: [{id: a, state: [ready, done], destinations: \"'t'\"}]\n"))
+	addSeeds(f, "testdata/koji/tag.cel.yaml", "testdata/koji/state.cel.yaml", "testdata/koji/untag.cel.yaml")
+	f.Add([]byte("format: cel\non: [build.tag, build.untag]\nrules: [{id: a, match: \"event.tag == 'x'\", untag: \"[event.tag]\"}]\n"))
+	f.Add([]byte("format: cel\non: module.state.change\nrules: [{id: a, destinations: \"'t'\", untag: \"'u'\"}]\n"))
 	doc := fuzzDoc(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkLoad(t, data, doc)
@@ -78,5 +81,22 @@ func checkLoad(t *testing.T, data []byte, doc *modulemd.Document) {
 		if d.Outcome == policy.Matched && len(d.Destinations) == 0 {
 			t.Fatalf("matched with no destinations")
 		}
+	}
+	for _, k := range rs.Kinds() {
+		if !k.Koji() {
+			continue
+		}
+		ev := &build.KojiEvent{Kind: k, Tag: "x", Build: build.KojiBuild{Name: "x", Version: "1", Release: "1"}}
+		for _, d := range []*modulemd.Document{doc, nil} {
+			dec, err := rs.DecideMessage(build.Message{Kind: k, Koji: ev}, d)
+			var ee *policy.EvalError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("evaluation of a %s event failed without naming a rule: %v", k, err)
+			}
+			if dec.Outcome == policy.Matched && len(dec.Destinations)+len(dec.Untag) == 0 {
+				t.Fatalf("matched a %s event with nothing to do", k)
+			}
+		}
+		rs.NeedsBuildInfo(k)
 	}
 }

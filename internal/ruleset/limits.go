@@ -86,10 +86,11 @@ func (l Limits) tooManyRules(specs []policy.Spec) *policy.Error {
 func (l Limits) longExpressions(specs []policy.Spec) policy.Errors {
 	var errs policy.Errors
 	for _, sp := range specs {
+		untag, untagPos := sp.UntagExpr()
 		for _, e := range []struct {
 			what, text string
 			pos        policy.Position
-		}{{"match", sp.Match, sp.MatchPos}, {"destinations", sp.Destinations, sp.DestinationsPos}} {
+		}{{"match", sp.Match, sp.MatchPos}, {"destinations", sp.Destinations, sp.DestinationsPos}, {"untag", untag, untagPos}} {
 			if len(e.text) > l.MaxPatternLength {
 				errs = append(errs, policy.Error{Source: e.pos, RuleID: sp.ID,
 					Msg: fmt.Sprintf("%v: %s has %d bytes, more than max_pattern_length (%d)", ErrLimit, e.what, len(e.text), l.MaxPatternLength)})
