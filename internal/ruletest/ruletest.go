@@ -88,6 +88,8 @@ type Case struct {
 	Koji    *KojiCase   `yaml:"koji"`
 	Message *BusMessage `yaml:"message"`
 	Expect  *Expect     `yaml:"expect"`
+	// node is the case in its file, to place the mistakes of its keys.
+	node *yaml.Node
 }
 
 // KojiCase is one of Koji's build events told by its parts.
@@ -115,7 +117,7 @@ type Event struct {
 }
 
 // Expect is the expected decision; fields left out are not checked, except
-// the outcome, which is "matched" when a rule or destinations are given.
+// the outcome, which is "matched" when a rule, destinations or untag are given.
 type Expect struct {
 	Outcome      string   `yaml:"outcome" json:"outcome"`
 	Rule         string   `yaml:"rule,omitempty" json:"rule,omitempty"`
@@ -316,6 +318,7 @@ func runFile(ctx context.Context, path string, opts Options) ([]CaseResult, bool
 			if n := child(cn, "name"); n != nil {
 				c.Name = n.Value
 			}
+			c.node = cn
 			s.Tests = append(s.Tests, c)
 		}
 		tf.Sections = append(tf.Sections, s)
@@ -493,7 +496,7 @@ func FromDecision(d decision.Decision) Expect {
 func compare(want, got Expect) []string {
 	var out []string
 	outcome := want.Outcome
-	if outcome == "" && (want.Rule != "" || want.Destinations != nil) {
+	if outcome == "" && (want.Rule != "" || want.Destinations != nil || want.Untag != nil) {
 		outcome = string(policy.Matched)
 	}
 	if outcome == "" {
