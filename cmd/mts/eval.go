@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/report"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/source"
+	"github.com/fedora-modularity/mts/koji"
 )
 
 func rulesFlag() *cli.StringSliceFlag {
@@ -155,7 +158,26 @@ func kojiReader(c *cli.Context) (decision.BuildInfoSource, func(), error) {
 	if err != nil {
 		return nil, nil, failErr(err)
 	}
-	return cl, cl.Close, nil
+	return retryingHub{cl: cl, errw: c.App.ErrWriter}, cl.Close, nil
+}
+
+// retryingHub asks the hub for build infos with the profile's retries, as
+// the koji commands call it.
+type retryingHub struct {
+	cl   *koji.Client
+	errw io.Writer
+}
+
+func (h retryingHub) GetBuildInfo(ctx context.Context, nvrOrID string) (build.KojiBuild, error) {
+	var b build.KojiBuild
+	err := koji.Retry(ctx, h.cl.Config(), func(attempt int, wait time.Duration, err error) {
+		fmt.Fprintf(h.errw, "getBuild %s failed (attempt %d), trying again in %s: %v\n", nvrOrID, attempt, wait, err)
+	}, func(ctx context.Context) error {
+		var err error
+		b, err = h.cl.GetBuildInfo(ctx, nvrOrID)
+		return err
+	})
+	return b, err
 }
 
 // evalEvents decides for each line of --events.
