@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/bus/lines"
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/config"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/reload"
@@ -174,10 +176,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		GiveUpAfter: cfg.RetryGiveUpAfter.D(), TaskPoll: cfg.TaskPollInterval.D(),
 		ShutdownTimeout: cfg.ShutdownTimeout.D(), ModulemdCacheSize: cfg.ModulemdCacheSize,
 		MaxModulemdSize: cfg.MaxModulemdSize,
+		KojiUser:        cfg.KojiUser, MaxReactionHops: cfg.MaxReactionHops,
 	}
 	svcOpts := service.Options{Logger: log, Registerer: reg, Recorders: recorders}
+	if cfg.KojiUser == "" && kc == nil && slices.ContainsFunc(a.rules.Current().Kinds(), build.Kind.Koji) {
+		log.Warn("koji_user is not set and no hub is asked: Koji events made by the service's own user are not told apart, and max_reaction_hops stops no loop")
+	}
+	if cfg.KojiUser == "" && kc != nil {
+		// Asked once, when the first Koji event is to be acted on: a hub
+		// down at start then holds that event, not the start.
+		svcOpts.WhoAmI = func(ctx context.Context) (string, error) {
+			u, err := kc.GetLoggedInUser(ctx)
+			if err != nil {
+				return "", err
+			}
+			return u.Name, nil
+		}
+	}
 	if a.lines != nil {
-		svcOpts.Dropped = a.lines.Dropped
+		svcOpts.Dropped = droppedLine(a.lines)
 	}
 	if svcCfg.GiveUpAfter > 0 && pub != nil {
 		parker, ok := pub.(bus.Parker)

@@ -107,6 +107,13 @@ type Config struct {
 	Keytab      string `yaml:"keytab"`
 	Principal   string `yaml:"principal"`
 	CheckTagged bool   `yaml:"check_tagged"`
+	// KojiUser is the Koji user the service tags as, which Koji's
+	// build.tag and build.untag events name for the service's own work;
+	// empty: asked of the hub at start (needed with dev or dry_run).
+	KojiUser string `yaml:"koji_user"`
+	// MaxReactionHops bounds, per build, the consecutive reactions to
+	// Koji events made by koji_user: a rule loop stops there.
+	MaxReactionHops int `yaml:"max_reaction_hops"`
 
 	MessagingBackend      string   `yaml:"messaging_backend"`
 	RhmsgBrokers          []string `yaml:"rhmsg_brokers"`
@@ -221,6 +228,7 @@ func Defaults() *Config {
 		ModulemdCacheSize:   256,
 		RequestsTimeout:     Duration(60 * time.Second),
 		CheckTagged:         true,
+		MaxReactionHops:     5,
 		MessagingBackend:    BackendFedoraMessaging,
 		RhmsgBrokerType:     "activemq",
 		RhmsgTopicPrefix:    "VirtualTopic.eng.mts",
@@ -675,6 +683,9 @@ func (c *Config) problems() Problems {
 	}
 	if c.Workers < 1 {
 		bad("workers", "must be at least 1")
+	}
+	if c.MaxReactionHops < 1 {
+		bad("max_reaction_hops", "must be at least 1: reactions to the service's own events are always bounded")
 	}
 	if c.RetryAttempts < 0 {
 		bad("retry_attempts", "must not be negative")

@@ -72,6 +72,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"not a mapping", "- a\n", "mts.yaml:1: the file must be a mapping"},
 		{"syntax", "a: [b\n", "mts.yaml:2: not valid YAML"},
 		{"validate names the line", "rules: [a]\n\nworkers: 0\n", "mts.yaml:3: workers: must be at least 1"},
+		{"unbounded reactions", "rules: [a]\nmax_reaction_hops: 0\n", "mts.yaml:2: max_reaction_hops: must be at least 1"},
 		{"kafka in dev", "rules: [a]\ndev: true\nmessaging_backend: kafka\n", `mts.yaml:3: messaging_backend: "kafka"`},
 		{"no rules", "", "rules: no rules"},
 		{"both rule sources", "rules: [a]\nrules_file_url: http://x/\n", "rules_file_url: set either"},

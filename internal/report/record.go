@@ -37,7 +37,11 @@ func Record(w io.Writer, r decision.Record) error {
 			b.WriteString(": no rule matched")
 		}
 	case string(policy.Skipped):
-		fmt.Fprintf(&b, ": no rule for state %q", state)
+		if d.Event.Koji != nil {
+			b.WriteString(": no rule applies")
+		} else {
+			fmt.Fprintf(&b, ": no rule for state %q", state)
+		}
 	case decision.OutcomeError:
 		if d.Rule != nil {
 			fmt.Fprintf(&b, " in rule %d %q", d.Rule.Index, d.Rule.ID)
@@ -59,12 +63,17 @@ func Record(w io.Writer, r decision.Record) error {
 }
 
 // subjectOf is what a record's line names: an MBS event's module build id,
-// N:S:V:C and state; a Koji event's build id, NVR and kind.
+// N:S:V:C and state; a Koji event's build id, NVR and kind, with the tag
+// of a tag or untag.
 func subjectOf(r decision.Record) (int64, string, string) {
 	m := r.Decision.Event
 	switch {
 	case m.Koji != nil:
-		return m.Koji.Build.ID, m.Koji.Build.NVR(), string(m.Kind)
+		what := string(m.Kind)
+		if m.Koji.Tag != "" {
+			what += " " + m.Koji.Tag
+		}
+		return m.Koji.Build.ID, m.Koji.Build.NVR(), what
 	case m.Module != nil:
 		return m.Module.ID, m.Module.NSVC(), m.Module.StateName
 	}

@@ -102,3 +102,44 @@ func TestHubBudgetPerEvent(t *testing.T) {
 		t.Errorf("%d tagBuild calls for %d builds and their twins", n, 220+burst)
 	}
 }
+
+// TestHubBudgetPerKojiEvent: one of Koji's events in Fedora's flat shape,
+// whose rule reads the build's types, costs the hub no more than an MBS
+// event: the build info, the look before tagBuild, the tagBuild and the
+// look after it.
+func TestHubBudgetPerKojiEvent(t *testing.T) {
+	hub, evs := newKojiHub(t, kojitest.WithTaskDelay(time.Hour))
+	svc, _, _ := kojiService(t, hub, "types.cel.yaml", testCfg, Options{})
+	handle := func(i int) {
+		nvr := fmt.Sprintf("bash-5.2.%d-1.fc40", i)
+		hub.AddBuild(kojitest.Build{NVR: nvr})
+		hub.Tag("f40-candidate", nvr)
+		d := evs.mustTake(t, true)
+		if outcome, err := svc.Handle(t.Context(), d); err != nil || outcome != OutcomeMatched {
+			t.Fatalf("Handle = %q, %v", outcome, err)
+		}
+	}
+	// Tasks of ours pending before: a look must not pay for them.
+	for i := range 50 {
+		handle(i)
+	}
+	before := hub.Stats()
+	const lone = 20
+	for i := range lone {
+		handle(100 + i)
+	}
+	var reqs int
+	var bytes int64
+	for m, s := range hub.Stats() {
+		reqs += s.Requests - before[m].Requests
+		bytes += s.Bytes - before[m].Bytes
+	}
+	perReq, perBytes := float64(reqs)/lone, bytes/lone
+	t.Logf("Koji events one at a time: %.2f requests, %d bytes per event", perReq, perBytes)
+	if perReq > loneEventRequests || perBytes > eventBytes {
+		t.Errorf("%.2f requests and %d bytes per Koji event, budget %v and %d", perReq, perBytes, loneEventRequests, eventBytes)
+	}
+	if n := tagCalls(hub); n != 50+lone {
+		t.Errorf("%d tagBuild calls for %d events", n, 50+lone)
+	}
+}

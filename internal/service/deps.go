@@ -33,7 +33,10 @@ type DependencyState struct {
 
 // HeldEvent is an event waiting for a dependency to come back.
 type HeldEvent struct {
+	// Event is an MBS event; the zero Event for one of Koji's, which
+	// Message has.
 	Event      build.Event
+	Message    build.Message
 	MessageID  string
 	Since      time.Time
 	Dependency string
@@ -260,6 +263,7 @@ func (g *gates) states() []DependencyState {
 type hold struct {
 	s     *Service
 	ev    build.Event
+	msg   build.Message
 	msgID string
 	first time.Time // first held, zero while never held
 	since time.Time // held now since, zero while not held
@@ -303,7 +307,7 @@ func (s *Service) Held() []HeldEvent {
 	defer s.heldMu.Unlock()
 	out := make([]HeldEvent, 0, len(s.held))
 	for h := range s.held {
-		out = append(out, HeldEvent{Event: h.ev, MessageID: h.msgID, Since: h.since, Dependency: h.dep, LastError: h.err})
+		out = append(out, HeldEvent{Event: h.ev, Message: h.msg, MessageID: h.msgID, Since: h.since, Dependency: h.dep, LastError: h.err})
 	}
 	slices.SortFunc(out, func(a, b HeldEvent) int { return a.Since.Compare(b.Since) })
 	return out

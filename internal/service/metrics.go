@@ -20,6 +20,14 @@ const (
 	// OutcomeModulemdError: no usable modulemd for the build (unknown to
 	// MBS, or not a valid document); nothing done.
 	OutcomeModulemdError = "modulemd_error"
+	// OutcomeBuildInfoError: the rules on a Koji event's kind read more
+	// of the build than its message carried, and the hub does not know
+	// the build (or, in --dev, no hub is asked); nothing done.
+	OutcomeBuildInfoError = "build_info_error"
+	// OutcomeLoopStopped: a Koji event made by the service's own user
+	// would have been one reaction too many on its build
+	// (max_reaction_hops); nothing done.
+	OutcomeLoopStopped = "loop_stopped"
 	// OutcomeParked: held longer than retry_give_up_after, the event went
 	// to the parking destination.
 	OutcomeParked = "parked"
@@ -48,6 +56,9 @@ type metrics struct {
 	parked         *prometheus.CounterVec
 	lookup         prometheus.Histogram
 	cancelled      prometheus.Counter
+	buildInfo      *prometheus.CounterVec
+	loopStops      prometheus.Counter
+	untagRefused   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -122,6 +133,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		cancelled: f.NewCounter(prometheus.CounterOpts{
 			Name: "mts_tag_tasks_cancelled_total", Help: "tagBuild tasks of ours cancelled before they ran: another process started one for the same build at the same moment.",
+		}),
+		buildInfo: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mts_koji_build_info_fetches_total",
+			Help: "Builds asked of the hub (getBuild and getBuildType) because a Koji event's rules read more than its message carried, by result (ok, not_found, refused; a transient failure is counted in mts_retries_total).",
+		}, []string{"result"}),
+		loopStops: f.NewCounter(prometheus.CounterOpts{
+			Name: "mts_reaction_loop_stops_total", Help: "Koji events not acted on: their build had max_reaction_hops consecutive reactions to the service's own tags and untags (a rule loop?).",
+		}),
+		untagRefused: f.NewCounter(prometheus.CounterOpts{
+			Name: "mts_untag_refused_total", Help: "untagBuild calls refused with a fault Koji will not change its mind about (not allowed, locked tag, unknown tag).",
 		}),
 	}
 }

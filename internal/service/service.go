@@ -2,7 +2,11 @@
 // events from a bus, drops those no rule should see, fetches the build's
 // modulemd, decides with the current rule set, tags the build and its
 // -devel twin in Koji, announces the result on the bus, records the
-// decision, and only then acknowledges the event.
+// decision, and only then acknowledges the event. Koji's own build events
+// (completed, tagged, untagged) take the same path: the build's info is
+// asked of the hub only when the message lacks what the rules read, and a
+// decision may tag, move and untag the build; reactions to the service's
+// own tags are bounded per build (loop.go).
 //
 // The pipeline is the only owner of retries. A step that fails on
 // something that comes back (Koji, MBS, the broker, the decision store)
@@ -53,6 +57,15 @@ type Tagger interface {
 	TaskStates(ctx context.Context, ids []int) ([]*koji.Task, error)
 	// CancelTask cancels a task of ours that lost a race to a twin.
 	CancelTask(ctx context.Context, id int) error
+	// MoveBuild starts a tagBuild task with fromtag: one task that takes
+	// the build out of from and puts it into tag.
+	MoveBuild(ctx context.Context, from, tag, nvr string) (int, error)
+	// UntagBuilds takes builds out of tags in one request (strict=False):
+	// per target nil or the fault; an error when the request as a whole
+	// failed.
+	UntagBuilds(ctx context.Context, targets []koji.TagTarget) ([]error, error)
+	// GetBuildInfo returns a build with its types in one request.
+	GetBuildInfo(ctx context.Context, nvrOrID string) (build.KojiBuild, error)
 }
 
 // Recorder keeps decisions. The pipeline calls every Recorder for each
@@ -111,6 +124,15 @@ type Config struct {
 	ModulemdCacheSize int
 	// MaxModulemdSize bounds a modulemd document (0: the default).
 	MaxModulemdSize int
+	// KojiUser is the Koji user the service tags as: a Koji event made
+	// by it is an echo of the service's own work (koji_user, or asked of
+	// the hub at start). Empty: no event is known as an echo, and
+	// MaxReactionHops stops nothing.
+	KojiUser string
+	// MaxReactionHops bounds, per build, the consecutive reactions to
+	// events the service's own user made (max_reaction_hops); 5 by
+	// default.
+	MaxReactionHops int
 }
 
 // Options carry the service's collaborators besides the pipeline's ends.
@@ -125,8 +147,13 @@ type Options struct {
 	// Dropped, when set, is told of each event the pipeline drops before
 	// deciding (a state build_state_msg_filter leaves out, a scratch
 	// build), with the reason: the decisions the recorders keep never
-	// include these.
-	Dropped func(ev build.Event, reason string)
+	// include these. Koji's events with no rule on their kind are
+	// dropped too.
+	Dropped func(m build.Message, reason string)
+	// WhoAmI, when Config.KojiUser is empty, names the service's Koji
+	// user: asked once, when the first Koji event is about to be acted
+	// on (the event is held while it fails).
+	WhoAmI func(ctx context.Context) (string, error)
 }
 
 // Service is the pipeline. Build it with New, then call Run, or Handle
@@ -140,15 +167,24 @@ type Service struct {
 	rules     Rules
 	recorders []Recorder
 	parker    bus.Parker
-	dropped   func(build.Event, string)
+	dropped   func(build.Message, string)
 	log       *slog.Logger
 	m         *metrics
 	docs      *lru.Cache[int64, document] // nil: no cache
-	filter    map[string]bool
-	gates     *gates
-	stopping  chan struct{}
-	stopOnce  sync.Once
-	poll      *poller
+	// kojiDocs are the documents of Koji module builds, by Koji build id
+	// (a number space of its own, apart from MBS's).
+	kojiDocs *lru.Cache[int64, document] // nil: no cache
+	// chains counts, per build, the reactions to the service's own
+	// events (see loop.go); per process.
+	chains   *lru.Cache[string, chain]
+	whoAmI   func(context.Context) (string, error)
+	userMu   sync.Mutex
+	user     string // the Koji user, once known
+	filter   map[string]bool
+	gates    *gates
+	stopping chan struct{}
+	stopOnce sync.Once
+	poll     *poller
 
 	heldMu sync.Mutex
 	held   map[*hold]struct{}
@@ -223,12 +259,22 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src sourc
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var docs *lru.Cache[int64, document]
+	if cfg.MaxReactionHops <= 0 {
+		cfg.MaxReactionHops = DefaultMaxReactionHops
+	}
+	var docs, kojiDocs *lru.Cache[int64, document]
 	if cfg.ModulemdCacheSize > 0 {
 		var err error
 		if docs, err = lru.New[int64, document](cfg.ModulemdCacheSize); err != nil {
 			return nil, fmt.Errorf("service: modulemd cache: %w", err)
 		}
+		if kojiDocs, err = lru.New[int64, document](cfg.ModulemdCacheSize); err != nil {
+			return nil, fmt.Errorf("service: modulemd cache: %w", err)
+		}
+	}
+	chains, err := lru.New[string, chain](chainCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("service: reaction chains: %w", err)
 	}
 	filter := make(map[string]bool, len(cfg.StateFilter))
 	for _, s := range cfg.StateFilter {
@@ -238,7 +284,8 @@ func New(cfg Config, c bus.Consumer, pub bus.Publisher, tagger Tagger, src sourc
 	s := &Service{
 		cfg: cfg, consumer: c, pub: pub, tagger: tagger, source: src, rules: rules,
 		recorders: opts.Recorders, parker: opts.Parker, dropped: opts.Dropped,
-		log: log, m: m, filter: filter, docs: docs,
+		log: log, m: m, filter: filter, docs: docs, kojiDocs: kojiDocs, chains: chains,
+		whoAmI: opts.WhoAmI, user: cfg.KojiUser,
 		gates: newGates(cfg.RetryMin, cfg.RetryMax, func(name string, up bool) {
 			v := 0.0
 			if up {
@@ -334,17 +381,37 @@ func (s *Service) Handle(ctx context.Context, d bus.Delivery) (string, error) {
 	start := time.Now()
 	s.m.inFlight.Inc()
 	defer s.m.inFlight.Dec()
-	// Koji's own events reach the pipeline as an empty module event,
-	// which build_state_msg_filter drops, until the pipeline decides them.
+	msg := d.Message()
 	var ev build.Event
-	if m := d.Message().Module; m != nil {
+	if m := msg.Module; m != nil {
 		ev = *m
 	}
-	log := s.log.With("event_id", ev.ID, "message_id", d.MessageID(), "module", ev.NSVC(), "state", ev.StateName)
-	h := &hold{s: s, ev: ev, msgID: d.MessageID()}
+	var log *slog.Logger
+	key := ev.NSVC()
+	if k := msg.Koji; k != nil {
+		log = s.log.With("event_id", k.Build.ID, "message_id", d.MessageID(), "kind", string(k.Kind), "nvr", k.Build.NVR())
+		if k.Tag != "" {
+			log = log.With("tag", k.Tag)
+		}
+		if k.User != "" {
+			log = log.With("user", k.User)
+		}
+		// Apart from module keys (N:S:V:C), which never look like an NVR
+		// with this prefix.
+		key = "koji:" + k.Build.NVR()
+	} else {
+		log = s.log.With("event_id", ev.ID, "message_id", d.MessageID(), "module", ev.NSVC(), "state", ev.StateName)
+	}
+	h := &hold{s: s, ev: ev, msg: msg, msgID: d.MessageID()}
 	defer h.release()
-	unlock := s.lockBuild(ev.NSVC())
-	outcome, err := s.process(ctx, h, d, ev, log)
+	unlock := s.lockBuild(key)
+	var outcome string
+	var err error
+	if msg.Koji != nil {
+		outcome, err = s.processKoji(ctx, h, d, *msg.Koji, log)
+	} else {
+		outcome, err = s.process(ctx, h, d, ev, log)
+	}
 	unlock()
 	if errors.Is(err, errGiveUp) {
 		outcome, err = s.park(ctx, h, d, log)
@@ -441,7 +508,7 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 	if reason != "" {
 		log.Debug("event dropped", "reason", reason)
 		if s.dropped != nil {
-			s.dropped(ev, reason)
+			s.dropped(build.ModuleMessage(ev), reason)
 		}
 		return OutcomeFiltered, nil
 	}

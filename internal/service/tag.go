@@ -37,7 +37,7 @@ func (s *Service) tag(ctx context.Context, h *hold, d *decision.Decision, log *s
 			targets = append(targets, koji.TagTarget{Tag: a.Tag, NVR: a.NVR})
 		}
 	}
-	results, err := s.tagAll(ctx, h, targets, log)
+	results, _, err := s.tagAll(ctx, h, targets, log)
 	if err != nil {
 		return err
 	}
@@ -47,16 +47,19 @@ func (s *Service) tag(ctx context.Context, h *hold, d *decision.Decision, log *s
 	return nil
 }
 
-// tagAll tags each target and returns what to announce for each.
-func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget, log *slog.Logger) ([]decision.TagResult, error) {
+// tagAll tags each target (a move when its From is set) and returns what
+// to announce for each, and what the first look found (nil when it was
+// refused, or in a dry run): the tags the build was in before any task
+// of this call.
+func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget, log *slog.Logger) ([]decision.TagResult, []koji.TagState, error) {
 	results := make([]decision.TagResult, len(targets))
 	if s.cfg.DryRun {
 		for i, t := range targets {
-			log.Info("dry run: tagBuild not called", "tag", t.Tag, "nvr", t.NVR)
+			log.Info("dry run: tagBuild not called", "tag", t.Tag, "nvr", t.NVR, "from", t.From)
 			one := int64(1)
 			results[i] = decision.TagResult{Tag: t.Tag, TaskID: &one}
 		}
-		return results, nil
+		return results, nil, nil
 	}
 	var states []koji.TagState
 	t0 := time.Now()
@@ -67,9 +70,13 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 	})
 	s.m.lookup.Observe(time.Since(t0).Seconds())
 	if err != nil && !kojiPermanent(err) {
-		return nil, err
+		return nil, nil, err
 	}
 	fresh := err == nil
+	var look []koji.TagState
+	if fresh {
+		look = states
+	}
 	started := map[int]int{} // target index -> the task our tagBuild started
 	done := map[int]bool{}
 	if fresh && !s.startAll(ctx, targets, states, results, started, done, log) {
@@ -85,7 +92,7 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 		}
 		r, waited, id, terr := s.tagOne(ctx, h, t, st, false, log)
 		if terr != nil {
-			return nil, terr
+			return nil, nil, terr
 		}
 		if id != 0 {
 			started[i] = id
@@ -96,11 +103,11 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 		results[i] = r
 	}
 	if len(started) == 0 {
-		return results, nil
+		return results, look, nil
 	}
 	keep, err := s.settleRaces(ctx, h, targets, started, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, ours := range started {
 		if keep[i] == ours {
@@ -114,11 +121,11 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 		}
 		r, _, _, terr := s.tagOne(ctx, h, targets[i], st, true, log)
 		if terr != nil {
-			return nil, terr
+			return nil, nil, terr
 		}
 		results[i] = r
 	}
-	return results, nil
+	return results, look, nil
 }
 
 // startAll starts, in one request, the tasks of every target that the
@@ -202,7 +209,13 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 				r.Error = AlreadyTagged
 				return nil
 			}
-			id, err := s.tagger.TagBuild(ctx, t.Tag, t.NVR)
+			var id int
+			var err error
+			if t.From != "" {
+				id, err = s.tagger.MoveBuild(ctx, t.From, t.Tag, t.NVR)
+			} else {
+				id, err = s.tagger.TagBuild(ctx, t.Tag, t.NVR)
+			}
 			if err != nil {
 				return err
 			}
