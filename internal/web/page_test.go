@@ -57,7 +57,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	last := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
 	held := heldEvents{{
-		Event:     build.Event{ID: 301, Name: "perl", Stream: "5.30", Version: "3120200101000000", Context: "abcdef12", StateName: "ready"},
+		Message:   build.ModuleMessage(build.Event{ID: 301, Name: "perl", Stream: "5.30", Version: "3120200101000000", Context: "abcdef12", StateName: "ready"}),
 		MessageID: "msg-held", Since: time.Date(2026, 11, 30, 8, 30, 0, 0, time.UTC), Dependency: "koji",
 		LastError: "koji: ServerOffline: database outage",
 	}}
