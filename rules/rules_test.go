@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/fedora-modularity/mts/compat/pyyaml"
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/internal/ruletest"
@@ -95,7 +97,7 @@ func ruleID(d policy.Decision) string {
 // TestPolicies checks that each directory is one policy the service can
 // load, whose tests pass.
 func TestPolicies(t *testing.T) {
-	for _, dir := range []string{"fedora", "fedora-cel"} {
+	for _, dir := range []string{"fedora", "fedora-cel", "examples/containers", "examples/eln-follow", "examples/modules-from-koji", "examples/signing-move"} {
 		t.Run(dir, func(t *testing.T) {
 			rs, err := ruleset.Load([]string{dir}, ruleset.Options{})
 			if err != nil {
@@ -114,4 +116,93 @@ func TestPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestModulesFromKojiAgrees checks that examples/modules-from-koji, on
+// the build.complete of a module build MBS imported into Koji, decides the
+// destinations fedora/ decides on MBS's event for the same document: for
+// the module build and for its -devel twin, each a build of its own whose
+// build info carries the document, on every document of the corpus.
+func TestModulesFromKojiAgrees(t *testing.T) {
+	legacy, err := ruleset.Load([]string{"fedora"}, ruleset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromKoji, err := ruleset.Load([]string{"examples/modules-from-koji"}, ruleset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../testdata/modulemd/*.yaml")
+	if len(files) < 100 {
+		t.Fatalf("found %d modulemd documents, want the whole corpus", len(files))
+	}
+	counts := map[string]int{}
+	for i, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := modulemd.Parse(text)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		ev := ruletest.EventFor(text, ruletest.Event{ID: int64(i + 1)}, "ready")
+		want := decision.Decide(legacy, ev, doc)
+		counts[want.Outcome]++
+		for _, name := range []string{ev.Name, ev.Name + "-devel"} {
+			m := moduleComplete(int64(i+1), name, ev, string(text))
+			got := decision.DecideKoji(context.Background(), fromKoji, m, nil)
+			where := filepath.Base(f) + " as " + m.Koji.Build.NVR()
+			switch {
+			case want.Outcome == decision.OutcomeError:
+				if got.Outcome != decision.OutcomeError {
+					t.Errorf("%s: fedora/ failed (%s), modules-from-koji decided %s %q", where, want.Error, got.Outcome, got.Destinations)
+				}
+			case got.Outcome != want.Outcome || !reflect.DeepEqual(got.Destinations, want.Destinations):
+				t.Errorf("%s: fedora/ %s %q, modules-from-koji %s %q (%s)", where,
+					want.Outcome, want.Destinations, got.Outcome, got.Destinations, got.Error)
+			}
+			// The build goes where the MBS event sent it: the same
+			// tagBuild calls for this build.
+			if want.Matched() {
+				var wantTags []string
+				for _, a := range want.Actions {
+					if a.NVR == m.Koji.Build.NVR() {
+						wantTags = append(wantTags, a.Tag)
+					}
+				}
+				var gotTags []string
+				for _, a := range got.Actions {
+					gotTags = append(gotTags, a.Tag)
+				}
+				if !reflect.DeepEqual(gotTags, wantTags) || len(gotTags) == 0 {
+					t.Errorf("%s: tagged into %q, fedora/ tagged it into %q", where, gotTags, wantTags)
+				}
+			}
+		}
+	}
+	// The comparison only means something if every kind of decision occurs.
+	t.Logf("fedora/ decisions compared: %v", counts)
+	for _, o := range []string{"matched", "error"} {
+		if counts[o] == 0 {
+			t.Errorf("no %s decision in the corpus: %v", o, counts)
+		}
+	}
+}
+
+// moduleComplete is the build.complete a Koji hub announces when MBS
+// imports the module build (or its -devel twin) name of ev, whose module
+// type info carries the document text.
+func moduleComplete(id int64, name string, ev build.Event, text string) build.Message {
+	typeinfo := map[string]any{"module": map[string]any{
+		"name": ev.Name, "stream": ev.Stream, "version": ev.Version, "context": ev.Context, "modulemd_str": text,
+	}}
+	nvr := ev.NVRFor(name)
+	rest := strings.TrimPrefix(nvr, name+"-")
+	version, release, _ := strings.Cut(rest, "-")
+	return build.Message{Kind: build.KindComplete, Koji: &build.KojiEvent{
+		Kind: build.KindComplete, New: "complete",
+		Build: build.KojiBuild{ID: id, Name: name, Version: version, Release: release, State: 1, CG: "module-build-service",
+			Extra: map[string]any{"typeinfo": typeinfo}, Types: typeinfo, Complete: true},
+	}}
 }

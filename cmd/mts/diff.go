@@ -16,11 +16,14 @@ func diffCommand() *cli.Command {
 		Name:  "diff",
 		Usage: "show which decisions change between two rule sets",
 		Description: `Decides every build of a corpus (--events: modulemd files, directories of
-them, or events files, *.jsonl: lines in the mts eval batch shape or MBS
+them, or events files, *.jsonl: lines in the mts eval batch shape, MBS
 messages as the service receives them, whose documents come from
---modulemd-dir) with the old and the new rule set and prints the decisions
-that change (outcome, rule, destinations, error) and every build that could
-not be decided. -o markdown gives a table for a pull request. Exit 0 whether
+--modulemd-dir, or messages as a bus delivers them, {"topic": T, "body": B},
+such as Koji's build events) with the old and the new rule set and prints
+the decisions that change (outcome, rule, destinations, untag, error) and
+every build that could not be decided. A Koji message that carries only
+its build's identity is completed from the hub of --koji-profile, when
+given. -o markdown gives a table for a pull request. Exit 0 whether
 or not decisions change unless --exit-code is given (then 1 on changes); 1
 when a rule set is refused, the corpus cannot be read or no build of it
 could be decided; 2 on usage errors.`,
@@ -29,6 +32,7 @@ could be decided; 2 on usage errors.`,
 			&cli.StringSliceFlag{Name: "new", TakesFile: true, Usage: "new rule `FILE` or directory (repeatable)", Required: true},
 			&cli.StringSliceFlag{Name: "events", TakesFile: true, Usage: "builds: modulemd `FILE`, directory or events .jsonl (repeatable)", Required: true},
 			&cli.StringFlag{Name: "modulemd-dir", TakesFile: true, Usage: "documents of the MBS messages in events files: `DIR` of <id>.yaml, or matched on name, stream, version and context"},
+			kojiProfileFlag(), kojiConfigFlag(),
 			&cli.StringSliceFlag{Name: "state", Usage: "event state for modulemd documents (repeatable)", Value: cli.NewStringSlice("ready")},
 			formatFlag(report.DiffFormats...),
 			&cli.BoolFlag{Name: "exit-code", Usage: "exit 1 when decisions change"},
@@ -56,7 +60,7 @@ func runDiff(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rep := rulediff.Compare(old, nw, cases)
+	rep := rulediff.Compare(c.Context, old, nw, cases)
 	stop()
 	if err := report.Diff(c.App.Writer, c.String("format"), rep); err != nil {
 		return failErr(err)
@@ -80,6 +84,12 @@ func diffCases(c *cli.Context) ([]rulediff.Case, error) {
 		}
 		opts.Modulemds = dir
 	}
+	hub, closeHub, err := kojiReader(c)
+	if err != nil {
+		return nil, err
+	}
+	defer closeHub()
+	opts.Hub = hub
 	cases, err := rulediff.LoadCases(c.Context, c.StringSlice("events"), opts)
 	if err != nil {
 		return nil, failErr(fmt.Errorf("reading builds: %w", err))

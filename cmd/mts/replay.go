@@ -20,10 +20,11 @@ func replayCommand() *cli.Command {
 		Usage: "decide recorded events again with the current rules; --apply tags what changed",
 		Description: `Takes, for every build and state in the decision store, its newest recorded
 decision (within --since, with --outcome and --rule when given), decides
-its stored event and modulemd document again with the rules of the
-configuration (or --rules) and prints the decisions that change, in the
+its stored event and modulemd document again (an event of Koji's as kept,
+with the build info it was decided on, a module build's modulemd in it)
+with the rules of the configuration (or --rules) and prints the decisions that change, in the
 shape of mts diff. Nothing is tagged or announced unless --apply is
-given: then each changed build that the rules now tag goes through the
+given: then each changed build that the rules now tag (or untag) goes through the
 service's pipeline (Koji and the bus of the configuration, the same checks
 against a second tagBuild task) and its new decision is recorded, so a
 second replay finds nothing to do. Builds that the rules no longer match

@@ -40,7 +40,7 @@ func TestScripts(t *testing.T) {
 		Dir:           "testdata/script",
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") != "",
 		Setup: func(env *testscript.Env) error {
-			for _, dir := range []string{"rules", "testdata/modulemd", "testdata/events"} {
+			for _, dir := range []string{"rules", "testdata/modulemd", "testdata/events", "testdata/koji"} {
 				if err := copyTree(filepath.Join("..", "..", dir), filepath.Join(env.WorkDir, "repo", dir)); err != nil {
 					return err
 				}

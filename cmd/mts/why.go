@@ -22,7 +22,9 @@ func whyCommand() *cli.Command {
 		Usage:     "show every recorded decision for a build, and why it was made",
 		ArgsUsage: "BUILD",
 		Description: `BUILD is name:stream:version:context (or its first fields, such as
-name:stream), an NVR (the -devel twin's too) or the MBS module build id.
+name:stream), an NVR (of a module build, or its -devel twin's; of any
+Koji build whose own events were decided on) or the MBS module build id or
+Koji build id.
 Decisions are read from decision stores (--store, repeatable: one per
 consumer) or from running services (--server, repeatable; the token of
 their API from --token-file, else from the api_token_file of --config),

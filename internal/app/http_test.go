@@ -60,7 +60,7 @@ func TestReadinessDuringAnOutage(t *testing.T) {
 			t.Errorf("/monitor/metrics has no %q", strings.TrimSpace(want))
 		}
 	}
-	if held := r.app.Service().Held(); len(held) != 1 || held[0].Event.ID != 1 || held[0].Dependency != "koji" {
+	if held := r.app.Service().Held(); len(held) != 1 || held[0].Message.Module.ID != 1 || held[0].Dependency != "koji" {
 		t.Errorf("Held() = %+v", held)
 	}
 

@@ -102,6 +102,17 @@ func CheckTags(ctx context.Context, cl *koji.Client, tags []string, retry Retrie
 // KojiTags answers lint's questions about destination tags from the Koji
 // of a client profile, logged in as nobody.
 func KojiTags(profile, file string) (lint.TagChecker, error) {
+	client, err := KojiReader(profile, file)
+	if err != nil {
+		return nil, err
+	}
+	return kojiTags{client}, nil
+}
+
+// KojiReader is a client of the Koji of a client profile (File instead
+// of ~/.koji/config when set) that only reads, logged in as nobody: what
+// the offline commands ask a hub (tags for lint, build infos for eval).
+func KojiReader(profile, file string) (*koji.Client, error) {
 	cfg, err := koji.LoadConfig(profile, koji.LoadOptions{File: file})
 	if err != nil {
 		return nil, fmt.Errorf("koji profile %q: %w", profile, err)
@@ -110,7 +121,7 @@ func KojiTags(profile, file string) (lint.TagChecker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("koji profile %q: %w", profile, err)
 	}
-	return kojiTags{client}, nil
+	return client, nil
 }
 
 // kojiTags is a lint.TagChecker asking a Koji hub.

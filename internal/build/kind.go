@@ -61,11 +61,6 @@ func KojiStateName(code int) string {
 	return kojiStates[code]
 }
 
-// KojiStateCode is the code of a Koji build state name, -1 when unknown.
-func KojiStateCode(name string) int {
-	return slices.Index(kojiStates, strings.ToLower(name))
-}
-
 // stateKind is the kind of a change to the given state code.
 func stateKind(code int) (Kind, bool) {
 	name := KojiStateName(code)

@@ -18,10 +18,17 @@ import (
 // maxCaseLine bounds one batch line: a modulemd document with its event.
 const maxCaseLine = 64 << 20
 
-// EventCase is one line of an events file: either a batch case (an object
-// with "event" and "modulemd") or an MBS message as the service receives it (bare or as
-// {"msg": {...}}), whose modulemd is looked up.
+// EventCase is one line of an events file: a batch case (an object
+// with "event" and "modulemd"), an MBS message as the service receives it
+// (bare or as {"msg": {...}}), whose modulemd is looked up, or a message as
+// a bus delivers it ({"topic": T, "body": B}: one of Koji's build events,
+// or MBS's when T names MBS's topic).
 type EventCase struct {
+	// Topic and Body are a bus message's topic (address, routing key)
+	// and body; Topic is empty for the other lines.
+	Topic string
+	Body  json.RawMessage
+
 	// Event is the line's MBS message.
 	Event json.RawMessage
 	// Modulemd is the document of a batch case; HasModulemd tells a batch
@@ -96,6 +103,34 @@ type placedError struct {
 func (e *placedError) Error() string { return e.pos + ": modulemd: " + e.msg }
 func (e *placedError) Unwrap() error { return e.err }
 
+// ErrTopic is the cause of a bus message on a topic that carries no build
+// event mts decides on.
+var ErrTopic = errors.New("not a topic of build events (module.state.change, build.complete, build.tag, buildsys.tag, ...)")
+
+// Decide decides offline for the case: a Koji event with hub asked for
+// what its message lacks (hub may be nil), an MBS event with its document
+// from the line or from src.
+func (c EventCase) Decide(ctx context.Context, rs *ruleset.Ruleset, src ModulemdSource, hub BuildInfoSource) Decision {
+	if c.Topic != "" {
+		if _, ok := build.TopicKind(c.Topic); !ok {
+			return FromError(build.Message{}, fmt.Errorf("topic %q: %w", c.Topic, ErrTopic))
+		}
+		m, err := build.DecodeMessage(c.Topic, "", c.Body)
+		if err != nil {
+			return FromError(build.Message{}, err)
+		}
+		if m.Koji != nil {
+			return DecideKoji(ctx, rs, m, hub)
+		}
+		c.Event, c.Topic = c.Body, ""
+	}
+	ev, doc, err := c.Resolve(ctx, src)
+	if err != nil {
+		return FromError(build.ModuleMessage(ev), err)
+	}
+	return Decide(rs, ev, doc)
+}
+
 // DecodeEvent reads an MBS message (bare or wrapped as {"msg": ...}),
 // telling which field has a value of the wrong JSON type in the message's
 // own words rather than the decoder's.
@@ -148,6 +183,36 @@ func fits(want, got string, v json.RawMessage) bool {
 	return want == got
 }
 
+// ParseCase reads one line of an events file (or a whole event file): a
+// batch case, a bus message or a bare MBS message. The error is a text
+// that is not a JSON object, or a batch case's modulemd or a bus
+// message's topic that is not a string; the case is usable otherwise.
+func ParseCase(text []byte) (EventCase, error) {
+	var obj map[string]json.RawMessage
+	var c EventCase
+	if err := json.Unmarshal(text, &obj); err != nil {
+		return c, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if topic, ok := obj["topic"]; ok && obj["body"] != nil {
+		if err := json.Unmarshal(topic, &c.Topic); err != nil || c.Topic == "" {
+			return c, errors.New("topic: must be a non-empty string")
+		}
+		c.Body = obj["body"]
+		return c, nil
+	}
+	if ev, ok := obj["event"]; ok {
+		c.Event, c.HasModulemd = ev, true
+		if m, ok := obj["modulemd"]; ok {
+			if err := json.Unmarshal(m, &c.Modulemd); err != nil {
+				return c, fmt.Errorf("modulemd: %w", err)
+			}
+		}
+		return c, nil
+	}
+	c.Event = json.RawMessage(text)
+	return c, nil
+}
+
 // ReadEvents reads an events file (one JSON object per line, blank lines
 // skipped) and calls fn for each line with its 1-based number; a line that
 // is not a JSON object reaches fn with a non-nil err.
@@ -161,21 +226,7 @@ func ReadEvents(r io.Reader, fn func(line int, c EventCase, err error) error) er
 		if text == "" {
 			continue
 		}
-		var obj map[string]json.RawMessage
-		var c EventCase
-		var perr error
-		if err := json.Unmarshal([]byte(text), &obj); err != nil {
-			perr = fmt.Errorf("not a JSON object: %w", err)
-		} else if ev, ok := obj["event"]; ok {
-			c.Event, c.HasModulemd = ev, true
-			if m, ok := obj["modulemd"]; ok {
-				if err := json.Unmarshal(m, &c.Modulemd); err != nil {
-					perr = fmt.Errorf("modulemd: %w", err)
-				}
-			}
-		} else {
-			c.Event = json.RawMessage(text)
-		}
+		c, perr := ParseCase([]byte(text))
 		if err := fn(line, c, perr); err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package decision
 
 import (
+	"context"
+
 	"github.com/fedora-modularity/mts/compat"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/modulemd"
@@ -11,10 +13,14 @@ import (
 // Explanation says why a build got its decision: every rule of the
 // event's state group that was tried, with each criterion it checked.
 type Explanation struct {
-	Event    build.Event   `json:"event"`
-	Revision string        `json:"revision"`
-	Rules    []RuleVerdict `json:"rules"`
-	Result   Result        `json:"result"`
+	Event build.Event `json:"event"`
+	// Kind and Koji are set for one of Koji's build events (Event is
+	// then empty).
+	Kind     build.Kind       `json:"kind,omitempty"`
+	Koji     *build.KojiEvent `json:"koji,omitempty"`
+	Revision string           `json:"revision"`
+	Rules    []RuleVerdict    `json:"rules"`
+	Result   Result           `json:"result"`
 }
 
 // RuleVerdict is one rule's part in an explanation.
@@ -36,12 +42,37 @@ type RuleVerdict struct {
 
 // Explain decides like Decide and records why.
 func Explain(rs *ruleset.Ruleset, ev build.Event, doc *modulemd.Document) Explanation {
-	d, trace, err := rs.Set.Explain(doc.Input(ev))
-	x := Explanation{Event: ev, Revision: rs.Revision, Rules: []RuleVerdict{}}
+	x := Explanation{Event: ev}
+	explain(rs, &x, build.ModuleMessage(ev), doc.Input(ev))
+	return x
+}
+
+// ExplainKoji decides like DecideKoji for one of Koji's build events and
+// records why; the error is a message that lacks what a rule reads (with
+// hub nil or failing) or a module build whose modulemd does not read.
+func ExplainKoji(ctx context.Context, rs *ruleset.Ruleset, m build.Message, hub BuildInfoSource) (Explanation, error) {
+	m, err := CompleteBuild(ctx, rs, m, hub)
 	if err != nil {
-		x.Result = FromError(build.ModuleMessage(ev), err).Result()
+		return Explanation{}, err
+	}
+	doc, err := KojiDocument(m.Koji.Build)
+	if err != nil {
+		return Explanation{}, err
+	}
+	x := Explanation{Kind: m.Kind, Koji: m.Koji}
+	explain(rs, &x, m, rs.Input(m, doc))
+	return x, nil
+}
+
+// explain fills in x's revision, result and rules for message m, whose
+// rule engine input is in.
+func explain(rs *ruleset.Ruleset, x *Explanation, m build.Message, in *policy.Input) {
+	d, trace, err := rs.Set.Explain(in)
+	x.Revision, x.Rules = rs.Revision, []RuleVerdict{}
+	if err != nil {
+		x.Result = FromError(m, err).Result()
 	} else {
-		x.Result = ForModule(ev, d).Result()
+		x.Result = For(m, d, d.Untag).Result()
 	}
 	for _, t := range trace {
 		v := RuleVerdict{ID: t.Rule.ID, Index: t.Rule.Index, Source: t.Rule.Source, Steps: t.Steps}
@@ -66,12 +97,11 @@ func Explain(rs *ruleset.Ruleset, ev build.Event, doc *modulemd.Document) Explan
 		} else {
 			v.Match = t.Rule.Match
 			if !t.Skipped {
-				v.Values = celValues(rs, t.Rule, doc.Input(ev))
+				v.Values = celValues(rs, t.Rule, in)
 			}
 		}
 		x.Rules = append(x.Rules, v)
 	}
-	return x
 }
 
 // celValues re-evaluates a CEL rule's condition to show its values; an

@@ -34,6 +34,11 @@ type Decision struct {
 	State      string      `json:"state"`
 	Revision   string      `json:"revision"`
 	Event      build.Event `json:"event"`
+	// Kind and Koji are set for a decision on one of Koji's build
+	// events (Event is then empty); Build and NVR are its build's NVR,
+	// State its kind.
+	Kind build.Kind       `json:"kind,omitempty"`
+	Koji *build.KojiEvent `json:"koji,omitempty"`
 	decision.Result
 	DryRun bool   `json:"dry_run"`
 	Tasks  []Task `json:"tasks"`
@@ -98,9 +103,11 @@ func (f Filter) where() (string, []any) {
 					nvr = n + strings.TrimPrefix(b, name)
 				}
 			}
+			// A Koji build's decisions have its NVR for N:S:V:C: its
+			// -devel twin, if any, is a build of its own.
 			name, _ := nvrName(nvr)
-			conds = append(conds, "nsvc >= ? AND nsvc < ? AND nvr = ?")
-			args = append(args, name+":", name+";", nvr)
+			conds = append(conds, "(nsvc >= ? AND nsvc < ? AND nvr = ? OR nsvc = ?)")
+			args = append(args, name+":", name+";", nvr, b)
 		}
 	}
 	if len(f.Outcomes) > 0 {
@@ -201,14 +208,16 @@ func (s *Store) scanDecisions(rows *sql.Rows) ([]Decision, error) {
 		}
 		// The decision as it was kept: its messages as they were
 		// announced.
-		var r struct {
-			Event build.Event `json:"event"`
-			decision.Result
-		}
+		var r decision.Record
 		if err := json.Unmarshal([]byte(record), &r); err != nil {
 			return nil, fmt.Errorf("decision store %s: decision %d: %w", s.path, d.ID, err)
 		}
-		d.Store, d.Event, d.Result = s.path, r.Event, r.Result
+		if m := r.Decision.Event; m.Koji != nil {
+			d.Kind, d.Koji = m.Kind, m.Koji
+		} else if m.Module != nil {
+			d.Event = *m.Module
+		}
+		d.Store, d.Result = s.path, recordResult(record)
 		d.Time, d.FirstTime = time.UnixMilli(last).UTC(), time.UnixMilli(first).UTC()
 		d.Tasks = []Task{}
 		if err := json.Unmarshal([]byte(tasks), &d.Tasks); err != nil {
@@ -334,6 +343,19 @@ func (s *Store) Ruleset(ctx context.Context, revision string) (*ruleset.Ruleset,
 // Explain decides the decision's event again against the rules revision
 // that made it, with the per-rule, per-criterion trace of `mts explain`.
 func (s *Store) Explain(ctx context.Context, d *Decision) (*decision.Explanation, error) {
+	if d.Koji != nil {
+		// A Koji build's decision is explained on the event as kept,
+		// whose build info holds a module build's modulemd.
+		rs, err := s.Ruleset(ctx, d.Revision)
+		if err != nil {
+			return nil, err
+		}
+		x, err := decision.ExplainKoji(ctx, rs, d.Message(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("decision %d: %w", d.ID, err)
+		}
+		return &x, nil
+	}
 	text, err := s.Document(ctx, d)
 	if err != nil {
 		return nil, err
@@ -348,6 +370,22 @@ func (s *Store) Explain(ctx context.Context, d *Decision) (*decision.Explanation
 	}
 	x := decision.Explain(rs, d.Event, doc)
 	return &x, nil
+}
+
+// recordResult is the decision part of a kept record as it was written
+// (its messages as they were announced).
+func recordResult(record string) decision.Result {
+	var r struct{ decision.Result }
+	_ = json.Unmarshal([]byte(record), &r)
+	return r.Result
+}
+
+// Message is the event the decision was made on.
+func (d *Decision) Message() build.Message {
+	if d.Koji != nil {
+		return build.Message{Kind: d.Kind, Koji: d.Koji}
+	}
+	return build.ModuleMessage(d.Event)
 }
 
 // Revision is one kept rules revision.

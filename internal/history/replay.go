@@ -70,31 +70,43 @@ func (s *Store) NewReplay(ctx context.Context, rs *ruleset.Ruleset, f Filter) (*
 		docs:    map[int64]string{},
 	}
 	for _, d := range ds {
-		text, err := s.Document(ctx, &d)
-		if err != nil {
-			r.Skipped = append(r.Skipped, fmt.Sprintf("%s#%d %s %s: %v", s.path, d.ID, d.Build, d.State, err))
-			continue
+		m := d.Message()
+		var now decision.Decision
+		var text string
+		if d.Koji != nil {
+			// What a Koji event is decided on is all in its record: the
+			// build info as it was decided on, a module build's modulemd
+			// in it.
+			now = decision.DecideKoji(ctx, rs, m, nil)
+		} else {
+			var err error
+			if text, err = s.Document(ctx, &d); err != nil {
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s#%d %s %s: %v", s.path, d.ID, d.Build, d.State, err))
+				continue
+			}
+			if doc, err := modulemd.Parse([]byte(text)); err != nil {
+				now = decision.FromError(m, fmt.Errorf("modulemd: %w", err))
+			} else {
+				now = decision.Decide(rs, d.Event, doc)
+			}
 		}
 		r.Report.Cases++
 		r.Report.Compared++
-		var now decision.Decision
-		if doc, err := modulemd.Parse([]byte(text)); err != nil {
-			now = decision.FromError(build.ModuleMessage(d.Event), fmt.Errorf("modulemd: %w", err))
-		} else {
-			now = decision.Decide(rs, d.Event, doc)
-		}
-		was := d.Result.Decision(build.ModuleMessage(d.Event))
-		ch, changed := rulediff.Diff(s.path+"#"+strconv.FormatInt(d.ID, 10), d.Event, ruletest.FromDecision(was), ruletest.FromDecision(now))
+		was := d.Result.Decision(m)
+		ch, changed := rulediff.Diff(s.path+"#"+strconv.FormatInt(d.ID, 10), m, ruletest.FromDecision(was), ruletest.FromDecision(now))
 		if !changed {
 			continue
 		}
 		r.Report.Changes = append(r.Report.Changes, ch)
-		// Only a build the rules now tag is taken through the pipeline:
-		// mts never untags, and a build the fix no longer matches keeps
-		// its tags and its announcement.
+		// Only a build the rules now tag (or, for a Koji event, untag)
+		// is taken through the pipeline: what a build was given under
+		// the old rules is not taken back, and a build the fix no longer
+		// matches keeps its tags and its announcement.
 		if now.Matched() {
 			r.pending = append(r.pending, pending{d: d, rev: rs.Revision})
-			r.docs[d.Event.ID] = text
+			if d.Koji == nil {
+				r.docs[d.Event.ID] = text
+			}
 		}
 	}
 	r.Report.Changed = len(r.Report.Changes)
@@ -142,8 +154,14 @@ type Applied struct {
 func (r *Replay) Apply(ctx context.Context, h Handler) []Applied {
 	var out []Applied
 	for _, p := range r.pending {
-		body, _ := json.Marshal(p.d.Event)
-		d := &replayDelivery{ev: p.d.Event, body: body,
+		m := p.d.Message()
+		var body []byte
+		if m.Koji != nil {
+			body, _ = json.Marshal(m.Koji)
+		} else {
+			body, _ = json.Marshal(p.d.Event)
+		}
+		d := &replayDelivery{m: m, body: body,
 			id: "replay:" + strconv.FormatInt(p.d.ID, 10) + ":" + p.rev}
 		outcome, err := h.Handle(ctx, d)
 		if err != nil {
@@ -160,7 +178,7 @@ func (r *Replay) Apply(ctx context.Context, h Handler) []Applied {
 // replayDelivery is a stored event handed to the pipeline as if the bus
 // had delivered it; settling it records how it ended.
 type replayDelivery struct {
-	ev   build.Event
+	m    build.Message
 	id   string
 	body []byte
 
@@ -168,7 +186,7 @@ type replayDelivery struct {
 	end string
 }
 
-func (d *replayDelivery) Message() build.Message { return build.ModuleMessage(d.ev) }
+func (d *replayDelivery) Message() build.Message { return d.m }
 func (d *replayDelivery) MessageID() string      { return d.id }
 func (d *replayDelivery) Body() []byte           { return d.body }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/decision"
 )
 
@@ -31,6 +32,13 @@ func decisionText(w io.Writer, r decision.Result) error {
 	case r.RuleID != nil:
 		fmt.Fprintf(w, "matched rule %d %q\n", *r.RuleIndex, *r.RuleID)
 		fmt.Fprintf(w, "destinations: %s\n", strings.Join(r.Destinations, ", "))
+		if len(r.Untag) > 0 {
+			fmt.Fprintf(w, "untag: %s\n", strings.Join(r.Untag, ", "))
+		}
+		if r.Actions != nil {
+			actionsText(w, r.Actions)
+			break
+		}
 		for _, tc := range r.TagCalls {
 			fmt.Fprintf(w, "  tagBuild(%s, %s)\n", tc[0], tc[1])
 		}
@@ -49,6 +57,20 @@ func decisionText(w io.Writer, r decision.Result) error {
 	return nil
 }
 
+// actionsText writes a Koji event's calls as the service makes them.
+func actionsText(w io.Writer, actions []decision.Action) {
+	for _, a := range actions {
+		switch a.Op {
+		case decision.OpMove:
+			fmt.Fprintf(w, "  tagBuild(%s, %s, fromtag=%s)\n", a.Tag, a.NVR, a.From)
+		case decision.OpUntag:
+			fmt.Fprintf(w, "  untagBuild(%s, %s)\n", a.Tag, a.NVR)
+		default:
+			fmt.Fprintf(w, "  tagBuild(%s, %s)\n", a.Tag, a.NVR)
+		}
+	}
+}
+
 // Explain writes an explanation in one of ExplainFormats.
 func Explain(w io.Writer, format string, x decision.Explanation) error {
 	switch format {
@@ -58,11 +80,34 @@ func Explain(w io.Writer, format string, x decision.Explanation) error {
 	default:
 		return unknown(format, ExplainFormats)
 	}
+	if k := x.Koji; k != nil {
+		fmt.Fprintf(w, "build %s (id %d), %s%s, rules revision %s\n", k.Build.NVR(), k.Build.ID, k.Kind, kojiWhere(k), x.Revision)
+		if len(x.Rules) == 0 {
+			fmt.Fprintf(w, "no rule is on %s\n", k.Kind)
+		}
+		explainRules(w, "", "\n", x.Rules, "")
+		fmt.Fprintln(w)
+		return decisionText(w, x.Result)
+	}
 	ev := x.Event
 	fmt.Fprintf(w, "build %s (id %d), state %s, rules revision %s\n", ev.NSVC(), ev.ID, ev.StateName, x.Revision)
 	explainRules(w, "", "\n", x.Rules, ev.StateName)
 	fmt.Fprintln(w)
 	return decisionText(w, x.Result)
+}
+
+// kojiWhere is the tag of a tag or untag event and who did it, or the
+// states of a state change.
+func kojiWhere(k *build.KojiEvent) string {
+	switch {
+	case k.Tag != "" && k.User != "":
+		return fmt.Sprintf(" %s by %s", k.Tag, k.User)
+	case k.Tag != "":
+		return " " + k.Tag
+	case k.New != "" && k.Old != "":
+		return fmt.Sprintf(" (%s -> %s)", k.Old, k.New)
+	}
+	return ""
 }
 
 // explainRules writes why each rule matched or not, each line after

@@ -56,6 +56,9 @@ func counted(n int, noun string) string {
 func describe(d rulediff.Decision) string {
 	switch d.Outcome {
 	case string(policy.Matched):
+		if len(d.Untag) > 0 {
+			return fmt.Sprintf("rule %q -> %s, untag %s", d.Rule, strings.Join(d.Destinations, ", "), strings.Join(d.Untag, ", "))
+		}
 		return fmt.Sprintf("rule %q -> %s", d.Rule, strings.Join(d.Destinations, ", "))
 	case decision.OutcomeError:
 		if d.Rule != "" {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 )
 
@@ -34,7 +35,11 @@ func Why(w io.Writer, format string, why *history.Why) error {
 
 func whyDecision(w io.Writer, dd history.DecisionDetail) {
 	d := dd.Decision
-	fmt.Fprintf(w, "%s %s (MBS build %d), decided %s", d.Build, d.State, d.EventID, d.Time.Format("2006-01-02 15:04:05Z"))
+	if d.Koji != nil {
+		fmt.Fprintf(w, "%s %s%s (Koji build %d), decided %s", d.Build, d.State, kojiWhere(d.Koji), d.EventID, d.Time.Format("2006-01-02 15:04:05Z"))
+	} else {
+		fmt.Fprintf(w, "%s %s (MBS build %d), decided %s", d.Build, d.State, d.EventID, d.Time.Format("2006-01-02 15:04:05Z"))
+	}
 	if d.Deliveries > 1 {
 		fmt.Fprintf(w, ", %d deliveries", d.Deliveries)
 	}
@@ -59,6 +64,18 @@ func whyDecision(w io.Writer, dd history.DecisionDetail) {
 		}
 		fmt.Fprintf(w, "  tag %s %s: %s, %s\n", t.Tag, t.NVR, task, state)
 	}
+	for _, a := range d.Actions {
+		if a.Op == decision.OpUntag {
+			res := "no error"
+			switch {
+			case a.Error != "":
+				res = a.Error
+			case d.DryRun:
+				res = "dry run: not untagged"
+			}
+			fmt.Fprintf(w, "  untag %s %s: %s\n", a.Tag, a.NVR, res)
+		}
+	}
 	if dd.ExplainError != "" {
 		fmt.Fprintf(w, "  cannot explain again: %s\n", dd.ExplainError)
 		return
@@ -76,6 +93,9 @@ func recorded(d history.Decision) string {
 	}
 	if len(d.Destinations) > 0 {
 		s += " -> " + strings.Join(d.Destinations, ", ")
+	}
+	if len(d.Untag) > 0 {
+		s += ", untag " + strings.Join(d.Untag, ", ")
 	}
 	if d.Error != nil {
 		s += ": " + *d.Error

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/fedora-modularity/mts/internal/build"
@@ -28,6 +29,9 @@ type Case struct {
 	// Event is the build's event, as far as it could be read.
 	Event build.Event
 	Doc   *modulemd.Document
+	// Koji is set for one of Koji's build events (Event and Doc are
+	// then unused: a module build's document is in its build info).
+	Koji *build.Message
 	// Err is why the case cannot be decided (an unreadable document or
 	// event line, no modulemd for an event); such a case is reported, not
 	// compared.
@@ -48,12 +52,17 @@ type LoadOptions struct {
 	// Modulemds gives the documents of bare MBS messages in events files;
 	// without it such a line is a case that cannot be decided.
 	Modulemds Modulemds
+	// Hub gives the build info a Koji message lacks (it carries only the
+	// build's identity); without it such a message is decided as it is,
+	// an error when a rule reads more.
+	Hub decision.BuildInfoSource
 }
 
 // LoadCases reads the builds at paths: modulemd files, directories of
 // them (*.yaml and *.yml, in name order), and events files (*.jsonl or
-// *.json), whose lines are either `mts eval` batch objects ({"event",
-// "modulemd"}) or MBS messages as the service receives them. A modulemd
+// *.json), whose lines are `mts eval` batch objects ({"event",
+// "modulemd"}), MBS messages as the service receives them, or messages as
+// a bus delivers them ({"topic", "body"}: Koji's build events, or MBS's). A modulemd
 // document gives one case per state. Nothing is dropped: what cannot be
 // read is a case with Err. It fails only when a path cannot be read.
 func LoadCases(ctx context.Context, paths []string, opts LoadOptions) ([]Case, error) {
@@ -90,7 +99,7 @@ func LoadCases(ctx context.Context, paths []string, opts LoadOptions) ([]Case, e
 			continue
 		}
 		if strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, ".json") {
-			cs, err := eventCases(ctx, p, opts.Modulemds)
+			cs, err := eventCases(ctx, p, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -119,7 +128,7 @@ func modulemdCases(path string, states []string) ([]Case, error) {
 	return out, nil
 }
 
-func eventCases(ctx context.Context, path string, mmds Modulemds) ([]Case, error) {
+func eventCases(ctx context.Context, path string, opts LoadOptions) ([]Case, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -128,8 +137,29 @@ func eventCases(ctx context.Context, path string, mmds Modulemds) ([]Case, error
 	var out []Case
 	err = decision.ReadEvents(f, func(line int, ec decision.EventCase, err error) error {
 		c := Case{Source: fmt.Sprintf("%s:%d", path, line), Err: err}
+		if err == nil && ec.Topic != "" {
+			var m build.Message
+			if m, c.Err = busMessage(ec); c.Err != nil {
+				out = append(out, c)
+				return nil
+			}
+			if m.Koji != nil {
+				c.Koji = &m
+				if !m.Koji.Build.Complete && opts.Hub != nil {
+					b, err := opts.Hub.GetBuildInfo(ctx, strconv.FormatInt(m.Koji.Build.ID, 10))
+					if err != nil {
+						c.Err = fmt.Errorf("build info of %s: %w", m.Koji.Build.NVR(), err)
+					} else {
+						m.Koji.Build = b
+					}
+				}
+				out = append(out, c)
+				return nil
+			}
+			ec = decision.EventCase{Event: ec.Body}
+		}
 		if err == nil {
-			c.Event, c.Doc, c.Err = ec.Resolve(ctx, mmds)
+			c.Event, c.Doc, c.Err = ec.Resolve(ctx, opts.Modulemds)
 		}
 		out = append(out, c)
 		return nil
@@ -138,6 +168,14 @@ func eventCases(ctx context.Context, path string, mmds Modulemds) ([]Case, error
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
+}
+
+// busMessage reads a message as a bus delivered it.
+func busMessage(ec decision.EventCase) (build.Message, error) {
+	if _, ok := build.TopicKind(ec.Topic); !ok {
+		return build.Message{}, fmt.Errorf("topic %q: %w", ec.Topic, decision.ErrTopic)
+	}
+	return build.DecodeMessage(ec.Topic, "", ec.Body)
 }
 
 // Decision is the part of a decision a change is described by.
@@ -149,9 +187,13 @@ type Change struct {
 	Build  string      `json:"build"`
 	State  string      `json:"state"`
 	Event  build.Event `json:"event"`
-	Old    Decision    `json:"old"`
-	New    Decision    `json:"new"`
-	// What changed: outcome, rule, destinations, error.
+	// Kind and Koji are set for one of Koji's build events (Build is its
+	// NVR, State its kind).
+	Kind build.Kind       `json:"kind,omitempty"`
+	Koji *build.KojiEvent `json:"koji,omitempty"`
+	Old  Decision         `json:"old"`
+	New  Decision         `json:"new"`
+	// What changed: outcome, rule, destinations, untag, error.
 	What []string `json:"what"`
 }
 
@@ -174,8 +216,10 @@ type Problem struct {
 	Error  string `json:"error"`
 }
 
-// Compare decides every case with both rule sets.
-func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
+// Compare decides every case with both rule sets. A Koji message that
+// lacks what a rule reads is decided as an error (LoadOptions.Hub fills
+// it in beforehand).
+func Compare(ctx context.Context, old, new *ruleset.Ruleset, cases []Case) *Report {
 	r := &Report{Old: old.Files, New: new.Files, Cases: len(cases), Changes: []Change{}, Errors: []Problem{}}
 	for _, c := range cases {
 		if c.Err != nil {
@@ -183,9 +227,17 @@ func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 			continue
 		}
 		r.Compared++
-		a := ruletest.FromDecision(decision.Decide(old, c.Event, c.Doc))
-		b := ruletest.FromDecision(decision.Decide(new, c.Event, c.Doc))
-		if ch, ok := Diff(c.Source, c.Event, a, b); ok {
+		m := build.ModuleMessage(c.Event)
+		var a, b Decision
+		if c.Koji != nil {
+			m = *c.Koji
+			a = ruletest.FromDecision(decision.DecideKoji(ctx, old, m, nil))
+			b = ruletest.FromDecision(decision.DecideKoji(ctx, new, m, nil))
+		} else {
+			a = ruletest.FromDecision(decision.Decide(old, c.Event, c.Doc))
+			b = ruletest.FromDecision(decision.Decide(new, c.Event, c.Doc))
+		}
+		if ch, ok := Diff(c.Source, m, a, b); ok {
 			r.Changes = append(r.Changes, ch)
 		}
 	}
@@ -193,9 +245,9 @@ func Compare(old, new *ruleset.Ruleset, cases []Case) *Report {
 	return r
 }
 
-// Diff describes how the decision for one build changes, and reports
+// Diff describes how the decision for one event m changes, and reports
 // whether it does.
-func Diff(source string, ev build.Event, a, b Decision) (Change, bool) {
+func Diff(source string, m build.Message, a, b Decision) (Change, bool) {
 	var what []string
 	if a.Outcome != b.Outcome {
 		what = append(what, "outcome")
@@ -206,11 +258,24 @@ func Diff(source string, ev build.Event, a, b Decision) (Change, bool) {
 	if !slices.Equal(a.Destinations, b.Destinations) {
 		what = append(what, "destinations")
 	}
+	if !slices.Equal(a.Untag, b.Untag) {
+		what = append(what, "untag")
+	}
 	if a.Error != b.Error {
 		what = append(what, "error")
 	}
 	if len(what) == 0 {
 		return Change{}, false
 	}
-	return Change{Source: source, Build: ev.NSVC(), State: ev.StateName, Event: ev, Old: a, New: b, What: what}, true
+	ch := Change{Source: source, Old: a, New: b, What: what}
+	if m.Koji != nil {
+		ch.Build, ch.State, ch.Kind, ch.Koji = m.Koji.Build.NVR(), string(m.Kind), m.Kind, m.Koji
+		return ch, true
+	}
+	var ev build.Event
+	if m.Module != nil {
+		ev = *m.Module
+	}
+	ch.Build, ch.State, ch.Event = ev.NSVC(), ev.StateName, ev
+	return ch, true
 }

@@ -45,6 +45,24 @@ var ErrFormat = errors.New("invalid rule test file")
 //	          rule: Building blocks
 //	          destinations: [f29-modular-ursamajor]
 //	          error: text the error contains
+//	      # A case on one of Koji's build events gives the build instead
+//	      # of a modulemd (a module build's modulemd is in its build info):
+//	      - name: an image into its candidate tag
+//	        koji:
+//	          kind: build.complete  # the event's kind (the rules' on:)
+//	          build: builds/image.json  # the hub's answer, relative to
+//	          # this file: {"getBuild": ..., "getBuildType": ...} or a bare
+//	          # build info; or the same inline as a mapping
+//	          tag: f40-candidate    # build.tag, build.untag: the tag
+//	          user: bodhi           # and who tagged
+//	        expect:
+//	          destinations: [rhel-9-container-candidate]
+//	          untag: [f40-candidate] # the tags the build leaves
+//	      # or the message as a bus delivers it:
+//	      - name: a Fedora tag event
+//	        message:
+//	          topic: org.fedoraproject.prod.buildsys.tag
+//	          body: {build_id: 1, name: bash, version: "5.2", release: 1.fc44, tag: f44, user: bodhi}
 type File struct {
 	Rules        stringList `yaml:"rules"`
 	DefaultState string     `yaml:"default_state"`
@@ -60,12 +78,33 @@ type Section struct {
 
 // Case is one build and the decision expected for it.
 type Case struct {
-	Name     string  `yaml:"name"`
-	Modulemd string  `yaml:"modulemd"`
-	Document string  `yaml:"document"`
-	State    string  `yaml:"state"`
-	Event    Event   `yaml:"event"`
-	Expect   *Expect `yaml:"expect"`
+	Name     string `yaml:"name"`
+	Modulemd string `yaml:"modulemd"`
+	Document string `yaml:"document"`
+	State    string `yaml:"state"`
+	Event    Event  `yaml:"event"`
+	// Koji and Message give one of Koji's build events instead of a
+	// module build.
+	Koji    *KojiCase   `yaml:"koji"`
+	Message *BusMessage `yaml:"message"`
+	Expect  *Expect     `yaml:"expect"`
+	// node is the case in its file, to place the mistakes of its keys.
+	node *yaml.Node
+}
+
+// KojiCase is one of Koji's build events told by its parts.
+type KojiCase struct {
+	Kind string `yaml:"kind"`
+	// Build is a file of the hub's answer, or the answer inline.
+	Build yaml.Node `yaml:"build"`
+	Tag   string    `yaml:"tag"`
+	User  string    `yaml:"user"`
+}
+
+// BusMessage is a message as a bus delivers it.
+type BusMessage struct {
+	Topic string         `yaml:"topic"`
+	Body  map[string]any `yaml:"body"`
 }
 
 // Event overrides the event fields that default to the modulemd's.
@@ -78,12 +117,13 @@ type Event struct {
 }
 
 // Expect is the expected decision; fields left out are not checked, except
-// the outcome, which is "matched" when a rule or destinations are given.
+// the outcome, which is "matched" when a rule, destinations or untag are given.
 type Expect struct {
 	Outcome      string   `yaml:"outcome" json:"outcome"`
 	Rule         string   `yaml:"rule,omitempty" json:"rule,omitempty"`
 	Destinations []string `yaml:"destinations,omitempty" json:"destinations,omitempty"`
 	Error        string   `yaml:"error,omitempty" json:"error,omitempty"`
+	Untag        []string `yaml:"untag,omitempty" json:"untag,omitempty"`
 }
 
 type stringList []string
@@ -211,7 +251,7 @@ func Run(ctx context.Context, paths []string, opts Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		cases, updated, err := runFile(f, opts)
+		cases, updated, err := runFile(ctx, f, opts)
 		if err != nil {
 			cases = []CaseResult{{File: f, Line: lineOf(err), Section: "", Name: "(test file)", Status: Error,
 				Failures: []string{err.Error()}}}
@@ -224,7 +264,7 @@ func Run(ctx context.Context, paths []string, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func runFile(path string, opts Options) ([]CaseResult, bool, error) {
+func runFile(ctx context.Context, path string, opts Options) ([]CaseResult, bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, false, err
@@ -278,6 +318,7 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 			if n := child(cn, "name"); n != nil {
 				c.Name = n.Value
 			}
+			c.node = cn
 			s.Tests = append(s.Tests, c)
 		}
 		tf.Sections = append(tf.Sections, s)
@@ -306,7 +347,7 @@ func runFile(path string, opts Options) ([]CaseResult, bool, error) {
 				continue
 			}
 			started := time.Now()
-			got, err := decide(rs, dir, c)
+			got, err := decide(ctx, rs, dir, c)
 			cr.Duration = time.Since(started)
 			if err != nil {
 				cr.Status, cr.Failures = Error, []string{"cannot run: " + err.Error()}
@@ -372,7 +413,14 @@ type lineError struct {
 func (e *lineError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
 
 // decide makes the decision for one case.
-func decide(rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
+func decide(ctx context.Context, rs *ruleset.Ruleset, dir string, c Case) (Expect, error) {
+	if c.Koji != nil || c.Message != nil {
+		m, err := kojiMessage(dir, c)
+		if err != nil {
+			return Expect{}, err
+		}
+		return FromDecision(decision.DecideKoji(ctx, rs, m, nil)), nil
+	}
 	text := []byte(c.Document)
 	switch {
 	case c.Modulemd != "" && c.Document != "":
@@ -432,6 +480,7 @@ func FromDecision(d decision.Decision) Expect {
 	}
 	if d.Matched() {
 		e.Destinations = d.Destinations
+		e.Untag = d.Untag
 	}
 	// The rule and its place are given apart; the place holds the rules
 	// file's path as given, which differs between checkouts.
@@ -447,7 +496,7 @@ func FromDecision(d decision.Decision) Expect {
 func compare(want, got Expect) []string {
 	var out []string
 	outcome := want.Outcome
-	if outcome == "" && (want.Rule != "" || want.Destinations != nil) {
+	if outcome == "" && (want.Rule != "" || want.Destinations != nil || want.Untag != nil) {
 		outcome = string(policy.Matched)
 	}
 	if outcome == "" {
@@ -460,6 +509,9 @@ func compare(want, got Expect) []string {
 	}
 	if want.Destinations != nil && !slices.Equal(want.Destinations, got.Destinations) {
 		out = append(out, fmt.Sprintf("destinations: want [%s], got [%s]", strings.Join(want.Destinations, ", "), strings.Join(got.Destinations, ", ")))
+	}
+	if want.Untag != nil && !slices.Equal(want.Untag, got.Untag) {
+		out = append(out, fmt.Sprintf("untag: want [%s], got [%s]", strings.Join(want.Untag, ", "), strings.Join(got.Untag, ", ")))
 	}
 	if want.Error != "" && !strings.Contains(got.Error, want.Error) {
 		out = append(out, fmt.Sprintf("error: want one containing %q, got %q", want.Error, got.Error))
@@ -510,9 +562,11 @@ type problem struct {
 var shapes = map[string]map[string]string{
 	"file":    {"rules": "sl", "default_state": "s", "description": "s", "section": "-"},
 	"section": {"name": "s", "tests": "-"},
-	"case":    {"name": "s", "modulemd": "s", "document": "s", "state": "s", "event": "m", "expect": "m"},
+	"case":    {"name": "s", "modulemd": "s", "document": "s", "state": "s", "event": "m", "koji": "m", "message": "m", "expect": "m"},
 	"event":   {"id": "s", "name": "s", "stream": "s", "version": "s", "context": "s"},
-	"expect":  {"outcome": "s", "rule": "s", "destinations": "sl", "error": "s"},
+	"koji":    {"kind": "s", "build": "sm", "tag": "s", "user": "s"},
+	"message": {"topic": "s", "body": "m"},
+	"expect":  {"outcome": "s", "rule": "s", "destinations": "sl", "untag": "sl", "error": "s"},
 }
 
 // checkKnown finds every key the format does not have, so a typo in an
@@ -542,10 +596,10 @@ func checkKnown(root *yaml.Node) []problem {
 				continue
 			}
 			if !fits(v, shape) {
-				add(v.Line, "%s must be %s, not %s", k.Value, map[string]string{"s": "a single value", "sl": "a value or a list of values", "m": "a mapping"}[shape], nodeKind(v))
+				add(v.Line, "%s must be %s, not %s", k.Value, map[string]string{"s": "a single value", "sl": "a value or a list of values", "m": "a mapping", "sm": "a file name or a mapping"}[shape], nodeKind(v))
 				continue
 			}
-			switch sub := map[string]string{"event": "event", "expect": "expect"}[k.Value]; {
+			switch sub := map[string]string{"event": "event", "koji": "koji", "message": "message", "expect": "expect"}[k.Value]; {
 			case kind == "case" && sub != "":
 				check(v, sub, inCase)
 			}
@@ -585,6 +639,8 @@ func fits(n *yaml.Node, shape string) bool {
 		return true
 	case "m":
 		return n.Kind == yaml.MappingNode
+	case "sm":
+		return scalar || n.Kind == yaml.MappingNode
 	}
 	return true
 }

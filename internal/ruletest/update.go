@@ -25,6 +25,13 @@ func setExpect(caseNode *yaml.Node, got Expect) {
 		}
 		add("destinations", l)
 	}
+	if len(got.Untag) > 0 {
+		l := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+		for _, t := range got.Untag {
+			l.Content = append(l.Content, str(t))
+		}
+		add("untag", l)
+	}
 	if got.Error != "" {
 		add("error", str(got.Error))
 	}

@@ -33,9 +33,7 @@ type DependencyState struct {
 
 // HeldEvent is an event waiting for a dependency to come back.
 type HeldEvent struct {
-	// Event is an MBS event; the zero Event for one of Koji's, which
-	// Message has.
-	Event      build.Event
+	// Message is the event: MBS's or one of Koji's.
 	Message    build.Message
 	MessageID  string
 	Since      time.Time
@@ -262,7 +260,6 @@ func (g *gates) states() []DependencyState {
 // hold is the waiting state of one event in the pipeline.
 type hold struct {
 	s     *Service
-	ev    build.Event
 	msg   build.Message
 	msgID string
 	first time.Time // first held, zero while never held
@@ -307,7 +304,7 @@ func (s *Service) Held() []HeldEvent {
 	defer s.heldMu.Unlock()
 	out := make([]HeldEvent, 0, len(s.held))
 	for h := range s.held {
-		out = append(out, HeldEvent{Event: h.ev, Message: h.msg, MessageID: h.msgID, Since: h.since, Dependency: h.dep, LastError: h.err})
+		out = append(out, HeldEvent{Message: h.msg, MessageID: h.msgID, Since: h.since, Dependency: h.dep, LastError: h.err})
 	}
 	slices.SortFunc(out, func(a, b HeldEvent) int { return a.Since.Compare(b.Since) })
 	return out

@@ -402,7 +402,7 @@ func (s *Service) Handle(ctx context.Context, d bus.Delivery) (string, error) {
 	} else {
 		log = s.log.With("event_id", ev.ID, "message_id", d.MessageID(), "module", ev.NSVC(), "state", ev.StateName)
 	}
-	h := &hold{s: s, ev: ev, msg: msg, msgID: d.MessageID()}
+	h := &hold{s: s, msg: msg, msgID: d.MessageID()}
 	defer h.release()
 	unlock := s.lockBuild(key)
 	var outcome string

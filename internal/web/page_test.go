@@ -13,11 +13,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/reload"
 	"github.com/fedora-modularity/mts/internal/service"
 	"github.com/fedora-modularity/mts/internal/testenv"
 	"github.com/fedora-modularity/mts/internal/web"
+	"github.com/fedora-modularity/mts/policy"
 )
 
 // heldEvents is what a pipeline in an outage reports.
@@ -41,9 +43,21 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A decision on one of Koji's events: a move out of the tag the
+	// build was tagged into.
+	c.Add(time.Minute)
+	kev := build.KojiEvent{Kind: build.KindTag, Tag: "f40-updates-candidate", User: "bodhi",
+		Build: build.KojiBuild{ID: 2412345, Name: "bash", Version: "5.2.26", Release: "3.fc40", State: 1, Types: map[string]any{"rpm": nil}, Complete: true}}
+	kd := decision.ForKoji(kev, policy.Decision{Outcome: policy.Matched, Rule: &policy.Rule{Spec: policy.Spec{ID: "Candidate to signing", Index: 1}},
+		Destinations: []string{"f40-signing-pending"}}, []string{"f40-updates-candidate"})
+	task := int64(2000)
+	kd.Actions[0].TaskID = &task
+	if err := s.Record(ctx, decision.Record{EventID: 2412345, MessageID: "msg-koji", Revision: rs.Revision, Decision: kd}); err != nil {
+		t.Fatal(err)
+	}
 	last := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
 	held := heldEvents{{
-		Event:     build.Event{ID: 301, Name: "perl", Stream: "5.30", Version: "3120200101000000", Context: "abcdef12", StateName: "ready"},
+		Message:   build.ModuleMessage(build.Event{ID: 301, Name: "perl", Stream: "5.30", Version: "3120200101000000", Context: "abcdef12", StateName: "ready"}),
 		MessageID: "msg-held", Since: time.Date(2026, 11, 30, 8, 30, 0, 0, time.UTC), Dependency: "koji",
 		LastError: "koji: ServerOffline: database outage",
 	}}
@@ -89,6 +103,28 @@ func TestStatusPageInChromium(t *testing.T) {
 	if got := text("table.held"); !strings.Contains(got, "perl:5.30:3120200101000000:abcdef12") || !strings.Contains(got, "koji") {
 		t.Errorf("held events: %q", got)
 	}
+	// The Koji decision's row: its NVR, kind and tag, destination and
+	// untag. The newest decision comes first.
+	if got := text("table.decisions:last-of-type tbody tr:first-child"); !strings.Contains(got, "bash-5.2.26-3.fc40") ||
+		!strings.Contains(got, "build.tag f40-updates-candidate") || !strings.Contains(got, "f40-signing-pending untag f40-updates-candidate") {
+		t.Errorf("Koji decision row: %q", got)
+	}
+
+	// Search the Koji build by NVR and open its decision.
+	run(
+		chromedp.SendKeys(chromedp.CSS("#build"), "bash-5.2.26-3.fc40"),
+		chromedp.Submit(chromedp.CSS("#build")),
+		chromedp.WaitVisible(chromedp.CSS("#search")),
+		chromedp.Click(chromedp.CSS("#search + table a.decision")),
+		chromedp.WaitVisible(chromedp.CSS("#kind")),
+	)
+	if got := text("#kind"); got != "build.tag f40-updates-candidate by bodhi" {
+		t.Errorf("Koji event shown %q", got)
+	}
+	if got := text("#untag"); got != "f40-updates-candidate" {
+		t.Errorf("untag shown %q", got)
+	}
+	run(chromedp.Navigate(srv.URL + "/"))
 
 	// Search a build as a user does: type it and submit the form.
 	run(

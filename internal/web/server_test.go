@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"github.com/fedora-modularity/mts/internal/history/historytest"
@@ -14,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/history"
 	"github.com/fedora-modularity/mts/internal/web"
+	"github.com/fedora-modularity/mts/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected API answers in testdata/api")
@@ -118,5 +122,50 @@ func TestAPIToken(t *testing.T) {
 		if resp.StatusCode != tc.status {
 			t.Errorf("Authorization %q: %d, want %d", tc.auth, resp.StatusCode, tc.status)
 		}
+	}
+}
+
+// TestAPIKojiDecision: the API lists a decision on one of Koji's events
+// with its kind, NVR, the event's tag and the untag, found by NVR.
+func TestAPIKojiDecision(t *testing.T) {
+	s, srv := apiFixture(t, "")
+	kev := build.KojiEvent{Kind: build.KindTag, Tag: "f40-updates-candidate", User: "bodhi",
+		Build: build.KojiBuild{ID: 2412345, Name: "bash", Version: "5.2.26", Release: "3.fc40", State: 1, Types: map[string]any{"rpm": nil}, Complete: true}}
+	kd := decision.ForKoji(kev, policy.Decision{Outcome: policy.Matched, Rule: &policy.Rule{Spec: policy.Spec{ID: "Candidate to signing", Index: 1}},
+		Destinations: []string{"f40-signing-pending"}}, []string{"f40-updates-candidate"})
+	if err := s.Record(context.Background(), decision.Record{EventID: 2412345, MessageID: "msg-koji", Revision: "r1", Decision: kd}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(srv.URL + "/api/v1/decisions?build=bash-5.2.26-3.fc40")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Decisions []struct {
+			NVR   string   `json:"nvr"`
+			State string   `json:"state"`
+			Kind  string   `json:"kind"`
+			Untag []string `json:"untag"`
+			Koji  struct {
+				Tag  string `json:"tag"`
+				User string `json:"user"`
+			} `json:"koji"`
+			Actions []struct {
+				Op, Tag, From string
+			} `json:"actions"`
+		} `json:"decisions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Decisions) != 1 {
+		t.Fatalf("%d decisions for bash-5.2.26-3.fc40", len(got.Decisions))
+	}
+	d := got.Decisions[0]
+	if d.NVR != "bash-5.2.26-3.fc40" || d.Kind != "build.tag" || d.State != "build.tag" || d.Koji.Tag != "f40-updates-candidate" ||
+		d.Koji.User != "bodhi" || len(d.Untag) != 1 || d.Untag[0] != "f40-updates-candidate" ||
+		len(d.Actions) != 1 || d.Actions[0].Op != "move" || d.Actions[0].From != "f40-updates-candidate" {
+		t.Errorf("Koji decision in the API: %+v", d)
 	}
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fedora-modularity/mts/internal/build"
+	"github.com/fedora-modularity/mts/internal/decision"
+	"github.com/fedora-modularity/mts/internal/history"
+	"github.com/fedora-modularity/mts/internal/ruleset"
+)
+
+type fixedRules struct{ rs *ruleset.Ruleset }
+
+func (f fixedRules) Current() *ruleset.Ruleset { return f.rs }
+
+// TestWhyReplayKoji: mts why finds a decision on a Koji event by its
+// build's NVR and says what it tagged and untagged; mts replay decides it
+// again from the store alone.
+func TestWhyReplayKoji(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	oldRules := filepath.Join(dir, "old.cel.yaml")
+	if err := os.WriteFile(oldRules, []byte(`format: cel
+on: build.tag
+rules:
+  - id: Copy to signing
+    match: event.tag.endsWith('-updates-candidate')
+    destinations: event.tag.replace('-updates-candidate', '-signing-pending')
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ruleset.Load([]string{oldRules}, ruleset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "decisions.db")
+	s, err := history.Open(ctx, db, history.Options{Rules: fixedRules{rs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "koji", "builds", "rpm-bash-5.2.26-3.fc40.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct{ GetBuild, GetBuildType json.RawMessage }
+	if err := json.Unmarshal(data, &answer); err != nil {
+		t.Fatal(err)
+	}
+	b, err := build.DecodeBuildInfo(answer.GetBuild, answer.GetBuildType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := build.KojiEvent{Kind: build.KindTag, Build: b, Tag: "f40-updates-candidate", User: "bodhi"}
+	d := decision.DecideKoji(ctx, rs, build.Message{Kind: ev.Kind, Koji: &ev}, nil)
+	task := int64(4242)
+	d.Actions[0].TaskID = &task
+	if err := s.Record(ctx, decision.Record{EventID: b.ID, MessageID: "koji-1", Revision: rs.Revision, Decision: d}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := mtsRun(t, "why", "--store", db, "bash-5.2.26-3.fc40")
+	if code != 0 {
+		t.Fatalf("why: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"bash-5.2.26-3.fc40 build.tag f40-updates-candidate by bodhi (Koji build 2412345), decided ",
+		`outcome: matched, rule "Copy to signing" -> f40-signing-pending`,
+		"tag f40-signing-pending bash-5.2.26-3.fc40: task 4242",
+		`rule 1 "Copy to signing"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("why lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The rules now move the build: replay shows the untag it adds.
+	newRules := filepath.Join(dir, "new.cel.yaml")
+	if err := os.WriteFile(newRules, []byte(`format: cel
+on: build.tag
+rules:
+  - id: Move to signing
+    match: event.tag.endsWith('-updates-candidate')
+    destinations: event.tag.replace('-updates-candidate', '-signing-pending')
+    untag: event.tag
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = mtsRun(t, "replay", "--store", db, "--rules", newRules)
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errOut)
+	}
+	if want := "bash-5.2.26-3.fc40 build.tag"; !strings.Contains(out, want) || !strings.Contains(out, "untag f40-updates-candidate") {
+		t.Errorf("replay output lacks the change of %s:\n%s%s", want, out, errOut)
+	}
+}
