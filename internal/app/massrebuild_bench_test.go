@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -312,4 +313,215 @@ func tail(file string, n int64) string {
 		data = data[int64(len(data))-n:]
 	}
 	return string(data)
+}
+
+// BenchmarkMassRebuildKoji is a mass rebuild as Koji's own events show
+// it: builds tagged into f45-rebuild, whose build.tag events wait on the
+// bus, flow through an mts serve process to a rule that tags each one on
+// into f45 (testdata/serve/rules-koji-rebuild); the echo of each of
+// mts's own tags comes back through the broker and is decided too. Two
+// shapes: Fedora's flat buildsys.tag bodies over AMQP 0-9-1 (the
+// machine's RabbitMQ), and protonmsg's over STOMP (ActiveMQ, as UMB).
+// The rule reads the build's types, which neither body carries for an
+// RPM, so the hub is asked. The stand-in hub runs each tagBuild task
+// 0.5-2 s after the call, with no limit on its scheduler (so events/s is
+// the service's pace, not a hub's 20 tasks a second).
+//
+// It reports, per event consumed (each build's build.tag and the echo
+// of mts's own tag: two per build), the hub's requests and KB of answers,
+// and the events settled a second and the CPU of the mts process; and
+// per build the hub's requests. It fails if a build is not tagged into
+// f45 by exactly one task, or if a shape goes over the hub budget of
+// TestHubBudgetPerEvent (3.5 requests and 30 KB per event in a burst).
+//
+// The number of builds is MTS_REBUILD_BUILDS (default 500); the mass
+// rebuild figure in BENCHMARKS.md is 10000:
+//
+//	MTS_REBUILD_BUILDS=10000 go test -p 1 -run '^$' -bench 'MassRebuildKoji' -benchtime 1x -benchmem ./internal/app/
+func BenchmarkMassRebuildKoji(b *testing.B) {
+	builds := 500
+	if s := os.Getenv("MTS_REBUILD_BUILDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("MTS_REBUILD_BUILDS=%q: want a number of builds", s)
+		}
+		builds = n
+	}
+	b.StopTimer()
+	bin := buildMTS(b)
+	for _, shape := range rebuildShapes {
+		b.Run(fmt.Sprintf("%s/builds=%d", shape.name, builds), func(b *testing.B) {
+			for range b.N {
+				massRebuildKoji(b, shape.setup(b), builds, bin)
+			}
+		})
+	}
+}
+
+// rebuildBus is how one shape of Koji's events reaches mts: the
+// forwarder the hub's plugin sends through, and mts serve's bus settings
+// in YAML.
+type rebuildBus struct {
+	dial      func() (*testenv.KojiForwarder, error)
+	serveYAML string
+}
+
+var rebuildShapes = []struct {
+	name  string
+	setup func(b *testing.B) rebuildBus
+}{
+	{"fedora-flat-amqp091", rebuildOnFedoraMessaging},
+	{"protonmsg-stomp", rebuildOnActiveMQ},
+}
+
+// rebuildOnFedoraMessaging binds a queue of the benchmark's own to
+// Fedora's buildsys.tag routing key before the hub sends, so that the
+// burst waits in it for mts.
+func rebuildOnFedoraMessaging(b *testing.B) rebuildBus {
+	u := uniqueName("t")
+	queue, prefix := "mts-rebuild-"+u, "org.fedoraproject."+u
+	tagKey := testenv.FedoraTopicPrefix + "buildsys.tag"
+	bindQueue(b, machineRabbit, queue, tagKey)
+	b.Cleanup(func() {
+		ch := testenv.RabbitChannel(b, machineRabbit)
+		_, _ = ch.QueueDelete(queue, false, false, false)
+	})
+	return rebuildBus{
+		dial: func() (*testenv.KojiForwarder, error) { return testenv.ForwardFedoraMessaging(machineRabbit) },
+		serveYAML: fmt.Sprintf("messaging_backend: fedora-messaging\namqp_url: %s\namqp_queue: %s\namqp_routing_keys: [%s.mbs.module.state.change]\namqp_topic_prefix: %s.mts\namqp_inputs: [%s]\n",
+			machineRabbit, queue, prefix, prefix, tagKey),
+	}
+}
+
+// rebuildOnActiveMQ makes the virtual topic's consumer queue that mts
+// reads before the hub sends.
+func rebuildOnActiveMQ(b *testing.B) rebuildBus {
+	if broker == nil {
+		testenv.Missing(b, "ActiveMQ")
+	}
+	n := newBusNames("rebuildkoji")
+	prefix := "VirtualTopic.eng.brew." + uniqueName("t")
+	queue := "Consumer.mts.queue." + prefix + ".build.tag"
+	makeVirtualTopicQueues(b, broker, prefix, []string{queue}, []string{"build.tag"})
+	createQueue(b, broker, n)
+	return rebuildBus{
+		dial: func() (*testenv.KojiForwarder, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return testenv.ForwardSTOMP(ctx, broker.STOMPAddr, prefix)
+		},
+		serveYAML: fmt.Sprintf("messaging_backend: rhmsg\nrhmsg_brokers: [%s]\nrhmsg_queue: %s\nrhmsg_topic_prefix: %s\nrhmsg_inputs: [%s]\n",
+			broker.STOMPAddr, n.queue, n.outPrefix, queue),
+	}
+}
+
+// The hub budget of TestHubBudgetPerEvent, for events in a burst.
+const (
+	burstBudgetRequests = 3.5
+	burstBudgetKB       = 30
+)
+
+func massRebuildKoji(b *testing.B, bus rebuildBus, builds int, bin string) {
+	b.StopTimer()
+	relay := newRelay(b, bus.dial)
+	hub := kojitest.New(b, kojitest.WithEvents(relay.forward), kojitest.WithTaskTiming(500*time.Millisecond, 2*time.Second))
+	hub.AddTag("f45-rebuild")
+	hub.AddTag("f45")
+	hub.AddUser("mts", "tag")
+	nvrs := make([]string, builds)
+	for i := range nvrs {
+		name := fmt.Sprintf("rebuild%05d", i)
+		nvrs[i] = name + "-1.0-1.fc45"
+		hub.AddBuild(kojitest.Build{NVR: nvrs[i]})
+		hub.AddPackage("f45", name)
+		hub.Tag("f45-rebuild", nvrs[i])
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for relay.count("build.tag") < builds {
+		if time.Now().After(deadline) {
+			b.Fatalf("the broker took %d of %d build.tag messages", relay.count("build.tag"), builds)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	dir := b.TempDir()
+	rules, err := filepath.Abs(filepath.Join(serveData, "rules-koji-rebuild", "rebuild.cel.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := freeAddr(b)
+	conf := filepath.Join(dir, "mts.yaml")
+	yaml := fmt.Sprintf("rules: [%s]\nmbs_api_url: http://127.0.0.1:1/\nkoji_profile: mts-test\nkoji_config: %s\ndecision_store: %s\nworkers: 16\nlisten_address: %s\n",
+		rules, kojiProfile(b, hub), filepath.Join(dir, "decisions.db"), addr)
+	if err := os.WriteFile(conf, []byte(yaml+bus.serveYAML), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "mts.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logFile.Close()
+	defer func() {
+		if b.Failed() {
+			b.Log(tail(logFile.Name(), 4096))
+		}
+	}()
+
+	stats0 := hub.Stats()
+	events := 2 * builds // each build's build.tag and the echo of mts's own
+	b.StartTimer()
+	start := time.Now()
+	cmd := startMTS(b, bin, conf, logFile)
+	g := scrape("http://" + addr + "/monitor/metrics")
+	decided := func() float64 {
+		return gathered(g, "mts_events_total", "outcome", service.OutcomeMatched) +
+			gathered(g, "mts_events_total", "outcome", service.OutcomeUnmatched)
+	}
+	for deadline := time.Now().Add(30 * time.Minute); decided() < float64(events); {
+		if time.Now().After(deadline) {
+			b.Fatalf("%v of %d events decided", decided(), events)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("mts serve after SIGTERM: %v", err)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		b.Fatalf("no resource usage of mts serve on this system")
+	}
+	var reqs int
+	var bytes int64
+	byMethod := map[string]int{}
+	for method, st := range hub.Stats() {
+		reqs += st.Requests - stats0[method].Requests
+		bytes += st.Bytes - stats0[method].Bytes
+		if n := st.Requests - stats0[method].Requests; n > 0 {
+			byMethod[method] = n
+		}
+	}
+	b.Logf("hub requests by method: %v", byMethod)
+	perEvent := func(x float64) float64 { return x / float64(events) }
+	reqEvent, kbEvent := perEvent(float64(reqs)), perEvent(float64(bytes)/1024)
+	b.ReportMetric(reqEvent, "hub-req/event")
+	b.ReportMetric(kbEvent, "hub-KB/event")
+	b.ReportMetric(float64(reqs)/float64(builds), "hub-req/build")
+	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(perEvent(float64(ru.Utime.Nano()+ru.Stime.Nano())/float64(time.Millisecond)), "ms-cpu-mts/event")
+	b.ReportMetric(float64(ru.Maxrss)/1024, "MB-maxrss-mts")
+	b.ReportMetric(elapsed.Seconds(), "s-settled")
+	if reqEvent > burstBudgetRequests || kbEvent > burstBudgetKB {
+		b.Errorf("%.2f hub requests and %.1f KB per event, budget %v and %v", reqEvent, kbEvent, burstBudgetRequests, burstBudgetKB)
+	}
+	got := tasks(hub)
+	for _, nvr := range nvrs {
+		if n := got[[2]string{nvr, "f45"}]; n != 1 {
+			b.Errorf("%s: %d tasks into f45, want one", nvr, n)
+		}
+	}
 }
