@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -563,5 +564,30 @@ func TestKojiEventDevNoHub(t *testing.T) {
 	}
 	if a := rec.last(t).Decision.Actions; len(a) != 1 || a[0].TaskID == nil || *a[0].TaskID != 1 {
 		t.Errorf("dry run actions %+v", a)
+	}
+}
+
+// TestKojiUserAskedOnce: workers meeting their first Koji events at the
+// same moment ask the hub who the service is once, not once each.
+func TestKojiUserAskedOnce(t *testing.T) {
+	hub, _ := newKojiHub(t)
+	var asked atomic.Int32
+	whoAmI := func(context.Context) (string, error) {
+		asked.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		return "mts", nil
+	}
+	svc, _, _ := kojiService(t, hub, "loop.cel.yaml", testCfg, Options{WhoAmI: whoAmI})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := svc.learnUser(t.Context(), &hold{s: svc}, svc.log); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the hub was asked %d times, want 1", n)
 	}
 }

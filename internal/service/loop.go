@@ -46,6 +46,8 @@ func (s *Service) ownEvent(ev build.KojiEvent) bool {
 // yet, before the first reaction, holding the event while the hub does
 // not answer.
 func (s *Service) learnUser(ctx context.Context, h *hold, log *slog.Logger) error {
+	s.askMu.Lock()
+	defer s.askMu.Unlock()
 	s.userMu.Lock()
 	known := s.user != "" || s.whoAmI == nil
 	s.userMu.Unlock()

@@ -176,8 +176,11 @@ type Service struct {
 	kojiDocs *lru.Cache[int64, document] // nil: no cache
 	// chains counts, per build, the reactions to the service's own
 	// events (see loop.go); per process.
-	chains   *lru.Cache[string, chain]
-	whoAmI   func(context.Context) (string, error)
+	chains *lru.Cache[string, chain]
+	whoAmI func(context.Context) (string, error)
+	// askMu lets one worker ask the hub who we are while the others
+	// wait for its answer, instead of every worker asking.
+	askMu    sync.Mutex
 	userMu   sync.Mutex
 	user     string // the Koji user, once known
 	filter   map[string]bool
