@@ -14,7 +14,6 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
-	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
 )
@@ -27,13 +26,7 @@ const partialFields = "id, name, version, release, epoch, nvr, owner, task_id"
 // with the guarantees of an MBS event's: it returns the outcome once it
 // is durable, or an error when the event must stay unacknowledged.
 func (s *Service) processKoji(ctx context.Context, h *hold, d bus.Delivery, ev build.KojiEvent, log *slog.Logger) (string, error) {
-	var rs *ruleset.Ruleset
-	err := s.do(ctx, h, dependencyRules, nil, log, func(context.Context) error {
-		if rs = s.rules.Current(); rs == nil {
-			return errNoRules
-		}
-		return nil
-	})
+	rs, err := s.ruleset(ctx, h, log)
 	if err != nil {
 		return "", err
 	}
@@ -76,13 +69,7 @@ func (s *Service) processKoji(ctx context.Context, h *hold, d bus.Delivery, ev b
 	s.m.decision.Observe(time.Since(t0).Seconds())
 	if err != nil {
 		rec.Decision = decision.FromError(msg(), err)
-		s.m.ruleErrors.Inc()
-		attrs := []any{"error", err}
-		var ee *policy.EvalError
-		if errors.As(err, &ee) {
-			attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
-		}
-		log.Error("rule evaluation failed; nothing done, nothing announced", attrs...)
+		s.ruleFailed(err, log)
 		s.observe(ev)
 		return OutcomeRuleError, s.record(ctx, h, rec, log)
 	}

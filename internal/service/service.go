@@ -515,13 +515,7 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 		}
 		return OutcomeFiltered, nil
 	}
-	var rs *ruleset.Ruleset
-	err := s.do(ctx, h, dependencyRules, nil, log, func(context.Context) error {
-		if rs = s.rules.Current(); rs == nil {
-			return errNoRules
-		}
-		return nil
-	})
+	rs, err := s.ruleset(ctx, h, log)
 	if err != nil {
 		return "", err
 	}
@@ -544,13 +538,7 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 	s.m.decision.Observe(time.Since(t0).Seconds())
 	if err != nil {
 		rec.Decision = decision.FromError(msg, err)
-		s.m.ruleErrors.Inc()
-		attrs := []any{"error", err}
-		var ee *policy.EvalError
-		if errors.As(err, &ee) {
-			attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
-		}
-		log.Error("rule evaluation failed; nothing tagged, nothing announced", attrs...)
+		s.ruleFailed(err, log)
 		return OutcomeRuleError, s.record(ctx, h, rec, log)
 	}
 	rec.Decision = decision.For(msg, pd, nil)
@@ -585,6 +573,30 @@ func (s *Service) process(ctx context.Context, h *hold, d bus.Delivery, ev build
 	}
 	log.Info("no rule matched")
 	return OutcomeUnmatched, nil
+}
+
+// ruleset is the rule set in use, waiting (the event held) while none
+// is loaded.
+func (s *Service) ruleset(ctx context.Context, h *hold, log *slog.Logger) (*ruleset.Ruleset, error) {
+	var rs *ruleset.Ruleset
+	err := s.do(ctx, h, dependencyRules, nil, log, func(context.Context) error {
+		if rs = s.rules.Current(); rs == nil {
+			return errNoRules
+		}
+		return nil
+	})
+	return rs, err
+}
+
+// ruleFailed counts and logs a decision that failed, naming the rule.
+func (s *Service) ruleFailed(err error, log *slog.Logger) {
+	s.m.ruleErrors.Inc()
+	attrs := []any{"error", err}
+	var ee *policy.EvalError
+	if errors.As(err, &ee) {
+		attrs = append(attrs, "rule_id", ee.RuleID, "rule_index", ee.RuleIndex, "at", ee.Source.String())
+	}
+	log.Error("rule evaluation failed; nothing done, nothing announced", attrs...)
 }
 
 // document is a build's modulemd: parsed for the rules, and its text for
