@@ -202,7 +202,12 @@ func (s *Service) carryOut(ctx context.Context, h *hold, d *decision.Decision, l
 		}
 		look = states
 		for j, i := range tagIdx {
-			d.Actions[i].TaskID, d.Actions[i].Error = results[j].TaskID, results[j].Error
+			a := &d.Actions[i]
+			a.TaskID, a.Error = results[j].TaskID, results[j].Error
+			if a.Op == decision.OpMove && results[j].FromTag == "" {
+				log.Info("the build is no longer in the move's source tag: tagged instead", "tag", a.Tag, "from", a.From)
+				a.Op, a.From = decision.OpTag, ""
+			}
 		}
 	}
 	if len(untagIdx) == 0 {
@@ -244,6 +249,9 @@ func (s *Service) carryOut(ctx context.Context, h *hold, d *decision.Decision, l
 			log.Info("build not in the tag; nothing to untag", "tag", d.Actions[i].Tag)
 			return true
 		})
+	}
+	if len(todo) == 0 {
+		return nil
 	}
 	return s.untagAll(ctx, h, d, todo, log)
 }

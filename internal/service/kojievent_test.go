@@ -199,14 +199,24 @@ func TestKojiEvents(t *testing.T) {
 		// tag given.
 		actionError [2]string
 		again       bool // a second delivery of the event changes nothing
+		// againRequests is how many requests the second delivery makes
+		// (0: not checked).
+		againRequests int
+		// late runs between the event and its handling, as when the
+		// event comes late or is resent.
+		late func(hub *kojitest.Hub)
+		op   decision.Op // the recorded op of the first action, when set
 	}{
 		{name: "tag", trigger: "f40-candidate", outcome: OutcomeMatched, tagCalls: 1,
 			topics: []string{decision.TopicRequested}, in: []string{"f40-testing", "f40-candidate"}, again: true},
 		{name: "untag", trigger: "f40-pending", outcome: OutcomeMatched, untagCalls: 1,
 			prepare: func(hub *kojitest.Hub, _ *hubEvents) { hub.Tag("f40-testing", bashNVR) },
-			topics:  []string{decision.TopicUntagRequested}, in: []string{"f40-pending"}, out: []string{"f40-testing"}, again: true},
+			topics:  []string{decision.TopicUntagRequested}, in: []string{"f40-pending"}, out: []string{"f40-testing"}, again: true, againRequests: 1},
 		{name: "move: one task, the build leaves fromtag", trigger: "f40-testing", outcome: OutcomeMatched, tagCalls: 1,
-			topics: []string{decision.TopicRequested}, in: []string{"f40-stable"}, out: []string{"f40-testing"}, again: true},
+			topics: []string{decision.TopicRequested}, in: []string{"f40-stable"}, out: []string{"f40-testing"}, again: true, op: decision.OpMove},
+		{name: "a move whose build left the source tag still tags", trigger: "f40-testing", outcome: OutcomeMatched, tagCalls: 1,
+			late:   func(hub *kojitest.Hub) { hub.Untag("f40-testing", bashNVR) },
+			topics: []string{decision.TopicRequested}, in: []string{"f40-stable"}, out: []string{"f40-testing"}, again: true, op: decision.OpTag},
 		{name: "two tags then the untag", trigger: "f40-signed", outcome: OutcomeMatched, tagCalls: 2, untagCalls: 1,
 			topics: []string{decision.TopicRequested, decision.TopicUntagRequested}, in: []string{"f40-testing", "f40-stable"}, out: []string{"f40-signed"}, again: true},
 		{name: "untag refused for good (1004) is announced", trigger: "f40-pending", outcome: OutcomeMatched,
@@ -240,6 +250,9 @@ func TestKojiEvents(t *testing.T) {
 			if d.msg.Koji == nil || d.msg.Koji.Tag != tt.trigger {
 				t.Fatalf("delivered %+v, want the build.tag of %s", d.msg, tt.trigger)
 			}
+			if tt.late != nil {
+				tt.late(hub)
+			}
 			outcome, err := svc.Handle(t.Context(), d)
 			if err != nil || outcome != tt.outcome {
 				t.Fatalf("Handle = %q, %v; want %q", outcome, err, tt.outcome)
@@ -270,6 +283,9 @@ func TestKojiEvents(t *testing.T) {
 			if r.Decision.Outcome != tt.outcome && !(tt.outcome == OutcomeMatched && r.Decision.Matched()) {
 				t.Errorf("recorded outcome %q", r.Decision.Outcome)
 			}
+			if tt.op != "" && (len(r.Decision.Actions) == 0 || r.Decision.Actions[0].Op != tt.op) {
+				t.Errorf("recorded actions %+v, want a %s first", r.Decision.Actions, tt.op)
+			}
 			if tt.actionError[0] != "" {
 				found := false
 				for _, a := range r.Decision.Actions {
@@ -298,8 +314,12 @@ func TestKojiEvents(t *testing.T) {
 			// nothing is done twice.
 			time.Sleep(100 * time.Millisecond)
 			d.id += "-again"
+			before := hubRequests(hub)
 			if _, err := svc.Handle(t.Context(), d); err != nil {
 				t.Fatal(err)
+			}
+			if n := hubRequests(hub) - before; tt.againRequests > 0 && n != tt.againRequests {
+				t.Errorf("again: %d requests to the hub, want %d", n, tt.againRequests)
 			}
 			if n := tagCalls(hub); n != tt.tagCalls {
 				t.Errorf("again: %d tagBuild calls, want %d", n, tt.tagCalls)
@@ -590,4 +610,13 @@ func TestKojiUserAskedOnce(t *testing.T) {
 	if n := asked.Load(); n != 1 {
 		t.Errorf("the hub was asked %d times, want 1", n)
 	}
+}
+
+// hubRequests is how many requests the hub has answered.
+func hubRequests(hub *kojitest.Hub) int {
+	n := 0
+	for _, st := range hub.Stats() {
+		n += st.Requests
+	}
+	return n
 }

@@ -57,7 +57,7 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 		for i, t := range targets {
 			log.Info("dry run: tagBuild not called", "tag", t.Tag, "nvr", t.NVR, "from", t.From)
 			one := int64(1)
-			results[i] = decision.TagResult{Tag: t.Tag, TaskID: &one}
+			results[i] = decision.TagResult{Tag: t.Tag, FromTag: t.From, TaskID: &one}
 		}
 		return results, nil, nil
 	}
@@ -76,6 +76,9 @@ func (s *Service) tagAll(ctx context.Context, h *hold, targets []koji.TagTarget,
 	var look []koji.TagState
 	if fresh {
 		look = states
+		for i := range targets {
+			targets[i].From = moveSource(targets[i], &states[i])
+		}
 	}
 	started := map[int]int{} // target index -> the task our tagBuild started
 	done := map[int]bool{}
@@ -166,7 +169,7 @@ func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states
 			continue
 		default:
 			id := int64(ids[j])
-			r.TaskID = &id
+			r.TaskID, r.FromTag = &id, targets[i].From
 			started[i] = ids[j]
 		}
 		results[i] = r
@@ -182,6 +185,9 @@ func (s *Service) startAll(ctx context.Context, targets []koji.TagTarget, states
 // other targets'; with settle it checks it itself.
 func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koji.TagState, settle bool, log *slog.Logger) (r decision.TagResult, waited bool, started int, err error) {
 	r = decision.TagResult{Tag: t.Tag}
+	// A move whose build has left its source tag became a plain tag: the
+	// result says which was made.
+	defer func() { r.FromTag = t.From }()
 	log = log.With("tag", t.Tag, "nvr", t.NVR)
 	for {
 		wait := 0 // a pending task to wait on
@@ -197,6 +203,7 @@ func (s *Service) tagOne(ctx context.Context, h *hold, t koji.TagTarget, st *koj
 				}
 				cur = &states[0]
 			}
+			t.From = moveSource(t, cur)
 			switch {
 			case cur.Task != nil && cur.Task.Pending():
 				wait = cur.Task.ID
@@ -367,4 +374,16 @@ func faultText(err error) string {
 		return f.Error()
 	}
 	return err.Error()
+}
+
+// moveSource is the tag a move of t still takes the build out of: none
+// when the look shows the build no longer in it (a late or resent event),
+// so that the destination is still tagged, by a plain tagBuild, rather
+// than by a move the hub would fail with 1003. A pending task is waited
+// on as it is.
+func moveSource(t koji.TagTarget, st *koji.TagState) string {
+	if t.From == "" || st.Tagged || st.InTag(t.From) || (st.Task != nil && st.Task.Pending()) {
+		return t.From
+	}
+	return ""
 }
