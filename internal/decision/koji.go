@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +32,7 @@ func CompleteBuild(ctx context.Context, rs *ruleset.Ruleset, m build.Message, hu
 	}
 	if hub == nil {
 		return m, fmt.Errorf("%w (%s): rules on %s read %s; give --koji-profile to ask the hub",
-			ErrNeedsBuildInfo, m.Koji.Build.NVR(), m.Kind, strings.Join(readBeyond(rs, m.Kind), ", "))
+			ErrNeedsBuildInfo, m.Koji.Build.NVR(), m.Kind, strings.Join(rs.ReadsBeyondIdentity(m.Kind), ", "))
 	}
 	b, err := hub.GetBuildInfo(ctx, strconv.FormatInt(m.Koji.Build.ID, 10))
 	if err != nil {
@@ -42,36 +41,6 @@ func CompleteBuild(ctx context.Context, rs *ruleset.Ruleset, m build.Message, hu
 	ev := *m.Koji
 	ev.Build = b
 	return build.Message{Kind: m.Kind, Koji: &ev}, nil
-}
-
-// identity are the fields of build every Koji message carries, Fedora's
-// flat bodies included.
-var identity = []string{"id", "name", "version", "release", "epoch", "nvr", "owner", "task_id"}
-
-// readBeyond names what the rules on kind k read beyond a build's
-// identity, for the error of a message that lacks it.
-func readBeyond(rs *ruleset.Ruleset, k build.Kind) []string {
-	var out []string
-	add := func(s string) {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	for _, r := range rs.Set.RulesOn(string(k)) {
-		u := r.Uses()
-		for _, f := range u.BuildFields {
-			if !slices.Contains(identity, f) {
-				add("build." + f)
-			}
-		}
-		if u.WholeBuild {
-			add("build")
-		}
-		if u.Modulemd {
-			add("the modulemd")
-		}
-	}
-	return out
 }
 
 // KojiDocument is the modulemd document of a Koji module build (its

@@ -121,19 +121,35 @@ func partialField(f string) bool {
 // volume, cg, extra, types or typeinfo, modulemd, data, or build as a
 // whole. The caller then asks the hub for the build before deciding.
 func (r *Ruleset) NeedsBuildInfo(k build.Kind) bool {
+	return len(r.ReadsBeyondIdentity(k)) > 0
+}
+
+// ReadsBeyondIdentity names what the rules on kind k read beyond a
+// build's identity ("build.types", "build" as a whole, "the modulemd"),
+// for an error that says what a message lacks.
+func (r *Ruleset) ReadsBeyondIdentity(k build.Kind) []string {
 	if !k.Koji() {
-		return false
+		return nil
+	}
+	var out []string
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
 	}
 	for _, rule := range r.Set.RulesOn(string(k)) {
 		u := rule.Uses()
-		if u.WholeBuild || u.Modulemd {
-			return true
-		}
 		for _, f := range u.BuildFields {
 			if !partialField(f) {
-				return true
+				add("build." + f)
 			}
 		}
+		if u.WholeBuild {
+			add("build")
+		}
+		if u.Modulemd {
+			add("the modulemd")
+		}
 	}
-	return false
+	return out
 }

@@ -14,13 +14,10 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/modulemd"
+	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
 )
-
-// partialFields are what every Koji message says of its build, Fedora's
-// flat bodies included (ruleset.NeedsBuildInfo asks for anything else).
-const partialFields = "id, name, version, release, epoch, nvr, owner, task_id"
 
 // processKoji takes one of Koji's own build events through the pipeline,
 // with the guarantees of an MBS event's: it returns the outcome once it
@@ -44,7 +41,7 @@ func (s *Service) processKoji(ctx context.Context, h *hold, d bus.Delivery, ev b
 	msg := func() build.Message { return build.Message{Kind: ev.Kind, Koji: &ev} }
 
 	if !ev.Build.Complete && rs.NeedsBuildInfo(ev.Kind) {
-		b, err := s.buildInfo(ctx, h, ev, log)
+		b, err := s.buildInfo(ctx, h, rs, ev, log)
 		if err != nil {
 			if errors.Is(err, errBuildInfo) {
 				rec.Decision = decision.FromError(msg(), err)
@@ -125,11 +122,11 @@ var errBuildInfo = errors.New("no build info")
 // buildInfo asks the hub for the whole build of an event whose message
 // carried only its identity (one request), holding the event while the
 // hub does not answer.
-func (s *Service) buildInfo(ctx context.Context, h *hold, ev build.KojiEvent, log *slog.Logger) (build.KojiBuild, error) {
+func (s *Service) buildInfo(ctx context.Context, h *hold, rs *ruleset.Ruleset, ev build.KojiEvent, log *slog.Logger) (build.KojiBuild, error) {
 	nvr := ev.Build.NVR()
 	if s.tagger == nil {
-		return build.KojiBuild{}, fmt.Errorf("%w: the message has only the build's %s, the rules on %s read more of it, and no hub is asked in this mode",
-			errBuildInfo, partialFields, ev.Kind)
+		return build.KojiBuild{}, fmt.Errorf("%w: the message carries only the build's identity, the rules on %s read %s, and no hub is asked in this mode",
+			errBuildInfo, ev.Kind, strings.Join(rs.ReadsBeyondIdentity(ev.Kind), ", "))
 	}
 	gone := func(err error) bool { return errors.Is(err, koji.ErrNotFound) || kojiPermanent(err) }
 	var b build.KojiBuild
