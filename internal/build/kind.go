@@ -49,16 +49,22 @@ func ParseKind(s string) (Kind, error) {
 	return "", fmt.Errorf("unknown event kind %q (known: %s)", s, strings.Join(names, ", "))
 }
 
-// Koji build states, by the codes the hub sends.
-var kojiStates = []string{"building", "complete", "deleted", "failed", "canceled"}
-
 // KojiStateName is the lower-case name of a Koji build state code ("" for
 // an unknown code).
 func KojiStateName(code int) string {
-	if code < 0 || code >= len(kojiStates) {
-		return ""
+	switch code {
+	case 0:
+		return "building"
+	case 1:
+		return "complete"
+	case 2:
+		return "deleted"
+	case 3:
+		return "failed"
+	case 4:
+		return "canceled"
 	}
-	return kojiStates[code]
+	return ""
 }
 
 // stateKind is the kind of a change to the given state code.

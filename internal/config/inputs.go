@@ -31,12 +31,18 @@ type Input struct {
 // Inputs is a list of inputs.
 type Inputs []Input
 
-// inputFields are the address keys an entry of each inputs setting takes;
-// the first is what an entry given as a bare address is.
-var inputFields = map[string][]string{
-	"rhmsg_inputs":  {"queue", "topic"},
-	"amqp_inputs":   {"routing_key"},
-	"fedmsg_inputs": {"topic"},
+// inputFields are the address keys an entry of the inputs setting key
+// takes; the first is what an entry given as a bare address is.
+func inputFields(key string) []string {
+	switch key {
+	case "rhmsg_inputs":
+		return []string{"queue", "topic"}
+	case "amqp_inputs":
+		return []string{"routing_key"}
+	case "fedmsg_inputs":
+		return []string{"topic"}
+	}
+	return nil
 }
 
 // lineError is a problem with a part of a value that has a line of its
@@ -57,7 +63,7 @@ func decodeInputs(key string, n *yaml.Node) (Inputs, error) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	fields := inputFields[key]
+	fields := inputFields(key)
 	want := fmt.Sprintf("want a list of inputs, each an address or a mapping with %s and an optional kind",
 		strings.Join(fields, " or "))
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {

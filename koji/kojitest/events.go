@@ -216,8 +216,10 @@ func (h *Hub) sendState(b *build, old any, btypes map[string]any) {
 	})
 }
 
-// taskStateNames are Koji's task state names by code.
-var taskStateNames = []string{"FREE", "OPEN", "CLOSED", "CANCELED", "ASSIGNED", "FAILED"}
+// taskStateName is Koji's name of a task state code.
+func taskStateName(code int) string {
+	return [...]string{"FREE", "OPEN", "CLOSED", "CANCELED", "ASSIGNED", "FAILED"}[code]
+}
 
 // sendTask sends task.<state> for tk's change from old (-1 for a new
 // task). The caller holds h.mu.
@@ -227,9 +229,9 @@ func (h *Hub) sendTask(tk *task, old int) {
 	}
 	var oldName any
 	if old >= 0 {
-		oldName = taskStateNames[old]
+		oldName = taskStateName(old)
 	}
-	newName := taskStateNames[tk.state]
+	newName := taskStateName(tk.state)
 	info := taskRow(tk, true, false)
 	if tk.state == taskClosed || tk.state == taskFailed {
 		info["result"] = taskRow(tk, true, true)["result"]
