@@ -101,6 +101,9 @@ func (s *Service) processKoji(ctx context.Context, h *hold, d bus.Delivery, ev b
 	if err := s.carryOut(ctx, h, dec, log); err != nil {
 		return "", err
 	}
+	if len(dec.Actions) > 0 {
+		s.reacted(ev, pd.Rule.ID)
+	}
 	if err := s.announce(ctx, h, dec.Messages(), log); err != nil {
 		return "", err
 	}

@@ -620,3 +620,24 @@ func hubRequests(hub *kojitest.Hub) int {
 	}
 	return n
 }
+
+// TestKojiUserNamedNone: a hub that names no logged-in user holds the
+// event (asked again) rather than leaving the service unable to tell its
+// own events.
+func TestKojiUserNamedNone(t *testing.T) {
+	hub, _ := newKojiHub(t)
+	var asked atomic.Int32
+	whoAmI := func(context.Context) (string, error) {
+		if asked.Add(1) == 1 {
+			return "", nil
+		}
+		return "mts", nil
+	}
+	svc, _, _ := kojiService(t, hub, "loop.cel.yaml", testCfg, Options{WhoAmI: whoAmI})
+	if err := svc.learnUser(t.Context(), &hold{s: svc}, svc.log); err != nil {
+		t.Fatal(err)
+	}
+	if n := asked.Load(); n != 2 || !svc.ownEvent(build.KojiEvent{User: "mts"}) {
+		t.Errorf("asked %d times; own user known: %v", n, svc.ownEvent(build.KojiEvent{User: "mts"}))
+	}
+}

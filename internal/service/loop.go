@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -22,6 +23,10 @@ type chain struct {
 	// rules are the ids of the rules that reacted, oldest first.
 	rules []string
 }
+
+// errNoUser holds Koji events while the hub names no logged-in user: until
+// the service knows its own events it cannot bound its reactions.
+var errNoUser = errors.New("the hub names no logged-in user")
 
 // errLoop is the error recorded for an event not acted on.
 type errLoop struct {
@@ -58,6 +63,9 @@ func (s *Service) learnUser(ctx context.Context, h *hold, log *slog.Logger) erro
 	err := s.do(ctx, h, DependencyKoji, kojiPermanent, log, func(ctx context.Context) error {
 		var err error
 		name, err = s.whoAmI(ctx)
+		if err == nil && name == "" {
+			err = errNoUser
+		}
 		return err
 	})
 	if err != nil {
@@ -70,11 +78,13 @@ func (s *Service) learnUser(ctx context.Context, h *hold, log *slog.Logger) erro
 	return nil
 }
 
-// react counts a reaction by rule to ev, a matched event with actions to
-// carry out, and returns the error to record instead when the build's
-// chain of reactions to the service's own events is full. An event made
-// by anyone else starts a new chain. The caller holds the build's lock,
-// so that the read and the write of the chain are one step.
+// react tells whether the service may react to ev, a matched event with
+// actions to carry out: the error to record instead when the build's
+// chain of reactions to the service's own events is full. Reacted counts
+// the reaction once it is carried out, so that an event held and
+// delivered again counts once. An event made by anyone else starts a new
+// chain. The caller holds the build's lock, so that the check and the
+// count are one step.
 func (s *Service) react(ev build.KojiEvent, rule string, log *slog.Logger) error {
 	nvr := ev.Build.NVR()
 	if !s.ownEvent(ev) {
@@ -88,10 +98,20 @@ func (s *Service) react(ev build.KojiEvent, rule string, log *slog.Logger) error
 			"hops", c.hops, "max_reaction_hops", s.cfg.MaxReactionHops, "chain_rule_ids", c.rules, "rule_id", rule)
 		return errLoop{hops: c.hops, nvr: nvr}
 	}
+	return nil
+}
+
+// reacted counts a reaction by rule to ev, one of the service's own
+// events, in its build's chain.
+func (s *Service) reacted(ev build.KojiEvent, rule string) {
+	if !s.ownEvent(ev) {
+		return
+	}
+	nvr := ev.Build.NVR()
+	c, _ := s.chains.Get(nvr)
 	c.rules = append(append([]string(nil), c.rules...), rule)
 	c.hops++
 	s.chains.Add(nvr, c)
-	return nil
 }
 
 // observe notes an event that is not acted on: one made by anyone else
