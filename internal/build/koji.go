@@ -142,6 +142,11 @@ func DecodeMessage(topic string, kind Kind, body []byte) (Message, error) {
 	}
 	if k == "" || k == KindModule {
 		ev, err := Decode(body)
+		if err != nil && k == "" && topic != "" {
+			// Say why an MBS event was expected: a topic such as Koji's
+			// task.closed is no kind, and its body no MBS event.
+			return Message{}, fmt.Errorf("%w (topic %q names no event kind, so it was read as MBS's)", err, topic)
+		}
 		if err != nil {
 			return Message{}, err
 		}

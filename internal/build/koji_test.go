@@ -136,6 +136,10 @@ func TestDecodeMessageFallsBackToTheInputKind(t *testing.T) {
 	if m.Kind != KindUntag || m.Koji.Tag != "f40" || m.Koji.Build.TypeNames()[0] != "image" {
 		t.Errorf("got %+v", m.Koji)
 	}
+	_, err = DecodeMessage("VirtualTopic.eng.brew.task.closed", "", []byte(`{"info": {"id": 1}}`))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "task.closed") {
+		t.Errorf("a message on a topic of no kind: %v, want ErrMalformed naming the topic", err)
+	}
 	m, err = DecodeMessage("mts-queue", "", []byte(`{"id": 1, "name": "m", "stream": "s", "version": "1", "context": "c", "state_name": "ready"}`))
 	if err != nil || m.Kind != KindModule || m.Module.Name != "m" {
 		t.Errorf("MBS fallback: %+v, %v", m, err)
