@@ -6,6 +6,7 @@ import (
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/decision"
 	"github.com/fedora-modularity/mts/internal/report"
+	"github.com/fedora-modularity/mts/internal/service"
 )
 
 // The --dev lines come from the decisions the pipeline records, one per
@@ -34,6 +35,6 @@ func droppedLine(lines *report.Lines) func(build.Message, string) {
 			return
 		}
 		_ = lines.Record(decision.Record{EventID: m.Koji.Build.ID,
-			Decision: decision.Decision{Event: m, Outcome: "filtered", Error: reason}})
+			Decision: decision.Decision{Event: m, Outcome: service.OutcomeFiltered, Error: reason}})
 	}
 }

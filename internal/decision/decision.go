@@ -4,8 +4,10 @@
 // service fills it in, the announcements that follow from them, and the
 // stable JSON shapes the decision is shown and kept in (the `mts eval`
 // result, the decision record, the `mts explain` explanation), with the
-// reading of recorded events that `mts eval` and `mts diff` decide on.
-// It must not call Koji, publish or write output: the service, the
+// reading of recorded events that `mts eval` and `mts diff` decide on,
+// where a Koji message that lacks what the rules read is completed from
+// a build-info source the caller gives (the hub, read-only).
+// It must not tag, untag, publish or write output: the service, the
 // recorders and internal/report do.
 package decision
 

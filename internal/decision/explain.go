@@ -55,7 +55,7 @@ func ExplainKoji(ctx context.Context, rs *ruleset.Ruleset, m build.Message, hub 
 	if err != nil {
 		return Explanation{}, err
 	}
-	doc, err := KojiDocument(m.Koji.Build)
+	doc, err := KojiDocument(m.Koji.Build, 0)
 	if err != nil {
 		return Explanation{}, err
 	}

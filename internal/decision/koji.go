@@ -44,13 +44,14 @@ func CompleteBuild(ctx context.Context, rs *ruleset.Ruleset, m build.Message, hu
 }
 
 // KojiDocument is the modulemd document of a Koji module build (its
-// typeinfo's modulemd_str), nil for a build that has none.
-func KojiDocument(b build.KojiBuild) (*modulemd.Document, error) {
+// typeinfo's modulemd_str), nil for a build that has none; limit bounds
+// its size as modulemd.ParseLimit does.
+func KojiDocument(b build.KojiBuild, limit int) (*modulemd.Document, error) {
 	text, ok := b.ModulemdText()
 	if !ok {
 		return nil, nil
 	}
-	doc, err := modulemd.Parse([]byte(text))
+	doc, err := modulemd.ParseLimit([]byte(text), limit)
 	if err != nil {
 		return nil, fmt.Errorf("modulemd of %s: %w", b.NVR(), err)
 	}
@@ -65,7 +66,7 @@ func DecideKoji(ctx context.Context, rs *ruleset.Ruleset, m build.Message, hub B
 	if err != nil {
 		return FromError(m, err)
 	}
-	doc, err := KojiDocument(m.Koji.Build)
+	doc, err := KojiDocument(m.Koji.Build, 0)
 	if err != nil {
 		return FromError(m, err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/fedora-modularity/mts/bus"
 	"github.com/fedora-modularity/mts/internal/build"
 	"github.com/fedora-modularity/mts/internal/decision"
-	"github.com/fedora-modularity/mts/internal/modulemd"
 	"github.com/fedora-modularity/mts/internal/ruleset"
 	"github.com/fedora-modularity/mts/koji"
 	"github.com/fedora-modularity/mts/policy"
@@ -166,7 +165,7 @@ func (s *Service) kojiDocument(b build.KojiBuild) (document, error) {
 			return d, nil
 		}
 	}
-	doc, err := modulemd.ParseLimit([]byte(text), s.cfg.MaxModulemdSize)
+	doc, err := decision.KojiDocument(b, s.cfg.MaxModulemdSize)
 	if err != nil {
 		return document{}, err
 	}
