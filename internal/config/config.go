@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"go.yaml.in/yaml/v3"
 	yamlv4 "go.yaml.in/yaml/v4"
 
@@ -438,32 +439,11 @@ func kindName(n *yaml.Node) string {
 func nearest(key string, fields map[string]reflect.Value) string {
 	best, bestD := "", 3
 	for k := range fields {
-		if d := distance(key, k); d < bestD || d == bestD && best != "" && k < best {
+		if d := levenshtein.ComputeDistance(key, k); d < bestD || d == bestD && best != "" && k < best {
 			best, bestD = k, d
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // Problem is one thing wrong with a configuration, at the key (and the

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fedora-modularity/mts/compat"
@@ -260,34 +261,26 @@ func joinKinds(ks []build.Kind) string {
 // Nearest is the name of names nearest to s by edit distance (ignoring
 // case), for "did you mean" hints; "" when names is empty.
 func Nearest(s string, names []string) string {
-	best, dist := "", -1
+	best, dist, shared := "", -1, 0
 	for _, k := range names {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(k)); dist < 0 || d < dist {
-			best, dist = k, d
+		a, b := strings.ToLower(s), strings.ToLower(k)
+		d, p := levenshtein.ComputeDistance(a, b), commonPrefix(a, b)
+		// Of two as near, the one sharing more of the start: a typo's
+		// head is usually right (build.tagged is build.tag, not
+		// build.failed).
+		if dist < 0 || d < dist || d == dist && p > shared {
+			best, dist, shared = k, d, p
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
 	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
+	return n
 }
 
 // kindName says what a YAML node holds, for messages.

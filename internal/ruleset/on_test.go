@@ -107,3 +107,17 @@ func TestNeedsBuildInfo(t *testing.T) {
 		})
 	}
 }
+
+func TestNearest(t *testing.T) {
+	kinds := []string{"module.state.change", "build.building", "build.complete", "build.failed", "build.canceled", "build.deleted", "build.tag", "build.untag"}
+	for _, tt := range []struct{ typo, want string }{
+		{"build.tagged", "build.tag"},
+		{"build.completed", "build.complete"},
+		{"Build.Untag", "build.untag"},
+		{"build.cancelled", "build.canceled"},
+	} {
+		if got := Nearest(tt.typo, kinds); got != tt.want {
+			t.Errorf("Nearest(%q) = %q, want %q", tt.typo, got, tt.want)
+		}
+	}
+}
