@@ -87,6 +87,9 @@ func decodeInputs(key string, n *yaml.Node) (Inputs, error) {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(e.Content); i += 2 {
 				k, v := e.Content[i], e.Content[i+1]
+				if k.Value != "kind" && !slices.Contains(fields, k.Value) {
+					return nil, entryError(k, "unknown key %s in an input (want %s or kind)", k.Value, strings.Join(fields, ", "))
+				}
 				if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
 					return nil, entryError(v, "%s: want a text value", k.Value)
 				}
@@ -102,8 +105,6 @@ func decodeInputs(key string, n *yaml.Node) (Inputs, error) {
 						return nil, entryError(k, "%s: give one of %s", k.Value, strings.Join(fields, " or "))
 					}
 					in.Address, in.Field = v.Value, k.Value
-				default:
-					return nil, entryError(k, "unknown key %s in an input (want %s or kind)", k.Value, strings.Join(fields, ", "))
 				}
 			}
 		default:

@@ -85,6 +85,7 @@ func TestInputProblemsNameTheLine(t *testing.T) {
 		{"number address", "amqp_inputs: [42]\n", `mts.yaml:2: amqp_inputs: want a list of inputs`},
 		{"kind is a list", "amqp_inputs:\n  - routing_key: x\n    kind: [build.tag]\n", "mts.yaml:4: amqp_inputs: kind: want a text value"},
 		{"unknown field", "amqp_inputs:\n  - queue: x\n", "mts.yaml:3: amqp_inputs: unknown key queue in an input (want routing_key or kind)"},
+		{"unknown field with a value of another type", "amqp_inputs:\n  - routing_key: x\n    extra: 1\n", "mts.yaml:4: amqp_inputs: unknown key extra in an input (want routing_key or kind)"},
 		{"no address", "amqp_inputs:\n  - kind: build.tag\n", "mts.yaml:3: amqp_inputs: an input needs its routing_key"},
 		{"two addresses", "rhmsg_inputs:\n  - queue: a\n    topic: b\n", "mts.yaml:4: rhmsg_inputs: topic: give one of queue or topic"},
 		{"topic on ActiveMQ", "messaging_backend: rhmsg\nrhmsg_brokers: [b:1]\nrhmsg_inputs:\n  - topic: VirtualTopic.eng.brew.build.tag\n",
