@@ -177,6 +177,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		ShutdownTimeout: cfg.ShutdownTimeout.D(), ModulemdCacheSize: cfg.ModulemdCacheSize,
 		MaxModulemdSize: cfg.MaxModulemdSize,
 		KojiUser:        cfg.KojiUser, MaxReactionHops: cfg.MaxReactionHops,
+		AnnounceUnmatchedKoji: cfg.AnnounceUnmatchedKoji,
 	}
 	svcOpts := service.Options{Logger: log, Registerer: reg, Recorders: recorders}
 	if cfg.KojiUser == "" && kc == nil && slices.ContainsFunc(a.rules.Current().Kinds(), build.Kind.Koji) {

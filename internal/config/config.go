@@ -115,6 +115,10 @@ type Config struct {
 	// MaxReactionHops bounds, per build, the consecutive reactions to
 	// Koji events made by koji_user: a rule loop stops there.
 	MaxReactionHops int `yaml:"max_reaction_hops"`
+	// AnnounceUnmatchedKoji publishes build.tag.unmatched for Koji events
+	// no rule matched, as for MBS events; off, since most of Koji's
+	// events concern no rule.
+	AnnounceUnmatchedKoji bool `yaml:"announce_unmatched_koji"`
 
 	MessagingBackend      string   `yaml:"messaging_backend"`
 	RhmsgBrokers          []string `yaml:"rhmsg_brokers"`

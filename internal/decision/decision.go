@@ -248,6 +248,16 @@ type KojiRequested struct {
 	DestinationTags []TagResult   `json:"destination_tags"`
 }
 
+// KojiUnmatched is the body of build.tag.unmatched for a Koji event: the
+// build, and the event (its kind, and its tag for a tag or untag).
+type KojiUnmatched struct {
+	Build KojiBuildInfo `json:"build"`
+	NVR   string        `json:"nvr"`
+	Types []string      `json:"types"`
+	Kind  build.Kind    `json:"kind"`
+	Tag   string        `json:"tag,omitempty"`
+}
+
 // UntagRequested is the body of build.untag.requested.
 type UntagRequested struct {
 	Build     KojiBuildInfo `json:"build"`
@@ -277,6 +287,21 @@ func (d Decision) Messages() []Message {
 		return d.kojiMessages(d.Event.Koji)
 	}
 	return nil
+}
+
+// KojiUnmatchedMessage is the build.tag.unmatched announcement of a Koji
+// event no rule matched, which the service sends only when asked to
+// (announce_unmatched_koji); ok is false for any other decision.
+func (d Decision) KojiUnmatchedMessage() (Message, bool) {
+	ev := d.Event.Koji
+	if ev == nil || d.Outcome != string(policy.Unmatched) {
+		return Message{}, false
+	}
+	b := ev.Build
+	return Message{Topic: TopicUnmatched, Body: KojiUnmatched{
+		Build: KojiBuildInfo{ID: b.ID, Name: b.Name, Version: b.Version, Release: b.Release},
+		NVR:   b.NVR(), Types: b.TypeNames(), Kind: ev.Kind, Tag: ev.Tag,
+	}}, true
 }
 
 func (d Decision) moduleMessages(ev *build.Event) []Message {

@@ -266,3 +266,26 @@ func TestForDispatches(t *testing.T) {
 		}
 	}
 }
+
+func TestKojiUnmatchedMessage(t *testing.T) {
+	ev := build.KojiEvent{Kind: build.KindTag, Tag: "f40", Build: build.KojiBuild{ID: 7, Name: "bash", Version: "5.2", Release: "1.fc40", Types: map[string]any{"rpm": nil}}}
+	d := ForKoji(ev, policy.Decision{Outcome: policy.Unmatched}, nil)
+	if msgs := d.Messages(); len(msgs) != 0 {
+		t.Errorf("Messages() = %v: an unmatched Koji event announces nothing by default", msgs)
+	}
+	m, ok := d.KojiUnmatchedMessage()
+	if !ok {
+		t.Fatal("no unmatched message")
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"topic":"build.tag.unmatched","body":{"build":{"id":7,"name":"bash","version":"5.2","release":"1.fc40"},"nvr":"bash-5.2-1.fc40","types":["rpm"],"kind":"build.tag","tag":"f40"}}`
+	if string(body) != want {
+		t.Errorf("got %s\nwant %s", body, want)
+	}
+	if _, ok := ForKoji(ev, policy.Decision{Outcome: policy.Skipped}, nil).KojiUnmatchedMessage(); ok {
+		t.Error("a skipped decision has an unmatched message")
+	}
+}

@@ -79,6 +79,11 @@ func (s *Service) processKoji(ctx context.Context, h *hold, d bus.Delivery, ev b
 	case policy.Unmatched:
 		s.observe(ev)
 		log.Info("no rule matched")
+		if m, ok := dec.KojiUnmatchedMessage(); ok && s.cfg.AnnounceUnmatchedKoji {
+			if err := s.announce(ctx, h, []decision.Message{m}, log); err != nil {
+				return "", err
+			}
+		}
 		return OutcomeUnmatched, s.record(ctx, h, rec, log)
 	}
 	log = log.With("rule_id", pd.Rule.ID, "destinations", pd.Destinations, "untag", pd.Untag)

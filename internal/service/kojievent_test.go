@@ -206,6 +206,8 @@ func TestKojiEvents(t *testing.T) {
 		// event comes late or is resent.
 		late func(hub *kojitest.Hub)
 		op   decision.Op // the recorded op of the first action, when set
+		// announceUnmatched sets announce_unmatched_koji.
+		announceUnmatched bool
 	}{
 		{name: "tag", trigger: "f40-candidate", outcome: OutcomeMatched, tagCalls: 1,
 			topics: []string{decision.TopicRequested}, in: []string{"f40-testing", "f40-candidate"}, again: true},
@@ -230,6 +232,8 @@ func TestKojiEvents(t *testing.T) {
 			topics:  []string{decision.TopicRequested, decision.TopicUntagRequested}, in: []string{"f40-signed", "f40-testing"},
 			actionError: [2]string{"f40-signed", "not done: tag into f40-stable failed"}},
 		{name: "no rule for the tag", trigger: "f40-stable", outcome: OutcomeUnmatched, in: []string{"f40-stable"}},
+		{name: "no rule for the tag, announced when asked", trigger: "f40-stable", outcome: OutcomeUnmatched, in: []string{"f40-stable"},
+			announceUnmatched: true, topics: []string{decision.TopicUnmatched}},
 	}
 	builds := kojiBuilds(t)
 	for _, tt := range tests {
@@ -244,7 +248,9 @@ func TestKojiEvents(t *testing.T) {
 					break
 				}
 			}
-			svc, pub, rec := kojiService(t, hub, "tag.cel.yaml", testCfg, Options{})
+			cfg := testCfg
+			cfg.AnnounceUnmatchedKoji = tt.announceUnmatched
+			svc, pub, rec := kojiService(t, hub, "tag.cel.yaml", cfg, Options{})
 			hub.Tag(tt.trigger, bashNVR)
 			d := evs.mustTake(t, false)
 			if d.msg.Koji == nil || d.msg.Koji.Tag != tt.trigger {

@@ -133,6 +133,9 @@ type Config struct {
 	// events the service's own user made (max_reaction_hops); 5 by
 	// default.
 	MaxReactionHops int
+	// AnnounceUnmatchedKoji publishes build.tag.unmatched for Koji
+	// events no rule matched (announce_unmatched_koji).
+	AnnounceUnmatchedKoji bool
 }
 
 // Options carry the service's collaborators besides the pipeline's ends.
