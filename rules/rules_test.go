@@ -29,20 +29,9 @@ func TestFedoraFormatsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob("../testdata/modulemd/*.yaml")
-	if len(files) < 100 {
-		t.Fatalf("found %d modulemd documents, want the whole corpus", len(files))
-	}
 	counts := map[string]int{}
-	for i, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := modulemd.Parse(data)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for i, c := range corpus(t) {
+		f, doc := c.file, c.doc
 		for _, state := range []string{"ready", "done", "build", "failed"} {
 			ev := build.Event{ID: int64(i + 1), Name: field(doc, "name"), Stream: field(doc, "stream"),
 				Version: field(doc, "version"), Context: field(doc, "context"), StateName: state}
@@ -132,20 +121,9 @@ func TestModulesFromKojiAgrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob("../testdata/modulemd/*.yaml")
-	if len(files) < 100 {
-		t.Fatalf("found %d modulemd documents, want the whole corpus", len(files))
-	}
 	counts := map[string]int{}
-	for i, f := range files {
-		text, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := modulemd.Parse(text)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for i, c := range corpus(t) {
+		f, text, doc := c.file, c.text, c.doc
 		ev := ruletest.EventFor(text, ruletest.Event{ID: int64(i + 1)}, "ready")
 		want := decision.Decide(legacy, ev, doc)
 		counts[want.Outcome]++
@@ -205,4 +183,33 @@ func moduleComplete(id int64, name string, ev build.Event, text string) build.Me
 		Build: build.KojiBuild{ID: id, Name: name, Version: version, Release: release, State: 1, CG: "module-build-service",
 			Extra: map[string]any{"typeinfo": typeinfo}, Types: typeinfo, Complete: true},
 	}}
+}
+
+// document is one modulemd document of the test corpus, read and parsed.
+type document struct {
+	file string
+	text []byte
+	doc  *modulemd.Document
+}
+
+// corpus is every document of ../testdata/modulemd, in file order.
+func corpus(t *testing.T) []document {
+	t.Helper()
+	files, _ := filepath.Glob("../testdata/modulemd/*.yaml")
+	if len(files) < 100 {
+		t.Fatalf("found %d modulemd documents, want the whole corpus", len(files))
+	}
+	out := make([]document, 0, len(files))
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := modulemd.Parse(text)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, document{file: f, text: text, doc: doc})
+	}
+	return out
 }
