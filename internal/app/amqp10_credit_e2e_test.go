@@ -30,24 +30,14 @@ type umbOverAMQP10 struct {
 
 func newUMBOverAMQP10(t *testing.T, hubOpts ...kojitest.Option) *umbOverAMQP10 {
 	t.Helper()
-	if err := testenv.RabbitMQAvailable(); err != nil {
-		testenv.Missing(t, "rabbitmq-server: %v", err)
-	}
-	if err := testenv.ProtonAvailable(); err != nil {
-		testenv.Missing(t, "%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	node, err := testenv.StartRabbitMQAMQP10(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Close)
+	node := amqp10Node(t)
 	const (
 		queue   = "Consumer.client-mts.queue.VirtualTopic.eng.mbs.module.state.change"
 		inTopic = "VirtualTopic.eng.mbs.module.state.change"
 	)
 	bindQueue(t, node.AMQPURL, queue, inTopic)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	peer, err := testenv.StartProtonSender(ctx, t.TempDir(), "amqp://guest:guest@"+node.Addr, "/topic/"+inTopic)
 	if err != nil {
 		t.Fatal(err)
@@ -178,4 +168,24 @@ func rabbitQueueDepth(t testing.TB, url, queue string) int {
 		t.Fatal(err)
 	}
 	return q.Messages
+}
+
+// amqp10Node is a RabbitMQ node with the AMQP 1.0 plugin, of the test's
+// own, with a Proton peer at hand; it stops when the test ends.
+func amqp10Node(t *testing.T) *testenv.RabbitMQAMQP10 {
+	t.Helper()
+	if err := testenv.RabbitMQAvailable(); err != nil {
+		testenv.Missing(t, "rabbitmq-server: %v", err)
+	}
+	if err := testenv.ProtonAvailable(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	node, err := testenv.StartRabbitMQAMQP10(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	return node
 }

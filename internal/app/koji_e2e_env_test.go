@@ -247,19 +247,7 @@ func makeVirtualTopicQueues(t testing.TB, b *testenv.ActiveMQ, prefix string, qu
 // /topic/VirtualTopic.eng.brew.build.*, which feed durable queues bound
 // to them that mts reads as rhmsg_inputs over amqps, as on UMB.
 func kojiOnAMQP10(t *testing.T) *kojiBus {
-	if err := testenv.RabbitMQAvailable(); err != nil {
-		testenv.Missing(t, "rabbitmq-server: %v", err)
-	}
-	if err := testenv.ProtonAvailable(); err != nil {
-		testenv.Missing(t, "%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	node, err := testenv.StartRabbitMQAMQP10(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(node.Close)
+	node := amqp10Node(t)
 	const mbsQueue = "Consumer.client-mts.queue.VirtualTopic.eng.mbs.module.state.change"
 	bindQueue(t, node.AMQPURL, mbsQueue, "VirtualTopic.eng.mbs.module.state.change")
 	brew := strings.TrimPrefix(testenv.BrewTopicPrefix, "/topic/")
