@@ -117,7 +117,7 @@ func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
 			return nil, nil
 		}
 		return tagInfo(t), nil
-	case "getBuild":
+	case "getBuild", "getBuildType":
 		args, f := bind(method, params, []string{"buildInfo", "strict"}, 1)
 		if f != nil {
 			return nil, f
@@ -125,28 +125,15 @@ func (h *Hub) run(rc *reqCtx, method string, params []any) (any, *hubFault) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		b := h.findBuild(args["buildInfo"])
-		if b == nil {
-			if truthy(args["strict"]) {
-				return nil, fault(1000, "No such build: %s", pyRepr(args["buildInfo"]))
-			}
+		switch {
+		case b == nil && truthy(args["strict"]):
+			return nil, fault(1000, "No such build: %s", pyRepr(args["buildInfo"]))
+		case b == nil:
 			return nil, nil
+		case method == "getBuildType":
+			return b.typeInfo(), nil
 		}
 		return buildInfo(b), nil
-	case "getBuildType":
-		args, f := bind(method, params, []string{"buildInfo", "strict"}, 1)
-		if f != nil {
-			return nil, f
-		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		b := h.findBuild(args["buildInfo"])
-		if b == nil {
-			if truthy(args["strict"]) {
-				return nil, fault(1000, "No such build: %s", pyRepr(args["buildInfo"]))
-			}
-			return nil, nil
-		}
-		return b.typeInfo(), nil
 	case "untagBuild":
 		args, f := bind(method, params, []string{"tag", "build", "strict", "force"}, 2)
 		if f != nil {
