@@ -242,27 +242,37 @@ type UnmatchedBody struct {
 
 // KojiRequested is the body of build.tag.requested for a Koji build.
 type KojiRequested struct {
-	Build           KojiBuildInfo `json:"build"`
-	NVR             string        `json:"nvr"`
-	Types           []string      `json:"types"`
-	DestinationTags []TagResult   `json:"destination_tags"`
+	KojiBuildRef
+	DestinationTags []TagResult `json:"destination_tags"`
+}
+
+// KojiBuildRef names the Koji build an announcement is about: its
+// identity, NVR and type names (null when the message did not carry them
+// and no rule needed them).
+type KojiBuildRef struct {
+	Build KojiBuildInfo `json:"build"`
+	NVR   string        `json:"nvr"`
+	Types []string      `json:"types"`
+}
+
+func kojiBuildRef(b build.KojiBuild) KojiBuildRef {
+	return KojiBuildRef{
+		Build: KojiBuildInfo{ID: b.ID, Name: b.Name, Version: b.Version, Release: b.Release},
+		NVR:   b.NVR(), Types: b.TypeNames(),
+	}
 }
 
 // KojiUnmatched is the body of build.tag.unmatched for a Koji event: the
 // build, and the event (its kind, and its tag for a tag or untag).
 type KojiUnmatched struct {
-	Build KojiBuildInfo `json:"build"`
-	NVR   string        `json:"nvr"`
-	Types []string      `json:"types"`
-	Kind  build.Kind    `json:"kind"`
-	Tag   string        `json:"tag,omitempty"`
+	KojiBuildRef
+	Kind build.Kind `json:"kind"`
+	Tag  string     `json:"tag,omitempty"`
 }
 
 // UntagRequested is the body of build.untag.requested.
 type UntagRequested struct {
-	Build     KojiBuildInfo `json:"build"`
-	NVR       string        `json:"nvr"`
-	Types     []string      `json:"types"`
+	KojiBuildRef
 	UntagTags []UntagResult `json:"untag_tags"`
 }
 
@@ -297,10 +307,8 @@ func (d Decision) KojiUnmatchedMessage() (Message, bool) {
 	if ev == nil || d.Outcome != string(policy.Unmatched) {
 		return Message{}, false
 	}
-	b := ev.Build
 	return Message{Topic: TopicUnmatched, Body: KojiUnmatched{
-		Build: KojiBuildInfo{ID: b.ID, Name: b.Name, Version: b.Version, Release: b.Release},
-		NVR:   b.NVR(), Types: b.TypeNames(), Kind: ev.Kind, Tag: ev.Tag,
+		KojiBuildRef: kojiBuildRef(ev.Build), Kind: ev.Kind, Tag: ev.Tag,
 	}}, true
 }
 
@@ -336,9 +344,7 @@ func (d Decision) moduleMessages(ev *build.Event) []Message {
 }
 
 func (d Decision) kojiMessages(ev *build.KojiEvent) []Message {
-	b := ev.Build
-	info := KojiBuildInfo{ID: b.ID, Name: b.Name, Version: b.Version, Release: b.Release}
-	types := b.TypeNames()
+	ref := kojiBuildRef(ev.Build)
 	var tags []TagResult
 	var untags []UntagResult
 	for _, a := range d.Actions {
@@ -351,10 +357,10 @@ func (d Decision) kojiMessages(ev *build.KojiEvent) []Message {
 	}
 	var out []Message
 	if len(tags) > 0 {
-		out = append(out, Message{Topic: TopicRequested, Body: KojiRequested{Build: info, NVR: b.NVR(), Types: types, DestinationTags: tags}})
+		out = append(out, Message{Topic: TopicRequested, Body: KojiRequested{KojiBuildRef: ref, DestinationTags: tags}})
 	}
 	if len(untags) > 0 {
-		out = append(out, Message{Topic: TopicUntagRequested, Body: UntagRequested{Build: info, NVR: b.NVR(), Types: types, UntagTags: untags}})
+		out = append(out, Message{Topic: TopicUntagRequested, Body: UntagRequested{KojiBuildRef: ref, UntagTags: untags}})
 	}
 	return out
 }
